@@ -1,0 +1,165 @@
+public import CConfide
+import ConfideSDK
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The host's side of the ABI: the function table every plugin receives.
+public enum HostAPI {
+    /// Where plugin log lines go. The runtime points this at its logger; by default lines go to stderr.
+    public static func setLogSink(_ sink: @escaping @Sendable (HostLogLevel, String) -> Void) {
+        logSink.withLock { $0 = sink }
+    }
+
+    /// The table, valid for the life of the process.
+    nonisolated(unsafe) public static let table: UnsafePointer<ConfideHostApi> = {
+        let table = UnsafeMutablePointer<ConfideHostApi>.allocate(capacity: 1)
+        table.initialize(
+            to: ConfideHostApi(
+                struct_size: UInt32(MemoryLayout<ConfideHostApi>.size),
+                abi_major: UInt32(CONFIDE_ABI_MAJOR),
+                abi_minor: UInt32(CONFIDE_ABI_MINOR),
+                reserved: 0,
+                error_new: { code, message in
+                    ErrorBox.make(HandlerError(HandlerError.Code(rawValue: code) ?? .unknown,
+                                               message.map { String(cString: $0) } ?? ""))
+                },
+                error_code: { error in error.map { ErrorBox.peek($0).code.rawValue } ?? 0 },
+                error_message: { error in error.map { UnsafePointer(ErrorBox.box($0).cMessage) } },
+                error_delete: { error in if let error { _ = ErrorBox.take(error) } },
+                log: { level, message in
+                    let text = message.map { String(cString: $0) } ?? ""
+                    let sink = logSink.withLock { $0 }
+                    sink(HostLogLevel(rawValue: level) ?? .info, text)
+                },
+                aligned_alloc: { alignment, size in
+                    var pointer: UnsafeMutableRawPointer?
+                    let alignment = max(Int(alignment), MemoryLayout<UnsafeRawPointer>.size)
+                    guard alignment.nonzeroBitCount == 1,
+                          posix_memalign(&pointer, alignment, max(Int(size), 1)) == 0
+                    else { return nil }
+                    return pointer
+                },
+                aligned_free: { pointer in free(pointer) },
+                response_add_output: { response, name, datatype, shape, rank, byteSize, outData in
+                    guard let response, let outData else {
+                        return ErrorBox.make(.internal("response_add_output called without a response"))
+                    }
+                    let collector = ResponseCollector.from(response)
+                    let dims = (0..<Int(rank)).compactMap { shape?[$0] }
+                    switch collector.addOutput(
+                        name: name.map { String(cString: $0) } ?? "", dataType: datatype, shape: dims,
+                        byteCount: byteSize)
+                    {
+                    case .success(let buffer):
+                        outData.pointee = buffer.baseAddress
+                        return nil
+                    case .failure(let error):
+                        return ErrorBox.make(error)
+                    }
+                },
+                response_fail: { response, error in
+                    let failure = error.map { ErrorBox.take($0) } ?? .internal("a request was failed without an error")
+                    guard let response else { return }
+                    ResponseCollector.from(response).fail(failure)
+                }))
+        return UnsafePointer(table)
+    }()
+
+    private static let logSink = Mutex<@Sendable (HostLogLevel, String) -> Void>({ level, message in
+        let line = "[\(level)] \(message)\n"
+        _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+    })
+}
+
+/// The level of a plugin's log line.
+public enum HostLogLevel: UInt32, Sendable {
+    case error = 0
+    case warning = 1
+    case info = 2
+    case debug = 3
+}
+
+/// The host's error objects: what a `ConfideError *` points to.
+final class ErrorBox {
+    let error: HandlerError
+    let cMessage: UnsafeMutablePointer<CChar>
+
+    private init(_ error: HandlerError) {
+        self.error = error
+        self.cMessage = strdup(error.message)
+    }
+
+    deinit { free(cMessage) }
+
+    /// A new error object, owned by whoever receives it until it comes back to the host.
+    static func make(_ error: HandlerError) -> OpaquePointer {
+        OpaquePointer(Unmanaged.passRetained(ErrorBox(error)).toOpaque())
+    }
+
+    static func box(_ pointer: OpaquePointer) -> ErrorBox {
+        Unmanaged<ErrorBox>.fromOpaque(UnsafeRawPointer(pointer)).takeUnretainedValue()
+    }
+
+    static func peek(_ pointer: OpaquePointer) -> HandlerError { box(pointer).error }
+
+    /// Reads an error object that came back to the host and frees it.
+    static func take(_ pointer: OpaquePointer) -> HandlerError {
+        Unmanaged<ErrorBox>.fromOpaque(UnsafeRawPointer(pointer)).takeRetainedValue().error
+    }
+}
+
+/// The host's response objects: what a `ConfideResponse *` points to. Collects one request's outputs.
+final class ResponseCollector {
+    private(set) var outputs: [HostTensor] = []
+    private(set) var failure: HandlerError?
+
+    static func from(_ pointer: OpaquePointer) -> ResponseCollector {
+        Unmanaged<ResponseCollector>.fromOpaque(UnsafeRawPointer(pointer)).takeUnretainedValue()
+    }
+
+    func addOutput(name: String, dataType rawType: UInt32, shape: [Int64], byteCount: UInt64)
+        -> Result<TensorBuffer, HandlerError>
+    {
+        guard failure == nil else { return .failure(.internal("output '\(name)' added to a failed request")) }
+        guard !name.isEmpty else { return .failure(.internal("output without a name")) }
+        guard !outputs.contains(where: { $0.name == name }) else {
+            return .failure(.internal("output '\(name)' added twice"))
+        }
+        guard let dataType = DataType(rawValue: rawType) else {
+            return .failure(.internal("output '\(name)' has unknown datatype \(rawType)"))
+        }
+        guard let count = Int(exactly: byteCount), Shape.elementCount(shape) != nil else {
+            return .failure(.internal("output '\(name)' has an invalid shape \(shape)"))
+        }
+        if dataType != .bytes, dataType.byteCount(forShape: shape) != count {
+            return .failure(.internal("output '\(name)': \(count) bytes do not match shape \(shape) of \(dataType)"))
+        }
+        guard let buffer = TensorBuffer(count: count) else {
+            return .failure(.unavailable("out of memory for output '\(name)' (\(count) bytes)"))
+        }
+        outputs.append(HostTensor(name: name, dataType: dataType, shape: shape, buffer: buffer))
+        return .success(buffer)
+    }
+
+    func fail(_ error: HandlerError) {
+        if failure == nil { failure = error }
+        outputs.removeAll()
+    }
+
+    /// The request's result once the handler returned.
+    func result(batchError: HandlerError?) -> Result<[HostTensor], HandlerError> {
+        if let failure { return .failure(failure) }
+        if let batchError { return .failure(batchError) }
+        for output in outputs {
+            if let problem = output.consistencyProblem() { return .failure(.internal("handler output: \(problem)")) }
+        }
+        return .success(outputs)
+    }
+}

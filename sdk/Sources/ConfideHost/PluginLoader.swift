@@ -1,0 +1,160 @@
+public import CConfide
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Why a plugin was refused. Equality compares the code only; the message is for people.
+public struct PluginLoadError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The reason a plugin was refused.
+    public enum Code: String, Sendable {
+        /// `dlopen` failed: not a shared library, or its dependencies are missing.
+        case notALibrary
+        /// The library does not export `confide_plugin_entry`.
+        case missingEntry
+        /// The entry returned nothing, or a malformed descriptor.
+        case invalidDescriptor
+        /// The plugin's ABI major version differs, or it needs a newer minor version than the host has.
+        case incompatibleVersion
+        /// The plugin was built by another Swift toolchain.
+        case compilerMismatch
+        /// The plugin is of a kind this host does not serve.
+        case unsupportedKind
+        /// Another plugin with the same name is already loaded.
+        case duplicateName
+    }
+
+    /// The reason.
+    public let code: Code
+    /// What happened, for people.
+    public let message: String
+
+    /// Creates an error.
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public static func == (lhs: PluginLoadError, rhs: PluginLoadError) -> Bool { lhs.code == rhs.code }
+    public var description: String { message }
+}
+
+/// A plugin whose descriptor was accepted.
+public struct LoadedPlugin: @unchecked Sendable {
+    /// The plugin's name, unique among loaded plugins.
+    public let name: String
+    /// The plugin's own version.
+    public let version: String
+    /// One line for people.
+    public let description: String
+    /// The ABI version the plugin was built against.
+    public let abiVersion: (major: UInt32, minor: UInt32)
+    /// Where it came from: a file path, or a description for plugins linked in-process.
+    public let origin: String
+    /// What the plugin provides.
+    public let kind: ConfidePluginKind
+    /// The handler functions, for handler plugins.
+    let handlerAPI: UnsafePointer<ConfideHandlerApi>?
+}
+
+/// Opens plugins and negotiates the ABI with them.
+public enum PluginLoader {
+    /// This host's ABI version.
+    public static let hostVersion = (major: UInt32(CONFIDE_ABI_MAJOR), minor: UInt32(CONFIDE_ABI_MINOR))
+
+    /// The toolchain this host was built with, as plugins must report it.
+    public static let hostCompiler = String(cString: confide_compiler_id())
+
+    /// Opens a shared library with `dlopen(RTLD_NOW | RTLD_LOCAL)` and negotiates with its entry point.
+    /// The library is never closed: a Swift image cannot be unloaded safely.
+    public static func open(path: String) throws(PluginLoadError) -> LoadedPlugin {
+        _ = dlerror()
+        guard let image = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
+            let reason = dlerror().map { String(cString: $0) } ?? "unknown error"
+            throw PluginLoadError(.notALibrary, "cannot load \(path): \(reason)")
+        }
+        guard let symbol = dlsym(image, CONFIDE_PLUGIN_ENTRY) else {
+            throw PluginLoadError(.missingEntry, "\(path) does not export \(CONFIDE_PLUGIN_ENTRY): not a Confide plugin")
+        }
+        let entry = unsafeBitCast(symbol, to: ConfidePluginEntryFn.self)
+        return try negotiate(entry: entry, origin: path)
+    }
+
+    /// Negotiates with an entry point: calls it with the host's version and checks the descriptor.
+    public static func negotiate(entry: ConfidePluginEntryFn, origin: String) throws(PluginLoadError) -> LoadedPlugin {
+        try accept(descriptor: entry(hostVersion.major, hostVersion.minor).map { UnsafeRawPointer($0) }, origin: origin)
+    }
+
+    /// Checks a descriptor that an entry point returned for this host's version.
+    public static func accept(descriptor raw: UnsafeRawPointer?, origin: String) throws(PluginLoadError) -> LoadedPlugin {
+        guard let descriptor = raw?.assumingMemoryBound(to: ConfidePluginDescriptor.self) else {
+            throw PluginLoadError(
+                .invalidDescriptor,
+                "\(origin): the plugin returned no descriptor for host ABI \(hostVersion.major).\(hostVersion.minor)")
+        }
+        // The first four fields keep their place in every ABI version: check the version before
+        // reading anything else.
+        let header = UnsafeRawPointer(descriptor).assumingMemoryBound(to: UInt32.self)
+        let size = header[0]
+        let major = header[1]
+        let minor = header[2]
+        guard size >= 4 * MemoryLayout<UInt32>.size else {
+            throw PluginLoadError(.invalidDescriptor, "\(origin): descriptor of \(size) bytes is too small")
+        }
+        guard major == hostVersion.major else {
+            throw PluginLoadError(
+                .incompatibleVersion,
+                "\(origin): built for Confide ABI \(major).\(minor); this server speaks ABI \(hostVersion.major).x"
+            )
+        }
+        guard size >= MemoryLayout<ConfidePluginDescriptor>.size else {
+            throw PluginLoadError(.invalidDescriptor, "\(origin): descriptor of \(size) bytes is smaller than ABI 1.0's")
+        }
+        let fields = descriptor.pointee
+        guard fields.min_host_abi_minor <= hostVersion.minor else {
+            throw PluginLoadError(
+                .incompatibleVersion,
+                "\(origin): needs Confide ABI \(major).\(fields.min_host_abi_minor); this server provides \(hostVersion.major).\(hostVersion.minor)"
+            )
+        }
+        let compiler = fields.compiler.map { String(cString: $0) } ?? "(none)"
+        guard compiler == hostCompiler else {
+            throw PluginLoadError(
+                .compilerMismatch,
+                "\(origin): built with '\(compiler)' but this server was built with '\(hostCompiler)'; rebuild the plugin with the server's toolchain"
+            )
+        }
+        let name = fields.name.map { String(cString: $0) } ?? ""
+        guard !name.isEmpty else { throw PluginLoadError(.invalidDescriptor, "\(origin): the plugin has no name") }
+        let kind = ConfidePluginKind(rawValue: fields.kind)
+        var handlerAPI: UnsafePointer<ConfideHandlerApi>?
+        switch kind {
+        case CONFIDE_PLUGIN_HANDLER:
+            let api = fields.api?.assumingMemoryBound(to: ConfideHandlerApi.self)
+            guard let api, Int(api.pointee.struct_size) >= MemoryLayout<ConfideHandlerApi>.size else {
+                throw PluginLoadError(.invalidDescriptor, "\(origin): handler '\(name)' has no complete function table")
+            }
+            let table = api.pointee
+            guard table.model_load != nil, table.model_signature != nil, table.model_unload != nil,
+                  table.instance_create != nil, table.instance_execute != nil, table.instance_destroy != nil
+            else {
+                throw PluginLoadError(.invalidDescriptor, "\(origin): handler '\(name)' leaves a required function empty")
+            }
+            handlerAPI = api
+        default:
+            throw PluginLoadError(.unsupportedKind, "\(origin): plugin '\(name)' is of unknown kind \(fields.kind)")
+        }
+        return LoadedPlugin(
+            name: name,
+            version: fields.version.map { String(cString: $0) } ?? "",
+            description: fields.description.map { String(cString: $0) } ?? "",
+            abiVersion: (major, minor),
+            origin: origin,
+            kind: kind,
+            handlerAPI: handlerAPI)
+    }
+}

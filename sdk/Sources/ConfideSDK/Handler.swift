@@ -1,0 +1,138 @@
+import CConfide
+
+/// A model handler: loads one model (once, shared by all workers) and makes a per-worker
+/// ``HandlerInstance`` that executes batches.
+///
+/// Export a handler from its plugin with one entry point:
+///
+/// ```swift
+/// @c(confide_plugin_entry)
+/// public func entry(_ major: UInt32, _ minor: UInt32) -> UnsafeRawPointer? { Echo.export(major, minor) }
+/// ```
+public protocol Handler: Sendable {
+    /// The per-worker state that executes batches.
+    associatedtype Instance: HandlerInstance
+
+    /// The handler's name, which models name in their `model.json` (`{"handler": "echo"}`).
+    static var name: String { get }
+    /// The handler's own version.
+    static var version: String { get }
+    /// One line for people.
+    static var description: String { get }
+
+    /// Loads a model. Called once per model version; the result is shared by every worker.
+    init(model: ModelContext) throws
+
+    /// The model's inputs, for model metadata.
+    var inputs: [TensorSpec] { get }
+    /// The model's outputs, for model metadata.
+    var outputs: [TensorSpec] { get }
+
+    /// Creates one worker's instance, on that worker's thread.
+    func makeInstance(worker: WorkerContext) throws -> Instance
+}
+
+extension Handler {
+    public static var version: String { "1.0.0" }
+    public static var description: String { "" }
+    public var inputs: [TensorSpec] { [] }
+    public var outputs: [TensorSpec] { [] }
+}
+
+extension Handler where Instance == Self {
+    /// A handler without per-worker state is its own instance.
+    public func makeInstance(worker: WorkerContext) throws -> Self { self }
+}
+
+/// One worker's state: executes batches, one at a time, on the worker's thread.
+public protocol HandlerInstance {
+    /// Answers every request of the batch. Throwing fails every request not already answered.
+    mutating func execute(_ batch: Batch) throws
+}
+
+extension Batch {
+    /// Runs `body` for each request; a request whose body throws is failed alone, with that error.
+    public func forEachRequest(_ body: (Request) throws -> Void) {
+        for request in self {
+            do {
+                try body(request)
+            } catch {
+                request.fail(HandlerError(wrapping: error))
+            }
+        }
+    }
+}
+
+/// What a handler knows about the model it loads.
+public struct ModelContext: @unchecked Sendable {
+    /// The model's name.
+    public let name: String
+    /// The version being loaded.
+    public let version: String
+    /// The folder holding this version's artifacts.
+    public let path: String
+    /// The model's `model.json`, as written.
+    public let configJSON: String
+    /// The `parameters` object of `model.json` as JSON text (`{}` when absent).
+    public let parametersJSON: String
+    /// The server's log.
+    public let log: HostLog
+    let host: UnsafePointer<ConfideHostApi>
+
+    init(_ config: ConfideModelConfig, host: UnsafePointer<ConfideHostApi>) {
+        func string(_ pointer: UnsafePointer<CChar>?) -> String { pointer.map { String(cString: $0) } ?? "" }
+        self.name = string(config.name)
+        self.version = string(config.version)
+        self.path = string(config.path)
+        self.configJSON = string(config.config_json)
+        let parameters = string(config.parameters_json)
+        self.parametersJSON = parameters.isEmpty ? "{}" : parameters
+        self.log = HostLog(host: host, prefix: "[\(string(config.name))] ")
+        self.host = host
+    }
+
+    /// Allocates memory on the calling worker's NUMA node. Free it with ``deallocate(_:)``.
+    public func allocate(byteCount: Int, alignment: Int = 64) -> UnsafeMutableRawPointer? {
+        host.pointee.aligned_alloc(UInt64(alignment), UInt64(byteCount))
+    }
+
+    /// Frees memory from ``allocate(byteCount:alignment:)``.
+    public func deallocate(_ pointer: UnsafeMutableRawPointer?) {
+        host.pointee.aligned_free(pointer)
+    }
+}
+
+/// The worker an instance belongs to.
+public struct WorkerContext: Sendable {
+    /// The worker's index among the model's workers.
+    public let index: Int
+    /// The NUMA node the worker runs on, when known.
+    public let numaNode: Int?
+    /// The cores the worker owns: its intra-op parallelism.
+    public let coreCount: Int
+
+    init(_ info: ConfideWorkerInfo) {
+        self.index = Int(info.worker_index)
+        self.numaNode = info.numa_node >= 0 ? Int(info.numa_node) : nil
+        self.coreCount = max(1, Int(info.core_count))
+    }
+}
+
+/// The server's log, as seen from a plugin.
+public struct HostLog: @unchecked Sendable {
+    let host: UnsafePointer<ConfideHostApi>
+    let prefix: String
+
+    /// Logs an error.
+    public func error(_ message: String) { write(CONFIDE_LOG_ERROR, message) }
+    /// Logs a warning.
+    public func warning(_ message: String) { write(CONFIDE_LOG_WARNING, message) }
+    /// Logs information.
+    public func info(_ message: String) { write(CONFIDE_LOG_INFO, message) }
+    /// Logs detail for debugging.
+    public func debug(_ message: String) { write(CONFIDE_LOG_DEBUG, message) }
+
+    private func write(_ level: ConfideLogLevel, _ message: String) {
+        (prefix + message).withCString { host.pointee.log(level.rawValue, $0) }
+    }
+}

@@ -1,0 +1,52 @@
+public import ConfideHost
+public import ConfideSDK
+
+/// Runs a handler through the real plugin ABI, without a server: load a model, create a worker's
+/// instance, execute batches.
+///
+/// ```swift
+/// let echo = try HandlerTester(Echo.self)
+/// let outputs = try echo.infer([HostTensor(name: "text", strings: ["hi"])!])
+/// #expect(outputs["text"]?.strings() == ["hi"])
+/// ```
+public final class HandlerTester {
+    /// The loaded model.
+    public let model: PluginModel
+    private let instance: PluginInstance
+
+    /// Loads a handler type linked into this process, through its exported descriptor.
+    public convenience init<H: Handler>(
+        _ handler: H.Type, model config: ModelLoadConfig = ModelLoadConfig(name: "test"),
+        worker: WorkerInfo = WorkerInfo()
+    ) throws {
+        let (major, minor) = PluginLoader.hostVersion
+        let plugin = try PluginLoader.accept(descriptor: H.export(major, minor), origin: "in-process \(H.name)")
+        try self.init(plugin: plugin, model: config, worker: worker)
+    }
+
+    /// Loads a built plugin library with `dlopen`, as the server does.
+    public convenience init(
+        library path: String, model config: ModelLoadConfig = ModelLoadConfig(name: "test"),
+        worker: WorkerInfo = WorkerInfo()
+    ) throws {
+        try self.init(plugin: PluginLoader.open(path: path), model: config, worker: worker)
+    }
+
+    /// Loads a model with an already negotiated plugin.
+    public init(plugin: LoadedPlugin, model config: ModelLoadConfig, worker: WorkerInfo = WorkerInfo()) throws {
+        self.model = try PluginModel(plugin: plugin, config: config)
+        self.instance = try model.makeInstance(worker: worker)
+    }
+
+    /// Executes one request and returns its outputs by name; throws the request's error.
+    public func infer(_ inputs: [HostTensor], requestedOutputs: [String] = []) throws(HandlerError) -> [String: HostTensor] {
+        let result = execute([HostRequest(inputs: inputs, requestedOutputs: requestedOutputs)])
+        let outputs = try result.first?.get() ?? []
+        return Dictionary(outputs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Executes a batch; returns each request's outputs or error, in order.
+    public func execute(_ requests: [HostRequest]) -> [Result<[HostTensor], HandlerError>] {
+        instance.execute(requests)
+    }
+}
