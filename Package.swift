@@ -7,9 +7,23 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+let cABI: Target.Dependency = .product(name: "CConfide", package: "sdk")
+
 let package = Package(
     name: "Confide",
-    products: [],
+    products: [
+        .executable(name: "confide", targets: ["ConfideCLI"]),
+        .library(name: "ConfideClient", targets: ["ConfideClient"]),
+        .plugin(name: "InstallHandlers", targets: ["InstallHandlers"]),
+        // Handlers shipped with Confide: each a plugin loaded with dlopen from handlers/.
+        .library(name: "Echo", type: .dynamic, targets: ["Echo"]),
+        // Plugins that misbehave on purpose, for the loader's tests.
+        .library(name: "FixtureFailingLoad", type: .dynamic, targets: ["FixtureFailingLoad"]),
+        .library(name: "FixtureBadMajor", type: .dynamic, targets: ["FixtureBadMajor"]),
+        .library(name: "FixtureNewerMinor", type: .dynamic, targets: ["FixtureNewerMinor"]),
+        .library(name: "FixtureWrongCompiler", type: .dynamic, targets: ["FixtureWrongCompiler"]),
+        .library(name: "FixtureNoEntry", type: .dynamic, targets: ["FixtureNoEntry"]),
+    ],
     dependencies: [
         .package(path: "sdk"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -17,5 +31,93 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
+        // MARK: Runtime
+        .target(name: "ConfideJSON", swiftSettings: swiftSettings),
+        .target(
+            name: "ConfideRuntime",
+            dependencies: [
+                "ConfideJSON",
+                .product(name: "ConfideHost", package: "sdk"),
+                .product(name: "ConfideSDK", package: "sdk"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ConfideServer",
+            dependencies: [
+                "ConfideRuntime", "ConfideJSON",
+                .product(name: "ConfideHost", package: "sdk"),
+                .product(name: "ConfideSDK", package: "sdk"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ConfideClient",
+            dependencies: [
+                "ConfideJSON",
+                .product(name: "ConfideSDK", package: "sdk"),
+                .product(name: "ConfideHost", package: "sdk"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "ConfideCLI",
+            dependencies: [
+                "ConfideRuntime", "ConfideServer", "ConfideClient", "ConfideJSON",
+                .product(name: "ConfideHost", package: "sdk"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Handlers shipped with Confide
+        .target(
+            name: "Echo",
+            dependencies: [.product(name: "ConfideSDK", package: "sdk")],
+            path: "handlers/Echo",
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Tooling
+        .plugin(
+            name: "InstallHandlers",
+            capability: .command(
+                intent: .custom(verb: "install-handlers", description: "Build the handler plugins and copy them into handlers/"),
+                permissions: [.writeToPackageDirectory(reason: "copies the built plugins into handlers/")]
+            ),
+            path: "Plugins/InstallHandlers"
+        ),
+
+        // MARK: Tests
+        .target(
+            name: "FixtureFailingLoad",
+            dependencies: [.product(name: "ConfideSDK", package: "sdk")],
+            path: "Tests/Fixtures/FailingLoad",
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "FixtureBadMajor", dependencies: [cABI], path: "Tests/Fixtures/BadMajor", publicHeadersPath: "."),
+        .target(name: "FixtureNewerMinor", dependencies: [cABI], path: "Tests/Fixtures/NewerMinor", publicHeadersPath: "."),
+        .target(
+            name: "FixtureWrongCompiler", dependencies: [cABI], path: "Tests/Fixtures/WrongCompiler", publicHeadersPath: "."),
+        .target(name: "FixtureNoEntry", path: "Tests/Fixtures/NoEntry", publicHeadersPath: "."),
+        .testTarget(
+            name: "ConfideTests",
+            dependencies: [
+                "ConfideRuntime", "ConfideServer", "ConfideClient", "ConfideJSON",
+                .product(name: "ConfideHost", package: "sdk"),
+                .product(name: "ConfideSDK", package: "sdk"),
+                .product(name: "ConfideTestKit", package: "sdk"),
+            ],
+            swiftSettings: swiftSettings
+        ),
     ]
 )

@@ -1,0 +1,61 @@
+public import NIOCore
+public import NIOHTTP1
+
+/// A complete HTTP request as the router sees it: head and whole body.
+public struct ServerRequest: Sendable {
+    /// The method.
+    public var method: HTTPMethod
+    /// The path, without the query.
+    public var path: String
+    /// The query string after `?`, empty when none.
+    public var query: String
+    /// The header fields.
+    public var headers: HTTPHeaders
+    /// The body.
+    public var body: ByteBuffer
+
+    /// Creates a request.
+    public init(method: HTTPMethod, uri: String, headers: HTTPHeaders = [:], body: ByteBuffer = ByteBuffer()) {
+        self.method = method
+        if let mark = uri.firstIndex(of: "?") {
+            self.path = String(uri[..<mark])
+            self.query = String(uri[uri.index(after: mark)...])
+        } else {
+            self.path = uri
+            self.query = ""
+        }
+        self.headers = headers
+        self.body = body
+    }
+
+    /// The path's segments, without empty ones.
+    public var pathSegments: [Substring] { path.split(separator: "/") }
+}
+
+/// A complete HTTP response.
+public struct ServerResponse: Sendable {
+    /// The status.
+    public var status: HTTPResponseStatus
+    /// The header fields (the server adds `Content-Length`).
+    public var headers: HTTPHeaders
+    /// The body.
+    public var body: ByteBuffer
+
+    /// Creates a response.
+    public init(status: HTTPResponseStatus = .ok, headers: HTTPHeaders = [:], body: ByteBuffer = ByteBuffer()) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// A response with a JSON body.
+    public static func json(_ status: HTTPResponseStatus = .ok, _ bytes: [UInt8]) -> ServerResponse {
+        ServerResponse(status: status, headers: ["Content-Type": "application/json"], body: ByteBuffer(bytes: bytes))
+    }
+}
+
+/// Answers a request by calling `respond` exactly once, on any thread.
+public protocol RequestResponder: Sendable {
+    /// Handles one request.
+    func handle(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void)
+}

@@ -1,0 +1,66 @@
+import ConfideJSON
+public import NIOCore
+import NIOHTTP1
+public import NIOPosix
+
+/// An HTTP/1.1 server on real sockets: keep-alive, pipelining, a request body limit.
+public final class HTTPServer: Sendable {
+    /// The address the server listens on (with the real port when it was asked to bind port 0).
+    public let localAddress: SocketAddress
+    private let channel: any Channel
+
+    private init(channel: any Channel, localAddress: SocketAddress) {
+        self.channel = channel
+        self.localAddress = localAddress
+    }
+
+    /// The port the server listens on.
+    public var port: Int { localAddress.port ?? 0 }
+
+    /// Binds `host:port` and starts serving `responder`.
+    public static func start(
+        host: String, port: Int, responder: any RequestResponder, maxBodySize: Int,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> HTTPServer {
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 512)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(
+                        HTTPRequestHandler(responder: responder, maxBodySize: maxBodySize))
+                }
+            }
+            .bind(host: host, port: port)
+            .get()
+        guard let address = channel.localAddress else {
+            try await channel.close()
+            throw ChannelError.unknownLocalAddress
+        }
+        return HTTPServer(channel: channel, localAddress: address)
+    }
+
+    /// Stops accepting connections.
+    public func close() async throws {
+        try await channel.close()
+    }
+
+    /// Waits until the server's listening socket closes.
+    public func waitUntilClosed() async throws {
+        try await channel.closeFuture.get()
+    }
+}
+
+/// The `{"error": "..."}` body of the KServe protocol's errors.
+enum JSONErrorBody {
+    static func make(_ message: String) -> [UInt8] {
+        var writer = JSONWriter()
+        writer.raw("{\"error\":")
+        writer.string(message)
+        writer.raw("}")
+        return writer.bytes
+    }
+}

@@ -1,0 +1,106 @@
+import ConfideClient
+import ConfideRuntime
+import ConfideServer
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Where the package's build put its products (the folder holding this test binary).
+enum BuildProducts {
+    static let directory: URL = {
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        return executable.deletingLastPathComponent()
+    }()
+
+    /// The path of a plugin product, e.g. `library("Echo")` for `libEcho.so`.
+    static func library(_ product: String) -> String {
+        directory.appendingPathComponent("lib\(product).so").path
+    }
+}
+
+/// A fresh temporary folder, removed by `remove()`.
+struct TemporaryDirectory {
+    let url: URL
+
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("confide-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    var path: String { url.path }
+
+    func subdirectory(_ name: String) throws -> URL {
+        let folder = url.appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        return folder
+    }
+
+    func remove() {
+        try? FileManager.default.removeItem(at: url)
+    }
+}
+
+/// A handlers folder holding links to built plugin products (linking keeps one loaded image per plugin).
+func makeHandlersDirectory(in root: TemporaryDirectory, plugins: [String]) throws -> String {
+    let folder = try root.subdirectory("handlers")
+    for plugin in plugins {
+        try FileManager.default.createSymbolicLink(
+            atPath: folder.appendingPathComponent("lib\(plugin).so").path,
+            withDestinationPath: BuildProducts.library(plugin))
+    }
+    return folder.path
+}
+
+/// A model store with the given models (name → model.json text).
+func makeModelStore(in root: TemporaryDirectory, models: [String: String]) throws -> String {
+    let folder = try root.subdirectory("models")
+    for (name, config) in models {
+        let model = folder.appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
+        try Data(config.utf8).write(to: model.appendingPathComponent("model.json"))
+    }
+    return folder.path
+}
+
+/// A real server on a free loopback port, with its own handlers folder and model store.
+struct TestServer {
+    let server: InferenceServer
+    let root: TemporaryDirectory
+
+    static func start(
+        plugins: [String] = ["Echo"], models: [String: String] = ["echo": #"{"handler": "echo"}"#],
+        maxBodySize: Int = 1 << 20
+    ) async throws -> TestServer {
+        let root = try TemporaryDirectory()
+        var configuration = ServerConfiguration(
+            handlersDirectory: try makeHandlersDirectory(in: root, plugins: plugins),
+            modelsDirectory: try makeModelStore(in: root, models: models))
+        configuration.port = 0
+        configuration.maxBodySize = maxBodySize
+        var logger = Logger(label: "confide-test")
+        logger.logLevel = .warning
+        let server = try await InferenceServer.start(configuration, logger: logger)
+        return TestServer(server: server, root: root)
+    }
+
+    var port: Int { server.http.port }
+
+    func connect() async throws -> HTTPConnection {
+        try await HTTPConnection.connect(host: "127.0.0.1", port: port)
+    }
+
+    func stop() async {
+        await server.shutdown()
+        root.remove()
+    }
+}
+
+/// Sends one request on a new connection.
+func send(_ port: Int, _ method: HTTPMethod, _ uri: String, body: String = "", headers: HTTPHeaders = [:])
+    async throws -> ClientResponse
+{
+    let connection = try await HTTPConnection.connect(host: "127.0.0.1", port: port)
+    defer { Task { await connection.close() } }
+    return try await connection.send(ClientRequest(method: method, uri: uri, headers: headers, body: ByteBuffer(string: body)))
+}

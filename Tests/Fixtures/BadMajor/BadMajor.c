@@ -1,0 +1,21 @@
+/* A plugin that is built for a future major version of the ABI, for the loader's tests. */
+#include <confide.h>
+
+static const ConfidePluginDescriptor descriptor = {
+    .struct_size = sizeof(ConfidePluginDescriptor),
+    .abi_major = CONFIDE_ABI_MAJOR + 1,
+    .abi_minor = CONFIDE_ABI_MINOR,
+    .kind = CONFIDE_PLUGIN_HANDLER,
+    .name = "bad-major",
+    .version = "1.0.0",
+    .compiler = "clang " __clang_version__,
+    .description = "test fixture",
+    .min_host_abi_minor = 0,
+    .api = 0,
+};
+
+const ConfidePluginDescriptor *confide_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_minor) {
+    (void)host_abi_major;
+    (void)host_abi_minor;
+    return &descriptor;
+}
