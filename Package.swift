@@ -14,6 +14,8 @@ let package = Package(
     products: [
         .executable(name: "confide", targets: ["ConfideCLI"]),
         .library(name: "ConfideClient", targets: ["ConfideClient"]),
+        .library(name: "ConfideServer", targets: ["ConfideServer"]),
+        .library(name: "ConfideJSON", targets: ["ConfideJSON"]),
         .plugin(name: "InstallHandlers", targets: ["InstallHandlers"]),
         // Handlers shipped with Confide: each a plugin loaded with dlopen from handlers/.
         .library(name: "Echo", type: .dynamic, targets: ["Echo"]),

@@ -166,3 +166,23 @@ struct ServerTests {
         #expect(try await send(server.port, .POST, "/v2/models/echo/infer", body: body).status == .ok)
     }
 }
+
+@Suite("Fuzz entry points")
+struct ServerFuzzTests {
+    @Test func inferRequestDecodingNeverTraps() {
+        var generator = SystemRandomNumberGenerator()
+        let seeds = [
+            [0] + Array(#"{"inputs":[{"name":"x","datatype":"FP32","shape":[2,1],"data":[[1],[2.5]]}],"outputs":[{"name":"x"}]}"#.utf8),
+            [200] + Array(#"{"inputs":[{"name":"t","datatype":"BYTES","shape":[1],"parameters":{"binary_data_size":7}}]}"#.utf8)
+                + [3, 0, 0, 0, 97, 98, 99],
+        ]
+        for iteration in 0..<3000 {
+            var bytes = seeds[iteration % seeds.count]
+            for _ in 0..<Int.random(in: 1...6, using: &generator) {
+                let position = Int.random(in: 0..<bytes.count, using: &generator)
+                bytes[position] = UInt8.random(in: 0...255, using: &generator)
+            }
+            ServerFuzz.inferRequest(bytes)
+        }
+    }
+}

@@ -75,7 +75,7 @@ public enum PluginLoader {
         _ = dlerror()
         guard let image = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
             let reason = dlerror().map { String(cString: $0) } ?? "unknown error"
-            throw PluginLoadError(.notALibrary, "cannot load \(path): \(reason)")
+            throw PluginLoadError(.notALibrary, "cannot load a plugin: \(reason)")
         }
         guard let symbol = dlsym(image, CONFIDE_PLUGIN_ENTRY) else {
             throw PluginLoadError(.missingEntry, "\(path) does not export \(CONFIDE_PLUGIN_ENTRY): not a Confide plugin")

@@ -1,0 +1,14 @@
+import NIOCore
+
+/// Entry points for fuzzing the server's parsers of untrusted bytes (see `Tests/Fuzz`). Each must
+/// return normally on any input.
+public enum ServerFuzz {
+    /// Decodes `bytes` as a KServe v2 inference request body; the first byte, when present, picks a
+    /// split point for the binary tensor extension's JSON header.
+    public static func inferRequest(_ bytes: [UInt8]) {
+        guard let first = bytes.first else { return }
+        let body = Array(bytes.dropFirst())
+        let headerLength = first < 128 ? nil : String(Int(first - 128) * body.count / 127)
+        _ = try? InferRequestDecoder.decode(body: ByteBuffer(bytes: body), headerLength: headerLength)
+    }
+}
