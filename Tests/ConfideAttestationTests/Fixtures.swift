@@ -14,7 +14,8 @@ enum Fixtures {
         FileManager.default.fileExists(atPath: Self.directory.path)
     }
 
-    static let skipMessage: Comment = "attestation fixtures absent: ../shared/testdata/attestation/ not found, test skipped"
+    static let skipMessage: Comment =
+        "attestation fixtures absent: ../shared/testdata/attestation/ not found, test skipped"
 
     static func bytes(_ name: String) throws -> [UInt8] {
         try [UInt8](Data(contentsOf: Self.directory.appendingPathComponent(name)))

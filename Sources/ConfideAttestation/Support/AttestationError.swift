@@ -44,6 +44,7 @@ extension AttestationError {
             case untrustedCertificateChain
             case reportDataMismatch
             case measurementNotAllowed
+            case debugNotAllowed
             case simulatedEvidenceRefused
             case invalidArgument
             case providerUnavailable
@@ -78,6 +79,8 @@ extension AttestationError {
         public static let reportDataMismatch = ErrorCode(.reportDataMismatch)
         /// A measurement is not among those the policy allows.
         public static let measurementNotAllowed = ErrorCode(.measurementNotAllowed)
+        /// The evidence comes from a guest a debugger can read, and the policy does not accept that.
+        public static let debugNotAllowed = ErrorCode(.debugNotAllowed)
         /// Simulated evidence was presented and the policy does not accept it.
         public static let simulatedEvidenceRefused = ErrorCode(.simulatedEvidenceRefused)
         /// A caller-supplied argument is out of range (for example a nonce length).

@@ -1,6 +1,6 @@
 import Crypto
-public import X509
 import SwiftASN1
+public import X509
 
 /// The Intel SGX Root CA (production), the single trust anchor for TDX PCK certificate chains.
 public enum IntelSGXRootCA {

@@ -20,7 +20,10 @@ extension TDXQuote {
                 throw AttestationError(.unsupportedFormat, "TDX quote body type \(type) is not a TD report")
             }
             guard size == bodyKind.size else {
-                throw AttestationError(.malformed, "TDX quote body type \(type) has size \(size), expected \(bodyKind.size)")
+                throw AttestationError(
+                    .malformed,
+                    "TDX quote body type \(type) has size \(size), expected \(bodyKind.size)"
+                )
             }
             kind = bodyKind
         default:
@@ -31,7 +34,10 @@ extension TDXQuote {
         self.body = try TDXReportBody(reader: &reader, kind: kind)
         self.signedBytes = Array(bytes[0..<reader.offset])
         let signatureLength = try reader.readUInt32("signature data length")
-        var signatureReader = ByteReader(try reader.read(Int(signatureLength), "signature data"), what: "TDX signature data")
+        var signatureReader = ByteReader(
+            try reader.read(Int(signatureLength), "signature data"),
+            what: "TDX signature data"
+        )
         self.signatureData = try TDXQuoteSignatureData(reader: &signatureReader)
     }
 }
@@ -46,7 +52,10 @@ extension TDXQuoteHeader {
         self.qeVendorID = try reader.read(16, "QE vendor ID")
         self.userData = try reader.read(20, "user data")
         guard self.attestationKeyType == Self.ecdsaP256KeyType else {
-            throw AttestationError(.unsupportedFormat, "attestation key type \(self.attestationKeyType) is not ECDSA P-256")
+            throw AttestationError(
+                .unsupportedFormat,
+                "attestation key type \(self.attestationKeyType) is not ECDSA P-256"
+            )
         }
         guard self.teeType == Self.tdxTEEType else {
             throw AttestationError(.unsupportedFormat, "TEE type 0x\(String(self.teeType, radix: 16)) is not TDX")
@@ -103,7 +112,10 @@ extension TDXQuoteSignatureData {
         let innerType = try certification.readUInt16("inner certification data type")
         let innerSize = try certification.readUInt32("inner certification data size")
         guard innerType == Self.pckCertificateChainType else {
-            throw AttestationError(.unsupportedFormat, "inner certification data type \(innerType) is not 5 (PCK chain)")
+            throw AttestationError(
+                .unsupportedFormat,
+                "inner certification data type \(innerType) is not 5 (PCK chain)"
+            )
         }
         self.pckCertificateChain = try certification.read(Int(innerSize), "PCK certificate chain")
         guard certification.remaining == 0 else {

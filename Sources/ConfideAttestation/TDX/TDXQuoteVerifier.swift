@@ -1,7 +1,7 @@
 public import Crypto
 public import Foundation
-@_spi(FixedExpiryValidationTime) public import X509
 import SwiftASN1
+@_spi(FixedExpiryValidationTime) public import X509
 
 /// Verifies TDX quotes offline: the quote signature, the QE report signature and binding, and the PCK chain up to
 /// the pinned ``IntelSGXRootCA``.
@@ -17,7 +17,10 @@ public enum TDXQuoteVerifier {
     /// - Throws: ``AttestationError`` naming the first check that failed.
     public static func verify(_ quote: TDXQuote, at time: Date? = nil) async throws(AttestationError) {
         guard quote.header.qeVendorID == TDXQuoteHeader.intelQEVendorID else {
-            throw AttestationError(.unsupportedFormat, "QE vendor ID \(Hex.encode(quote.header.qeVendorID)) is not Intel's")
+            throw AttestationError(
+                .unsupportedFormat,
+                "QE vendor ID \(Hex.encode(quote.header.qeVendorID)) is not Intel's"
+            )
         }
         try Self.verifyQuoteSignature(quote)
         let chain = try PCKCertificateChain(pem: quote.signatureData.pckCertificateChain)
@@ -41,7 +44,8 @@ public enum TDXQuoteVerifier {
     public static func verifyQEReport(_ quote: TDXQuote, pckKey: P256.Signing.PublicKey) throws(AttestationError) {
         let data = quote.signatureData
         try Self.checkSignature(data.qeReportSignature, of: data.qeReport.raw, with: pckKey, "QE report signature")
-        let expected = Array(SHA256.hash(data: data.attestationKey + data.qeAuthenticationData)) + [UInt8](repeating: 0, count: 32)
+        let expected =
+            Array(SHA256.hash(data: data.attestationKey + data.qeAuthenticationData)) + [UInt8](repeating: 0, count: 32)
         guard data.qeReport.reportData == expected else {
             throw AttestationError(.invalidSignature, "QE report data does not bind the attestation key")
         }
@@ -82,7 +86,10 @@ public struct PCKCertificateChain: Sendable {
             throw AttestationError(.invalidCertificate, "PCK certificate chain does not parse: \(error)")
         }
         guard let leaf = certificates.first, certificates.count <= 8 else {
-            throw AttestationError(.invalidCertificate, "PCK certificate chain holds \(certificates.count) certificates")
+            throw AttestationError(
+                .invalidCertificate,
+                "PCK certificate chain holds \(certificates.count) certificates"
+            )
         }
         self.leaf = leaf
         self.intermediates = Array(certificates.dropFirst())
@@ -114,7 +121,10 @@ public struct PCKCertificateChain: Sendable {
             return
         case .couldNotValidate(let failures):
             let reasons = failures.map { "\($0.policyFailureReason)" }.joined(separator: "; ")
-            throw AttestationError(.untrustedCertificateChain, "PCK chain does not lead to the Intel SGX Root CA: \(reasons)")
+            throw AttestationError(
+                .untrustedCertificateChain,
+                "PCK chain does not lead to the Intel SGX Root CA: \(reasons)"
+            )
         }
     }
 }
