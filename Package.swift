@@ -32,7 +32,12 @@ let package = Package(
         ),
         .testTarget(
             name: "ConfideAttestationTests",
-            dependencies: ["ConfideAttestation"],
+            dependencies: [
+                "ConfideAttestation",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

@@ -1,4 +1,8 @@
 import ConfideAttestation
+import Crypto
+import Foundation
+import SwiftASN1
+import X509
 import Testing
 
 @Suite(.enabled(if: Fixtures.available, Fixtures.skipMessage))
@@ -62,5 +66,53 @@ struct TDXQuoteTests {
         #expect(quote.signedBytes.count == 632)
         #expect(quote.body.teeTCBSVN2 == nil)
         #expect(quote.signatureData.qeAuthenticationData.count == 32)
+    }
+}
+
+@Suite(.enabled(if: Fixtures.available, Fixtures.skipMessage))
+struct TDXChainAndReportTests {
+    @Test func pinnedRootMatchesTheSharedCopy() throws {
+        let root = try IntelSGXRootCA.certificate()
+        let shared = String(decoding: try Fixtures.bytes("intel-sgx-root-ca.pem"), as: UTF8.self)
+        #expect(shared.contains(IntelSGXRootCA.pem.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(root.subject.description.contains("Intel SGX Root CA"))
+    }
+
+    @Test func chainIsRefusedAfterTheLeafExpires() async throws {
+        let quote = try TDXQuote(bytes: try Fixtures.bytes("tdx-quote-v4-spr.bin"))
+        let late = Date(timeIntervalSince1970: 2_000_000_000 + 1_000_000_000)
+        await expectError(.untrustedCertificateChain) {
+            try await TDXQuoteVerifier.verify(quote, at: late)
+        }
+        try await TDXQuoteVerifier.verify(quote, at: Date(timeIntervalSince1970: 1_800_000_000))
+    }
+
+    @Test func chainWithoutTheIntermediateIsRefused() async throws {
+        let quote = try TDXQuote(bytes: try Fixtures.bytes("tdx-quote-v4-b.bin"))
+        let chain = try PCKCertificateChain(pem: quote.signatureData.pckCertificateChain)
+        let leafOnly = try PCKCertificateChain(pem: Array(chain.leaf.serializeAsPEM().pemString.utf8))
+        await expectError(.untrustedCertificateChain) {
+            try await leafOnly.validate()
+        }
+    }
+
+    @Test func qeReportSignedByAnotherKeyIsRefused() throws {
+        let quote = try TDXQuote(bytes: try Fixtures.bytes("tdx-quote-v4-spr.bin"))
+        expectError(.invalidSignature) {
+            try TDXQuoteVerifier.verifyQEReport(quote, pckKey: P256.Signing.PrivateKey().publicKey)
+        }
+    }
+
+    @Test func rawTDReportParses() throws {
+        let report = try TDReport(bytes: try Fixtures.bytes("tdreport.bin"))
+        #expect(report.reportType == [0x81, 0x00, 0x01, 0x00])
+        #expect(report.reportData == [UInt8](repeating: 0, count: 64))
+        #expect(
+            report.mrTD
+                == hex(
+                    "98bbc39e3e27b4cb27ed6d21870b187738f64ec44b9f3f93d603b35a84e610dcb45f1b6d79c648c7bf8e68f7a37b8ab5"
+                )
+        )
+        expectError(.truncated) { _ = try TDReport(bytes: Array(try Fixtures.bytes("tdreport.bin").prefix(1000))) }
     }
 }

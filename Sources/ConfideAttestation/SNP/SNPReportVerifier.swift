@@ -1,6 +1,5 @@
 public import Crypto
 import SwiftASN1
-public import X509
 
 /// Verifies SEV-SNP attestation reports with a VCEK certificate.
 public enum SNPReportVerifier {
@@ -12,21 +11,7 @@ public enum SNPReportVerifier {
     ///   - report: A parsed report.
     ///   - vcek: The versioned chip endorsement key certificate, DER.
     public static func verify(_ report: SNPReport, vcek: [UInt8]) throws(AttestationError) {
-        let certificate: Certificate
-        do {
-            certificate = try Certificate(derEncoded: vcek)
-        } catch {
-            throw AttestationError(.invalidCertificate, "VCEK certificate does not parse: \(error)")
-        }
-        try Self.verify(report, vcek: certificate)
-    }
-
-    /// Checks the report's signature with the public key of a parsed VCEK certificate.
-    public static func verify(_ report: SNPReport, vcek: Certificate) throws(AttestationError) {
-        guard let key = P384.Signing.PublicKey(vcek.publicKey) else {
-            throw AttestationError(.invalidKey, "VCEK key is not a P-384 key")
-        }
-        try Self.verify(report, key: key)
+        try Self.verify(report, key: try VCEKPublicKey.parse(der: vcek))
     }
 
     /// Checks the report's signature with a P-384 public key.
