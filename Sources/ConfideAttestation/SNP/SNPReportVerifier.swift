@@ -1,5 +1,4 @@
 public import Crypto
-import SwiftASN1
 
 /// Verifies SEV-SNP attestation reports with a VCEK certificate.
 public enum SNPReportVerifier {

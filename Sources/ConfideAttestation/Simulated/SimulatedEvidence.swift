@@ -5,7 +5,7 @@ import Crypto
 /// Anyone can produce it; it only lets the key binding and the client flow run end to end on a development machine.
 /// Verifiers refuse it unless a policy opts in (``AttestationPolicy/acceptSimulated``).
 ///
-/// Format, 248 bytes, integers little-endian:
+/// Format, 252 bytes, integers little-endian:
 ///
 /// | offset | size | field |
 /// |---|---|---|
@@ -35,7 +35,7 @@ public struct SimulatedEvidence: Sendable, Hashable {
     /// The only format version defined.
     public static let currentVersion: UInt16 = 1
     /// The size of simulated evidence in bytes.
-    public static let size = 248
+    public static let size = 252
 
     /// Parses simulated evidence; the signature is checked by ``verifySignature()``.
     public init(bytes: [UInt8]) throws(AttestationError) {
