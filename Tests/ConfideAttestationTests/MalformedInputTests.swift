@@ -8,7 +8,8 @@ struct MalformedInputTests {
     func everyPrefixOfAQuoteIsRefused(_ file: String) throws {
         let bytes = try Fixtures.bytes(file)
         let quote = try TDXQuote(bytes: bytes)
-        let end = quote.signedBytes.count + 4 + 64 + 64 + 6 + SGXReportBody.size + 64 + 2
+        let end =
+            quote.signedBytes.count + 4 + 64 + 64 + 6 + SGXReportBody.size + 64 + 2
             + quote.signatureData.qeAuthenticationData.count + 6 + quote.signatureData.pckCertificateChain.count
         for length in 0..<end {
             expectError(.truncated) { _ = try TDXQuote(bytes: Array(bytes.prefix(length))) }

@@ -2,8 +2,8 @@ import ConfideAttestation
 import Crypto
 import Foundation
 import SwiftASN1
-import X509
 import Testing
+import X509
 
 @Suite(.enabled(if: Fixtures.available, Fixtures.skipMessage))
 struct TDXQuoteTests {

@@ -36,7 +36,10 @@ struct TamperTests {
         var accepted: [Int] = []
         for offset in qeReportOffset..<qeReportOffset + SGXReportBody.size {
             do {
-                try TDXQuoteVerifier.verifyQEReport(try TDXQuote(bytes: Self.flipped(bytes, at: offset)), pckKey: pckKey)
+                try TDXQuoteVerifier.verifyQEReport(
+                    try TDXQuote(bytes: Self.flipped(bytes, at: offset)),
+                    pckKey: pckKey
+                )
                 accepted.append(offset)
             } catch {}
         }
@@ -55,7 +58,10 @@ struct TamperTests {
             + Array(authenticationDataOffset..<authenticationDataOffset + 32)
         {
             do {
-                try TDXQuoteVerifier.verifyQEReport(try TDXQuote(bytes: Self.flipped(bytes, at: offset)), pckKey: pckKey)
+                try TDXQuoteVerifier.verifyQEReport(
+                    try TDXQuote(bytes: Self.flipped(bytes, at: offset)),
+                    pckKey: pckKey
+                )
                 accepted.append(offset)
             } catch {}
         }

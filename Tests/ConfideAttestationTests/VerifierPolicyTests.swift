@@ -14,7 +14,9 @@ struct VerifierPolicyTests {
         return policy
     }
 
-    static func simulatedEvidence(nonce: [UInt8] = Self.nonce, keys: [UInt8] = Self.keyConfigurations) async throws -> Evidence {
+    static func simulatedEvidence(nonce: [UInt8] = Self.nonce, keys: [UInt8] = Self.keyConfigurations) async throws
+        -> Evidence
+    {
         let provider = try SimulatedEvidenceProvider()
         return try await provider.evidence(reportData: try reportData(keyConfigurations: keys, nonce: nonce))
     }
@@ -40,7 +42,9 @@ struct VerifierPolicyTests {
         var policy = try Self.simulatedPolicy()
         policy.acceptSimulated = false
         let evidence = try await Self.simulatedEvidence()
-        await expectError(.simulatedEvidenceRefused) { _ = try await AttestationVerifier.verify(evidence, policy: policy) }
+        await expectError(.simulatedEvidenceRefused) {
+            _ = try await AttestationVerifier.verify(evidence, policy: policy)
+        }
         #expect(try AttestationPolicy(keyConfigurations: [], nonce: Self.nonce).acceptSimulated == false)
     }
 
@@ -71,7 +75,11 @@ struct VerifierPolicyTests {
             var bytes = evidence.bytes
             bytes[offset] ^= 0x01
             let error = await #expect(throws: AttestationError.self) {
-                _ = try await AttestationVerifier.verify(evidence: bytes, type: .simulated, policy: try Self.simulatedPolicy())
+                _ = try await AttestationVerifier.verify(
+                    evidence: bytes,
+                    type: .simulated,
+                    policy: try Self.simulatedPolicy()
+                )
             }
             #expect(error?.code == .invalidSignature || error?.code == .invalidKey, "offset \(offset)")
         }
@@ -129,7 +137,11 @@ struct VerifierPolicyTests {
             _ = try await AttestationVerifier.verify(evidence: quote, type: .snpReport, policy: policy)
         }
         await expectError(.malformed) {
-            _ = try await AttestationVerifier.verify(evidence: Array(quote.prefix(SimulatedEvidence.size)), type: .simulated, policy: policy)
+            _ = try await AttestationVerifier.verify(
+                evidence: Array(quote.prefix(SimulatedEvidence.size)),
+                type: .simulated,
+                policy: policy
+            )
         }
     }
 }

@@ -16,7 +16,9 @@ enum VCEKPublicKey {
                 throw AttestationError(.invalidCertificate, "VCEK is not a certificate")
             }
             var fields = Array(tbsFields)
-            if let version = fields.first, version.identifier == ASN1Identifier(tagWithNumber: 0, tagClass: .contextSpecific) {
+            if let version = fields.first,
+                version.identifier == ASN1Identifier(tagWithNumber: 0, tagClass: .contextSpecific)
+            {
                 fields.removeFirst()
             }
             let spkiIndex = 5
