@@ -4,8 +4,9 @@ import Foundation
 /// (`/sys/kernel/config/tsm/report/<entry>/`).
 ///
 /// Each request writes the report data to `inblob`, reads the evidence from `outblob`, and reads `generation`
-/// before and after: the kernel counts every write, so a count that advanced by more than this provider's own write
-/// means another writer changed the request in between, and the evidence is refused.
+/// before and after: the kernel counts every write, so a count that did not advance by exactly this provider's own
+/// write means another writer changed the request in between, and the evidence is refused. With a fixed
+/// ``entryName`` concurrent requests can collide that way; the default, a fresh entry per request, avoids it.
 public struct ConfigFSTSMProvider: EvidenceProvider {
     /// Where the kernel mounts configfs-tsm reports.
     public static let defaultRoot = "/sys/kernel/config/tsm/report"
@@ -60,6 +61,9 @@ public struct ConfigFSTSMProvider: EvidenceProvider {
 
     public var isInsecure: Bool { false }
 
+    /// Asks the kernel for evidence carrying `reportData` (64 bytes).
+    ///
+    /// The file operations block while the kernel obtains the quote or report from the TEE.
     public func evidence(reportData: [UInt8]) async throws(AttestationError) -> Evidence {
         guard reportData.count == 64 else {
             throw AttestationError(.invalidArgument, "report data is \(reportData.count) bytes, expected 64")
