@@ -1,0 +1,35 @@
+/// The kinds of attestation evidence.
+public enum EvidenceType: String, Sendable, Hashable, CaseIterable {
+    /// An Intel TDX DCAP quote (version 4 or 5).
+    case tdxQuote = "tdx-quote"
+    /// An AMD SEV-SNP attestation report.
+    case snpReport = "sev-snp-report"
+    /// Simulated evidence (insecure; see ``SimulatedEvidence``).
+    case simulated = "simulated"
+}
+
+/// Attestation evidence as a provider produced it and a verifier receives it.
+public struct Evidence: Sendable, Hashable {
+    /// The kind of evidence.
+    public let type: EvidenceType
+    /// The serialized evidence: the quote, the report, or the simulated evidence.
+    public let bytes: [UInt8]
+
+    /// Wraps serialized evidence of a kind.
+    public init(type: EvidenceType, bytes: [UInt8]) {
+        self.type = type
+        self.bytes = bytes
+    }
+}
+
+/// Produces attestation evidence that carries given report data.
+public protocol EvidenceProvider: Sendable {
+    /// The kind of evidence this provider produces.
+    var evidenceType: EvidenceType { get }
+
+    /// Whether the evidence proves nothing (simulated); servers should say so loudly.
+    var isInsecure: Bool { get }
+
+    /// Produces evidence whose report data is `reportData` (64 bytes, see ``reportData(keyConfigurations:nonce:)``).
+    func evidence(reportData: [UInt8]) async throws(AttestationError) -> Evidence
+}

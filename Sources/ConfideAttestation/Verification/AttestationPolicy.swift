@@ -1,0 +1,81 @@
+public import Foundation
+
+/// What a client accepts: the measurements it trusts, the report data it expects, and whether simulated evidence
+/// is acceptable.
+///
+/// An empty allow-list accepts nothing: a policy must name every measurement it trusts.
+public struct AttestationPolicy: Sendable {
+    /// The report data the evidence must carry: see ``reportData(keyConfigurations:nonce:)``.
+    public var expectedReportData: [UInt8]
+    /// The TDX reference values accepted; evidence must match at least one entry.
+    public var allowedTDX: [TDXReferenceValues]
+    /// The SEV-SNP launch measurements (48 bytes each) accepted.
+    public var allowedSNPMeasurements: Set<[UInt8]>
+    /// The VCEK certificate (DER) that must have signed SEV-SNP reports, obtained out of band for the chip.
+    public var snpVCEK: [UInt8]?
+    /// The simulated measurements accepted when ``acceptSimulated`` is on.
+    public var allowedSimulatedMeasurements: Set<[UInt8]>
+    /// Whether simulated (insecure) evidence is accepted at all; off by default.
+    public var acceptSimulated: Bool
+    /// Whether evidence from a debuggable guest (TDX debug attribute, SNP debug policy) is accepted; off by default.
+    public var acceptDebug: Bool
+    /// The time at which certificate chains must be valid; `nil` means the current time.
+    public var validationTime: Date?
+
+    /// Creates a policy that expects `expectedReportData` and accepts nothing until measurements are added.
+    public init(expectedReportData: [UInt8]) {
+        self.expectedReportData = expectedReportData
+        self.allowedTDX = []
+        self.allowedSNPMeasurements = []
+        self.snpVCEK = nil
+        self.allowedSimulatedMeasurements = []
+        self.acceptSimulated = false
+        self.acceptDebug = false
+        self.validationTime = nil
+    }
+
+    /// Creates a policy that expects the binding of `keyConfigurations` and the client's fresh `nonce`.
+    public init(keyConfigurations: [UInt8], nonce: [UInt8]) throws(AttestationError) {
+        self.init(expectedReportData: try reportData(keyConfigurations: keyConfigurations, nonce: nonce))
+    }
+}
+
+/// One accepted set of TDX measurements. MRTD is required; the other registers are checked when set.
+public struct TDXReferenceValues: Sendable, Hashable {
+    /// The accepted MRTD (48 bytes).
+    public var mrTD: [UInt8]
+    /// The accepted RTMR0 to RTMR3 (48 bytes each); `nil` entries are not checked.
+    public var rtmrs: [[UInt8]?]
+    /// The accepted MRCONFIGID (48 bytes), or `nil` to not check it.
+    public var mrConfigID: [UInt8]?
+
+    /// Creates reference values; registers left `nil` are not checked.
+    public init(
+        mrTD: [UInt8],
+        rtmr0: [UInt8]? = nil,
+        rtmr1: [UInt8]? = nil,
+        rtmr2: [UInt8]? = nil,
+        rtmr3: [UInt8]? = nil,
+        mrConfigID: [UInt8]? = nil
+    ) {
+        self.mrTD = mrTD
+        self.rtmrs = [rtmr0, rtmr1, rtmr2, rtmr3]
+        self.mrConfigID = mrConfigID
+    }
+
+    /// Whether a TD report body carries these values.
+    public func matches(_ body: TDXReportBody) -> Bool {
+        guard body.mrTD == self.mrTD else {
+            return false
+        }
+        if let mrConfigID = self.mrConfigID, mrConfigID != body.mrConfigID {
+            return false
+        }
+        for (expected, actual) in zip(self.rtmrs, body.rtmrs) {
+            if let expected, expected != actual {
+                return false
+            }
+        }
+        return true
+    }
+}
