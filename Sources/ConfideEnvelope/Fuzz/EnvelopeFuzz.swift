@@ -1,5 +1,3 @@
-import Crypto
-
 /// Entry points for fuzzers: each parses arbitrary bytes and must never trap.
 ///
 /// Where a parse succeeds, the entry point re-encodes and re-parses the result, so that a fuzzer also finds
@@ -11,8 +9,7 @@ public enum EnvelopeFuzz {
             0x3c, 0x16, 0x89, 0x75, 0x67, 0x4b, 0x2f, 0xa8, 0xe4, 0x65, 0x97, 0x0b, 0x79, 0xc8, 0xdc, 0xf0,
             0x9f, 0x1c, 0x74, 0x16, 0x26, 0x48, 0x0b, 0xd4, 0xc6, 0x16, 0x2f, 0xc5, 0xb6, 0xa9, 0x8e, 0x1a,
         ]
-        guard let privateKey = try? Curve25519.KeyAgreement.PrivateKey(rawRepresentation: secret),
-            let key = try? GatewayKey(privateKey: privateKey, keyID: 1, suites: SymmetricSuite.allImplemented),
+        guard let key = try? GatewayKey(rawPrivateKey: secret, keyID: 1, suites: SymmetricSuite.allImplemented),
             let store = try? GatewayKeyStore(currentKey: key)
         else {
             return nil

@@ -28,6 +28,20 @@ public struct GatewayKey: Sendable {
         self.init(validatedPrivateKey: privateKey, keyID: keyID, suites: suites)
     }
 
+    /// Wraps a raw 32-byte X25519 private key under `keyID`, offering `suites`, for instance a key that replicas
+    /// share.
+    ///
+    /// Throws ``EnvelopeError/Code/invalidArgument`` for a key of the wrong length or unusable suites.
+    public init(rawPrivateKey: [UInt8], keyID: UInt8, suites: [SymmetricSuite]) throws(EnvelopeError) {
+        let privateKey: Curve25519.KeyAgreement.PrivateKey
+        do {
+            privateKey = try Curve25519.KeyAgreement.PrivateKey(rawRepresentation: rawPrivateKey)
+        } catch {
+            throw .invalidArgument(reason: "an X25519 private key has 32 bytes, not \(rawPrivateKey.count)")
+        }
+        try self.init(privateKey: privateKey, keyID: keyID, suites: suites)
+    }
+
     /// Wraps a key whose suites were already checked to be non-empty and implemented.
     init(validatedPrivateKey: Curve25519.KeyAgreement.PrivateKey, keyID: UInt8, suites: [SymmetricSuite]) {
         self.privateKey = validatedPrivateKey

@@ -1,11 +1,5 @@
 import Crypto
 
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-
 /// The gateway side of Oblivious HTTP (RFC 9458 §4.3): decapsulates requests with the key store's keys.
 public struct OHTTPGateway: Sendable {
     /// The keys requests may be encrypted to.
@@ -38,8 +32,7 @@ public struct OHTTPGateway: Sendable {
         guard header.kem == key.configuration.kem, let encLength = header.kem.keyLength else {
             throw .unsupportedSuite(reason: "KEM \(header.kem) is not offered by key \(header.keyID)")
         }
-        guard key.configuration.symmetricSuites.contains(header.suite), let ciphersuite = header.suite.hpkeCiphersuite
-        else {
+        guard key.configuration.symmetricSuites.contains(header.suite), header.suite.isImplemented else {
             throw .unsupportedSuite(reason: "symmetric suite \(header.suite) is not offered by key \(header.keyID)")
         }
         let enc: [UInt8]
@@ -52,28 +45,26 @@ public struct OHTTPGateway: Sendable {
         guard ciphertext.count >= 16 else {
             throw .malformedMessage(reason: "ciphertext of \(ciphertext.count) bytes is shorter than the AEAD tag")
         }
-        let plaintext: [UInt8]
-        let secret: SymmetricKey
-        do {
-            var recipient = try HPKE.Recipient(
-                privateKey: key.privateKey,
-                ciphersuite: ciphersuite,
-                info: Data(header.hpkeInfo),
-                encapsulatedKey: Data(enc)
-            )
-            plaintext = Array(try recipient.open(ciphertext))
-            secret = try recipient.exportSecret(
-                context: ResponseKeySchedule.exportContext,
-                outputByteCount: try ResponseKeySchedule.secretLength(for: header.suite.aead)
-            )
-        } catch {
-            throw .decryptionFailed(reason: "the request did not decrypt under key \(header.keyID)")
-        }
+        var recipient = try HPKERecipientContext(
+            privateKey: key.privateKey,
+            suite: header.suite,
+            info: header.hpkeInfo,
+            encapsulatedKey: enc
+        )
+        let plaintext = try recipient.open(ciphertext)
+        let secret = try recipient.exportSecret(
+            context: ResponseKeySchedule.exportContext,
+            length: try ResponseKeySchedule.secretLength(for: header.suite.aead)
+        )
         try self.replayGuard?.check(enc)
         return OHTTPDecapsulatedRequest(
             header: header,
             binaryRequest: plaintext,
-            responseKeySchedule: ResponseKeySchedule(aead: header.suite.aead, encapsulatedKey: enc, secret: secret)
+            responseKeySchedule: ResponseKeySchedule(
+                aead: header.suite.aead,
+                encapsulatedKey: enc,
+                secret: SymmetricKey(data: secret)
+            )
         )
     }
 }
