@@ -48,7 +48,11 @@ public struct EnvelopeError: Error, Hashable, CustomStringConvertible, Sendable 
 
     /// A binary HTTP message is malformed (framing, control data, fields, padding).
     @inline(never)
-    public static func malformedBinaryHTTP(reason: String, file: String = #fileID, line: UInt = #line) -> EnvelopeError {
+    public static func malformedBinaryHTTP(
+        reason: String,
+        file: String = #fileID,
+        line: UInt = #line
+    ) -> EnvelopeError {
         EnvelopeError(.malformedBinaryHTTP, reason, file: file, line: line)
     }
 

@@ -30,11 +30,13 @@ struct FuzzEntryPointTests {
             for _ in 0..<Int.random(in: 1...4, using: &generator) {
                 switch Int.random(in: 0..<4, using: &generator) {
                 case 0 where !input.isEmpty:
-                    input[Int.random(in: 0..<input.count, using: &generator)] = UInt8.random(in: .min ... .max, using: &generator)
+                    let position = Int.random(in: 0..<input.count, using: &generator)
+                    input[position] = UInt8.random(in: .min ... .max, using: &generator)
                 case 1 where !input.isEmpty:
                     input.removeLast(Int.random(in: 1...input.count, using: &generator))
                 case 2:
-                    input.insert(UInt8.random(in: .min ... .max, using: &generator), at: Int.random(in: 0...input.count, using: &generator))
+                    let position = Int.random(in: 0...input.count, using: &generator)
+                    input.insert(UInt8.random(in: .min ... .max, using: &generator), at: position)
                 default:
                     input += [UInt8](repeating: 0, count: Int.random(in: 1...8, using: &generator))
                 }
@@ -67,7 +69,9 @@ struct FuzzEntryPointTests {
     }
 
     @Test func keyConfigsNeverTrap() throws {
-        let seed = try hex("002d01002031e1f05a740102115220e9af918f738674aec95f54db6e04eb705aae8e79815500080001000100010003")
+        let seed = try hex(
+            "002d01002031e1f05a740102115220e9af918f738674aec95f54db6e04eb705aae8e79815500080001000100010003"
+        )
         for input in Self.inputs(seeds: [seed, Array(seed.dropFirst(2))], count: 4_000) {
             EnvelopeFuzz.keyConfigs(input)
         }

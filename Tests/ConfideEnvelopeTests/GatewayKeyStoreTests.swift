@@ -49,7 +49,8 @@ struct GatewayKeyStoreTests {
             try GatewayKey(rawPrivateKey: raw, keyID: 0, suites: [])
         }
         #expect(throws: EnvelopeError.invalidArgument(reason: "")) {
-            try GatewayKey(rawPrivateKey: raw, keyID: 0, suites: [SymmetricSuite(kdf: .hkdfSHA256, aead: .init(rawValue: 9))])
+            let unknown = SymmetricSuite(kdf: .hkdfSHA256, aead: AEADIdentifier(rawValue: 9))
+            return try GatewayKey(rawPrivateKey: raw, keyID: 0, suites: [unknown])
         }
         let key = try GatewayKey(rawPrivateKey: raw, keyID: 42, suites: GatewayKeyStore.defaultSuites)
         let store = try GatewayKeyStore(currentKey: key)
@@ -70,7 +71,8 @@ struct KeyConfigurationTests {
         let encoded = try Self.configuration.encoded()
         #expect(try OHTTPKeyConfiguration(decoding: encoded) == Self.configuration)
         let unknownKEM: [UInt8] = [9, 0x00, 0x10, 1, 2, 3]
-        let list = [0, UInt8(unknownKEM.count)] + unknownKEM + (try OHTTPKeyConfiguration.encodeList([Self.configuration]))
+        let known = try OHTTPKeyConfiguration.encodeList([Self.configuration])
+        let list = [0, UInt8(unknownKEM.count)] + unknownKEM + known
         #expect(try OHTTPKeyConfiguration.decodeList(list) == [Self.configuration])
         #expect(try OHTTPKeyConfiguration.decodeList([]) == [])
     }

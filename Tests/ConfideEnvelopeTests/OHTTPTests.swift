@@ -73,11 +73,12 @@ struct OHTTPTests {
         let configuration = gateway.keyStore.currentConfiguration
         let message = try OHTTPClientRequest(sealing: [0], for: configuration).encapsulatedRequest
         let body = Array(message.dropFirst(OHTTPRequestHeader.encodedLength))
+        let keyID = configuration.keyID
         let headers = [
-            OHTTPRequestHeader(keyID: configuration.keyID, kem: KEMIdentifier(rawValue: 0x10), suite: .hkdfSHA256AES128GCM),
-            OHTTPRequestHeader(keyID: configuration.keyID, kem: .x25519HKDFSHA256, suite: .hkdfSHA256AES256GCM),
+            OHTTPRequestHeader(keyID: keyID, kem: KEMIdentifier(rawValue: 0x10), suite: .hkdfSHA256AES128GCM),
+            OHTTPRequestHeader(keyID: keyID, kem: .x25519HKDFSHA256, suite: .hkdfSHA256AES256GCM),
             OHTTPRequestHeader(
-                keyID: configuration.keyID,
+                keyID: keyID,
                 kem: .x25519HKDFSHA256,
                 suite: SymmetricSuite(kdf: KDFIdentifier(rawValue: 2), aead: .aes128GCM)
             ),

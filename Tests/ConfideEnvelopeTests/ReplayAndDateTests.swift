@@ -95,3 +95,19 @@ struct DateCheckTests {
         }
     }
 }
+
+struct DateEdgeTests {
+    @Test func formattingAndCheckingNeverTrapOnExtremeDates() throws {
+        #expect(HTTPDate.format(Date(timeIntervalSince1970: .infinity)) == "Fri, 31 Dec 9999 23:59:59 GMT")
+        #expect(HTTPDate.format(Date(timeIntervalSince1970: -.infinity)) == "Mon, 01 Jan 0001 00:00:00 GMT")
+        #expect(HTTPDate.format(Date(timeIntervalSince1970: .nan)) == "Thu, 01 Jan 1970 00:00:00 GMT")
+        let request = BinaryHTTPRequest(
+            method: "GET",
+            path: "/",
+            headerFields: [BinaryHTTPField(name: "date", value: "Sun, 06 Nov 1994 08:49:37 GMT")]
+        )
+        #expect(throws: EnvelopeError.dateOutsideSkew(reason: "")) {
+            try request.checkDate(now: Date(timeIntervalSince1970: .infinity), allowedSkew: .seconds(Int64.max))
+        }
+    }
+}

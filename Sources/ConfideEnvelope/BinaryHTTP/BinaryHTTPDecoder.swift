@@ -75,7 +75,8 @@ struct BinaryHTTPDecoder {
             var fields: [BinaryHTTPField] = []
             while !section.isAtEnd {
                 let nameLength = try section.readVarInt()
-                fields.append(try Self.readFieldLine(from: &section, nameLength: nameLength, what, fields.count, limits))
+                let field = try Self.readFieldLine(from: &section, nameLength, what, fields.count, self.limits)
+                fields.append(field)
             }
             return fields
         }
@@ -86,7 +87,8 @@ struct BinaryHTTPDecoder {
             guard nameLength > 0 else {
                 return fields
             }
-            fields.append(try Self.readFieldLine(from: &self.reader, nameLength: nameLength, what, fields.count, limits))
+            let field = try Self.readFieldLine(from: &self.reader, nameLength, what, fields.count, self.limits)
+            fields.append(field)
             guard self.reader.offset - start <= sizeLimit else {
                 throw .binaryHTTPLimitExceeded(reason: "\(what) section exceeds \(sizeLimit) bytes")
             }
@@ -125,7 +127,7 @@ struct BinaryHTTPDecoder {
     /// Reads the rest of a field line whose name length was already read.
     private static func readFieldLine(
         from reader: inout ByteReader,
-        nameLength: UInt64,
+        _ nameLength: UInt64,
         _ what: String,
         _ fieldCount: Int,
         _ limits: BinaryHTTPLimits

@@ -38,7 +38,9 @@ public enum EnvelopeFuzz {
 
     /// Decodes `bytes` as an `application/ohttp-keys` list and as a single key configuration.
     public static func keyConfigs(_ bytes: [UInt8]) {
-        if let list = try? OHTTPKeyConfiguration.decodeList(bytes), let encoded = try? OHTTPKeyConfiguration.encodeList(list) {
+        if let list = try? OHTTPKeyConfiguration.decodeList(bytes),
+            let encoded = try? OHTTPKeyConfiguration.encodeList(list)
+        {
             precondition((try? OHTTPKeyConfiguration.decodeList(encoded)) == list, "key list did not round-trip")
         }
         if let single = try? OHTTPKeyConfiguration(decoding: bytes) {

@@ -17,8 +17,10 @@ extension BinaryHTTPRequest {
         let skew = Double(allowedSkew.components.seconds) + Double(allowedSkew.components.attoseconds) * 1e-18
         let offset = date.timeIntervalSince(now)
         guard abs(offset) <= skew else {
+            let distance = Int(exactly: offset.rounded()).map { "\($0) s" } ?? "too far"
             throw .dateOutsideSkew(
-                reason: "the inner request's Date is \(Int(offset)) s from the gateway clock; \(Int(skew)) s allowed"
+                reason: "the inner request's Date is \(distance) from the gateway clock; "
+                    + "\(allowedSkew.components.seconds) s allowed"
             )
         }
     }
