@@ -84,6 +84,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: Envelope
+        .target(
+            name: "ConfideEnvelope",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Attestation
         .target(
             name: "ConfideAttestation",
@@ -145,5 +152,6 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "ConfideEnvelopeTests", dependencies: ["ConfideEnvelope"], swiftSettings: swiftSettings),
     ]
 )
