@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "ConfideClient", targets: ["ConfideClient"]),
         .library(name: "ConfideServer", targets: ["ConfideServer"]),
         .library(name: "ConfideJSON", targets: ["ConfideJSON"]),
+        .library(name: "ConfideEnvelope", targets: ["ConfideEnvelope"]),
+        .library(name: "ConfideAttestation", targets: ["ConfideAttestation"]),
         .plugin(name: "InstallHandlers", targets: ["InstallHandlers"]),
         // Handlers shipped with Confide: each a plugin loaded with dlopen from handlers/.
         .library(name: "Echo", type: .dynamic, targets: ["Echo"]),

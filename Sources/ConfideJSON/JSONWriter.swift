@@ -63,7 +63,13 @@ public struct JSONWriter {
         case .null: raw("null")
         case .bool(let flag): bool(flag)
         case .integer(let number): integer(number)
-        case .double(let number): self.number(number)
+        case .double(let number):
+            // Keep the fraction ("3.0"), so the text reads back as the same kind of number.
+            if number.isFinite {
+                bytes.append(contentsOf: Array(number.description.utf8))
+            } else {
+                raw("null")
+            }
         case .string(let text): string(text)
         case .array(let elements):
             raw("[")

@@ -14,7 +14,7 @@ struct PluginLoaderTests {
     }
 
     @Test(arguments: [
-        ("FixtureBadMajor", PluginLoadError.Code.incompatibleVersion, "ABI 2.0"),
+        ("FixtureBadMajor", PluginLoadError.Code.incompatibleVersion, "built for Confide ABI 2."),
         ("FixtureNewerMinor", .incompatibleVersion, "needs Confide ABI 1.99"),
         ("FixtureWrongCompiler", .compilerMismatch, "another toolchain"),
         ("FixtureNoEntry", .missingEntry, "does not export confide_plugin_entry"),

@@ -6,16 +6,28 @@ import PackageDescription
 let confide = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().lastPathComponent.lowercased()
 
-/// libFuzzer targets for Confide's parsers of untrusted bytes. Build and run one with:
+/// A fuzz target: an executable feeding libFuzzer's inputs to one parser of untrusted bytes.
+func fuzzTarget(_ name: String, _ module: String) -> Target {
+    .executableTarget(name: name, dependencies: ["FuzzDriver", .product(name: module, package: confide)])
+}
+
+/// libFuzzer targets for Confide's parsers of untrusted bytes (`scripts/fuzz` builds and runs them all):
 ///
 ///     cd Tests/Fuzz
-///     swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
+///     swift build -c release -Xswiftc -sanitize=fuzzer -Xswiftc -use-ld=lld
 ///     .build/release/FuzzJSON -max_total_time=60
 let package = Package(
     name: "ConfideFuzz",
     dependencies: [.package(path: "../..")],
     targets: [
-        .executableTarget(name: "FuzzJSON", dependencies: [.product(name: "ConfideJSON", package: confide)]),
-        .executableTarget(name: "FuzzInferRequest", dependencies: [.product(name: "ConfideServer", package: confide)]),
+        .target(name: "FuzzDriver"),
+        fuzzTarget("FuzzJSON", "ConfideJSON"),
+        fuzzTarget("FuzzInferRequest", "ConfideServer"),
+        fuzzTarget("FuzzBinaryHTTP", "ConfideEnvelope"),
+        fuzzTarget("FuzzOHTTPRequest", "ConfideEnvelope"),
+        fuzzTarget("FuzzKeyConfigs", "ConfideEnvelope"),
+        fuzzTarget("FuzzTDXQuote", "ConfideAttestation"),
+        fuzzTarget("FuzzSNPReport", "ConfideAttestation"),
+        fuzzTarget("FuzzSimulatedEvidence", "ConfideAttestation"),
     ]
 )

@@ -68,7 +68,16 @@ public enum HostAPI {
                     let failure = error.map { ErrorBox.take($0) } ?? .internal("a request was failed without an error")
                     guard let response else { return }
                     ResponseCollector.from(response).fail(failure)
-                }))
+                },
+                parallel_for: { count, grain, context, body in
+                    guard let body, count > 0 else { return }
+                    if let team = ThreadTeam.current, let count = Int(exactly: count) {
+                        team.parallelFor(count: count, grain: Int(clamping: grain), context: context, body: body)
+                    } else {
+                        body(context, 0, count)
+                    }
+                },
+                parallel_thread_count: { UInt32(ThreadTeam.current?.size ?? 1) }))
         return UnsafePointer(table)
     }()
 

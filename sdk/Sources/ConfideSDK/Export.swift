@@ -188,7 +188,7 @@ private let instanceCreate:
             return HostErrors.make(.internal("instance_create called with invalid arguments"), host: box.host)
         }
         do {
-            let instance = try box.handler.makeInstance(worker: WorkerContext(worker.pointee))
+            let instance = try box.handler.makeInstance(worker: WorkerContext(worker.pointee, host: box.host))
             let instanceBox = InstanceBox(instance: instance, host: box.host)
             out.pointee = OpaquePointer(Unmanaged.passRetained(instanceBox).toOpaque())
             return nil

@@ -102,19 +102,51 @@ public struct ModelContext: @unchecked Sendable {
     }
 }
 
-/// The worker an instance belongs to.
-public struct WorkerContext: Sendable {
+/// The worker an instance belongs to, and its intra-op parallelism.
+public struct WorkerContext: @unchecked Sendable {
     /// The worker's index among the model's workers.
     public let index: Int
     /// The NUMA node the worker runs on, when known.
     public let numaNode: Int?
     /// The cores the worker owns: its intra-op parallelism.
     public let coreCount: Int
+    let host: UnsafePointer<ConfideHostApi>
 
-    init(_ info: ConfideWorkerInfo) {
+    init(_ info: ConfideWorkerInfo, host: UnsafePointer<ConfideHostApi>) {
         self.index = Int(info.worker_index)
         self.numaNode = info.numa_node >= 0 ? Int(info.numa_node) : nil
         self.coreCount = max(1, Int(info.core_count))
+        self.host = host
+    }
+
+    /// Whether the host provides ABI 1.1's parallel-for.
+    private var hostHasParallelFor: Bool { host.pointee.abi_minor >= 1 }
+
+    /// The number of threads ``parallelFor(count:grain:_:)`` uses on the calling thread.
+    public var threadCount: Int {
+        hostHasParallelFor ? Int(host.pointee.parallel_thread_count()) : 1
+    }
+
+    /// Runs `body` over `0 ..< count` in chunks of at least `grain`, on the worker's own cores, and
+    /// returns when all are done. Chunks run concurrently: each must write only its own memory. Call it
+    /// from `execute` (the worker's thread); elsewhere, or with a host older than ABI 1.1, the loop runs
+    /// on the calling thread alone.
+    public func parallelFor(count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
+        guard count > 0 else { return }
+        guard hostHasParallelFor else { return body(0..<count) }
+        withoutActuallyEscaping(body) { body in
+            var loop = Loop(body: body)
+            withUnsafeMutablePointer(to: &loop) { pointer in
+                host.pointee.parallel_for(UInt64(count), UInt64(max(1, grain)), pointer) { context, begin, end in
+                    guard let loop = context?.assumingMemoryBound(to: Loop.self) else { return }
+                    loop.pointee.body(Int(begin)..<Int(end))
+                }
+            }
+        }
+    }
+
+    private struct Loop {
+        let body: (Range<Int>) -> Void
     }
 }
 

@@ -1,5 +1,5 @@
 /*
- * confide.h — the Confide plugin ABI, version 1.0.
+ * confide.h — the Confide plugin ABI, version 1.1.
  *
  * This header is the only thing a Confide plugin (a handler or, later, a kernel set) shares with the
  * runtime. Swift has no stable ABI on Linux, so nothing Swift crosses this boundary: only the C
@@ -43,7 +43,7 @@ extern "C" {
 /** The ABI major version this header describes. */
 #define CONFIDE_ABI_MAJOR 1
 /** The ABI minor version this header describes. */
-#define CONFIDE_ABI_MINOR 0
+#define CONFIDE_ABI_MINOR 1
 /** The name of the one symbol every plugin exports. */
 #define CONFIDE_PLUGIN_ENTRY "confide_plugin_entry"
 
@@ -187,6 +187,9 @@ typedef struct ConfideTensorSpec {
 /* ---------------------------------------------------------------------------------------------- */
 /* The host API: functions the host gives every plugin                                             */
 
+/** A loop body for parallel_for: runs the iterations [begin, end) with the caller's `context`. */
+typedef void (*ConfideParallelBody)(void *context, uint64_t begin, uint64_t end);
+
 /**
  * Functions the host provides. Owned by the host, valid for the life of the process. A plugin built
  * against a later minor version checks `abi_minor` (or `struct_size`) before calling a function
@@ -233,7 +236,19 @@ typedef struct ConfideHostApi {
         Outputs already added to this response are discarded. */
     void (*response_fail)(ConfideResponse *response, ConfideError *error);
 
-    /* Later minor versions append functions here (parallel-for, kernel tables). */
+    /* ---- Added in ABI 1.1 ---- */
+
+    /** Runs `body` over [0, count) in chunks of at least `grain` iterations, on the threads of the
+        calling worker's intra-op team (the worker's own cores; the calling thread takes part), and
+        returns when every chunk is done. Chunks run concurrently: `body` must only write memory no
+        other chunk writes. On a thread that is not a worker thread the loop runs on the caller alone.
+        Not reentrant: a body must not call parallel_for. */
+    void (*parallel_for)(uint64_t count, uint64_t grain, void *context, ConfideParallelBody body);
+
+    /** The number of threads parallel_for uses when called from this thread (1 without a team). */
+    uint32_t (*parallel_thread_count)(void);
+
+    /* Later minor versions append functions here (kernel tables). */
 } ConfideHostApi;
 
 /* ---------------------------------------------------------------------------------------------- */

@@ -1,10 +1,8 @@
 import ConfideJSON
+import FuzzDriver
 
-@c(LLVMFuzzerTestOneInput)
-public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+runFuzzer { bytes in
     if let value = try? JSONParser.parse(bytes) {
         precondition((try? JSONParser.parse(value.serialized)) == value, "written JSON does not read back")
     }
-    return 0
 }

@@ -1,0 +1,4 @@
+import ConfideEnvelope
+import FuzzDriver
+
+runFuzzer(EnvelopeFuzz.bhttpRequest)
