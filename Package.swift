@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "Echo", type: .dynamic, targets: ["Echo"]),
         // Plugins that misbehave on purpose, for the loader's tests.
         .library(name: "FixtureFailingLoad", type: .dynamic, targets: ["FixtureFailingLoad"]),
+        .library(name: "FixtureSlow", type: .dynamic, targets: ["FixtureSlow"]),
         .library(name: "FixtureBadMajor", type: .dynamic, targets: ["FixtureBadMajor"]),
         .library(name: "FixtureNewerMinor", type: .dynamic, targets: ["FixtureNewerMinor"]),
         .library(name: "FixtureWrongCompiler", type: .dynamic, targets: ["FixtureWrongCompiler"]),
@@ -33,6 +34,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
@@ -41,12 +47,18 @@ let package = Package(
         // MARK: Runtime
         .target(name: "ConfideJSON", swiftSettings: swiftSettings),
         .target(
+            name: "CConfideSystem",
+            linkerSettings: [.linkedLibrary("numa")]
+        ),
+        .target(
             name: "ConfideRuntime",
             dependencies: [
-                "ConfideJSON",
+                "ConfideJSON", "CConfideSystem",
                 .product(name: "ConfideHost", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "DequeModule", package: "swift-collections"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -59,7 +71,11 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -82,6 +98,8 @@ let package = Package(
                 .product(name: "ConfideHost", package: "sdk"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -127,6 +145,12 @@ let package = Package(
             name: "FixtureFailingLoad",
             dependencies: [.product(name: "ConfideSDK", package: "sdk")],
             path: "Tests/Fixtures/FailingLoad",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "FixtureSlow",
+            dependencies: ["ConfideJSON", .product(name: "ConfideSDK", package: "sdk")],
+            path: "Tests/Fixtures/Slow",
             swiftSettings: swiftSettings
         ),
         .target(name: "FixtureBadMajor", dependencies: [cABI], path: "Tests/Fixtures/BadMajor", publicHeadersPath: "."),

@@ -1,14 +1,11 @@
 import ArgumentParser
 import ConfideServer
-import Dispatch
 import Logging
-import Synchronization
+import ServiceLifecycle
+import UnixSignals
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// `confide serve`: load the handlers and models and serve them until SIGINT or SIGTERM.
+/// `confide serve`: load the handlers and models and serve them until SIGTERM or SIGINT, then finish
+/// every request already received and exit.
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Serve the models of a model store.")
 
@@ -18,14 +15,29 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The model store: one folder per model, each with a model.json.")
     var models = "models"
 
-    @Option(help: "The address the inference API binds.")
+    @Option(help: "The address the inference API and metrics bind.")
     var host = "127.0.0.1"
 
     @Option(help: "The inference API's port.")
     var port = 8080
 
+    @Option(help: "The Prometheus metrics port (GET /metrics); 0 picks a free port.")
+    var metricsPort = 8082
+
+    @Flag(help: "Serve no metrics.")
+    var noMetrics = false
+
     @Option(help: "The largest request body accepted, in bytes.")
     var maxBodySize = 16 << 20
+
+    @Option(help: "How long a request may wait for a worker, in milliseconds, unless its model or the request says.")
+    var requestTimeoutMs = 60_000
+
+    @Option(help: "The longest wait a request may ask for with KServe's timeout parameter, in milliseconds.")
+    var maxRequestTimeoutMs = 600_000
+
+    @Flag(help: "Do not pin worker threads to their cores.")
+    var noPin = false
 
     func run() async throws {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
@@ -33,43 +45,15 @@ struct Serve: AsyncParsableCommand {
         var configuration = ServerConfiguration(handlersDirectory: handlers, modelsDirectory: models)
         configuration.host = host
         configuration.port = port
+        configuration.metricsPort = noMetrics ? nil : metricsPort
         configuration.maxBodySize = maxBodySize
+        configuration.requestTimeout = .milliseconds(requestTimeoutMs)
+        configuration.maxRequestTimeout = .milliseconds(maxRequestTimeoutMs)
+        configuration.pinWorkers = !noPin
         let server = try await InferenceServer.start(configuration, logger: logger)
-        let signal = await Signals.wait(for: [SIGINT, SIGTERM])
-        logger.info("stopping", metadata: ["signal": "\(signal)"])
-        await server.shutdown()
-        logger.info("stopped")
-    }
-}
-
-/// Waiting for a termination signal.
-enum Signals {
-    /// Returns the first of `signals` the process receives.
-    static func wait(for signals: [Int32]) async -> Int32 {
-        await withCheckedContinuation { continuation in
-            let pending = Mutex<CheckedContinuation<Int32, Never>?>(continuation)
-            let sources = signals.map { number in
-                signal(number, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-                source.setEventHandler {
-                    pending.withLock { waiting in
-                        waiting?.resume(returning: number)
-                        waiting = nil
-                    }
-                }
-                source.resume()
-                return source
-            }
-            // The sources must outlive this call: they stay for the life of the process.
-            _ = Unmanaged.passRetained(SignalSources(sources))
-        }
-    }
-
-    private final class SignalSources {
-        let sources: [any DispatchSourceSignal]
-
-        init(_ sources: [any DispatchSourceSignal]) {
-            self.sources = sources
-        }
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
     }
 }

@@ -15,12 +15,26 @@ public struct ModelConfig: Sendable, Equatable {
     public var defaultVersion: String?
     /// The largest batch a worker executes at once.
     public var maxBatchSize: Int = 8
+    /// How long, in microseconds, a worker holds a forming batch open for more requests. A lone request
+    /// never waits: the delay applies only once two or more requests are queued.
+    public var maxBatchDelayMicroseconds: Int = 0
+    /// Batch sizes the handler runs best at; a worker takes the largest one the queue can fill.
+    public var preferredBatchSizes: [Int] = []
+    /// The most requests that may wait; more are refused at once with 503 and `Retry-After`.
+    public var maxQueueSize: Int = 1024
     /// The number of worker threads, each with its own handler instance.
     public var workers: Int = 1
+    /// The cores each worker owns (its intra-op thread team).
+    public var coresPerWorker: Int = 1
+    /// The NUMA node the workers run on; `nil` places them automatically.
+    public var numaNode: Int?
+    /// The default deadline of this model's requests in milliseconds; `nil` uses the server's.
+    public var timeoutMilliseconds: Int?
 
     /// The keys `model.json` may hold.
     public static let knownKeys: Set<String> = [
-        "handler", "description", "parameters", "default_version", "max_batch_size", "workers",
+        "handler", "description", "parameters", "default_version", "max_batch_size", "max_batch_delay_us",
+        "preferred_batch_sizes", "max_queue_size", "workers", "cores_per_worker", "numa_node", "timeout_ms",
     ]
 
     /// Creates a configuration for a handler with default settings.
@@ -62,18 +76,37 @@ public struct ModelConfig: Sendable, Equatable {
             default: throw ModelStoreError("model.json: \"default_version\" must be a version name")
             }
         }
-        maxBatchSize = try Self.positiveInteger(object, "max_batch_size", default: maxBatchSize, maximum: 4096)
-        workers = try Self.positiveInteger(object, "workers", default: workers, maximum: 1024)
+        maxBatchSize = try Self.integer(object, "max_batch_size", default: maxBatchSize, 1...4096)
+        maxBatchDelayMicroseconds = try Self.integer(
+            object, "max_batch_delay_us", default: maxBatchDelayMicroseconds, 0...10_000_000)
+        maxQueueSize = try Self.integer(object, "max_queue_size", default: maxQueueSize, 1...1_000_000)
+        workers = try Self.integer(object, "workers", default: workers, 1...1024)
+        coresPerWorker = try Self.integer(object, "cores_per_worker", default: coresPerWorker, 1...1024)
+        if object["numa_node"] != nil { numaNode = try Self.integer(object, "numa_node", default: 0, 0...4095) }
+        if object["timeout_ms"] != nil { timeoutMilliseconds = try Self.integer(object, "timeout_ms", default: 0, 1...86_400_000) }
+        if let sizes = object["preferred_batch_sizes"] {
+            guard let list = sizes.arrayValue else {
+                throw ModelStoreError("model.json: \"preferred_batch_sizes\" must be an array of batch sizes")
+            }
+            preferredBatchSizes = try list.map { value throws(ModelStoreError) in
+                guard let size = value.int64Value, size >= 1, size <= maxBatchSize else {
+                    throw ModelStoreError(
+                        "model.json: \"preferred_batch_sizes\" must hold sizes from 1 to max_batch_size (\(maxBatchSize))")
+                }
+                return Int(size)
+            }.sorted()
+        }
     }
 
-    private static func positiveInteger(_ object: JSONObject, _ key: String, default value: Int, maximum: Int)
+    private static func integer(_ object: JSONObject, _ key: String, default value: Int, _ range: ClosedRange<Int>)
         throws(ModelStoreError) -> Int
     {
         guard let member = object[key] else { return value }
-        guard let number = member.int64Value, number >= 1, number <= maximum else {
-            throw ModelStoreError("model.json: \"\(key)\" must be an integer from 1 to \(maximum)")
+        guard let number = member.int64Value, let integer = Int(exactly: number), range.contains(integer) else {
+            throw ModelStoreError(
+                "model.json: \"\(key)\" must be an integer from \(range.lowerBound) to \(range.upperBound)")
         }
-        return Int(number)
+        return integer
     }
 }
 

@@ -1,6 +1,7 @@
 public import ConfideHost
-import ConfideSDK
 import ConfideJSON
+import ConfideSDK
+public import CoreMetrics
 import Foundation
 public import Logging
 
@@ -12,6 +13,8 @@ public final class ServedVersion: Sendable {
     public let model: PluginModel
     /// The workers.
     public let scheduler: Scheduler
+    /// The version's metrics.
+    public var metrics: ModelMetrics { scheduler.metrics }
 
     init(name: String, model: PluginModel, scheduler: Scheduler) {
         self.name = name
@@ -57,11 +60,29 @@ public final class ModelRepository: Sendable {
     /// The models that failed to load, and why.
     public let failures: [ModelLoadFailure]
 
+    /// How the repository places and measures workers.
+    public struct Options: Sendable {
+        /// The machine's CPUs and NUMA nodes.
+        public var topology: Topology
+        /// Whether worker threads are pinned to their cores.
+        public var pinWorkers: Bool
+        /// Where the models' metrics go.
+        public var metricsFactory: any MetricsFactory
+
+        /// Creates options.
+        public init(topology: Topology, pinWorkers: Bool = true, metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance) {
+            self.topology = topology
+            self.pinWorkers = pinWorkers
+            self.metricsFactory = metricsFactory
+        }
+    }
+
     /// Loads every model of the store whose handler is in the registry. Failures are logged and kept;
     /// they never stop the other models.
-    public init(store: ModelStore, handlers: HandlerRegistry, logger: Logger) throws(ModelStoreError) {
+    public init(store: ModelStore, handlers: HandlerRegistry, options: Options, logger: Logger) throws(ModelStoreError) {
         var models: [String: ServedModel] = [:]
         var failures: [ModelLoadFailure] = []
+        var planner = PlacementPlanner(topology: options.topology)
         for entry in try store.scan() {
             switch entry {
             case .failure(let failure):
@@ -69,14 +90,18 @@ public final class ModelRepository: Sendable {
                 failures.append(failure)
             case .success(let stored):
                 do {
-                    models[stored.name] = try Self.load(stored, handlers: handlers)
-                    logger.info(
-                        "model ready",
-                        metadata: [
-                            "model": "\(stored.name)", "handler": "\(stored.config.handler)",
-                            "versions": "\(stored.versions.map(\.name).joined(separator: ","))",
-                            "workers": "\(stored.config.workers)", "max_batch_size": "\(stored.config.maxBatchSize)",
-                        ])
+                    let model = try Self.load(stored, handlers: handlers, planner: &planner, options: options)
+                    models[stored.name] = model
+                    for version in model.versionNames {
+                        let workers = model.versions[version]?.scheduler.workers ?? []
+                        logger.info(
+                            "model ready",
+                            metadata: [
+                                "model": "\(stored.name)", "version": "\(version)", "handler": "\(stored.config.handler)",
+                                "max_batch_size": "\(stored.config.maxBatchSize)",
+                                "placement": "\(workers.map(\.placement.description).joined(separator: "; "))",
+                            ])
+                    }
                 } catch {
                     logger.error("model not loaded", metadata: ["model": "\(stored.name)", "reason": "\(error.message)"])
                     failures.append(error)
@@ -97,7 +122,9 @@ public final class ModelRepository: Sendable {
         }
     }
 
-    private static func load(_ stored: StoredModel, handlers: HandlerRegistry) throws(ModelLoadFailure) -> ServedModel {
+    private static func load(
+        _ stored: StoredModel, handlers: HandlerRegistry, planner: inout PlacementPlanner, options: Options
+    ) throws(ModelLoadFailure) -> ServedModel {
         guard let plugin = handlers.plugins[stored.config.handler] else {
             let available = handlers.plugins.keys.sorted().joined(separator: ", ")
             throw ModelLoadFailure(
@@ -106,19 +133,35 @@ public final class ModelRepository: Sendable {
         }
         var versions: [ServedVersion] = []
         let parameters = String(decoding: JSONValue.object(stored.config.parameters).serialized, as: UTF8.self)
+        let config = stored.config
+        let policy = BatchingPolicy(
+            maxBatchSize: config.maxBatchSize, maxBatchDelay: .microseconds(config.maxBatchDelayMicroseconds),
+            preferredBatchSizes: config.preferredBatchSizes, maxQueueSize: config.maxQueueSize)
         for version in stored.versions {
-            do {
-                let config = ModelLoadConfig(
-                    name: stored.name, version: version.name, path: version.path, configJSON: stored.configText,
-                    parametersJSON: parameters)
-                let model = try PluginModel(plugin: plugin, config: config)
-                let scheduler = try Scheduler(
-                    model: model, modelName: stored.name, workers: stored.config.workers,
-                    maxBatchSize: stored.config.maxBatchSize)
-                versions.append(ServedVersion(name: version.name, model: model, scheduler: scheduler))
+            do throws(ModelLoadFailure) {
+                let placements: [WorkerPlacement]
+                do throws(TopologyError) {
+                    placements = try planner.place(
+                        PlacementRequest(workers: config.workers, coresPerWorker: config.coresPerWorker, node: config.numaNode))
+                } catch {
+                    throw ModelLoadFailure(model: stored.name, message: "placement refused: \(error.message)")
+                }
+                do throws(HandlerError) {
+                    let loadConfig = ModelLoadConfig(
+                        name: stored.name, version: version.name, path: version.path, configJSON: stored.configText,
+                        parametersJSON: parameters)
+                    let model = try PluginModel(plugin: plugin, config: loadConfig)
+                    let metrics = ModelMetrics(model: stored.name, version: version.name, factory: options.metricsFactory)
+                    let scheduler = try Scheduler(
+                        model: model, modelName: stored.name, policy: policy, placements: placements,
+                        pin: options.pinWorkers, metrics: metrics)
+                    versions.append(ServedVersion(name: version.name, model: model, scheduler: scheduler))
+                } catch {
+                    throw ModelLoadFailure(model: stored.name, message: "version \(version.name): \(error.message)")
+                }
             } catch {
                 for loaded in versions { loaded.scheduler.shutdown() }
-                throw ModelLoadFailure(model: stored.name, message: "version \(version.name): \(error.message)")
+                throw error
             }
         }
         return ServedModel(stored: stored, versions: versions)

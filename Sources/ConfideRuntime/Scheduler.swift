@@ -1,56 +1,135 @@
+import CConfideSystem
 public import ConfideHost
 public import ConfideSDK
+import CoreMetrics
+import DequeModule
 import Foundation
 
-/// A completion called once per request, on a worker thread, with the request's outputs or error.
-public typealias InferenceCompletion = @Sendable (Result<[HostTensor], HandlerError>) -> Void
+/// Why a request got no outputs.
+public enum InferenceFailure: Error, Sendable, Equatable {
+    /// The handler failed it.
+    case handler(HandlerError)
+    /// The model's queue was full; the client should retry later.
+    case queueFull(limit: Int)
+    /// Its deadline passed while it waited; it never reached the handler.
+    case deadlineExceeded
+    /// The model is shutting down and accepts no new requests.
+    case shuttingDown
+}
+
+/// A completion called once per request with the request's outputs or why it has none.
+public typealias InferenceCompletion = @Sendable (Result<[HostTensor], InferenceFailure>) -> Void
+
+/// How a model's scheduler forms batches.
+public struct BatchingPolicy: Sendable, Equatable {
+    /// The largest batch.
+    public var maxBatchSize: Int
+    /// How long a forming batch of two or more requests may wait for more; a lone request never waits.
+    public var maxBatchDelay: Duration
+    /// Batch sizes to prefer, ascending.
+    public var preferredBatchSizes: [Int]
+    /// The most requests that may wait.
+    public var maxQueueSize: Int
+
+    /// Creates a policy.
+    public init(maxBatchSize: Int, maxBatchDelay: Duration = .zero, preferredBatchSizes: [Int] = [], maxQueueSize: Int = 1024) {
+        self.maxBatchSize = maxBatchSize
+        self.maxBatchDelay = maxBatchDelay
+        self.preferredBatchSizes = preferredBatchSizes.filter { $0 <= maxBatchSize }.sorted()
+        self.maxQueueSize = maxQueueSize
+    }
+
+    /// The batch size to take when `count` requests wait.
+    func take(from count: Int) -> Int {
+        let limit = min(count, maxBatchSize)
+        return preferredBatchSizes.last(where: { $0 <= limit }) ?? limit
+    }
+
+    /// Whether `count` waiting requests make a batch worth running without waiting for more.
+    func isFull(_ count: Int) -> Bool {
+        count >= maxBatchSize || (preferredBatchSizes.last.map { count >= $0 } ?? false)
+    }
+}
+
+/// A worker as it runs: its placement and the threads of its team as the kernel sees them.
+public struct WorkerState: Sendable {
+    /// Where it was placed.
+    public let placement: WorkerPlacement
+    /// The kernel thread ids of the worker thread and its team's helpers, in team order.
+    public let threadIDs: [Int32]
+    /// The CPUs each of those threads may run on, read back after pinning.
+    public let threadCPUs: [[Int]]
+}
 
 /// Runs one model version's requests on its worker threads, in batches.
 ///
-/// Requests wait in a FIFO queue; an idle worker takes every waiting request up to `maxBatchSize` at
-/// once, so a lone request runs at once and batches form under load.
+/// Requests wait in a bounded FIFO queue. An idle worker takes the waiting requests at once, up to the
+/// batch size (or the largest preferred size), so a lone request runs immediately and batches form
+/// under load; with `maxBatchDelay`, a worker that finds two or more requests holds the batch open
+/// until it is full or the oldest has waited that long. A request whose deadline passes while it waits
+/// is answered `deadlineExceeded` and never reaches the handler.
 public final class Scheduler: @unchecked Sendable {
     private struct Pending {
         let request: HostRequest
+        let enqueued: ContinuousClock.Instant
+        let deadline: ContinuousClock.Instant
         let completion: InferenceCompletion
     }
 
-    /// The number of worker threads.
-    public let workerCount: Int
-    /// The largest batch a worker executes.
-    public let maxBatchSize: Int
+    /// The batching policy.
+    public let policy: BatchingPolicy
+    /// The metrics it reports to.
+    public let metrics: ModelMetrics
     private let condition = NSCondition()
-    private var queue: [Pending] = []
-    private var queueHead = 0
+    private var queue = Deque<Pending>()
     private var stopping = false
-    private var runningWorkers = 0
+    private var busy = 0
+    private var submitted = 0
+    private var states: [WorkerState] = []
     private let stopped = DispatchGroup()
+    private let clock = ContinuousClock()
 
-    /// Starts `workers` threads, each creating its own instance of `model`; returns once all are ready.
-    /// Throws the first instance-creation error (and stops the workers already started).
-    public init(model: PluginModel, modelName: String, workers: Int, maxBatchSize: Int) throws(HandlerError) {
-        self.workerCount = workers
-        self.maxBatchSize = maxBatchSize
+    /// Starts one worker thread per placement, each pinned to its cores with an intra-op team of the
+    /// same size, each creating its own instance of `model`; returns once all are ready. Throws the
+    /// first instance-creation error (after stopping the workers already started).
+    public init(
+        model: PluginModel, modelName: String, policy: BatchingPolicy, placements: [WorkerPlacement], pin: Bool = true,
+        metrics: ModelMetrics
+    ) throws(HandlerError) {
+        self.policy = policy
+        self.metrics = metrics
         let ready = DispatchGroup()
         let failures = Failures()
-        for index in 0..<workers {
+        for placement in placements {
             ready.enter()
             stopped.enter()
             let thread = Thread { [self] in
+                defer { stopped.leave() }
+                let cpus = placement.cpus
+                let threads = ThreadRecords(count: cpus.count)
+                if pin { Self.pinCurrentThread(to: cpus[0], node: placement.node) }
+                threads.recordCurrent(as: 0)
+                let team = ThreadTeam(size: cpus.count) { index in
+                    if pin { Self.pinCurrentThread(to: cpus[index], node: placement.node) }
+                    threads.recordCurrent(as: index)
+                }
+                defer { team.stop() }
+                ThreadTeam.setCurrent(team)
                 let instance: PluginInstance
                 do throws(HandlerError) {
-                    instance = try model.makeInstance(worker: WorkerInfo(index: index, numaNode: nil, coreCount: 1))
+                    instance = try model.makeInstance(
+                        worker: WorkerInfo(index: placement.index, numaNode: placement.node, coreCount: cpus.count))
                 } catch {
                     failures.record(error)
                     ready.leave()
-                    stopped.leave()
                     return
                 }
+                threads.waitUntilComplete()
+                record(WorkerState(placement: placement, threadIDs: threads.ids, threadCPUs: threads.cpus))
                 ready.leave()
                 run(instance)
-                stopped.leave()
             }
-            thread.name = "confide-\(modelName)-worker-\(index)"
+            thread.name = "confide-\(modelName)-worker-\(placement.index)"
             thread.start()
         }
         ready.wait()
@@ -60,25 +139,58 @@ public final class Scheduler: @unchecked Sendable {
         }
     }
 
-    /// Queues a request. The completion is called exactly once, on a worker thread (or at once with
-    /// an `unavailable` error when the scheduler is shutting down).
-    public func submit(_ request: HostRequest, completion: @escaping InferenceCompletion) {
+    /// The running workers, by index.
+    public var workers: [WorkerState] {
         condition.lock()
-        guard !stopping else {
+        defer { condition.unlock() }
+        return states.sorted { $0.placement.index < $1.placement.index }
+    }
+
+    /// Queues a request to be answered by `deadline`. The completion is called exactly once: on a
+    /// worker thread, or at once when the queue is full or the model is shutting down.
+    public func submit(_ request: HostRequest, deadline: ContinuousClock.Instant, completion: @escaping InferenceCompletion) {
+        let now = clock.now
+        condition.lock()
+        if stopping {
             condition.unlock()
-            completion(.failure(.unavailable("the model is shutting down")))
-            return
+            metrics.shuttingDown.increment()
+            return completion(.failure(.shuttingDown))
         }
-        queue.append(Pending(request: request, completion: completion))
-        condition.signal()
+        let expired = queue.count >= policy.maxQueueSize ? expireLocked(now: now) : []
+        let accepted = queue.count < policy.maxQueueSize
+        submitted += 1
+        if accepted {
+            queue.append(Pending(request: request, enqueued: now, deadline: deadline, completion: completion))
+            metrics.queueDepth.set(queue.count)
+            condition.signal()
+        }
         condition.unlock()
+        answerExpired(expired)
+        if !accepted {
+            metrics.queueFull.increment()
+            completion(.failure(.queueFull(limit: policy.maxQueueSize)))
+        }
+    }
+
+    /// The number of requests submitted so far, accepted or not.
+    public var submittedCount: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return submitted
+    }
+
+    /// The number of workers executing a batch.
+    public var busyWorkers: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return busy
     }
 
     /// The number of requests waiting for a worker.
     public var queueDepth: Int {
         condition.lock()
         defer { condition.unlock() }
-        return queue.count - queueHead
+        return queue.count
     }
 
     /// Stops accepting requests, lets the workers finish every queued request, and waits for them.
@@ -90,32 +202,132 @@ public final class Scheduler: @unchecked Sendable {
         stopped.wait()
     }
 
+    private func record(_ state: WorkerState) {
+        condition.lock()
+        states.append(state)
+        condition.unlock()
+    }
+
     private func run(_ instance: PluginInstance) {
-        while let batch = nextBatch() {
+        while true {
+            let (next, expired) = nextBatch()
+            answerExpired(expired)
+            guard let batch = next else { return }
+            if batch.isEmpty { continue }
+            let start = clock.now
+            for pending in batch { metrics.queueTime.recordNanoseconds((start - pending.enqueued).nanoseconds) }
+            metrics.batchSize.record(batch.count)
             let results = instance.execute(batch.map(\.request))
-            for (pending, result) in zip(batch, results) { pending.completion(result) }
+            metrics.handlerTime.recordNanoseconds((clock.now - start).nanoseconds)
+            condition.lock()
+            busy -= 1
+            metrics.busyWorkers.set(busy)
+            condition.unlock()
+            for (pending, result) in zip(batch, results) {
+                switch result {
+                case .success(let outputs):
+                    metrics.succeeded.increment()
+                    pending.completion(.success(outputs))
+                case .failure(let error):
+                    metrics.failed.increment()
+                    pending.completion(.failure(.handler(error)))
+                }
+            }
         }
     }
 
-    /// Waits for requests; returns up to `maxBatchSize` of them, or `nil` once stopping and drained.
-    private func nextBatch() -> [Pending]? {
+    /// Waits for requests and returns the next batch (`nil` once stopping and drained; empty when only
+    /// expired requests were found), and the requests whose deadline passed.
+    private func nextBatch() -> (batch: [Pending]?, expired: [Pending]) {
         condition.lock()
         defer { condition.unlock() }
-        while queueHead == queue.count {
-            if stopping { return nil }
-            condition.wait()
+        while true {
+            let expired = expireLocked(now: clock.now)
+            if !expired.isEmpty { return ([], expired) }
+            if queue.isEmpty {
+                if stopping { return (nil, []) }
+                condition.wait()
+                continue
+            }
+            if queue.count >= 2, !policy.isFull(queue.count), !stopping, policy.maxBatchDelay > .zero,
+               let oldest = queue.first {
+                let release = oldest.enqueued + policy.maxBatchDelay
+                let remaining = release - clock.now
+                if remaining > .zero {
+                    _ = condition.wait(until: Date(timeIntervalSinceNow: remaining.seconds))
+                    continue
+                }
+            }
+            let count = policy.take(from: queue.count)
+            let batch = Array(queue.prefix(count))
+            queue.removeFirst(count)
+            busy += 1
+            metrics.busyWorkers.set(busy)
+            metrics.queueDepth.set(queue.count)
+            return (batch, [])
         }
-        let end = min(queue.count, queueHead + maxBatchSize)
-        let batch = Array(queue[queueHead..<end])
-        queueHead = end
-        if queueHead == queue.count {
-            queue.removeAll(keepingCapacity: true)
-            queueHead = 0
-        } else if queueHead > 1024 {
-            queue.removeFirst(queueHead)
-            queueHead = 0
+    }
+
+    /// Removes every queued request whose deadline has passed. Call with the lock held.
+    private func expireLocked(now: ContinuousClock.Instant) -> [Pending] {
+        guard queue.contains(where: { $0.deadline <= now }) else { return [] }
+        let expired = Array(queue.filter { $0.deadline <= now })
+        queue.removeAll { $0.deadline <= now }
+        metrics.queueDepth.set(queue.count)
+        return expired
+    }
+
+    /// Answers expired requests. Call without the lock.
+    private func answerExpired(_ expired: [Pending]) {
+        for pending in expired {
+            metrics.deadlineExceeded.increment()
+            pending.completion(.failure(.deadlineExceeded))
         }
-        return batch
+    }
+
+    private static func pinCurrentThread(to cpu: Int, node: Int) {
+        var cpus = [Int32(cpu)]
+        _ = confide_pin_current_thread(&cpus, 1)
+        confide_numa_prefer_node(Int32(node))
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+
+    var seconds: Double { Double(nanoseconds) / 1e9 }
+}
+
+/// The kernel's view of a worker's team threads, recorded by each thread once it is pinned.
+private final class ThreadRecords: @unchecked Sendable {
+    private let condition = NSCondition()
+    private(set) var ids: [Int32]
+    private(set) var cpus: [[Int]]
+    private var recorded = 0
+
+    init(count: Int) {
+        ids = Array(repeating: 0, count: count)
+        cpus = Array(repeating: [], count: count)
+    }
+
+    func recordCurrent(as index: Int) {
+        var buffer = [Int32](repeating: 0, count: 1024)
+        let count = Int(confide_current_thread_cpus(&buffer, Int32(buffer.count)))
+        condition.lock()
+        ids[index] = confide_thread_id()
+        cpus[index] = buffer.prefix(max(0, count)).map(Int.init)
+        recorded += 1
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func waitUntilComplete() {
+        condition.lock()
+        while recorded < ids.count { condition.wait() }
+        condition.unlock()
     }
 }
 

@@ -1,3 +1,4 @@
+import ConfideRuntime
 import ConfideSDK
 public import NIOHTTP1
 
@@ -7,11 +8,14 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
     public let status: HTTPResponseStatus
     /// What went wrong.
     public let message: String
+    /// Seconds after which the client may retry (`Retry-After`), for refusals under load.
+    public let retryAfter: Int?
 
     /// Creates an error.
-    public init(_ status: HTTPResponseStatus, _ message: String) {
+    public init(_ status: HTTPResponseStatus, _ message: String, retryAfter: Int? = nil) {
         self.status = status
         self.message = message
+        self.retryAfter = retryAfter
     }
 
     /// A malformed request (400).
@@ -30,6 +34,19 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
             case .internal, .unknown: .internalServerError
             }
         self.init(status, error.message)
+    }
+
+    /// The status for a request that got no outputs.
+    init(_ failure: InferenceFailure) {
+        switch failure {
+        case .handler(let error): self.init(error)
+        case .queueFull(let limit):
+            self.init(.serviceUnavailable, "the model's queue is full (\(limit) requests); retry later", retryAfter: 1)
+        case .deadlineExceeded:
+            self.init(.gatewayTimeout, "the request's deadline passed while it waited for a worker")
+        case .shuttingDown:
+            self.init(.serviceUnavailable, "the model is shutting down", retryAfter: 1)
+        }
     }
 
     public var description: String { "\(status.code) \(message)" }

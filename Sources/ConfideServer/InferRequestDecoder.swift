@@ -17,6 +17,8 @@ struct InferRequest: Sendable {
     var outputs: [RequestedOutput]
     /// The request-level `binary_data_output` parameter: binary outputs unless an output says otherwise.
     var binaryOutputsByDefault: Bool
+    /// The request-level `timeout` parameter (microseconds): how long it may wait for a worker.
+    var timeout: Duration? = nil
 }
 
 /// Decodes KServe Open Inference Protocol v2 requests: JSON tensors, and the binary tensor extension
@@ -50,6 +52,12 @@ enum InferRequestDecoder {
         if let parameters = object["parameters"] {
             guard let members = parameters.objectValue else { throw .badRequest("\"parameters\" must be an object") }
             request.binaryOutputsByDefault = members["binary_data_output"]?.boolValue ?? false
+            if let timeout = members["timeout"] {
+                guard let microseconds = timeout.int64Value, microseconds > 0 else {
+                    throw .badRequest("the \"timeout\" parameter must be a positive number of microseconds")
+                }
+                request.timeout = .microseconds(microseconds)
+            }
         }
         guard let inputs = object["inputs"]?.arrayValue else { throw .badRequest("the request needs an \"inputs\" array") }
         guard !inputs.isEmpty else { throw .badRequest("\"inputs\" is empty") }

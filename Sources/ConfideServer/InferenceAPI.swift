@@ -14,10 +14,12 @@ public final class InferenceAPI: RequestResponder {
     public static let serverVersion = "0.1.0"
 
     private let repository: ModelRepository
+    private let deadlines: DeadlinePolicy
 
-    /// Serves the models of `repository`.
-    public init(repository: ModelRepository) {
+    /// Serves the models of `repository`, giving requests deadlines by `deadlines`.
+    public init(repository: ModelRepository, deadlines: DeadlinePolicy = DeadlinePolicy()) {
         self.repository = repository
+        self.deadlines = deadlines
     }
 
     public func handle(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void) {
@@ -84,7 +86,10 @@ public final class InferenceAPI: RequestResponder {
         let hostRequest = HostRequest(id: decoded.id ?? "", inputs: decoded.inputs, requestedOutputs: decoded.outputs.map(\.name))
         let modelName = model.name
         let versionName = version.name
-        version.scheduler.submit(hostRequest) { result in
+        let received = ContinuousClock.now
+        let deadline = received + deadlines.timeout(model: model.config, requested: decoded.timeout)
+        let metrics = version.metrics
+        version.scheduler.submit(hostRequest, deadline: deadline) { result in
             switch result {
             case .success(let outputs):
                 do throws(APIError) {
@@ -92,9 +97,10 @@ public final class InferenceAPI: RequestResponder {
                 } catch {
                     respond(Self.kserveError(error))
                 }
-            case .failure(let error):
-                respond(Self.kserveError(APIError(error)))
+            case .failure(let failure):
+                respond(Self.kserveError(APIError(failure)))
             }
+            metrics.recordLatency(since: received)
         }
     }
 
@@ -117,12 +123,20 @@ public final class InferenceAPI: RequestResponder {
                 ]))
             })
         }
+        let workers = version.scheduler.workers.map { worker in
+            JSONValue.object(JSONObject([
+                "index": .integer(Int64(worker.placement.index)),
+                "numa_node": .integer(Int64(worker.placement.node)),
+                "cpus": .array(worker.placement.cpus.map { .integer(Int64($0)) }),
+            ]))
+        }
         let body = JSONValue.object(JSONObject([
             "name": .string(model.name),
             "versions": .array(model.versionNames.map { .string($0) }),
             "platform": .string("confide_\(model.handler)"),
             "inputs": specs(version.model.inputs),
             "outputs": specs(version.model.outputs),
+            "workers": .array(workers),
         ]))
         return .json(.ok, body.serialized)
     }
@@ -150,7 +164,9 @@ public final class InferenceAPI: RequestResponder {
     private func kserveError(_ error: APIError) -> ServerResponse { Self.kserveError(error) }
 
     private static func kserveError(_ error: APIError) -> ServerResponse {
-        .json(error.status, JSONErrorBody.make(error.message))
+        var response = ServerResponse.json(error.status, JSONErrorBody.make(error.message))
+        if let seconds = error.retryAfter { response.headers.add(name: "Retry-After", value: String(seconds)) }
+        return response
     }
 
     // MARK: TorchServe
@@ -183,10 +199,11 @@ public final class InferenceAPI: RequestResponder {
         }
         let modelName = located.0.name
         let versionName = located.1.name
-        located.1.scheduler.submit(HostRequest(inputs: inputs)) { result in
+        let deadline = ContinuousClock.now + deadlines.timeout(model: located.0.config, requested: nil)
+        located.1.scheduler.submit(HostRequest(inputs: inputs), deadline: deadline) { result in
             switch result {
-            case .failure(let error):
-                respond(Self.torchServeError(APIError(error)))
+            case .failure(let failure):
+                respond(Self.torchServeError(APIError(failure)))
             case .success(let outputs):
                 if let output = outputs.first(where: { $0.name == "body" }), let elements = output.byteElements(),
                    elements.count == 1 {
@@ -221,7 +238,9 @@ public final class InferenceAPI: RequestResponder {
         let body = JSONValue.object(JSONObject([
             "code": .integer(Int64(error.status.code)), "type": .string(type), "message": .string(error.message),
         ]))
-        return .json(error.status, body.serialized)
+        var response = ServerResponse.json(error.status, body.serialized)
+        if let seconds = error.retryAfter { response.headers.add(name: "Retry-After", value: String(seconds)) }
+        return response
     }
 }
 

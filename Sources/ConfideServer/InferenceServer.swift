@@ -1,19 +1,29 @@
 public import ConfideRuntime
-public import Logging
 import ConfideHost
+public import Logging
+import Prometheus
+public import ServiceLifecycle
 
-/// Where a server finds its plugins and models, and where it listens.
+/// Where a server finds its plugins and models, where it listens, and its limits.
 public struct ServerConfiguration: Sendable {
     /// The folder scanned for handler plugins (`*.so`).
     public var handlersDirectory: String
     /// The model store.
     public var modelsDirectory: String
-    /// The address the inference API binds.
+    /// The address the inference API and the metrics endpoint bind.
     public var host: String = "127.0.0.1"
     /// The inference API's port (TorchServe's default, 8080); 0 picks a free port.
     public var port: Int = 8080
+    /// The metrics port (TorchServe's default, 8082); 0 picks a free port, `nil` serves no metrics.
+    public var metricsPort: Int? = 8082
     /// The largest request body accepted; larger ones get 413.
     public var maxBodySize: Int = 16 << 20
+    /// How long a request may wait for a worker when neither its model nor the request says.
+    public var requestTimeout: Duration = .seconds(60)
+    /// The longest deadline a request may ask for (KServe's `timeout` parameter, in microseconds).
+    public var maxRequestTimeout: Duration = .seconds(600)
+    /// Whether worker threads are pinned to their cores.
+    public var pinWorkers = true
 
     /// Creates a configuration.
     public init(handlersDirectory: String, modelsDirectory: String) {
@@ -22,23 +32,31 @@ public struct ServerConfiguration: Sendable {
     }
 }
 
-/// A running inference server: the handlers it loaded, the models it serves and its HTTP listener.
-public final class InferenceServer: Sendable {
+/// A running inference server: the handlers it loaded, the models it serves, its HTTP listeners.
+///
+/// As a `Service` it runs until a graceful shutdown (SIGTERM or SIGINT in a `ServiceGroup`), then stops
+/// accepting connections, answers every request already received, stops the workers and returns.
+public final class InferenceServer: Service, Sendable {
     /// The plugins found, loaded or refused.
     public let handlers: HandlerRegistry
     /// The models served.
     public let repository: ModelRepository
     /// The inference API's listener.
     public let http: HTTPServer
+    /// The metrics listener, when metrics are served.
+    public let metrics: HTTPServer?
+    private let logger: Logger
 
-    private init(handlers: HandlerRegistry, repository: ModelRepository, http: HTTPServer) {
+    private init(handlers: HandlerRegistry, repository: ModelRepository, http: HTTPServer, metrics: HTTPServer?, logger: Logger) {
         self.handlers = handlers
         self.repository = repository
         self.http = http
+        self.metrics = metrics
+        self.logger = logger
     }
 
     /// Loads the plugins and models and starts listening. A refused plugin or a model that fails to
-    /// load is logged and skipped; the server serves the rest.
+    /// load (an impossible placement included) is logged and skipped; the server serves the rest.
     public static func start(_ configuration: ServerConfiguration, logger: Logger) async throws -> InferenceServer {
         HostAPI.setLogSink { level, message in
             switch level {
@@ -55,18 +73,43 @@ public final class InferenceServer: Sendable {
         for refusal in handlers.refusals {
             logger.error("plugin refused: \(refusal.error.message)")
         }
+        let registry = PrometheusCollectorRegistry()
+        let topology = try Topology.current()
+        logger.info("topology", metadata: ["nodes": "\(topology.nodes.map { "node \($0.id): cpus \($0.cpus)" })"])
         let repository = try ModelRepository(
-            store: ModelStore(path: configuration.modelsDirectory), handlers: handlers, logger: logger)
+            store: ModelStore(path: configuration.modelsDirectory), handlers: handlers,
+            options: ModelRepository.Options(
+                topology: topology, pinWorkers: configuration.pinWorkers,
+                metricsFactory: MetricsAPI.factory(for: registry)),
+            logger: logger)
+        let api = InferenceAPI(
+            repository: repository,
+            deadlines: DeadlinePolicy(default: configuration.requestTimeout, maximum: configuration.maxRequestTimeout))
         let http = try await HTTPServer.start(
-            host: configuration.host, port: configuration.port, responder: InferenceAPI(repository: repository),
-            maxBodySize: configuration.maxBodySize)
+            host: configuration.host, port: configuration.port, responder: api, maxBodySize: configuration.maxBodySize)
         logger.info("inference API listening", metadata: ["address": "\(http.localAddress)"])
-        return InferenceServer(handlers: handlers, repository: repository, http: http)
+        var metrics: HTTPServer?
+        if let port = configuration.metricsPort {
+            let server = try await HTTPServer.start(
+                host: configuration.host, port: port, responder: MetricsAPI(registry: registry), maxBodySize: 4096)
+            logger.info("metrics listening", metadata: ["address": "\(server.localAddress)"])
+            metrics = server
+        }
+        return InferenceServer(handlers: handlers, repository: repository, http: http, metrics: metrics, logger: logger)
     }
 
-    /// Stops accepting connections, then lets every model finish the requests it already queued.
+    /// Serves until a graceful shutdown is requested, then shuts down.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await shutdown()
+    }
+
+    /// Stops accepting connections, answers every request already received, then stops the workers.
     public func shutdown() async {
-        try? await http.close()
+        logger.info("shutting down: no new connections; finishing the requests already received")
+        await http.shutdown()
         repository.shutdown()
+        await metrics?.shutdown()
+        logger.info("stopped")
     }
 }

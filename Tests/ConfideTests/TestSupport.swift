@@ -77,6 +77,7 @@ struct TestServer {
             handlersDirectory: try makeHandlersDirectory(in: root, plugins: plugins),
             modelsDirectory: try makeModelStore(in: root, models: models))
         configuration.port = 0
+        configuration.metricsPort = 0
         configuration.maxBodySize = maxBodySize
         var logger = Logger(label: "confide-test")
         logger.logLevel = .warning
@@ -85,6 +86,7 @@ struct TestServer {
     }
 
     var port: Int { server.http.port }
+    var metricsPort: Int { server.metrics?.port ?? 0 }
 
     func connect() async throws -> HTTPConnection {
         try await HTTPConnection.connect(host: "127.0.0.1", port: port)
@@ -94,6 +96,13 @@ struct TestServer {
         await server.shutdown()
         root.remove()
     }
+}
+
+/// A KServe v2 request body with one INT32 input holding `value`, with an optional id and parameters.
+func int32Request(_ value: Int32, id: String? = nil, parameters: String? = nil) -> String {
+    let idPart = id.map { #""id":"\#($0)","# } ?? ""
+    let parametersPart = parameters.map { #""parameters":\#($0),"# } ?? ""
+    return #"{\#(idPart)\#(parametersPart)"inputs":[{"name":"x","datatype":"INT32","shape":[1],"data":[\#(value)]}]}"#
 }
 
 /// Sends one request on a new connection.

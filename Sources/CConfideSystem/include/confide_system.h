@@ -1,0 +1,26 @@
+/* Thin wrappers over Linux scheduling and libnuma calls whose macros and variadic forms Swift cannot
+   import. Every function returns -1 (or does nothing) when the facility is unavailable. */
+#ifndef CONFIDE_SYSTEM_H
+#define CONFIDE_SYSTEM_H
+
+#include <stddef.h>
+
+/** Pins the calling thread to the given CPUs. Returns 0, or -1 with errno set. */
+int confide_pin_current_thread(const int *cpus, int count);
+
+/** Writes the CPUs the calling thread may run on into `out` (up to `capacity`); returns how many, or -1. */
+int confide_current_thread_cpus(int *out, int capacity);
+
+/** Writes the CPUs the process may run on into `out` (up to `capacity`); returns how many, or -1. */
+int confide_process_cpus(int *out, int capacity);
+
+/** The calling thread's kernel thread id. */
+int confide_thread_id(void);
+
+/** Whether libnuma can be used on this machine (1) or not (0). */
+int confide_numa_available(void);
+
+/** Makes `node` the preferred node for the calling thread's future allocations (no-op without NUMA). */
+void confide_numa_prefer_node(int node);
+
+#endif

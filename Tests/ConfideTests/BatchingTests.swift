@@ -1,0 +1,143 @@
+import ConfideClient
+import ConfideJSON
+@testable import ConfideRuntime
+import ConfideServer
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Testing
+
+/// The data of each output of a KServe JSON response, by name.
+func outputData(_ response: ClientResponse) throws -> [String: [JSONValue]] {
+    let json = try JSONParser.parse(Array(response.body.readableBytesView))
+    var result: [String: [JSONValue]] = [:]
+    for output in json.objectValue?["outputs"]?.arrayValue ?? [] {
+        if let name = output.objectValue?["name"]?.stringValue, let data = output.objectValue?["data"]?.arrayValue {
+            result[name] = data
+        }
+    }
+    return result
+}
+
+/// Waits (up to 10 s) until `condition` holds for the default version's scheduler of `model`.
+func waitFor(_ server: TestServer, _ model: String, _ condition: (Scheduler) -> Bool) async throws {
+    let scheduler = try #require(server.server.repository.model(model)?.version(nil)?.scheduler)
+    let deadline = ContinuousClock.now + .seconds(10)
+    while !condition(scheduler) {
+        try #require(ContinuousClock.now < deadline, "timed out waiting for the scheduler")
+        try await Task.sleep(for: .milliseconds(5))
+    }
+}
+
+func slowModel(delayMs: Int, _ settings: String) -> String {
+    #"{"handler": "slow", "parameters": {"delay_ms": \#(delayMs)}, \#(settings)}"#
+}
+
+@Suite("Dynamic batching, bounded queues and deadlines")
+struct BatchingTests {
+    @Test func everyRequestGetsItsOwnResponseAndBatchesFormUnderLoad() async throws {
+        let server = try await TestServer.start(
+            plugins: ["FixtureSlow"], models: ["slow": slowModel(delayMs: 20, #""max_batch_size": 4"#)])
+        defer { Task { await server.stop() } }
+        let results = try await withThrowingTaskGroup(of: (Int32, ClientResponse).self) { group in
+            for value in Int32(0)..<24 {
+                group.addTask { (value, try await send(server.port, .POST, "/v2/models/slow/infer", body: int32Request(value))) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        var sizes: [Int64] = []
+        for (value, response) in results {
+            #expect(response.status == .ok)
+            let outputs = try outputData(response)
+            #expect(outputs["x"] == [.integer(Int64(value))], "request \(value) got another request's answer")
+            sizes.append(outputs["batch_size"]?.first?.int64Value ?? 0)
+        }
+        #expect(sizes.allSatisfy { (1...4).contains($0) })
+        #expect(sizes.contains { $0 > 1 }, "24 concurrent requests on one worker should form batches: \(sizes)")
+    }
+
+    @Test func aLoneRequestDoesNotWaitForTheBatchDelay() async throws {
+        let server = try await TestServer.start(
+            plugins: ["FixtureSlow"],
+            models: ["slow": slowModel(delayMs: 0, #""max_batch_size": 8, "max_batch_delay_us": 3000000"#)])
+        defer { Task { await server.stop() } }
+        let start = ContinuousClock.now
+        let response = try await send(server.port, .POST, "/v2/models/slow/infer", body: int32Request(1))
+        #expect(response.status == .ok)
+        #expect(ContinuousClock.now - start < .seconds(2), "a lone request was held for the 3 s batch delay")
+    }
+
+    @Test func theBatchDelayHoldsABatchOpenOnceRequestsQueue() async throws {
+        let server = try await TestServer.start(
+            plugins: ["FixtureSlow"],
+            models: ["slow": slowModel(delayMs: 1000, #""max_batch_size": 3, "max_batch_delay_us": 5000000"#)])
+        defer { Task { await server.stop() } }
+        // The first request occupies the worker; the next three queue behind it. When the worker is free,
+        // the waiting requests are held open until the batch is full.
+        let first = Task { try await send(server.port, .POST, "/v2/models/slow/infer", body: int32Request(0)) }
+        try await waitFor(server, "slow") { $0.busyWorkers == 1 }
+        let rest = try await withThrowingTaskGroup(of: ClientResponse.self) { group in
+            for value in Int32(1)...3 {
+                group.addTask { try await send(server.port, .POST, "/v2/models/slow/infer", body: int32Request(value)) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(try outputData(try await first.value)["batch_size"] == [.integer(1)])
+        for response in rest { #expect(try outputData(response)["batch_size"] == [.integer(3)]) }
+    }
+
+    @Test func aFullQueueIsRefusedAtOnceWith503AndRetryAfter() async throws {
+        let server = try await TestServer.start(
+            plugins: ["FixtureSlow"],
+            models: ["slow": slowModel(delayMs: 400, #""max_batch_size": 1, "max_queue_size": 2"#)])
+        defer { Task { await server.stop() } }
+        let responses = try await withThrowingTaskGroup(of: ClientResponse.self) { group in
+            for value in Int32(0)..<8 {
+                group.addTask { try await send(server.port, .POST, "/v2/models/slow/infer", body: int32Request(value)) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let refused = responses.filter { $0.status == .serviceUnavailable }
+        #expect(responses.filter { $0.status == .ok }.count >= 3)
+        #expect(!refused.isEmpty)
+        for response in refused {
+            #expect(response.headers.first(name: "Retry-After") == "1")
+            #expect(response.text.contains("queue is full"))
+        }
+    }
+
+    @Test func aRequestPastItsDeadlineGets504AndNeverReachesTheHandler() async throws {
+        let server = try await TestServer.start(
+            plugins: ["FixtureSlow"], models: ["slow": slowModel(delayMs: 1000, #""max_batch_size": 1"#)])
+        defer { Task { await server.stop() } }
+        let busy = Task { try await send(server.port, .POST, "/v2/models/slow/infer", body: int32Request(0)) }
+        try await waitFor(server, "slow") { $0.busyWorkers == 1 }
+        let late = try await send(
+            server.port, .POST, "/v2/models/slow/infer", body: int32Request(1, parameters: #"{"timeout": 50000}"#))
+        #expect(late.status == .gatewayTimeout)
+        #expect(late.text.contains("deadline passed"))
+        #expect(try outputData(try await busy.value)["seen"] == [.integer(1)])
+        let next = try await send(server.port, .POST, "/v2/models/slow/infer", body: int32Request(2))
+        #expect(try outputData(next)["seen"] == [.integer(2)], "the expired request must not have run")
+    }
+
+    @Test func aFailedBatchFailsOnlyItsRequestsAndTheWorkerContinues() async throws {
+        let server = try await TestServer.start(
+            plugins: ["FixtureSlow"], models: ["slow": slowModel(delayMs: 0, #""max_batch_size": 1"#)])
+        defer { Task { await server.stop() } }
+        let failed = try await send(server.port, .POST, "/v2/models/slow/infer", body: int32Request(1, id: "fail-batch"))
+        #expect(failed.status == .internalServerError)
+        #expect(failed.text.contains("failed on purpose"))
+        let next = try await send(server.port, .POST, "/v2/models/slow/infer", body: int32Request(2))
+        #expect(next.status == .ok)
+    }
+
+    @Test func preferredBatchSizesChooseTheLargestThatFits() {
+        let policy = BatchingPolicy(maxBatchSize: 16, preferredBatchSizes: [4, 8])
+        #expect(policy.take(from: 3) == 3)
+        #expect(policy.take(from: 5) == 4)
+        #expect(policy.take(from: 12) == 8)
+        #expect(policy.take(from: 40) == 8)
+        #expect(BatchingPolicy(maxBatchSize: 16).take(from: 40) == 16)
+    }
+}
