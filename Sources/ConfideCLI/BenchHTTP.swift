@@ -1,0 +1,140 @@
+import ArgumentParser
+import ConfideClient
+import ConfideHost
+import ConfideJSON
+import ConfideSDK
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// `confide bench http`: a closed-loop load generator for a model, at several concurrency levels.
+struct BenchHTTP: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "http",
+        abstract: "Load a model with concurrent clients and report throughput and p50/p90/p99 latency.",
+        discussion: """
+            Each of --concurrency connections sends its next request as soon as the previous one is answered.
+            The payload is a KServe v2 JSON body from --request, one text per request from --sentences (a BYTES
+            input named --input-name, or the raw body with --torchserve), or by default a generated FP32 [1, 16]
+            tensor.
+            """)
+
+    @Option(help: "The server's base URL.")
+    var url = "http://127.0.0.1:8080"
+
+    @Option(help: "The model's name.")
+    var model: String
+
+    @Option(help: "The model version; the model's default when omitted.")
+    var modelVersion: String?
+
+    @Option(help: "Comma-separated concurrency levels.")
+    var concurrency = "1,16,64"
+
+    @Option(help: "Measured seconds per concurrency level.")
+    var duration = 10.0
+
+    @Option(help: "Unmeasured seconds before each level.")
+    var warmup = 2.0
+
+    @Option(help: "A file holding a KServe v2 JSON request body.")
+    var request: String?
+
+    @Option(help: "A file with one text per line; each request carries the next one.")
+    var sentences: String?
+
+    @Option(help: "The BYTES input name for --sentences.")
+    var inputName = "text"
+
+    @Flag(help: "Send to TorchServe's /predictions/{model} instead of KServe v2.")
+    var torchserve = false
+
+    @Flag(help: "Print the results as JSON.")
+    var json = false
+
+    func run() async throws {
+        guard let components = URLComponents(string: url), let host = components.host else {
+            throw ValidationError("--url must look like http://host:port")
+        }
+        let levels = concurrency.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !levels.isEmpty, levels.allSatisfy({ $0 > 0 }) else { throw ValidationError("--concurrency needs positive numbers") }
+        let generator = LoadGenerator(host: host, port: components.port ?? 80, requests: try requests())
+        var results: [LoadResult] = []
+        for level in levels {
+            let result = try await generator.run(
+                concurrency: level, duration: .seconds(duration), warmup: .seconds(warmup)
+            ) { answered, elapsed in
+                let line = "\rconcurrency \(level): \(answered) requests, \(Int(Double(answered) / elapsed.secondsValue)) req/s   "
+                FileHandle.standardError.write(Data(line.utf8))
+            }
+            FileHandle.standardError.write(Data("\n".utf8))
+            results.append(result)
+        }
+        print(json ? jsonReport(results) : table(results))
+    }
+
+    private func requests() throws -> [ClientRequest] {
+        let kservePath = "/v2/models/\(model)" + (modelVersion.map { "/versions/\($0)" } ?? "") + "/infer"
+        let torchServePath = "/predictions/\(model)" + (modelVersion.map { "/\($0)" } ?? "")
+        if let sentences {
+            guard let text = try? String(contentsOfFile: sentences, encoding: .utf8) else {
+                throw ValidationError("cannot read \(sentences)")
+            }
+            let lines = text.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+            guard !lines.isEmpty else { throw ValidationError("\(sentences) holds no text") }
+            return try lines.map { line in
+                if torchserve {
+                    return ClientRequest(method: .POST, uri: torchServePath, headers: ["Content-Type": "text/plain"],
+                                         body: ByteBuffer(string: line))
+                }
+                guard let input = HostTensor(name: inputName, strings: [line]) else { throw ValidationError("cannot encode a text") }
+                return KServeClient.request(model: model, version: modelVersion, inputs: [input], binary: false)
+            }
+        }
+        if let request {
+            guard let body = FileManager.default.contents(atPath: request) else { throw ValidationError("cannot read \(request)") }
+            return [ClientRequest(method: .POST, uri: torchserve ? torchServePath : kservePath,
+                                  headers: ["Content-Type": "application/json"], body: ByteBuffer(bytes: body))]
+        }
+        let values = (0..<16).map { Float($0) / 16 }
+        guard let input = HostTensor(name: "INPUT0", dataType: .fp32, shape: [1, 16], values: values) else {
+            throw ValidationError("cannot build the default payload")
+        }
+        return [KServeClient.request(model: model, version: modelVersion, inputs: [input], binary: false)]
+    }
+
+    private func milliseconds(_ duration: Duration) -> String { String(format: "%.2f", duration.secondsValue * 1000) }
+
+    private func table(_ results: [LoadResult]) -> String {
+        var lines = ["concurrency  throughput (req/s)  p50 (ms)  p90 (ms)  p99 (ms)  errors"]
+        for result in results {
+            lines.append(
+                String(result.concurrency).padding(toLength: 13, withPad: " ", startingAt: 0)
+                    + String(format: "%.0f", result.throughput).padding(toLength: 20, withPad: " ", startingAt: 0)
+                    + milliseconds(result.latency(quantile: 0.5)).padding(toLength: 10, withPad: " ", startingAt: 0)
+                    + milliseconds(result.latency(quantile: 0.9)).padding(toLength: 10, withPad: " ", startingAt: 0)
+                    + milliseconds(result.latency(quantile: 0.99)).padding(toLength: 10, withPad: " ", startingAt: 0)
+                    + String(result.failed))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private func jsonReport(_ results: [LoadResult]) -> String {
+        func ms(_ duration: Duration) -> JSONValue { .double((duration.secondsValue * 1e6).rounded() / 1000) }
+        let report = JSONValue.object(JSONObject([
+            "url": .string(url), "model": .string(model), "duration_s": .double(duration),
+            "results": .array(results.map { result in
+                .object(JSONObject([
+                    "concurrency": .integer(Int64(result.concurrency)),
+                    "requests": .integer(Int64(result.succeeded)),
+                    "errors": .integer(Int64(result.failed)),
+                    "throughput": .double((result.throughput * 10).rounded() / 10),
+                    "p50_ms": ms(result.latency(quantile: 0.5)),
+                    "p90_ms": ms(result.latency(quantile: 0.9)),
+                    "p99_ms": ms(result.latency(quantile: 0.99)),
+                ]))
+            }),
+        ]))
+        return String(decoding: report.serialized, as: UTF8.self)
+    }
+}
