@@ -27,6 +27,15 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Serve no metrics.")
     var noMetrics = false
 
+    @Option(help: "The address the management API binds (keep it on loopback unless it is firewalled).")
+    var managementHost = "127.0.0.1"
+
+    @Option(help: "The management API's port; 0 picks a free port.")
+    var managementPort = 8081
+
+    @Flag(help: "Serve no management API.")
+    var noManagement = false
+
     @Option(help: "The largest request body accepted, in bytes.")
     var maxBodySize = 16 << 20
 
@@ -46,6 +55,8 @@ struct Serve: AsyncParsableCommand {
         configuration.host = host
         configuration.port = port
         configuration.metricsPort = noMetrics ? nil : metricsPort
+        configuration.managementHost = managementHost
+        configuration.managementPort = noManagement ? nil : managementPort
         configuration.maxBodySize = maxBodySize
         configuration.requestTimeout = .milliseconds(requestTimeoutMs)
         configuration.maxRequestTimeout = .milliseconds(maxRequestTimeoutMs)

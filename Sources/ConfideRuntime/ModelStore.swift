@@ -15,6 +15,14 @@ public struct StoredModel: Sendable {
     public let versions: [(name: String, path: String)]
     /// The version served when a request names none.
     public let defaultVersion: String
+
+    /// The same model with another number of workers.
+    func withWorkers(_ workers: Int) -> StoredModel {
+        var config = config
+        config.workers = workers
+        return StoredModel(
+            name: name, path: path, config: config, configText: configText, versions: versions, defaultVersion: defaultVersion)
+    }
 }
 
 /// A folder of models: one subfolder per model holding a `model.json`.

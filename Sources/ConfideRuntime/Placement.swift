@@ -39,8 +39,11 @@ public struct PlacementPlanner: Sendable {
         self.topology = topology
     }
 
-    /// Places one model's workers, or explains why they cannot be placed.
-    public mutating func place(_ request: PlacementRequest) throws(TopologyError) -> [WorkerPlacement] {
+    /// Places one model's workers, or explains why they cannot be placed. Cores in `avoiding` (a model's
+    /// existing workers, when it scales up) are not used; new workers are numbered from `firstIndex`.
+    public mutating func place(_ request: PlacementRequest, avoiding: Set<Int> = [], firstIndex: Int = 0)
+        throws(TopologyError) -> [WorkerPlacement]
+    {
         let needed = request.workers * request.coresPerWorker
         let candidates: [Topology.Node]
         if let id = request.node {
@@ -52,9 +55,10 @@ public struct PlacementPlanner: Sendable {
         } else {
             candidates = topology.nodes
         }
-        let fitting = candidates.filter { $0.cpus.count >= needed }
+        let usable = candidates.map { Topology.Node(id: $0.id, cpus: $0.cpus.filter { !avoiding.contains($0) }) }
+        let fitting = usable.filter { $0.cpus.count >= needed }
         guard !fitting.isEmpty else {
-            let largest = candidates.map(\.cpus.count).max() ?? 0
+            let largest = usable.map(\.cpus.count).max() ?? 0
             let where_ = request.node.map { "NUMA node \($0)" } ?? "any NUMA node"
             throw TopologyError(
                 "\(request.workers) workers × \(request.coresPerWorker) cores need \(needed) cores on one node, but \(where_) has at most \(largest)")
@@ -65,7 +69,15 @@ public struct PlacementPlanner: Sendable {
         for cpu in cpus { load[cpu, default: 0] += 1 }
         return (0..<request.workers).map { index in
             let own = Array(cpus[(index * request.coresPerWorker)..<((index + 1) * request.coresPerWorker)])
-            return WorkerPlacement(index: index, node: node.id, cpus: own)
+            return WorkerPlacement(index: firstIndex + index, node: node.id, cpus: own)
+        }
+    }
+
+    /// Gives back the cores of workers that stopped.
+    public mutating func release(_ placements: [WorkerPlacement]) {
+        for cpu in placements.flatMap(\.cpus) {
+            load[cpu, default: 0] -= 1
+            if load[cpu, default: 0] <= 0 { load[cpu] = nil }
         }
     }
 

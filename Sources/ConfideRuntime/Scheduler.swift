@@ -78,6 +78,9 @@ public final class Scheduler: @unchecked Sendable {
 
     /// The batching policy.
     public let policy: BatchingPolicy
+    private let model: PluginModel
+    private let modelName: String
+    private let pin: Bool
     /// The metrics it reports to.
     public let metrics: ModelMetrics
     private let condition = NSCondition()
@@ -86,6 +89,7 @@ public final class Scheduler: @unchecked Sendable {
     private var busy = 0
     private var submitted = 0
     private var states: [WorkerState] = []
+    private var retiring: Set<Int> = []
     private let stopped = DispatchGroup()
     private let clock = ContinuousClock()
 
@@ -96,13 +100,28 @@ public final class Scheduler: @unchecked Sendable {
         model: PluginModel, modelName: String, policy: BatchingPolicy, placements: [WorkerPlacement], pin: Bool = true,
         metrics: ModelMetrics
     ) throws(HandlerError) {
+        self.model = model
+        self.modelName = modelName
+        self.pin = pin
         self.policy = policy
         self.metrics = metrics
+        do {
+            try addWorkers(placements)
+        } catch {
+            shutdown()
+            throw error
+        }
+    }
+
+    /// Starts more workers while the others keep serving; returns once they are ready. On an
+    /// instance-creation error the workers started by this call are stopped again and the error thrown.
+    public func addWorkers(_ placements: [WorkerPlacement]) throws(HandlerError) {
         let ready = DispatchGroup()
         let failures = Failures()
         for placement in placements {
             ready.enter()
             stopped.enter()
+            let pin = pin
             let thread = Thread { [self] in
                 defer { stopped.leave() }
                 let cpus = placement.cpus
@@ -127,16 +146,28 @@ public final class Scheduler: @unchecked Sendable {
                 threads.waitUntilComplete()
                 record(WorkerState(placement: placement, threadIDs: threads.ids, threadCPUs: threads.cpus))
                 ready.leave()
-                run(instance)
+                run(instance, worker: placement.index)
+                retired(placement.index)
             }
             thread.name = "confide-\(modelName)-worker-\(placement.index)"
             thread.start()
         }
         ready.wait()
         if let failure = failures.first {
-            shutdown()
+            removeWorkers(placements.map(\.index))
             throw failure
         }
+    }
+
+    /// Stops the given workers after the batch each is running; queued requests stay for the others.
+    /// Returns once they have stopped.
+    public func removeWorkers(_ indices: [Int]) {
+        condition.lock()
+        retiring.formUnion(indices)
+        condition.broadcast()
+        while states.contains(where: { indices.contains($0.placement.index) }) { condition.wait() }
+        retiring.subtract(indices)
+        condition.unlock()
     }
 
     /// The running workers, by index.
@@ -208,9 +239,16 @@ public final class Scheduler: @unchecked Sendable {
         condition.unlock()
     }
 
-    private func run(_ instance: PluginInstance) {
+    private func retired(_ index: Int) {
+        condition.lock()
+        states.removeAll { $0.placement.index == index }
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func run(_ instance: PluginInstance, worker: Int) {
         while true {
-            let (next, expired) = nextBatch()
+            let (next, expired) = nextBatch(worker: worker)
             answerExpired(expired)
             guard let batch = next else { return }
             if batch.isEmpty { continue }
@@ -238,10 +276,11 @@ public final class Scheduler: @unchecked Sendable {
 
     /// Waits for requests and returns the next batch (`nil` once stopping and drained; empty when only
     /// expired requests were found), and the requests whose deadline passed.
-    private func nextBatch() -> (batch: [Pending]?, expired: [Pending]) {
+    private func nextBatch(worker: Int) -> (batch: [Pending]?, expired: [Pending]) {
         condition.lock()
         defer { condition.unlock() }
         while true {
+            if retiring.contains(worker) { return (nil, []) }
             let expired = expireLocked(now: clock.now)
             if !expired.isEmpty { return ([], expired) }
             if queue.isEmpty {

@@ -30,6 +30,17 @@ public struct ServerRequest: Sendable {
 
     /// The path's segments, without empty ones.
     public var pathSegments: [Substring] { path.split(separator: "/") }
+
+    /// The query's parameters (percent-decoded; the last of repeated names wins).
+    public var queryItems: [String: String] {
+        var items: [String: String] = [:]
+        for pair in query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = PercentDecoding.decode(parts[0])
+            items[name] = parts.count > 1 ? PercentDecoding.decode(parts[1].replacing("+", with: " ")) : ""
+        }
+        return items
+    }
 }
 
 /// A complete HTTP response.

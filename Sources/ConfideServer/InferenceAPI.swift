@@ -29,7 +29,7 @@ public final class InferenceAPI: RequestResponder {
         case "ping" where segments.count == 1:
             respond(only(.GET, request) ?? .json(.ok, Array(#"{"status":"Healthy"}"#.utf8)))
         case "predictions": torchServe(request, Array(segments.dropFirst()), respond)
-        default: respond(kserveError(.notFound("no route for \(request.method) \(request.path)")))
+        default: respond(ErrorResponses.kserve(.notFound("no route for \(request.method) \(request.path)")))
         }
     }
 
@@ -45,12 +45,12 @@ public final class InferenceAPI: RequestResponder {
             respond(only(.GET, request) ?? ServerResponse(status: repository.failures.isEmpty ? .ok : .serviceUnavailable))
         default:
             guard path.count >= 2, path[0] == "models" else {
-                return respond(kserveError(.notFound("no route for \(request.method) \(request.path)")))
+                return respond(ErrorResponses.kserve(.notFound("no route for \(request.method) \(request.path)")))
             }
             var rest = path.dropFirst(2)
             var versionName: String?
             if rest.first == "versions" {
-                guard rest.count >= 2 else { return respond(kserveError(.notFound("no version in \(request.path)"))) }
+                guard rest.count >= 2 else { return respond(ErrorResponses.kserve(.notFound("no version in \(request.path)"))) }
                 versionName = rest[rest.startIndex + 1]
                 rest = rest.dropFirst(2)
             }
@@ -58,7 +58,7 @@ public final class InferenceAPI: RequestResponder {
             do {
                 located = try locate(path[1], versionName)
             } catch {
-                return respond(kserveError(error))
+                return respond(ErrorResponses.kserve(error))
             }
             let (model, version) = located
             switch Array(rest) {
@@ -67,7 +67,7 @@ public final class InferenceAPI: RequestResponder {
             case ["infer"]:
                 if let refusal = only(.POST, request) { return respond(refusal) }
                 infer(request, model, version, respond)
-            default: respond(kserveError(.notFound("no route for \(request.method) \(request.path)")))
+            default: respond(ErrorResponses.kserve(.notFound("no route for \(request.method) \(request.path)")))
             }
         }
     }
@@ -81,7 +81,7 @@ public final class InferenceAPI: RequestResponder {
             decoded = try InferRequestDecoder.decode(
                 body: request.body, headerLength: request.headers.first(name: "Inference-Header-Content-Length"))
         } catch {
-            return respond(kserveError(error))
+            return respond(ErrorResponses.kserve(error))
         }
         let hostRequest = HostRequest(id: decoded.id ?? "", inputs: decoded.inputs, requestedOutputs: decoded.outputs.map(\.name))
         let modelName = model.name
@@ -95,10 +95,10 @@ public final class InferenceAPI: RequestResponder {
                 do throws(APIError) {
                     respond(try InferResponseEncoder.encode(model: modelName, version: versionName, request: decoded, outputs: outputs))
                 } catch {
-                    respond(Self.kserveError(error))
+                    respond(ErrorResponses.kserve(error))
                 }
             case .failure(let failure):
-                respond(Self.kserveError(APIError(failure)))
+                respond(ErrorResponses.kserve(APIError(failure)))
             }
             metrics.recordLatency(since: received)
         }
@@ -156,17 +156,7 @@ public final class InferenceAPI: RequestResponder {
 
     private func only(_ method: HTTPMethod, _ request: ServerRequest) -> ServerResponse? {
         guard request.method != method else { return nil }
-        var response = kserveError(APIError(.methodNotAllowed, "\(request.path) accepts \(method) only"))
-        response.headers.add(name: "Allow", value: method.rawValue)
-        return response
-    }
-
-    private func kserveError(_ error: APIError) -> ServerResponse { Self.kserveError(error) }
-
-    private static func kserveError(_ error: APIError) -> ServerResponse {
-        var response = ServerResponse.json(error.status, JSONErrorBody.make(error.message))
-        if let seconds = error.retryAfter { response.headers.add(name: "Retry-After", value: String(seconds)) }
-        return response
+        return ErrorResponses.methodNotAllowed(request, allowed: [method], format: ErrorResponses.kserve)
     }
 
     // MARK: TorchServe
@@ -177,16 +167,16 @@ public final class InferenceAPI: RequestResponder {
     /// are returned as JSON.
     private func torchServe(_ request: ServerRequest, _ path: [String], _ respond: @escaping @Sendable (ServerResponse) -> Void) {
         guard path.count == 1 || path.count == 2 else {
-            return respond(torchServeError(.notFound("no route for \(request.method) \(request.path)")))
+            return respond(ErrorResponses.torchServe(.notFound("no route for \(request.method) \(request.path)")))
         }
         guard request.method == .POST || request.method == .PUT else {
-            return respond(torchServeError(APIError(.methodNotAllowed, "\(request.path) accepts POST only")))
+            return respond(ErrorResponses.methodNotAllowed(request, allowed: [.POST, .PUT], format: ErrorResponses.torchServe))
         }
         let located: (ServedModel, ServedVersion)
         do {
             located = try locate(path[0], path.count == 2 ? path[1] : nil)
         } catch {
-            return respond(torchServeError(error))
+            return respond(ErrorResponses.torchServe(error))
         }
         var body = request.body
         var inputs: [HostTensor] = []
@@ -203,7 +193,7 @@ public final class InferenceAPI: RequestResponder {
         located.1.scheduler.submit(HostRequest(inputs: inputs), deadline: deadline) { result in
             switch result {
             case .failure(let failure):
-                respond(Self.torchServeError(APIError(failure)))
+                respond(ErrorResponses.torchServe(APIError(failure)))
             case .success(let outputs):
                 if let output = outputs.first(where: { $0.name == "body" }), let elements = output.byteElements(),
                    elements.count == 1 {
@@ -217,30 +207,10 @@ public final class InferenceAPI: RequestResponder {
                 do throws(APIError) {
                     respond(try InferResponseEncoder.encode(model: modelName, version: versionName, request: plain, outputs: outputs))
                 } catch {
-                    respond(Self.torchServeError(error))
+                    respond(ErrorResponses.torchServe(error))
                 }
             }
         }
-    }
-
-    private func torchServeError(_ error: APIError) -> ServerResponse { Self.torchServeError(error) }
-
-    /// TorchServe's error body: `{"code": 404, "type": "ModelNotFoundException", "message": "..."}`.
-    private static func torchServeError(_ error: APIError) -> ServerResponse {
-        let type =
-            switch error.status {
-            case .notFound: "ModelNotFoundException"
-            case .badRequest: "BadRequestException"
-            case .serviceUnavailable: "ServiceUnavailableException"
-            case .methodNotAllowed: "MethodNotAllowedException"
-            default: "InternalServerException"
-            }
-        let body = JSONValue.object(JSONObject([
-            "code": .integer(Int64(error.status.code)), "type": .string(type), "message": .string(error.message),
-        ]))
-        var response = ServerResponse.json(error.status, body.serialized)
-        if let seconds = error.retryAfter { response.headers.add(name: "Retry-After", value: String(seconds)) }
-        return response
     }
 }
 

@@ -16,6 +16,10 @@ public struct ServerConfiguration: Sendable {
     public var port: Int = 8080
     /// The metrics port (TorchServe's default, 8082); 0 picks a free port, `nil` serves no metrics.
     public var metricsPort: Int? = 8082
+    /// The address the management API binds: loopback unless the operator says otherwise.
+    public var managementHost: String = "127.0.0.1"
+    /// The management API's port (TorchServe's default, 8081); 0 picks a free port, `nil` serves none.
+    public var managementPort: Int? = 8081
     /// The largest request body accepted; larger ones get 413.
     public var maxBodySize: Int = 16 << 20
     /// How long a request may wait for a worker when neither its model nor the request says.
@@ -43,14 +47,20 @@ public final class InferenceServer: Service, Sendable {
     public let repository: ModelRepository
     /// The inference API's listener.
     public let http: HTTPServer
+    /// The management API's listener, when it is served.
+    public let management: HTTPServer?
     /// The metrics listener, when metrics are served.
     public let metrics: HTTPServer?
     private let logger: Logger
 
-    private init(handlers: HandlerRegistry, repository: ModelRepository, http: HTTPServer, metrics: HTTPServer?, logger: Logger) {
+    private init(
+        handlers: HandlerRegistry, repository: ModelRepository, http: HTTPServer, management: HTTPServer?,
+        metrics: HTTPServer?, logger: Logger
+    ) {
         self.handlers = handlers
         self.repository = repository
         self.http = http
+        self.management = management
         self.metrics = metrics
         self.logger = logger
     }
@@ -88,6 +98,14 @@ public final class InferenceServer: Service, Sendable {
         let http = try await HTTPServer.start(
             host: configuration.host, port: configuration.port, responder: api, maxBodySize: configuration.maxBodySize)
         logger.info("inference API listening", metadata: ["address": "\(http.localAddress)"])
+        var management: HTTPServer?
+        if let port = configuration.managementPort {
+            let server = try await HTTPServer.start(
+                host: configuration.managementHost, port: port, responder: ManagementAPI(repository: repository),
+                maxBodySize: 64 << 10)
+            logger.info("management API listening", metadata: ["address": "\(server.localAddress)"])
+            management = server
+        }
         var metrics: HTTPServer?
         if let port = configuration.metricsPort {
             let server = try await HTTPServer.start(
@@ -95,7 +113,8 @@ public final class InferenceServer: Service, Sendable {
             logger.info("metrics listening", metadata: ["address": "\(server.localAddress)"])
             metrics = server
         }
-        return InferenceServer(handlers: handlers, repository: repository, http: http, metrics: metrics, logger: logger)
+        return InferenceServer(
+            handlers: handlers, repository: repository, http: http, management: management, metrics: metrics, logger: logger)
     }
 
     /// Serves until a graceful shutdown is requested, then shuts down.
@@ -107,6 +126,7 @@ public final class InferenceServer: Service, Sendable {
     /// Stops accepting connections, answers every request already received, then stops the workers.
     public func shutdown() async {
         logger.info("shutting down: no new connections; finishing the requests already received")
+        await management?.shutdown()
         await http.shutdown()
         repository.shutdown()
         await metrics?.shutdown()

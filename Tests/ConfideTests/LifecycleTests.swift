@@ -42,7 +42,7 @@ struct LifecycleTests {
         let models = try makeModelStore(in: root, models: ["slow": slowModel(delayMs: 300, #""max_batch_size": 1"#)])
         let process = Process()
         process.executableURL = BuildProducts.directory.appendingPathComponent("confide")
-        process.arguments = ["serve", "--handlers", handlers, "--models", models, "--port", "0", "--metrics-port", "0"]
+        process.arguments = ["serve", "--handlers", handlers, "--models", models, "--port", "0", "--metrics-port", "0", "--no-management"]
         let errors = Pipe()
         process.standardError = errors
         try process.run()

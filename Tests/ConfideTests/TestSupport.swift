@@ -78,6 +78,7 @@ struct TestServer {
             modelsDirectory: try makeModelStore(in: root, models: models))
         configuration.port = 0
         configuration.metricsPort = 0
+        configuration.managementPort = 0
         configuration.maxBodySize = maxBodySize
         var logger = Logger(label: "confide-test")
         logger.logLevel = .warning
@@ -87,6 +88,7 @@ struct TestServer {
 
     var port: Int { server.http.port }
     var metricsPort: Int { server.metrics?.port ?? 0 }
+    var managementPort: Int { server.management?.port ?? 0 }
 
     func connect() async throws -> HTTPConnection {
         try await HTTPConnection.connect(host: "127.0.0.1", port: port)
