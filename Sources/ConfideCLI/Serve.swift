@@ -48,6 +48,12 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Do not pin worker threads to their cores.")
     var noPin = false
 
+    @Option(help: "A JSON token file: [{\"name\", \"sha256\" (hex of the token), \"scopes\": [\"inference\", \"management\"], \"models\"}].")
+    var tokens: String?
+
+    @Flag(help: "Serve without a token file on an address other than loopback.")
+    var allowUnauthenticated = false
+
     func run() async throws {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let logger = Logger(label: "confide")
@@ -61,6 +67,8 @@ struct Serve: AsyncParsableCommand {
         configuration.requestTimeout = .milliseconds(requestTimeoutMs)
         configuration.maxRequestTimeout = .milliseconds(maxRequestTimeoutMs)
         configuration.pinWorkers = !noPin
+        configuration.tokens = try tokens.map { path throws(AuthorizationError) in try TokenStore(contentsOf: path) }
+        configuration.allowUnauthenticated = allowUnauthenticated
         let server = try await InferenceServer.start(configuration, logger: logger)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(

@@ -28,6 +28,10 @@ public struct ServerConfiguration: Sendable {
     public var maxRequestTimeout: Duration = .seconds(600)
     /// Whether worker threads are pinned to their cores.
     public var pinWorkers = true
+    /// The bearer tokens allowed; `nil` leaves the APIs open, which is only allowed on loopback.
+    public var tokens: TokenStore?
+    /// Allows serving without tokens on an address other than loopback.
+    public var allowUnauthenticated = false
 
     /// Creates a configuration.
     public init(handlersDirectory: String, modelsDirectory: String) {
@@ -92,17 +96,26 @@ public final class InferenceServer: Service, Sendable {
                 topology: topology, pinWorkers: configuration.pinWorkers,
                 metricsFactory: MetricsAPI.factory(for: registry)),
             logger: logger)
+        try checkExposure(configuration, logger: logger)
         let api = InferenceAPI(
             repository: repository,
             deadlines: DeadlinePolicy(default: configuration.requestTimeout, maximum: configuration.maxRequestTimeout))
+        let inference: any RequestResponder = configuration.tokens.map {
+            BearerAuthorization(
+                tokens: $0, scope: .inference, guarding: api, isPublic: BearerAuthorization.isProbe,
+                model: BearerAuthorization.inferenceModel)
+        } ?? api
         let http = try await HTTPServer.start(
-            host: configuration.host, port: configuration.port, responder: api, maxBodySize: configuration.maxBodySize)
+            host: configuration.host, port: configuration.port, responder: inference, maxBodySize: configuration.maxBodySize)
         logger.info("inference API listening", metadata: ["address": "\(http.localAddress)"])
         var management: HTTPServer?
         if let port = configuration.managementPort {
+            let managementAPI = ManagementAPI(repository: repository)
+            let responder: any RequestResponder = configuration.tokens.map {
+                BearerAuthorization(tokens: $0, scope: .management, guarding: managementAPI)
+            } ?? managementAPI
             let server = try await HTTPServer.start(
-                host: configuration.managementHost, port: port, responder: ManagementAPI(repository: repository),
-                maxBodySize: 64 << 10)
+                host: configuration.managementHost, port: port, responder: responder, maxBodySize: 64 << 10)
             logger.info("management API listening", metadata: ["address": "\(server.localAddress)"])
             management = server
         }
@@ -115,6 +128,23 @@ public final class InferenceServer: Service, Sendable {
         }
         return InferenceServer(
             handlers: handlers, repository: repository, http: http, management: management, metrics: metrics, logger: logger)
+    }
+
+    /// Refuses to serve without tokens on an address other than loopback unless the operator allowed it;
+    /// says loudly when the APIs are open.
+    private static func checkExposure(_ configuration: ServerConfiguration, logger: Logger) throws(AuthorizationError) {
+        guard configuration.tokens == nil else { return }
+        var exposed = [configuration.host]
+        if configuration.managementPort != nil { exposed.append(configuration.managementHost) }
+        if let open = exposed.first(where: { !isLoopback($0) }), !configuration.allowUnauthenticated {
+            throw AuthorizationError(
+                "refusing to serve on \(open) without a token file: give --tokens FILE, or --allow-unauthenticated to accept anyone who can reach it")
+        }
+        logger.warning("no token file: the inference and management APIs accept every request that reaches \(exposed.joined(separator: ", "))")
+    }
+
+    private static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
     /// Serves until a graceful shutdown is requested, then shuts down.

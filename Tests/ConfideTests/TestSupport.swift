@@ -70,7 +70,7 @@ struct TestServer {
 
     static func start(
         plugins: [String] = ["Echo"], models: [String: String] = ["echo": #"{"handler": "echo"}"#],
-        maxBodySize: Int = 1 << 20
+        maxBodySize: Int = 1 << 20, tokens: TokenStore? = nil
     ) async throws -> TestServer {
         let root = try TemporaryDirectory()
         var configuration = ServerConfiguration(
@@ -80,6 +80,7 @@ struct TestServer {
         configuration.metricsPort = 0
         configuration.managementPort = 0
         configuration.maxBodySize = maxBodySize
+        configuration.tokens = tokens
         var logger = Logger(label: "confide-test")
         logger.logLevel = .warning
         let server = try await InferenceServer.start(configuration, logger: logger)
