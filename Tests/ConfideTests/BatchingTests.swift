@@ -37,7 +37,7 @@ func slowModel(delayMs: Int, _ settings: String) -> String {
 struct BatchingTests {
     @Test func everyRequestGetsItsOwnResponseAndBatchesFormUnderLoad() async throws {
         let server = try await TestServer.start(
-            plugins: ["FixtureSlow"], models: ["slow": slowModel(delayMs: 20, #""max_batch_size": 4"#)])
+            plugins: ["FixtureSlow"], models: ["slow": slowModel(delayMs: 100, #""max_batch_size": 4"#)])
         defer { Task { await server.stop() } }
         let results = try await withThrowingTaskGroup(of: (Int32, ClientResponse).self) { group in
             for value in Int32(0)..<24 {
@@ -89,17 +89,21 @@ struct BatchingTests {
     @Test func aFullQueueIsRefusedAtOnceWith503AndRetryAfter() async throws {
         let server = try await TestServer.start(
             plugins: ["FixtureSlow"],
-            models: ["slow": slowModel(delayMs: 400, #""max_batch_size": 1, "max_queue_size": 2"#)])
+            models: ["slow": slowModel(delayMs: 2000, #""max_batch_size": 1, "max_queue_size": 2"#)])
         defer { Task { await server.stop() } }
+        let busy = Task { try await send(server.port, .POST, "/v2/models/slow/infer", body: int32Request(0)) }
+        try await waitFor(server, "slow") { $0.busyWorkers == 1 }
+        // The worker is busy for two seconds: two of the next seven requests queue, the rest are refused.
         let responses = try await withThrowingTaskGroup(of: ClientResponse.self) { group in
-            for value in Int32(0)..<8 {
+            for value in Int32(1)..<8 {
                 group.addTask { try await send(server.port, .POST, "/v2/models/slow/infer", body: int32Request(value)) }
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
+        #expect(try await busy.value.status == .ok)
         let refused = responses.filter { $0.status == .serviceUnavailable }
-        #expect(responses.filter { $0.status == .ok }.count >= 3)
-        #expect(!refused.isEmpty)
+        #expect(responses.filter { $0.status == .ok }.count >= 2)
+        #expect(refused.count >= 3, "\(responses.map(\.status.code))")
         for response in refused {
             #expect(response.headers.first(name: "Retry-After") == "1")
             #expect(response.text.contains("queue is full"))
