@@ -54,6 +54,9 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Serve without a token file on an address other than loopback.")
     var allowUnauthenticated = false
 
+    @Option(help: "Where keys of encrypted model archives come from: file:DIR (key files) or cdh[:HOST:PORT] (the Confidential Data Hub, 127.0.0.1:8006).")
+    var keyProvider: String?
+
     func run() async throws {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let logger = Logger(label: "confide")
@@ -69,10 +72,21 @@ struct Serve: AsyncParsableCommand {
         configuration.pinWorkers = !noPin
         configuration.tokens = try tokens.map { path throws(AuthorizationError) in try TokenStore(contentsOf: path) }
         configuration.allowUnauthenticated = allowUnauthenticated
+        configuration.keyProvider = try keyProvider.map(Self.keyProvider)
         let server = try await InferenceServer.start(configuration, logger: logger)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+    }
+
+    private static func keyProvider(_ text: String) throws -> any KeyProvider {
+        if text.hasPrefix("file:") { return KeyFileProvider(directory: String(text.dropFirst(5))) }
+        if text == "cdh" { return ConfidentialDataHubProvider() }
+        let parts = text.split(separator: ":")
+        if parts.count == 3, parts[0] == "cdh", let port = Int(parts[2]) {
+            return ConfidentialDataHubProvider(host: String(parts[1]), port: port)
+        }
+        throw ValidationError("--key-provider must be file:DIR, cdh or cdh:HOST:PORT")
     }
 }

@@ -58,7 +58,14 @@ public final class HTTPConnection: Sendable {
     public static func connect(
         host: String, port: Int, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> HTTPConnection {
-        let channel = try await ClientBootstrap(group: group)
+        try await connecting(host: host, port: port, group: group).get()
+    }
+
+    /// Opens a connection to `host:port`, for callers that work with futures.
+    public static func connecting(
+        host: String, port: Int, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) -> EventLoopFuture<HTTPConnection> {
+        ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -67,23 +74,32 @@ public final class HTTPConnection: Sendable {
                 }
             }
             .connect(host: host, port: port)
-            .get()
-        return HTTPConnection(channel: channel, host: "\(host):\(port)")
+            .map { HTTPConnection(channel: $0, host: "\(host):\(port)") }
     }
 
     /// Sends a request and waits for its response.
     public func send(_ request: ClientRequest) async throws -> ClientResponse {
+        try await sending(request).get()
+    }
+
+    /// Sends a request; the future completes with its response.
+    public func sending(_ request: ClientRequest) -> EventLoopFuture<ClientResponse> {
         var request = request
         if !request.headers.contains(name: "Host") { request.headers.add(name: "Host", value: host) }
         request.headers.replaceOrAdd(name: "Content-Length", value: String(request.body.readableBytes))
         let promise = channel.eventLoop.makePromise(of: ClientResponse.self)
         channel.writeAndFlush(PendingRequest(request: request, promise: promise), promise: nil)
-        return try await promise.futureResult.get()
+        return promise.futureResult
     }
 
     /// Closes the connection.
     public func close() async {
         try? await channel.close()
+    }
+
+    /// Closes the connection without waiting.
+    public func closeNow() {
+        channel.close(promise: nil)
     }
 }
 

@@ -281,6 +281,7 @@ public final class ModelRepository: Sendable {
         let policy = BatchingPolicy(
             maxBatchSize: config.maxBatchSize, maxBatchDelay: .microseconds(config.maxBatchDelayMicroseconds),
             preferredBatchSizes: config.preferredBatchSizes, maxQueueSize: config.maxQueueSize)
+        let artifacts = try Self.buffers(stored)
         for version in stored.versions {
             do throws(ModelLoadFailure) {
                 let placements: [WorkerPlacement]
@@ -295,7 +296,7 @@ public final class ModelRepository: Sendable {
                 do throws(HandlerError) {
                     let loadConfig = ModelLoadConfig(
                         name: stored.name, version: version.name, path: version.path, configJSON: stored.configText,
-                        parametersJSON: parameters)
+                        parametersJSON: parameters, artifacts: artifacts)
                     let model = try PluginModel(plugin: plugin, config: loadConfig)
                     let metrics = ModelMetrics(model: stored.name, version: version.name, factory: options.metricsFactory)
                     let scheduler = try Scheduler(
@@ -316,5 +317,17 @@ public final class ModelRepository: Sendable {
             }
         }
         return ServedModel(stored: stored, versions: versions)
+    }
+
+    /// The in-memory files of a model from an archive, as aligned buffers for the handler.
+    private static func buffers(_ stored: StoredModel) throws(ModelLoadFailure) -> [String: TensorBuffer] {
+        var buffers: [String: TensorBuffer] = [:]
+        for (name, bytes) in stored.artifacts ?? [:] {
+            guard let buffer = TensorBuffer(copying: bytes) else {
+                throw ModelLoadFailure(model: stored.name, message: "out of memory for the archive's '\(name)'")
+            }
+            buffers[name] = buffer
+        }
+        return buffers
     }
 }

@@ -1,5 +1,9 @@
 import ConfideJSON
+public import Crypto
 import Foundation
+
+/// Finds the key an encrypted model archive names (e.g. from a key file or the key broker).
+public typealias ArchiveKeyLookup = @Sendable (_ keyName: String) throws -> SymmetricKey
 
 /// One model found in the model store: its configuration and its versions.
 public struct StoredModel: Sendable {
@@ -15,27 +19,37 @@ public struct StoredModel: Sendable {
     public let versions: [(name: String, path: String)]
     /// The version served when a request names none.
     public let defaultVersion: String
+    /// The model's files when it came from an archive (decrypted, in memory only); `nil` for a folder.
+    public let artifacts: [String: [UInt8]]?
 
     /// The same model with another number of workers.
     func withWorkers(_ workers: Int) -> StoredModel {
         var config = config
         config.workers = workers
         return StoredModel(
-            name: name, path: path, config: config, configText: configText, versions: versions, defaultVersion: defaultVersion)
+            name: name, path: path, config: config, configText: configText, versions: versions,
+            defaultVersion: defaultVersion, artifacts: artifacts)
     }
 }
 
-/// A folder of models: one subfolder per model holding a `model.json`.
+/// A folder of models: one subfolder per model holding a `model.json`, or one model archive
+/// `<name>.cfa` per model (see ``ModelArchive``), decrypted in memory with a key from `keys`.
 ///
 /// Versions are numbered subfolders (`1/`, `2/`, ...) holding that version's artifacts; a model with
-/// none has a single version `1` whose artifacts sit next to `model.json`.
+/// none has a single version `1` whose artifacts sit next to `model.json`. An archive is version `1`.
 public struct ModelStore: Sendable {
     /// The store's folder.
     public let path: String
+    /// Where the keys of encrypted archives come from; `nil` refuses encrypted archives.
+    public let keys: ArchiveKeyLookup?
+
+    /// The extension of model archives.
+    public static let archiveExtension = "cfa"
 
     /// Opens a model store folder.
-    public init(path: String) {
+    public init(path: String, keys: ArchiveKeyLookup? = nil) {
         self.path = path
+        self.keys = keys
     }
 
     /// Reads every model. A model whose folder or configuration is broken comes back as a failure
@@ -48,10 +62,16 @@ public struct ModelStore: Sendable {
         } catch {
             throw ModelStoreError("cannot read the model store \(path): \(error.localizedDescription)")
         }
-        return names.sorted().compactMap { name -> Result<StoredModel, ModelLoadFailure>? in
-            let folder = (path as NSString).appendingPathComponent(name)
-            guard isDirectory(folder), manager.fileExists(atPath: (folder as NSString).appendingPathComponent("model.json"))
-            else { return nil }
+        return names.sorted().compactMap { entry -> Result<StoredModel, ModelLoadFailure>? in
+            let full = (path as NSString).appendingPathComponent(entry)
+            let name: String
+            if entry.hasSuffix("." + Self.archiveExtension), !isDirectory(full) {
+                name = String(entry.dropLast(Self.archiveExtension.count + 1))
+            } else if isDirectory(full), manager.fileExists(atPath: (full as NSString).appendingPathComponent("model.json")) {
+                name = entry
+            } else {
+                return nil
+            }
             do throws(ModelStoreError) {
                 return .success(try load(name: name))
             } catch {
@@ -60,9 +80,13 @@ public struct ModelStore: Sendable {
         }
     }
 
-    /// Reads one model by name.
+    /// Reads one model by name: the folder `<name>/`, or else the archive `<name>.cfa`.
     public func load(name: String) throws(ModelStoreError) -> StoredModel {
         let folder = (path as NSString).appendingPathComponent(name)
+        let archive = folder + "." + Self.archiveExtension
+        if !isDirectory(folder), FileManager.default.fileExists(atPath: archive) {
+            return try loadArchive(name: name, path: archive)
+        }
         let configPath = (folder as NSString).appendingPathComponent("model.json")
         guard let data = FileManager.default.contents(atPath: configPath) else {
             throw ModelStoreError("no model.json in \(folder)")
@@ -81,7 +105,37 @@ public struct ModelStore: Sendable {
         }
         return StoredModel(
             name: name, path: folder, config: config, configText: String(decoding: bytes, as: UTF8.self),
-            versions: versions, defaultVersion: defaultVersion)
+            versions: versions, defaultVersion: defaultVersion, artifacts: nil)
+    }
+
+    private func loadArchive(name: String, path: String) throws(ModelStoreError) -> StoredModel {
+        guard let data = FileManager.default.contents(atPath: path) else { throw ModelStoreError("cannot read \(path)") }
+        let bytes = Array(data)
+        let archive: ModelArchive
+        do throws(ArchiveError) {
+            var key: SymmetricKey?
+            if let keyName = try ModelArchive.keyName(of: bytes) {
+                guard let keys else {
+                    throw ArchiveError("it is encrypted under key '\(keyName)' and the server has no key provider (--key-provider)")
+                }
+                do {
+                    key = try keys(keyName)
+                } catch {
+                    throw ArchiveError("its key '\(keyName)' is not available: \(error)")
+                }
+            }
+            archive = try ModelArchive(decoding: bytes, key: key)
+        } catch {
+            throw ModelStoreError("archive \(path): \(error.message)")
+        }
+        guard let configBytes = archive.files["model.json"] else { throw ModelStoreError("archive \(path) has no model.json") }
+        let config = try ModelConfig(json: configBytes)
+        if let version = config.defaultVersion, version != "1" {
+            throw ModelStoreError("model.json: an archive holds version 1 only, not \"\(version)\"")
+        }
+        return StoredModel(
+            name: name, path: path, config: config, configText: String(decoding: configBytes, as: UTF8.self),
+            versions: [(name: "1", path: "")], defaultVersion: "1", artifacts: archive.files)
     }
 
     private func isDirectory(_ path: String) -> Bool {

@@ -1,5 +1,6 @@
 public import ConfideRuntime
 import ConfideHost
+import Crypto
 public import Logging
 import Prometheus
 public import ServiceLifecycle
@@ -32,6 +33,8 @@ public struct ServerConfiguration: Sendable {
     public var tokens: TokenStore?
     /// Allows serving without tokens on an address other than loopback.
     public var allowUnauthenticated = false
+    /// Where the keys of encrypted model archives come from; `nil` refuses encrypted archives.
+    public var keyProvider: (any KeyProvider)?
 
     /// Creates a configuration.
     public init(handlersDirectory: String, modelsDirectory: String) {
@@ -91,7 +94,8 @@ public final class InferenceServer: Service, Sendable {
         let topology = try Topology.current()
         logger.info("topology", metadata: ["nodes": "\(topology.nodes.map { "node \($0.id): cpus \($0.cpus)" })"])
         let repository = try ModelRepository(
-            store: ModelStore(path: configuration.modelsDirectory), handlers: handlers,
+            store: ModelStore(path: configuration.modelsDirectory, keys: archiveKeys(configuration.keyProvider)),
+            handlers: handlers,
             options: ModelRepository.Options(
                 topology: topology, pinWorkers: configuration.pinWorkers,
                 metricsFactory: MetricsAPI.factory(for: registry)),
@@ -128,6 +132,11 @@ public final class InferenceServer: Service, Sendable {
         }
         return InferenceServer(
             handlers: handlers, repository: repository, http: http, management: management, metrics: metrics, logger: logger)
+    }
+
+    private static func archiveKeys(_ provider: (any KeyProvider)?) -> ArchiveKeyLookup? {
+        guard let provider else { return nil }
+        return { (name: String) throws -> SymmetricKey in try provider.key(named: name) }
     }
 
     /// Refuses to serve without tokens on an address other than loopback unless the operator allowed it;

@@ -1,4 +1,5 @@
 import ConfideJSON
+import Dispatch
 public import ConfideRuntime
 import NIOCore
 import NIOHTTP1
@@ -16,6 +17,11 @@ public struct ManagementAPI: RequestResponder {
     }
 
     public func handle(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void) {
+        // Loading a model, fetching its key or draining its workers blocks: keep it off the event loop.
+        DispatchQueue.global().async { route(request, respond: respond) }
+    }
+
+    private func route(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void) {
         let path = request.pathSegments.map { PercentDecoding.decode($0) }
         if path.first == "v2" {
             respond(Self.result(format: ErrorResponses.kserve) { () throws(APIError) in try kserveRepository(request, Array(path.dropFirst())) })

@@ -21,15 +21,19 @@ public struct ModelLoadConfig: Sendable {
     public var configJSON: String
     /// The `parameters` object of `model.json`, as JSON text.
     public var parametersJSON: String
+    /// The model's files held in memory (a model from an archive), by relative path; empty when the
+    /// files are in `path`.
+    public var artifacts: [String: TensorBuffer]
 
     /// Creates a configuration.
     public init(name: String, version: String = "1", path: String = "", configJSON: String = "{}",
-                parametersJSON: String = "{}") {
+                parametersJSON: String = "{}", artifacts: [String: TensorBuffer] = [:]) {
         self.name = name
         self.version = version
         self.path = path
         self.configJSON = configJSON
         self.parametersJSON = parametersJSON
+        self.artifacts = artifacts
     }
 }
 
@@ -60,6 +64,8 @@ public final class PluginModel: @unchecked Sendable {
     public let outputs: [TensorSpec]
     let api: UnsafePointer<ConfideHandlerApi>
     let state: OpaquePointer
+    /// The in-memory artifacts and their C descriptions, kept until the model is unloaded.
+    private let artifacts: ArtifactTable
 
     /// Loads a model with a handler plugin.
     public init(plugin: LoadedPlugin, config: ModelLoadConfig) throws(HandlerError) {
@@ -67,12 +73,14 @@ public final class PluginModel: @unchecked Sendable {
             throw .unsupported("plugin '\(plugin.name)' is not a handler")
         }
         var state: OpaquePointer?
+        let artifacts = ArtifactTable(config.artifacts)
         let error = withCStrings([config.name, config.version, config.path, config.configJSON, config.parametersJSON]) {
             strings in
             var cConfig = ConfideModelConfig(
                 struct_size: UInt32(MemoryLayout<ConfideModelConfig>.size), reserved: 0,
                 name: strings[0], version: strings[1], path: strings[2], config_json: strings[3],
-                parameters_json: strings[4])
+                parameters_json: strings[4], artifact_count: UInt32(artifacts.count), reserved2: 0,
+                artifacts: UnsafePointer(artifacts.pointers))
             return api.pointee.model_load(HostAPI.table, &cConfig, &state)
         }
         if let error { throw ErrorBox.take(error) }
@@ -88,6 +96,7 @@ public final class PluginModel: @unchecked Sendable {
         self.plugin = plugin
         self.api = api
         self.state = state
+        self.artifacts = artifacts
         self.inputs = Self.specs(inputs, Int(inputCount))
         self.outputs = Self.specs(outputs, Int(outputCount))
     }
@@ -196,6 +205,31 @@ private final class Arena {
         for pointer in allocations { free(pointer) }
         allocations.removeAll()
     }
+}
+
+/// C descriptions of in-memory artifacts, valid as long as this object (which keeps the buffers).
+private final class ArtifactTable {
+    let count: Int
+    let pointers: UnsafeMutablePointer<UnsafePointer<ConfideArtifact>?>
+    private let arena = Arena()
+    private let buffers: [TensorBuffer]
+
+    init(_ artifacts: [String: TensorBuffer]) {
+        let sorted = artifacts.sorted { $0.key < $1.key }
+        count = sorted.count
+        buffers = sorted.map(\.value)
+        pointers = arena.allocate(UnsafePointer<ConfideArtifact>?.self, count: sorted.count)
+        for (index, (name, buffer)) in sorted.enumerated() {
+            let artifact = arena.allocate(ConfideArtifact.self, count: 1)
+            artifact.initialize(
+                to: ConfideArtifact(
+                    struct_size: UInt32(MemoryLayout<ConfideArtifact>.size), reserved: 0, name: arena.string(name),
+                    data: UnsafeRawPointer(buffer.baseAddress), size: UInt64(buffer.count)))
+            pointers[index] = UnsafePointer(artifact)
+        }
+    }
+
+    deinit { arena.release() }
 }
 
 /// Runs `body` with C copies of `strings`, valid during the call.

@@ -141,7 +141,7 @@ private func loadModel(
         return HostErrors.make(.internal("model_load called with invalid arguments"), host: host)
     }
     do {
-        let handler = try type.init(model: ModelContext(config.pointee, host: host))
+        let handler = try type.init(model: ModelContext(config, host: host))
         out.pointee = OpaquePointer(Unmanaged.passRetained(ModelBox(handler: handler, host: host)).toOpaque())
         return nil
     } catch {

@@ -75,19 +75,40 @@ public struct ModelContext: @unchecked Sendable {
     public let configJSON: String
     /// The `parameters` object of `model.json` as JSON text (`{}` when absent).
     public let parametersJSON: String
+    /// The model's files when it was loaded from an archive: in memory only (they never touched disk),
+    /// valid until the model is unloaded. Empty when the files are in ``path``; ``file(_:)`` reads both.
+    public let artifacts: [String: UnsafeRawBufferPointer]
     /// The server's log.
     public let log: HostLog
     let host: UnsafePointer<ConfideHostApi>
 
-    init(_ config: ConfideModelConfig, host: UnsafePointer<ConfideHostApi>) {
+    init(_ config: UnsafePointer<ConfideModelConfig>, host: UnsafePointer<ConfideHostApi>) {
         func string(_ pointer: UnsafePointer<CChar>?) -> String { pointer.map { String(cString: $0) } ?? "" }
-        self.name = string(config.name)
-        self.version = string(config.version)
-        self.path = string(config.path)
-        self.configJSON = string(config.config_json)
-        let parameters = string(config.parameters_json)
+        // Read field by field: a host built against an older minor passes a shorter struct.
+        let raw = UnsafeRawPointer(config)
+        func field<T>(_ path: KeyPath<ConfideModelConfig, T>, _ type: T.Type) -> T? {
+            guard let offset = MemoryLayout<ConfideModelConfig>.offset(of: path),
+                  offset + MemoryLayout<T>.size <= Int(raw.load(as: UInt32.self))
+            else { return nil }
+            return raw.load(fromByteOffset: offset, as: T.self)
+        }
+        let name = string(field(\.name, UnsafePointer<CChar>?.self) ?? nil)
+        self.name = name
+        self.version = string(field(\.version, UnsafePointer<CChar>?.self) ?? nil)
+        self.path = string(field(\.path, UnsafePointer<CChar>?.self) ?? nil)
+        self.configJSON = string(field(\.config_json, UnsafePointer<CChar>?.self) ?? nil)
+        let parameters = string(field(\.parameters_json, UnsafePointer<CChar>?.self) ?? nil)
         self.parametersJSON = parameters.isEmpty ? "{}" : parameters
-        self.log = HostLog(host: host, prefix: "[\(string(config.name))] ")
+        var artifacts: [String: UnsafeRawBufferPointer] = [:]
+        if let count = field(\.artifact_count, UInt32.self),
+           let list = field(\.artifacts, UnsafePointer<UnsafePointer<ConfideArtifact>?>?.self) ?? nil {
+            for index in 0..<Int(count) {
+                guard let artifact = list[index]?.pointee, let artifactName = artifact.name else { continue }
+                artifacts[String(cString: artifactName)] = UnsafeRawBufferPointer(start: artifact.data, count: Int(artifact.size))
+            }
+        }
+        self.artifacts = artifacts
+        self.log = HostLog(host: host, prefix: "[\(name)] ")
         self.host = host
     }
 

@@ -1,5 +1,5 @@
 /*
- * confide.h — the Confide plugin ABI, version 1.1.
+ * confide.h — the Confide plugin ABI, version 1.2.
  *
  * This header is the only thing a Confide plugin (a handler or, later, a kernel set) shares with the
  * runtime. Swift has no stable ABI on Linux, so nothing Swift crosses this boundary: only the C
@@ -43,7 +43,7 @@ extern "C" {
 /** The ABI major version this header describes. */
 #define CONFIDE_ABI_MAJOR 1
 /** The ABI minor version this header describes. */
-#define CONFIDE_ABI_MINOR 1
+#define CONFIDE_ABI_MINOR 2
 /** The name of the one symbol every plugin exports. */
 #define CONFIDE_PLUGIN_ENTRY "confide_plugin_entry"
 
@@ -152,15 +152,35 @@ typedef struct ConfideRequest {
     const char *const *requested_outputs;   /* names the client asked for */
 } ConfideRequest;
 
-/** A model as the host hands it to model_load. Owned by the host; valid during model_load only. */
+/** One artifact file of a model held in memory (a model loaded from a decrypted archive). */
+typedef struct ConfideArtifact {
+    uint32_t struct_size;
+    uint32_t reserved;
+    const char *name;          /* the path relative to the model version's folder, e.g. "model.safetensors" */
+    const void *data;          /* 64-byte aligned */
+    uint64_t size;
+} ConfideArtifact;
+
+/**
+ * A model as the host hands it to model_load. Owned by the host; the strings are valid during
+ * model_load only; the artifacts (ABI 1.2) stay valid until model_unload.
+ */
 typedef struct ConfideModelConfig {
     uint32_t struct_size;
     uint32_t reserved;
     const char *name;          /* the model's name */
     const char *version;       /* the version being loaded, e.g. "1" */
-    const char *path;          /* absolute path of the folder holding this version's artifacts */
+    const char *path;          /* absolute path of the folder holding this version's artifacts ("" when in memory) */
     const char *config_json;   /* the model's model.json, as written */
     const char *parameters_json; /* the "parameters" object of model.json, "{}" when absent */
+
+    /* ---- Added in ABI 1.2: check struct_size before reading ---- */
+
+    /* When artifact_count > 0 the model's files are these, in memory only (decrypted from an
+       archive; they never touch disk), and `path` is empty. */
+    uint32_t artifact_count;
+    uint32_t reserved2;
+    const ConfideArtifact *const *artifacts;
 } ConfideModelConfig;
 
 /** The worker an instance belongs to. Owned by the host; valid during instance_create only. */

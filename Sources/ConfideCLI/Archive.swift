@@ -1,0 +1,73 @@
+import ArgumentParser
+import ConfideRuntime
+import Crypto
+import Foundation
+
+/// `confide archive`: pack model folders into (optionally encrypted) archives for the model store.
+struct Archive: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Pack a model into one archive file, optionally encrypted with AES-256-GCM.",
+        subcommands: [Create.self, Keygen.self])
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Pack a model folder (model.json and artifacts) into NAME.cfa for the model store.")
+
+        @Argument(help: "The model folder.")
+        var folder: String
+
+        @Option(help: "The archive to write; its name (without .cfa) becomes the model's name.")
+        var output: String
+
+        @Option(help: "A file holding the 32-byte key (raw or 64 hex digits) to encrypt with.")
+        var keyFile: String?
+
+        @Option(help: "The key's name, which the server asks its key provider for (for the key broker: repository/type/tag).")
+        var keyName: String?
+
+        func validate() throws {
+            guard (keyFile == nil) == (keyName == nil) else { throw ValidationError("give --key-file and --key-name together") }
+            guard output.hasSuffix(".\(ModelStore.archiveExtension)") else { throw ValidationError("--output must end in .cfa") }
+        }
+
+        func run() throws {
+            let archive = try ModelArchive(packing: folder, keyName: keyName)
+            var key: SymmetricKey?
+            if let keyFile {
+                guard let data = FileManager.default.contents(atPath: keyFile) else { throw ValidationError("cannot read \(keyFile)") }
+                key = try Self.key(Array(data))
+            }
+            let bytes = try archive.encoded(key: key)
+            try Data(bytes).write(to: URL(fileURLWithPath: output))
+            print("wrote \(output): \(archive.files.count) files, \(bytes.count) bytes\(keyName.map { ", encrypted under '\($0)'" } ?? "")")
+        }
+
+        private static func key(_ bytes: [UInt8]) throws -> SymmetricKey {
+            if bytes.count == 32 { return SymmetricKey(data: bytes) }
+            let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let digits = Array(text.utf8)
+            let key = stride(from: 0, to: digits.count, by: 2).compactMap { index -> UInt8? in
+                guard index + 1 < digits.count else { return nil }
+                return UInt8(String(decoding: digits[index...index + 1], as: UTF8.self), radix: 16)
+            }
+            guard digits.count == 64, key.count == 32 else { throw ValidationError("the key file must hold 32 bytes or 64 hex digits") }
+            return SymmetricKey(data: key)
+        }
+    }
+
+    struct Keygen: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Write a new random 256-bit key as 64 hex digits.")
+
+        @Argument(help: "The key file to write (created with mode 0600).")
+        var output: String
+
+        func run() throws {
+            let key = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
+            let text = key.map { String(format: "%02x", $0) }.joined() + "\n"
+            guard FileManager.default.createFile(atPath: output, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
+                throw ValidationError("cannot write \(output)")
+            }
+            print("wrote a 256-bit key to \(output)")
+        }
+    }
+}

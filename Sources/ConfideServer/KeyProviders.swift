@@ -1,0 +1,107 @@
+import ConfideClient
+public import Crypto
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Supplies the 32-byte keys that encrypted model archives name (and, later, shared gateway keys).
+public protocol KeyProvider: Sendable {
+    /// The key with the given name. Blocks the calling thread; never call it on an event loop.
+    func key(named name: String) throws(KeyProviderError) -> SymmetricKey
+}
+
+/// Why a key could not be had.
+public struct KeyProviderError: Error, Sendable, CustomStringConvertible {
+    /// What happened, for people (never the key).
+    public let message: String
+
+    init(_ message: String) {
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// Keys in local files, for development: the key named `a/b/c` is the file `<directory>/a/b/c`, holding
+/// 32 raw bytes or 64 hex digits.
+public struct KeyFileProvider: KeyProvider {
+    /// The folder holding key files.
+    public let directory: String
+
+    /// Reads keys from `directory`.
+    public init(directory: String) {
+        self.directory = directory
+    }
+
+    public func key(named name: String) throws(KeyProviderError) -> SymmetricKey {
+        guard !name.isEmpty, !name.hasPrefix("/"), !name.split(separator: "/").contains("..") else {
+            throw KeyProviderError("'\(name)' is not a key name")
+        }
+        guard let data = FileManager.default.contents(atPath: (directory as NSString).appendingPathComponent(name)) else {
+            throw KeyProviderError("no key file '\(name)' in \(directory)")
+        }
+        return try Self.key(from: Array(data), name: name)
+    }
+
+    /// A 32-byte key from raw bytes or 64 hex digits (surrounding whitespace ignored).
+    static func key(from bytes: [UInt8], name: String) throws(KeyProviderError) -> SymmetricKey {
+        if bytes.count == 32 { return SymmetricKey(data: bytes) }
+        let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let digits = Array(text.utf8)
+        guard digits.count == 64 else {
+            throw KeyProviderError("key '\(name)' must be 32 bytes or 64 hex digits, not \(bytes.count) bytes")
+        }
+        var key: [UInt8] = []
+        for index in stride(from: 0, to: 64, by: 2) {
+            guard let byte = UInt8(String(decoding: digits[index...index + 1], as: UTF8.self), radix: 16) else {
+                throw KeyProviderError("key '\(name)' holds a character that is not a hex digit")
+            }
+            key.append(byte)
+        }
+        return SymmetricKey(data: key)
+    }
+}
+
+/// Keys from the Confidential Containers key broker, as reached from inside a confidential pod: the
+/// Confidential Data Hub's resource endpoint, `GET http://127.0.0.1:8006/cdh/resource/<repository>/<type>/<tag>`,
+/// which releases the resource only after the pod's attestation. A key named `repo/type/tag` is that
+/// resource.
+public struct ConfidentialDataHubProvider: KeyProvider {
+    /// The endpoint's host.
+    public let host: String
+    /// The endpoint's port.
+    public let port: Int
+    /// How long a fetch may take, in seconds.
+    public let timeoutSeconds: Int64
+
+    /// Uses the endpoint at `host:port` (the Confidential Data Hub's default, 127.0.0.1:8006).
+    public init(host: String = "127.0.0.1", port: Int = 8006, timeoutSeconds: Int64 = 10) {
+        self.host = host
+        self.port = port
+        self.timeoutSeconds = timeoutSeconds
+    }
+
+    public func key(named name: String) throws(KeyProviderError) -> SymmetricKey {
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts.allSatisfy({ !$0.isEmpty && $0 != ".." }) else {
+            throw KeyProviderError("key '\(name)' must name a key broker resource as <repository>/<type>/<tag>")
+        }
+        let path = "/cdh/resource/\(name)"
+        let response: ClientResponse
+        do {
+            let connection = try HTTPConnection.connecting(host: host, port: port).wait()
+            defer { connection.closeNow() }
+            let request = ClientRequest(method: .GET, uri: path)
+            let pending = connection.sending(request)
+            let timer = pending.eventLoop.scheduleTask(in: .seconds(timeoutSeconds)) { connection.closeNow() }
+            defer { timer.cancel() }
+            response = try pending.wait()
+        } catch {
+            throw KeyProviderError("the Confidential Data Hub at \(host):\(port) did not answer for '\(name)': \(error)")
+        }
+        guard response.status == .ok else {
+            throw KeyProviderError("the Confidential Data Hub refused '\(name)': HTTP \(response.status.code)")
+        }
+        return try KeyFileProvider.key(from: Array(response.body.readableBytesView), name: name)
+    }
+}

@@ -1,0 +1,141 @@
+import ConfideClient
+import ConfideJSON
+import ConfideRuntime
+import ConfideServer
+import Crypto
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import Testing
+
+let archiveFiles: [String: [UInt8]] = [
+    "model.json": Array(#"{"handler": "slow", "parameters": {"file": "weights/w.bin"}}"#.utf8),
+    "weights/w.bin": [0, 1, 2, 3, 254, 255],
+]
+
+/// Stands in for the Confidential Data Hub: serves fixed resources at /cdh/resource/...
+struct KeyBrokerStandIn: RequestResponder {
+    let resources: [String: [UInt8]]
+
+    func handle(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void) {
+        guard request.method == .GET, let resource = resources[request.path] else { return respond(ServerResponse(status: .notFound)) }
+        respond(ServerResponse(status: .ok, body: ByteBuffer(bytes: resource)))
+    }
+}
+
+@Suite("Model archives, encryption at rest and key providers")
+struct ArchiveTests {
+    let key = SymmetricKey(size: .bits256)
+
+    @Test func plainAndEncryptedArchivesRoundTrip() throws {
+        let plain = try ModelArchive(files: archiveFiles).encoded()
+        #expect(try ModelArchive(decoding: plain).files == archiveFiles)
+        let sealed = try ModelArchive(files: archiveFiles, keyName: "default/keys/model").encoded(key: key)
+        #expect(try ModelArchive.keyName(of: sealed) == "default/keys/model")
+        #expect(try ModelArchive(decoding: sealed, key: key).files == archiveFiles)
+        #expect(!sealed.contains(subsequence: Array("weights/w.bin".utf8)), "an encrypted archive must not show its file names")
+    }
+
+    @Test func everyChangeToAnEncryptedArchiveIsRejected() throws {
+        let sealed = try ModelArchive(files: archiveFiles, keyName: "k").encoded(key: key)
+        for offset in sealed.indices {
+            var tampered = sealed
+            tampered[offset] ^= 0x01
+            #expect(throws: ArchiveError.self, "a flipped bit at \(offset) was accepted") {
+                try ModelArchive(decoding: tampered, key: key)
+            }
+        }
+        for length in 0..<sealed.count {
+            #expect(throws: ArchiveError.self) { try ModelArchive(decoding: Array(sealed.prefix(length)), key: key) }
+        }
+        let wrong = #expect(throws: ArchiveError.self) { try ModelArchive(decoding: sealed, key: SymmetricKey(size: .bits256)) }
+        #expect(wrong?.message.contains("does not decrypt") == true)
+        #expect(throws: ArchiveError.self) { try ModelArchive(decoding: sealed) }
+    }
+
+    @Test func theServerServesAnEncryptedArchiveDecryptedInMemory() async throws {
+        let keyFolder = try TemporaryDirectory()
+        defer { keyFolder.remove() }
+        let keyText = key.withUnsafeBytes { $0.map { String(format: "%02x", $0) }.joined() }
+        try FileManager.default.createDirectory(at: keyFolder.url.appendingPathComponent("default/keys"), withIntermediateDirectories: true)
+        try Data(keyText.utf8).write(to: keyFolder.url.appendingPathComponent("default/keys/model"))
+        let server = try await startWithArchive(keyName: "default/keys/model", provider: KeyFileProvider(directory: keyFolder.path))
+        defer { Task { await server.stop() } }
+        let response = try await send(server.port, .POST, "/v2/models/sealed/infer", body: int32Request(1))
+        #expect(response.status == .ok, "\(response.text)")
+        #expect(try outputData(response)["file"] == [0, 1, 2, 3, 254, 255].map { .integer($0) })
+    }
+
+    @Test func anArchiveWhoseKeyIsMissingOrWrongIsNotServed() async throws {
+        let keyFolder = try TemporaryDirectory()
+        defer { keyFolder.remove() }
+        try Data(String(repeating: "ab", count: 32).utf8).write(to: keyFolder.url.appendingPathComponent("other"))
+        let wrong = try await startWithArchive(keyName: "other", provider: KeyFileProvider(directory: keyFolder.path))
+        #expect(wrong.server.repository.failures.first?.message.contains("does not decrypt") == true)
+        await wrong.stop()
+        let missing = try await startWithArchive(keyName: "absent", provider: KeyFileProvider(directory: keyFolder.path))
+        #expect(missing.server.repository.failures.first?.message.contains("no key file 'absent'") == true)
+        await missing.stop()
+        let none = try await startWithArchive(keyName: "absent", provider: nil)
+        #expect(none.server.repository.failures.first?.message.contains("no key provider") == true)
+        await none.stop()
+    }
+
+    @Test func theConfidentialDataHubProviderAndItsFailures() async throws {
+        let keyBytes = key.withUnsafeBytes { Array($0) }
+        let broker = try await HTTPServer.start(
+            host: "127.0.0.1", port: 0,
+            responder: KeyBrokerStandIn(resources: [
+                "/cdh/resource/default/keys/model": keyBytes, "/cdh/resource/default/keys/short": [1, 2, 3],
+            ]),
+            maxBodySize: 1024)
+        let provider = ConfidentialDataHubProvider(port: broker.port)
+        let fetched = try await Task.detached { try provider.key(named: "default/keys/model") }.value
+        #expect(fetched.withUnsafeBytes { Array($0) } == keyBytes)
+        #expect(await keyError(provider, "default/keys/nothere")?.message.contains("HTTP 404") == true)
+        #expect(await keyError(provider, "default/keys/short")?.message.contains("must be 32 bytes") == true)
+        #expect(throws: KeyProviderError.self) { try provider.key(named: "not-a-resource-path") }
+        // The same endpoint supplies the key of an encrypted archive to a server.
+        let server = try await startWithArchive(keyName: "default/keys/model", provider: provider)
+        #expect(try await send(server.port, .POST, "/v2/models/sealed/infer", body: int32Request(1)).status == .ok)
+        await server.stop()
+        await broker.shutdown()
+        #expect(await keyError(provider, "default/keys/model")?.message.contains("did not answer") == true)
+    }
+
+    /// Fetches a key off the cooperative pool (the provider blocks) and returns the error, if any.
+    private func keyError(_ provider: ConfidentialDataHubProvider, _ name: String) async -> KeyProviderError? {
+        await Task.detached { () -> KeyProviderError? in
+            do throws(KeyProviderError) {
+                _ = try provider.key(named: name)
+                return nil
+            } catch {
+                return error
+            }
+        }.value
+    }
+
+    private func startWithArchive(keyName: String, provider: (any KeyProvider)?) async throws -> TestServer {
+        let root = try TemporaryDirectory()
+        let models = try root.subdirectory("models")
+        let sealed = try ModelArchive(files: archiveFiles, keyName: keyName).encoded(key: key)
+        try Data(sealed).write(to: models.appendingPathComponent("sealed.cfa"))
+        var configuration = ServerConfiguration(
+            handlersDirectory: try makeHandlersDirectory(in: root, plugins: ["FixtureSlow"]), modelsDirectory: models.path)
+        configuration.port = 0
+        configuration.metricsPort = nil
+        configuration.managementPort = nil
+        configuration.keyProvider = provider
+        var logger = Logger(label: "confide-test")
+        logger.logLevel = .critical
+        return TestServer(server: try await InferenceServer.start(configuration, logger: logger), root: root)
+    }
+}
+
+extension Array where Element == UInt8 {
+    func contains(subsequence: [UInt8]) -> Bool {
+        guard subsequence.count <= count else { return false }
+        return (0...(count - subsequence.count)).contains { Array(self[$0..<($0 + subsequence.count)]) == subsequence }
+    }
+}
