@@ -27,6 +27,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The largest request body accepted, in bytes.")
     var maxBodySize = 16 << 20
 
+    @Option(help: "Force a kernel plugin by name (default: the best this CPU supports, or $CONFIDE_KERNELS).")
+    var kernels: String?
+
     func run() async throws {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let logger = Logger(label: "confide")
@@ -34,6 +37,7 @@ struct Serve: AsyncParsableCommand {
         configuration.host = host
         configuration.port = port
         configuration.maxBodySize = maxBodySize
+        configuration.kernels = kernels
         let server = try await InferenceServer.start(configuration, logger: logger)
         let signal = await Signals.wait(for: [SIGINT, SIGTERM])
         logger.info("stopping", metadata: ["signal": "\(signal)"])

@@ -14,6 +14,9 @@ public struct ServerConfiguration: Sendable {
     public var port: Int = 8080
     /// The largest request body accepted; larger ones get 413.
     public var maxBodySize: Int = 16 << 20
+    /// The kernel plugin to force by name; nil picks the best one this CPU supports, unless the
+    /// `CONFIDE_KERNELS` environment variable names one.
+    public var kernels: String?
 
     /// Creates a configuration.
     public init(handlersDirectory: String, modelsDirectory: String) {
@@ -55,6 +58,10 @@ public final class InferenceServer: Sendable {
         for refusal in handlers.refusals {
             logger.error("plugin refused: \(refusal.error.message)")
         }
+        let kernels = try KernelSelection.activate(
+            from: Array(handlers.kernelPlugins.values), explicit: configuration.kernels)
+        logger.info(
+            "kernels", metadata: ["plugin": "\(kernels.plugin?.name ?? "none")", "reason": "\(kernels.reason)"])
         let repository = try ModelRepository(
             store: ModelStore(path: configuration.modelsDirectory), handlers: handlers, logger: logger)
         let http = try await HTTPServer.start(
