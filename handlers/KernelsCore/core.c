@@ -298,8 +298,9 @@ static void gemm_tiles(void *context, uint64_t begin, uint64_t end) {
     int int8 = w->precision == CONFIDE_PRECISION_INT8;
     if (path->thread_begin) path->thread_begin();
     for (uint64_t t = begin; t < end; t++) {
-        uint64_t p0 = (t / job->ntiles) * job->mc_panels, p1 = min_u64(job->mpanels, p0 + job->mc_panels);
-        uint64_t q0 = (t % job->ntiles) * KC_NC_PANELS, q1 = min_u64(w->panels, q0 + KC_NC_PANELS);
+        /* Column-block-major: one block of weights stays in L2 while every row block of A passes. */
+        uint64_t p0 = (t % job->mtiles) * job->mc_panels, p1 = min_u64(job->mpanels, p0 + job->mc_panels);
+        uint64_t q0 = (t / job->mtiles) * KC_NC_PANELS, q1 = min_u64(w->panels, q0 + KC_NC_PANELS);
         for (uint64_t chunk = 0; chunk < w->chunks; chunk++) {
             uint64_t u0 = chunk * KC_KCU;
             kc_tile tile;
