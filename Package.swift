@@ -9,6 +9,10 @@ let swiftSettings: [SwiftSetting] = [
 
 let cABI: Target.Dependency = .product(name: "CConfide", package: "sdk")
 
+/// Kernels are optimised even in debug builds, so `swift test` runs them at full speed; symbols stay
+/// hidden except each plugin's entry point.
+let kernelCSettings: [CSetting] = [.unsafeFlags(["-O3", "-fvisibility=hidden"])]
+
 let package = Package(
     name: "Confide",
     products: [
@@ -21,6 +25,10 @@ let package = Package(
         .plugin(name: "InstallHandlers", targets: ["InstallHandlers"]),
         // Handlers shipped with Confide: each a plugin loaded with dlopen from handlers/.
         .library(name: "Echo", type: .dynamic, targets: ["Echo"]),
+        // Kernel plugins shipped with Confide: the runtime picks the best one the CPU supports.
+        .library(name: "KernelsPortable", type: .dynamic, targets: ["KernelsPortable"]),
+        .library(name: "KernelsAVX512", type: .dynamic, targets: ["KernelsAVX512"]),
+        .library(name: "KernelsAMX", type: .dynamic, targets: ["KernelsAMX"]),
         // Plugins that misbehave on purpose, for the loader's tests.
         .library(name: "FixtureFailingLoad", type: .dynamic, targets: ["FixtureFailingLoad"]),
         .library(name: "FixtureSlow", type: .dynamic, targets: ["FixtureSlow"]),
@@ -46,6 +54,7 @@ let package = Package(
     targets: [
         // MARK: Runtime
         .target(name: "ConfideJSON", swiftSettings: swiftSettings),
+        .target(name: "CCPUFeatures", cSettings: [.unsafeFlags(["-O3"])]),
         .target(
             name: "CConfideSystem",
             linkerSettings: [.linkedLibrary("numa")]
@@ -53,7 +62,7 @@ let package = Package(
         .target(
             name: "ConfideRuntime",
             dependencies: [
-                "ConfideJSON", "CConfideSystem",
+                "ConfideJSON", "CConfideSystem", "CCPUFeatures", cABI,
                 .product(name: "ConfideHost", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "Logging", package: "swift-log"),
@@ -96,7 +105,7 @@ let package = Package(
         .executableTarget(
             name: "ConfideCLI",
             dependencies: [
-                "ConfideRuntime", "ConfideServer", "ConfideClient", "ConfideJSON",
+                "ConfideRuntime", "ConfideServer", "ConfideClient", "ConfideJSON", "CCPUFeatures", cABI,
                 .product(name: "ConfideHost", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -133,6 +142,16 @@ let package = Package(
             path: "handlers/Echo",
             swiftSettings: swiftSettings
         ),
+
+        // MARK: Kernel plugins shipped with Confide
+        .target(name: "KernelsCore", dependencies: [cABI], path: "handlers/KernelsCore", cSettings: kernelCSettings),
+        .target(name: "KernelsX86", dependencies: ["KernelsCore"], path: "handlers/KernelsX86", cSettings: kernelCSettings),
+        .target(
+            name: "KernelsPortable", dependencies: ["KernelsCore"], path: "handlers/KernelsPortable",
+            cSettings: kernelCSettings),
+        .target(
+            name: "KernelsAVX512", dependencies: ["KernelsX86"], path: "handlers/KernelsAVX512", cSettings: kernelCSettings),
+        .target(name: "KernelsAMX", dependencies: ["KernelsX86"], path: "handlers/KernelsAMX", cSettings: kernelCSettings),
 
         // MARK: Tooling
         .plugin(
@@ -185,5 +204,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "ConfideEnvelopeTests", dependencies: ["ConfideEnvelope"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ConfideKernelTests",
+            dependencies: [
+                "ConfideRuntime", cABI,
+                .product(name: "ConfideHost", package: "sdk"),
+                .product(name: "ConfideSDK", package: "sdk"),
+            ],
+            swiftSettings: swiftSettings + [.unsafeFlags(["-O"])]
+        ),
     ]
 )

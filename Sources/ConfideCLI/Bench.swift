@@ -1,9 +1,10 @@
 import ArgumentParser
 
-/// `confide bench`: benchmarks; `confide bench http` (the default) is the HTTP load generator.
+/// `confide bench`: benchmarks; `confide bench http` (the default) is the HTTP load generator,
+/// `confide bench kernels` measures the kernel plugins.
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure throughput and latency.",
-        subcommands: [BenchHTTP.self],
+        subcommands: [BenchHTTP.self, BenchKernels.self],
         defaultSubcommand: BenchHTTP.self)
 }

@@ -56,6 +56,8 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "Where keys of encrypted model archives come from: file:DIR (key files) or cdh[:HOST:PORT] (the Confidential Data Hub, 127.0.0.1:8006).")
     var keyProvider: String?
+    @Option(help: "Force a kernel plugin by name (default: the best this CPU supports, or $CONFIDE_KERNELS).")
+    var kernels: String?
 
     func run() async throws {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
@@ -73,6 +75,7 @@ struct Serve: AsyncParsableCommand {
         configuration.tokens = try tokens.map { path throws(AuthorizationError) in try TokenStore(contentsOf: path) }
         configuration.allowUnauthenticated = allowUnauthenticated
         configuration.keyProvider = try keyProvider.map(Self.keyProvider)
+        configuration.kernels = kernels
         let server = try await InferenceServer.start(configuration, logger: logger)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(

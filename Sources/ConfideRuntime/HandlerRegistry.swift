@@ -1,7 +1,8 @@
 public import ConfideHost
+import CConfide
 import Foundation
 
-/// The handler plugins found in a folder: the ones loaded, and the ones refused with the reason.
+/// The plugins found in a folder: the handlers and kernel plugins loaded, and the files refused with the reason.
 public struct HandlerRegistry: Sendable {
     /// A plugin file that was refused.
     public struct Refusal: Sendable, CustomStringConvertible {
@@ -13,8 +14,10 @@ public struct HandlerRegistry: Sendable {
         public var description: String { error.message }
     }
 
-    /// The loaded plugins by name.
+    /// The loaded handler plugins by name.
     public private(set) var plugins: [String: LoadedPlugin] = [:]
+    /// The loaded kernel plugins by name (see ``KernelSelection``).
+    public private(set) var kernelPlugins: [String: LoadedPlugin] = [:]
     /// The refused files.
     public private(set) var refusals: [Refusal] = []
 
@@ -43,9 +46,10 @@ public struct HandlerRegistry: Sendable {
         }
     }
 
-    /// Adds an already negotiated plugin; refuses a second plugin with a name already taken.
+    /// Adds an already negotiated plugin, as a handler or a kernel plugin by its kind; refuses a second
+    /// plugin with a name already taken by either.
     public mutating func add(_ plugin: LoadedPlugin) {
-        if let existing = plugins[plugin.name] {
+        if let existing = plugins[plugin.name] ?? kernelPlugins[plugin.name] {
             refusals.append(
                 Refusal(
                     path: plugin.origin,
@@ -54,6 +58,10 @@ public struct HandlerRegistry: Sendable {
                         "\(plugin.origin): a plugin named '\(plugin.name)' is already loaded from \(existing.origin)")))
             return
         }
-        plugins[plugin.name] = plugin
+        if plugin.kind == CONFIDE_PLUGIN_KERNELS {
+            kernelPlugins[plugin.name] = plugin
+        } else {
+            plugins[plugin.name] = plugin
+        }
     }
 }

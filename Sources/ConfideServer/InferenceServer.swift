@@ -35,6 +35,9 @@ public struct ServerConfiguration: Sendable {
     public var allowUnauthenticated = false
     /// Where the keys of encrypted model archives come from; `nil` refuses encrypted archives.
     public var keyProvider: (any KeyProvider)?
+    /// The kernel plugin to force by name; nil picks the best one this CPU supports, unless the
+    /// `CONFIDE_KERNELS` environment variable names one.
+    public var kernels: String?
 
     /// Creates a configuration.
     public init(handlersDirectory: String, modelsDirectory: String) {
@@ -93,6 +96,10 @@ public final class InferenceServer: Service, Sendable {
         let registry = PrometheusCollectorRegistry()
         let topology = try Topology.current()
         logger.info("topology", metadata: ["nodes": "\(topology.nodes.map { "node \($0.id): cpus \($0.cpus)" })"])
+        let kernels = try KernelSelection.activate(
+            from: Array(handlers.kernelPlugins.values), explicit: configuration.kernels)
+        logger.info(
+            "kernels", metadata: ["plugin": "\(kernels.plugin?.name ?? "none")", "reason": "\(kernels.reason)"])
         let repository = try ModelRepository(
             store: ModelStore(path: configuration.modelsDirectory, keys: archiveKeys(configuration.keyProvider)),
             handlers: handlers,

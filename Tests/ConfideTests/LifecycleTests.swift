@@ -39,13 +39,14 @@ struct LifecycleTests {
         let root = try TemporaryDirectory()
         defer { root.remove() }
         let handlers = try makeHandlersDirectory(in: root, plugins: ["FixtureSlow"])
-        let models = try makeModelStore(in: root, models: ["slow": slowModel(delayMs: 300, #""max_batch_size": 1"#)])
+        let models = try makeModelStore(in: root, models: ["slow": slowModel(delayMs: 1500, #""max_batch_size": 1"#)])
         let process = Process()
         process.executableURL = BuildProducts.directory.appendingPathComponent("confide")
         process.arguments = ["serve", "--handlers", handlers, "--models", models, "--port", "0", "--metrics-port", "0", "--no-management"]
         let errors = Pipe()
         process.standardError = errors
         try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
         let ports = await listeningPorts(in: errors.fileHandleForReading)
         let port = try #require(ports.inference, "the server never said where it listens")
         let metricsPort = try #require(ports.metrics, "the server never said where its metrics are")

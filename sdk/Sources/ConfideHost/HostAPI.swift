@@ -1,5 +1,5 @@
 public import CConfide
-import ConfideSDK
+public import ConfideSDK
 import Synchronization
 
 #if canImport(Glibc)
@@ -77,9 +77,40 @@ public enum HostAPI {
                         body(context, 0, count)
                     }
                 },
-                parallel_thread_count: { UInt32(ThreadTeam.current?.size ?? 1) }))
+                parallel_thread_count: { UInt32(ThreadTeam.current?.size ?? 1) },
+                kernels: { UnsafePointer(bitPattern: chosenKernels.load(ordering: .acquiring)) }))
         return UnsafePointer(table)
     }()
+
+    /// Initialises a kernel plugin's table with this host (its `init`), so it can be called directly,
+    /// e.g. by tests and benchmarks. Safe to call more than once.
+    public static func initialize(kernels plugin: LoadedPlugin) throws(HandlerError) -> UnsafePointer<ConfideKernelApi> {
+        guard let api = plugin.kernelAPI, let initialize = api.pointee.`init` else {
+            throw HandlerError(.invalidArgument, "'\(plugin.name)' is not a kernel plugin")
+        }
+        if let error = initialize(table) {
+            throw ErrorBox.take(error)
+        }
+        return api
+    }
+
+    /// Initialises `plugin`'s kernel table and makes it the one `ConfideHostApi.kernels` hands to every
+    /// handler; `nil` withdraws it. Choose before models load: a handler may keep the table it got.
+    public static func useKernels(_ plugin: LoadedPlugin?) throws(HandlerError) {
+        guard let plugin else {
+            chosenKernels.store(0, ordering: .releasing)
+            return
+        }
+        let api = try initialize(kernels: plugin)
+        chosenKernels.store(UInt(bitPattern: api), ordering: .releasing)
+    }
+
+    /// The kernel table handlers get, if one was chosen.
+    public static var kernels: UnsafePointer<ConfideKernelApi>? {
+        UnsafePointer(bitPattern: chosenKernels.load(ordering: .acquiring))
+    }
+
+    private static let chosenKernels = Atomic<UInt>(0)
 
     private static let logSink = Mutex<@Sendable (HostLogLevel, String) -> Void>({ level, message in
         let line = "[\(level)] \(message)\n"

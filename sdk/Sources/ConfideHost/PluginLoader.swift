@@ -59,6 +59,13 @@ public struct LoadedPlugin: @unchecked Sendable {
     public let kind: ConfidePluginKind
     /// The handler functions, for handler plugins.
     let handlerAPI: UnsafePointer<ConfideHandlerApi>?
+    /// The kernel table, for kernel plugins (not yet initialised: see ``HostAPI/useKernels(_:)``).
+    public let kernelAPI: UnsafePointer<ConfideKernelApi>?
+
+    /// The CPU features (`ConfideCpuFeature` bits) a kernel plugin requires; 0 for other plugins.
+    public var requiredFeatures: UInt64 { kernelAPI?.pointee.required_features ?? 0 }
+    /// A kernel plugin's preference among the plugins the CPU supports (highest wins); 0 for other plugins.
+    public var rank: UInt32 { kernelAPI?.pointee.rank ?? 0 }
 }
 
 /// Opens plugins and negotiates the ABI with them.
@@ -132,6 +139,7 @@ public enum PluginLoader {
         guard !name.isEmpty else { throw PluginLoadError(.invalidDescriptor, "\(origin): the plugin has no name") }
         let kind = ConfidePluginKind(rawValue: fields.kind)
         var handlerAPI: UnsafePointer<ConfideHandlerApi>?
+        var kernelAPI: UnsafePointer<ConfideKernelApi>?
         switch kind {
         case CONFIDE_PLUGIN_HANDLER:
             let api = fields.api?.assumingMemoryBound(to: ConfideHandlerApi.self)
@@ -145,6 +153,22 @@ public enum PluginLoader {
                 throw PluginLoadError(.invalidDescriptor, "\(origin): handler '\(name)' leaves a required function empty")
             }
             handlerAPI = api
+        case CONFIDE_PLUGIN_KERNELS:
+            guard fields.min_host_abi_minor >= 2 else {
+                throw PluginLoadError(
+                    .invalidDescriptor, "\(origin): kernel plugin '\(name)' must declare min_host_abi_minor 2 (kernels are ABI 1.2)")
+            }
+            let api = fields.api?.assumingMemoryBound(to: ConfideKernelApi.self)
+            guard let api, Int(api.pointee.struct_size) >= MemoryLayout<ConfideKernelApi>.size else {
+                throw PluginLoadError(.invalidDescriptor, "\(origin): kernel plugin '\(name)' has no complete kernel table")
+            }
+            let table = api.pointee
+            guard table.`init` != nil, table.pack_weights != nil, table.packed_free != nil, table.gemm != nil,
+                  table.batched_matmul != nil, table.softmax != nil, table.layer_norm != nil
+            else {
+                throw PluginLoadError(.invalidDescriptor, "\(origin): kernel plugin '\(name)' leaves a required function empty")
+            }
+            kernelAPI = api
         default:
             throw PluginLoadError(.unsupportedKind, "\(origin): plugin '\(name)' is of unknown kind \(fields.kind)")
         }
@@ -155,6 +179,7 @@ public enum PluginLoader {
             abiVersion: (major, minor),
             origin: origin,
             kind: kind,
-            handlerAPI: handlerAPI)
+            handlerAPI: handlerAPI,
+            kernelAPI: kernelAPI)
     }
 }

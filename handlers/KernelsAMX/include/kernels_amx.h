@@ -1,0 +1,1 @@
+/* KernelsAMX exports only confide_plugin_entry (see confide.h). */

@@ -1,0 +1,1 @@
+/* KernelsAVX512 exports only confide_plugin_entry (see confide.h). */

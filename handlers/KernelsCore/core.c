@@ -1,0 +1,610 @@
+/* The shared kernel machinery: weight and activation packing, the blocked GEMM driver, batched
+   matmul, softmax and layer norm drivers, and the portable scalar micro-kernels. No ISA-specific code. */
+#include "kernels_core.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const ConfideHostApi *kc_host = NULL;
+
+typedef float kc_alias_f32 __attribute__((may_alias));
+
+#define KC_MR 8u          /* rows of the scalar micro-kernel */
+#define KC_MC_ROWS 64u    /* rows of C per parallel tile */
+#define KC_NC_PANELS 4u   /* weight panels (of KC_NR columns) per parallel tile */
+#define KC_MAX_DIM (1ull << 31)
+
+static uint64_t round_up(uint64_t value, uint64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
+static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+static ConfideError *kc_error(uint32_t code, const char *format, ...) {
+    char message[256];
+    va_list arguments;
+    va_start(arguments, format);
+    vsnprintf(message, sizeof message, format, arguments);
+    va_end(arguments);
+    return kc_host->error_new(code, message);
+}
+
+ConfideError *kc_init(const ConfideHostApi *host) {
+    if (host == NULL) return NULL;
+    kc_host = host;
+    if (host->abi_minor < 1 || host->struct_size < offsetof(ConfideHostApi, parallel_thread_count) + sizeof(void *)) {
+        return kc_error(CONFIDE_ERROR_UNSUPPORTED, "kernel plugins need a host with ABI 1.1 or later (parallel_for)");
+    }
+    return NULL;
+}
+
+static void kc_parallel(uint64_t count, uint64_t grain, void *context, ConfideParallelBody body) {
+    kc_host->parallel_for(count, grain, context, body);
+}
+
+/* ---- Per-thread scratch -------------------------------------------------------------------- */
+
+typedef struct kc_scratch {
+    void *pointer[2];
+    size_t size[2];
+} kc_scratch;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *value) {
+    kc_scratch *scratch = value;
+    for (int slot = 0; slot < 2; slot++) kc_host->aligned_free(scratch->pointer[slot]);
+    free(scratch);
+}
+
+static void scratch_make_key(void) { pthread_key_create(&scratch_key, scratch_free); }
+
+/* A 64-byte aligned buffer of at least `bytes` for this thread, kept for reuse; NULL when out of memory. */
+static void *kc_scratch_get(int slot, size_t bytes) {
+    pthread_once(&scratch_once, scratch_make_key);
+    kc_scratch *scratch = pthread_getspecific(scratch_key);
+    if (scratch == NULL) {
+        scratch = calloc(1, sizeof *scratch);
+        if (scratch == NULL || pthread_setspecific(scratch_key, scratch) != 0) {
+            free(scratch);
+            return NULL;
+        }
+    }
+    if (scratch->size[slot] < bytes) {
+        kc_host->aligned_free(scratch->pointer[slot]);
+        size_t size = bytes + bytes / 4;
+        scratch->pointer[slot] = kc_host->aligned_alloc(64, size);
+        scratch->size[slot] = scratch->pointer[slot] ? size : 0;
+    }
+    return scratch->pointer[slot];
+}
+
+/* ---- Conversions ---------------------------------------------------------------------------- */
+
+uint16_t kc_bf16(float x) {
+    uint32_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    if ((bits & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((bits >> 16) | 0x40u);
+    bits += 0x7fffu + ((bits >> 16) & 1u);
+    return (uint16_t)(bits >> 16);
+}
+
+static uint32_t f32_bits(float x) {
+    uint32_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    return bits;
+}
+
+static float bf16_to_f32(uint32_t half) {
+    uint32_t bits = half << 16;
+    float x;
+    memcpy(&x, &bits, sizeof x);
+    return x;
+}
+
+static int32_t quantize(float x, float inverse_scale) {
+    float q = rintf(x * inverse_scale);
+    if (q > 127.0f) q = 127.0f;
+    if (q < -127.0f) q = -127.0f;
+    return (int32_t)q;
+}
+
+float kc_gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+
+/* ---- Weights ------------------------------------------------------------------------------- */
+
+static uint64_t k_per_unit(uint32_t precision) {
+    return precision == CONFIDE_PRECISION_FP32 ? 1 : precision == CONFIDE_PRECISION_BF16 ? 2 : 4;
+}
+
+ConfideError *kc_pack_weights(const ConfideWeightsDesc *desc, ConfidePackedWeights **out) {
+    if (out == NULL) return kc_error(CONFIDE_ERROR_INVALID_ARGUMENT, "pack_weights: no place for the result");
+    *out = NULL;
+    if (desc == NULL || desc->struct_size < sizeof(ConfideWeightsDesc) || desc->data == NULL) {
+        return kc_error(CONFIDE_ERROR_INVALID_ARGUMENT, "pack_weights: missing or incomplete weights description");
+    }
+    uint32_t precision = desc->precision;
+    if (precision < CONFIDE_PRECISION_FP32 || precision > CONFIDE_PRECISION_INT8) {
+        return kc_error(CONFIDE_ERROR_INVALID_ARGUMENT, "pack_weights: unknown precision %u", precision);
+    }
+    uint64_t k = desc->k, n = desc->n, ld = desc->ld;
+    if (k == 0 || n == 0 || k >= KC_MAX_DIM || n >= KC_MAX_DIM) {
+        return kc_error(CONFIDE_ERROR_INVALID_ARGUMENT, "pack_weights: invalid size %llux%llu",
+                        (unsigned long long)k, (unsigned long long)n);
+    }
+    int nk = desc->layout == CONFIDE_WEIGHTS_NK;
+    if (desc->layout > CONFIDE_WEIGHTS_NK || ld < (nk ? k : n)) {
+        return kc_error(CONFIDE_ERROR_INVALID_ARGUMENT, "pack_weights: invalid layout %u or leading dimension %llu",
+                        desc->layout, (unsigned long long)ld);
+    }
+    uint64_t kg = k_per_unit(precision);
+    uint64_t units = round_up((k + kg - 1) / kg, KC_KPAD);
+    uint64_t panels = (n + KC_NR - 1) / KC_NR;
+    uint64_t chunks = (units + KC_KCU - 1) / KC_KCU;
+    uint64_t columns = panels * KC_NR;
+    ConfidePackedWeights *w = kc_host->aligned_alloc(64, sizeof *w);
+    if (w == NULL) return kc_error(CONFIDE_ERROR_UNAVAILABLE, "pack_weights: out of memory");
+    memset(w, 0, sizeof *w);
+    w->magic = KC_MAGIC;
+    w->precision = precision;
+    w->k = k;
+    w->n = n;
+    w->kg = kg;
+    w->units = units;
+    w->panels = panels;
+    w->chunks = chunks;
+    w->data = kc_host->aligned_alloc(64, panels * units * KC_NR * sizeof(uint32_t));
+    int int8 = precision == CONFIDE_PRECISION_INT8;
+    if (int8) {
+        w->col_scale = kc_host->aligned_alloc(64, columns * sizeof(float));
+        w->col_comp = kc_host->aligned_alloc(64, chunks * columns * sizeof(int32_t));
+    }
+    if (w->data == NULL || (int8 && (w->col_scale == NULL || w->col_comp == NULL))) {
+        kc_packed_free(w);
+        return kc_error(CONFIDE_ERROR_UNAVAILABLE, "pack_weights: out of memory for %llux%llu weights",
+                        (unsigned long long)k, (unsigned long long)n);
+    }
+    if (int8) {
+        memset(w->col_scale, 0, columns * sizeof(float));
+        memset(w->col_comp, 0, chunks * columns * sizeof(int32_t));
+    }
+    const float *data = desc->data;
+#define WEIGHT(kk, j) (nk ? data[(j) * ld + (kk)] : data[(kk) * ld + (j)])
+    for (uint64_t j = 0; j < columns; j++) {
+        uint32_t *column = w->data + (j / KC_NR) * units * KC_NR + (j % KC_NR);
+        float inverse = 0.0f;
+        if (int8 && j < n) {
+            float largest = 0.0f;
+            for (uint64_t kk = 0; kk < k; kk++) largest = fmaxf(largest, fabsf(WEIGHT(kk, j)));
+            w->col_scale[j] = largest / 127.0f;
+            inverse = largest > 0.0f ? 127.0f / largest : 0.0f;
+        }
+        for (uint64_t u = 0; u < units; u++) {
+            uint32_t unit = 0;
+            if (j < n) {
+                for (uint64_t part = 0; part < kg; part++) {
+                    uint64_t kk = u * kg + part;
+                    if (kk >= k) break;
+                    float value = WEIGHT(kk, j);
+                    if (precision == CONFIDE_PRECISION_FP32) {
+                        unit = f32_bits(value);
+                    } else if (precision == CONFIDE_PRECISION_BF16) {
+                        unit |= (uint32_t)kc_bf16(value) << (16 * part);
+                    } else {
+                        int32_t q = quantize(value, inverse);
+                        unit |= (uint32_t)(uint8_t)(int8_t)q << (8 * part);
+                        w->col_comp[(u / KC_KCU) * columns + j] += 128 * q;
+                    }
+                }
+            }
+            column[u * KC_NR] = unit;
+        }
+    }
+#undef WEIGHT
+    *out = w;
+    return NULL;
+}
+
+void kc_packed_free(ConfidePackedWeights *w) {
+    if (w == NULL || kc_host == NULL) return;
+    kc_host->aligned_free(w->data);
+    kc_host->aligned_free(w->col_scale);
+    kc_host->aligned_free(w->col_comp);
+    w->magic = 0;
+    kc_host->aligned_free(w);
+}
+
+/* ---- The GEMM driver ------------------------------------------------------------------------ */
+
+/* The portable conversion of one row of A into k-units (see kc_path.pack_row). */
+static void kc_pack_row(uint32_t precision, const float *src, uint64_t k, uint32_t *dst, uint64_t step, uint64_t units,
+                        float *row_scale) {
+    if (precision == CONFIDE_PRECISION_FP32) {
+        for (uint64_t u = 0; u < units; u++) dst[u * step] = u < k ? f32_bits(src[u]) : 0;
+    } else if (precision == CONFIDE_PRECISION_BF16) {
+        for (uint64_t u = 0; u < units; u++) {
+            uint32_t low = 2 * u < k ? kc_bf16(src[2 * u]) : 0, high = 2 * u + 1 < k ? kc_bf16(src[2 * u + 1]) : 0;
+            dst[u * step] = low | high << 16;
+        }
+    } else {
+        float largest = 0.0f;
+        for (uint64_t kk = 0; kk < k; kk++) largest = fmaxf(largest, fabsf(src[kk]));
+        *row_scale = largest / 127.0f;
+        float inverse = largest > 0.0f ? 127.0f / largest : 0.0f;
+        for (uint64_t u = 0; u < units; u++) {
+            uint32_t unit = 0;
+            for (uint64_t part = 0; part < 4; part++) {
+                uint64_t kk = u * 4 + part;
+                uint32_t byte = kk < k ? (uint32_t)(quantize(src[kk], inverse) + 128) : 128u;
+                unit |= byte << (8 * part);
+            }
+            dst[u * step] = unit;
+        }
+    }
+}
+
+typedef struct gemm_job {
+    const kc_path *path;
+    const ConfidePackedWeights *w;
+    uint64_t m;
+    const float *a;
+    uint64_t lda;
+    float *c;
+    uint64_t ldc;
+    uint32_t flags;
+    float alpha;
+    const float *bias;
+    const float *residual;
+    uint64_t ldr;
+    uint32_t *apack;
+    float *row_scale;
+    uint64_t mpanels, mc_panels, mtiles, ntiles;
+} gemm_job;
+
+/* Packs rows [p·mr, p·mr + mr) of A: rounded or quantized into units, zero-padded. */
+static void pack_a_panel(const gemm_job *job, uint64_t p) {
+    uint64_t mr = job->path->mr, units = job->w->units, k = job->w->k;
+    uint32_t precision = job->w->precision;
+    int panels = job->path->a_layout == KC_A_PANELS;
+    for (uint64_t i = 0; i < mr; i++) {
+        uint64_t row = p * mr + i;
+        uint32_t *dst = panels ? job->apack + p * units * mr + i : job->apack + row * units;
+        uint64_t step = panels ? mr : 1;
+        if (row >= job->m) {
+            for (uint64_t u = 0; u < units; u++) dst[u * step] = 0;
+            if (job->row_scale) job->row_scale[row] = 0.0f;
+            continue;
+        }
+        const float *src = job->a + row * job->lda;
+        if (job->path->pack_row) {
+            job->path->pack_row(src, k, dst, step, units, job->row_scale + row);
+        } else {
+            kc_pack_row(precision, src, k, dst, step, units, job->row_scale + row);
+        }
+    }
+}
+
+static void pack_a_body(void *context, uint64_t begin, uint64_t end) {
+    for (uint64_t p = begin; p < end; p++) pack_a_panel(context, p);
+}
+
+static void gemm_tiles(void *context, uint64_t begin, uint64_t end) {
+    const gemm_job *job = context;
+    const kc_path *path = job->path;
+    const ConfidePackedWeights *w = job->w;
+    uint64_t mr = path->mr, units = w->units, columns = w->panels * KC_NR;
+    int int8 = w->precision == CONFIDE_PRECISION_INT8;
+    if (path->thread_begin) path->thread_begin();
+    for (uint64_t t = begin; t < end; t++) {
+        /* Column-block-major: one block of weights stays in L2 while every row block of A passes. */
+        uint64_t p0 = (t % job->mtiles) * job->mc_panels, p1 = min_u64(job->mpanels, p0 + job->mc_panels);
+        uint64_t q0 = (t / job->mtiles) * KC_NC_PANELS, q1 = min_u64(w->panels, q0 + KC_NC_PANELS);
+        for (uint64_t chunk = 0; chunk < w->chunks; chunk++) {
+            uint64_t u0 = chunk * KC_KCU;
+            kc_tile tile;
+            tile.units = min_u64(KC_KCU, units - u0);
+            tile.first = chunk == 0;
+            tile.last = chunk + 1 == w->chunks;
+            tile.flags = job->flags;
+            tile.alpha = job->alpha;
+            tile.ldc = job->ldc;
+            tile.ldr = job->ldr;
+            tile.a_row_units = units;
+            for (uint64_t q = q0; q < q1; q++) {
+                uint64_t col0 = q * KC_NR;
+                tile.cols = (uint32_t)min_u64(KC_NR, w->n - col0);
+                tile.b = w->data + (q * units + u0) * KC_NR;
+                tile.col_scale = int8 ? w->col_scale + col0 : NULL;
+                tile.col_comp = int8 ? w->col_comp + chunk * columns + col0 : NULL;
+                tile.bias = job->bias ? job->bias + col0 : NULL;
+                for (uint64_t p = p0; p < p1; p++) {
+                    uint64_t row0 = p * mr;
+                    tile.rows = (uint32_t)min_u64(mr, job->m - row0);
+                    tile.a = path->a_layout == KC_A_PANELS ? job->apack + p * units * mr + u0 * mr
+                                                           : job->apack + row0 * units + u0;
+                    tile.c = job->c + row0 * job->ldc + col0;
+                    tile.row_scale = int8 ? job->row_scale + row0 : NULL;
+                    tile.residual = job->residual ? job->residual + row0 * job->ldr + col0 : NULL;
+                    path->micro(&tile);
+                }
+            }
+        }
+    }
+    if (path->thread_end) path->thread_end();
+}
+
+/* Bytes of scratch for packed A (and row scales) of m rows. */
+static size_t apack_bytes(const kc_path *path, const ConfidePackedWeights *w, uint64_t m, uint64_t *mpanels) {
+    *mpanels = (m + path->mr - 1) / path->mr;
+    uint64_t rows = *mpanels * path->mr;
+    return (size_t)(rows * w->units * sizeof(uint32_t) + round_up(rows * sizeof(float), 64));
+}
+
+static void setup_job(gemm_job *job, void *scratch, uint64_t mpanels) {
+    job->mpanels = mpanels;
+    job->apack = scratch;
+    job->row_scale = (float *)(job->apack + mpanels * job->path->mr * job->w->units);
+    job->mc_panels = job->path->mr >= KC_MC_ROWS ? 1 : KC_MC_ROWS / job->path->mr;
+    job->mtiles = (mpanels + job->mc_panels - 1) / job->mc_panels;
+    job->ntiles = (job->w->panels + KC_NC_PANELS - 1) / KC_NC_PANELS;
+}
+
+ConfideError *kc_gemm(const kc_impl *impl, const ConfidePackedWeights *w, uint64_t m, const float *a, uint64_t lda,
+                      float *c, uint64_t ldc, const ConfideEpilogue *epilogue) {
+    if (w == NULL || w->magic != KC_MAGIC) {
+        return kc_error(CONFIDE_ERROR_INVALID_ARGUMENT, "gemm: weights were not packed by this kernel plugin");
+    }
+    if (m == 0) return NULL;
+    if (m >= KC_MAX_DIM || a == NULL || c == NULL || lda < w->k || ldc < w->n) {
+        return kc_error(CONFIDE_ERROR_INVALID_ARGUMENT, "gemm: invalid operands (m %llu, lda %llu, ldc %llu for k %llu, n %llu)",
+                        (unsigned long long)m, (unsigned long long)lda, (unsigned long long)ldc,
+                        (unsigned long long)w->k, (unsigned long long)w->n);
+    }
+    gemm_job job = {.path = &impl->path[w->precision], .w = w, .m = m, .a = a, .lda = lda, .c = c, .ldc = ldc,
+                    .alpha = 1.0f};
+    if (epilogue != NULL) {
+        if (epilogue->struct_size < sizeof(ConfideEpilogue)) {
+            return kc_error(CONFIDE_ERROR_INVALID_ARGUMENT, "gemm: epilogue of %u bytes is too small", epilogue->struct_size);
+        }
+        uint32_t known = CONFIDE_EPILOGUE_BIAS | CONFIDE_EPILOGUE_GELU | CONFIDE_EPILOGUE_RESIDUAL;
+        if (epilogue->flags & ~known) {
+            return kc_error(CONFIDE_ERROR_UNSUPPORTED, "gemm: unknown epilogue flags 0x%x", epilogue->flags & ~known);
+        }
+        if ((epilogue->flags & CONFIDE_EPILOGUE_BIAS) && epilogue->bias == NULL) {
+            return kc_error(CONFIDE_ERROR_INVALID_ARGUMENT, "gemm: bias requested without a bias");
+        }
+        if ((epilogue->flags & CONFIDE_EPILOGUE_RESIDUAL) && (epilogue->residual == NULL || epilogue->ld_residual < w->n)) {
+            return kc_error(CONFIDE_ERROR_INVALID_ARGUMENT, "gemm: residual requested without a valid residual");
+        }
+        job.flags = epilogue->flags;
+        job.bias = (job.flags & CONFIDE_EPILOGUE_BIAS) ? epilogue->bias : NULL;
+        job.residual = (job.flags & CONFIDE_EPILOGUE_RESIDUAL) ? epilogue->residual : NULL;
+        job.ldr = epilogue->ld_residual;
+    }
+    uint64_t mpanels;
+    void *scratch = kc_scratch_get(0, apack_bytes(job.path, w, m, &mpanels));
+    if (scratch == NULL) return kc_error(CONFIDE_ERROR_UNAVAILABLE, "gemm: out of memory for %llu rows", (unsigned long long)m);
+    setup_job(&job, scratch, mpanels);
+    kc_parallel(mpanels, 1, &job, pack_a_body);
+    kc_parallel(job.mtiles * job.ntiles, 1, &job, gemm_tiles);
+    return NULL;
+}
+
+/* ---- Batched matmul ------------------------------------------------------------------------- */
+
+typedef struct bmm_job {
+    const kc_impl *impl;
+    const ConfideBatchedMatmul *d;
+    uint64_t units, panels;
+    int failed;
+} bmm_job;
+
+static void bmm_body(void *context, uint64_t begin, uint64_t end) {
+    bmm_job *bjob = context;
+    const ConfideBatchedMatmul *d = bjob->d;
+    const kc_path *path = &bjob->impl->path[CONFIDE_PRECISION_FP32];
+    uint64_t units = bjob->units, panels = bjob->panels;
+    uint64_t mpanels = (d->m + path->mr - 1) / path->mr;
+    size_t bbytes = (size_t)(panels * units * KC_NR * sizeof(uint32_t));
+    size_t abytes = (size_t)(mpanels * path->mr * units * sizeof(uint32_t) + round_up(mpanels * path->mr * sizeof(float), 64));
+    uint8_t *scratch = kc_scratch_get(1, bbytes + abytes);
+    if (scratch == NULL) {
+        __atomic_store_n(&bjob->failed, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    ConfidePackedWeights w = {.magic = KC_MAGIC, .precision = CONFIDE_PRECISION_FP32, .k = d->k, .n = d->n, .kg = 1,
+                              .units = units, .panels = panels, .chunks = (units + KC_KCU - 1) / KC_KCU,
+                              .data = (uint32_t *)scratch};
+    for (uint64_t item = begin; item < end; item++) {
+        uint64_t outer = item / d->inner_count, inner = item % d->inner_count;
+        const float *a = d->a + outer * d->a_outer_stride + inner * d->a_inner_stride;
+        const float *b = d->b + outer * d->b_outer_stride + inner * d->b_inner_stride;
+        float *c = d->c + outer * d->c_outer_stride + inner * d->c_inner_stride;
+        for (uint64_t j = 0; j < panels * KC_NR; j++) {
+            uint32_t *column = w.data + (j / KC_NR) * units * KC_NR + (j % KC_NR);
+            for (uint64_t u = 0; u < units; u++) {
+                float value = 0.0f;
+                if (j < d->n && u < d->k) value = d->trans_b ? b[j * d->ldb + u] : b[u * d->ldb + j];
+                column[u * KC_NR] = f32_bits(value);
+            }
+        }
+        gemm_job job = {.path = path, .w = &w, .m = d->m, .a = a, .lda = d->lda, .c = c, .ldc = d->ldc, .alpha = d->alpha};
+        setup_job(&job, scratch + bbytes, mpanels);
+        pack_a_body(&job, 0, mpanels);
+        gemm_tiles(&job, 0, job.mtiles * job.ntiles);
+    }
+}
+
+ConfideError *kc_batched_matmul(const kc_impl *impl, const ConfideBatchedMatmul *d) {
+    if (d == NULL || d->struct_size < sizeof(ConfideBatchedMatmul)) {
+        return kc_error(CONFIDE_ERROR_INVALID_ARGUMENT, "batched_matmul: missing or incomplete description");
+    }
+    uint64_t items = d->outer_count * d->inner_count;
+    if (items == 0 || d->m == 0 || d->n == 0) return NULL;
+    if (d->k == 0 || d->m >= KC_MAX_DIM || d->n >= KC_MAX_DIM || d->k >= KC_MAX_DIM || d->outer_count >= KC_MAX_DIM ||
+        d->inner_count >= KC_MAX_DIM || d->a == NULL || d->b == NULL || d->c == NULL || d->lda < d->k ||
+        d->ldb < (d->trans_b ? d->k : d->n) || d->ldc < d->n) {
+        return kc_error(CONFIDE_ERROR_INVALID_ARGUMENT, "batched_matmul: invalid sizes or operands");
+    }
+    bmm_job job = {.impl = impl, .d = d, .units = round_up(d->k, KC_KPAD), .panels = (d->n + KC_NR - 1) / KC_NR};
+    kc_parallel(items, 1, &job, bmm_body);
+    if (job.failed) return kc_error(CONFIDE_ERROR_UNAVAILABLE, "batched_matmul: out of memory");
+    return NULL;
+}
+
+/* ---- Softmax and layer norm ----------------------------------------------------------------- */
+
+typedef struct softmax_job {
+    const kc_impl *impl;
+    const ConfideSoftmax *d;
+} softmax_job;
+
+static void softmax_body(void *context, uint64_t begin, uint64_t end) {
+    const softmax_job *job = context;
+    const ConfideSoftmax *d = job->d;
+    for (uint64_t index = begin; index < end; index++) {
+        uint64_t row = index % d->rows, item = index / d->rows;
+        uint64_t outer = item / d->inner_count, inner = item % d->inner_count;
+        float *x = d->x + outer * d->x_outer_stride + inner * d->x_inner_stride + row * d->ldx;
+        const float *mask = d->mask ? d->mask + outer * d->mask_outer_stride : NULL;
+        job->impl->softmax_row(x, mask, d->cols);
+    }
+}
+
+ConfideError *kc_softmax(const kc_impl *impl, const ConfideSoftmax *d) {
+    if (d == NULL || d->struct_size < sizeof(ConfideSoftmax)) {
+        return kc_error(CONFIDE_ERROR_INVALID_ARGUMENT, "softmax: missing or incomplete description");
+    }
+    uint64_t count = d->outer_count * d->inner_count * d->rows;
+    if (count == 0 || d->cols == 0) return NULL;
+    if (d->outer_count >= KC_MAX_DIM || d->inner_count >= KC_MAX_DIM || d->rows >= KC_MAX_DIM || d->x == NULL ||
+        d->ldx < d->cols) {
+        return kc_error(CONFIDE_ERROR_INVALID_ARGUMENT, "softmax: invalid sizes or operands");
+    }
+    softmax_job job = {.impl = impl, .d = d};
+    kc_parallel(count, 16, &job, softmax_body);
+    return NULL;
+}
+
+typedef struct norm_job {
+    const kc_impl *impl;
+    uint64_t cols, ldx, ldy;
+    const float *x, *gamma, *beta;
+    float *y;
+    float eps;
+} norm_job;
+
+static void norm_body(void *context, uint64_t begin, uint64_t end) {
+    const norm_job *job = context;
+    for (uint64_t row = begin; row < end; row++) {
+        job->impl->layer_norm_row(job->x + row * job->ldx, job->y + row * job->ldy, job->gamma, job->beta, job->eps,
+                                  job->cols);
+    }
+}
+
+ConfideError *kc_layer_norm(const kc_impl *impl, uint64_t rows, uint64_t cols, const float *x, uint64_t ldx,
+                            const float *gamma, const float *beta, float eps, float *y, uint64_t ldy) {
+    if (rows == 0 || cols == 0) return NULL;
+    if (x == NULL || y == NULL || gamma == NULL || beta == NULL || ldx < cols || ldy < cols || !(eps >= 0.0f)) {
+        return kc_error(CONFIDE_ERROR_INVALID_ARGUMENT, "layer_norm: invalid operands");
+    }
+    norm_job job = {.impl = impl, .cols = cols, .ldx = ldx, .ldy = ldy, .x = x, .gamma = gamma, .beta = beta, .y = y,
+                    .eps = eps};
+    kc_parallel(rows, 4, &job, norm_body);
+    return NULL;
+}
+
+/* ---- Portable micro-kernels and row operations ---------------------------------------------- */
+
+void kc_scalar_store(const kc_tile *t, uint32_t row, const float *values) {
+    float *c = t->c + row * t->ldc;
+    const float *residual = t->residual ? t->residual + row * t->ldr : NULL;
+    for (uint32_t j = 0; j < t->cols; j++) {
+        float v = values[j] * t->alpha;
+        if (!t->first) v += c[j];
+        if (t->last) {
+            if (t->flags & CONFIDE_EPILOGUE_BIAS) v += t->bias[j];
+            if (t->flags & CONFIDE_EPILOGUE_GELU) v = kc_gelu(v);
+            if (t->flags & CONFIDE_EPILOGUE_RESIDUAL) v += residual[j];
+        }
+        c[j] = v;
+    }
+}
+
+void kc_scalar_micro_fp32(const kc_tile *t) {
+    float acc[KC_MR][KC_NR] = {{0}};
+    const kc_alias_f32 *a = (const kc_alias_f32 *)t->a, *b = (const kc_alias_f32 *)t->b;
+    for (uint64_t u = 0; u < t->units; u++, a += KC_MR, b += KC_NR) {
+        for (uint32_t i = 0; i < KC_MR; i++) {
+            for (uint32_t j = 0; j < KC_NR; j++) acc[i][j] += a[i] * b[j];
+        }
+    }
+    for (uint32_t i = 0; i < t->rows; i++) kc_scalar_store(t, i, acc[i]);
+}
+
+void kc_scalar_micro_bf16(const kc_tile *t) {
+    float acc[KC_MR][KC_NR] = {{0}};
+    const uint32_t *a = t->a, *b = t->b;
+    for (uint64_t u = 0; u < t->units; u++, a += KC_MR, b += KC_NR) {
+        float blo[KC_NR], bhi[KC_NR];
+        for (uint32_t j = 0; j < KC_NR; j++) {
+            blo[j] = bf16_to_f32(b[j] & 0xffffu);
+            bhi[j] = bf16_to_f32(b[j] >> 16);
+        }
+        for (uint32_t i = 0; i < KC_MR; i++) {
+            float alo = bf16_to_f32(a[i] & 0xffffu), ahi = bf16_to_f32(a[i] >> 16);
+            for (uint32_t j = 0; j < KC_NR; j++) acc[i][j] += alo * blo[j] + ahi * bhi[j];
+        }
+    }
+    for (uint32_t i = 0; i < t->rows; i++) kc_scalar_store(t, i, acc[i]);
+}
+
+void kc_scalar_micro_int8(const kc_tile *t) {
+    int32_t acc[KC_MR][KC_NR] = {{0}};
+    const uint8_t *a = (const uint8_t *)t->a;
+    const int8_t *b = (const int8_t *)t->b;
+    for (uint64_t u = 0; u < t->units; u++, a += 4 * KC_MR, b += 4 * KC_NR) {
+        for (uint32_t i = 0; i < KC_MR; i++) {
+            for (uint32_t j = 0; j < KC_NR; j++) {
+                int32_t sum = 0;
+                for (uint32_t part = 0; part < 4; part++) sum += (int32_t)a[4 * i + part] * (int32_t)b[4 * j + part];
+                acc[i][j] += sum;
+            }
+        }
+    }
+    for (uint32_t i = 0; i < t->rows; i++) {
+        float values[KC_NR];
+        for (uint32_t j = 0; j < KC_NR; j++) {
+            values[j] = j < t->cols ? (float)(acc[i][j] - t->col_comp[j]) * (t->row_scale[i] * t->col_scale[j]) : 0.0f;
+        }
+        kc_scalar_store(t, i, values);
+    }
+}
+
+void kc_scalar_softmax_row(float *x, const float *mask, uint64_t n) {
+    float largest = -INFINITY;
+    for (uint64_t j = 0; j < n; j++) largest = fmaxf(largest, x[j] + (mask ? mask[j] : 0.0f));
+    if (largest == -INFINITY) {
+        for (uint64_t j = 0; j < n; j++) x[j] = 0.0f;
+        return;
+    }
+    float sum = 0.0f;
+    for (uint64_t j = 0; j < n; j++) {
+        x[j] = expf(x[j] + (mask ? mask[j] : 0.0f) - largest);
+        sum += x[j];
+    }
+    float inverse = 1.0f / sum;
+    for (uint64_t j = 0; j < n; j++) x[j] *= inverse;
+}
+
+void kc_scalar_layer_norm_row(const float *x, float *y, const float *gamma, const float *beta, float eps, uint64_t n) {
+    double sum = 0.0;
+    for (uint64_t j = 0; j < n; j++) sum += x[j];
+    float mean = (float)(sum / (double)n);
+    double squares = 0.0;
+    for (uint64_t j = 0; j < n; j++) squares += (double)(x[j] - mean) * (double)(x[j] - mean);
+    float inverse = (float)(1.0 / sqrt(squares / (double)n + (double)eps));
+    for (uint64_t j = 0; j < n; j++) y[j] = (x[j] - mean) * inverse * gamma[j] + beta[j];
+}

@@ -1,0 +1,1 @@
+/* KernelsPortable exports only confide_plugin_entry (see confide.h). */

@@ -1,0 +1,278 @@
+/* AVX-512 micro-kernels: an 8 × 32 block of C stays in 16 zmm registers for a whole K chunk while
+   packed B panels stream from L1 and packed A panels are broadcast one 32-bit unit at a time (the
+   BLIS / MLAS register-blocking scheme). Epilogues run on the registers before the only store. */
+#include "kernels_x86.h"
+
+#include <immintrin.h>
+#include <math.h>
+
+#define KX_BASE "avx512f,avx512bw,avx512vl,avx512dq,fma"
+#define KX_INLINE static inline __attribute__((always_inline, target(KX_BASE)))
+
+KX_INLINE __m512 kx_exp(__m512 x) {
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-104.0f)), _mm512_set1_ps(88.7f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* Exact GELU, x/2 · (1 + erf(x/√2)), with erfc from Numerical Recipes' Chebyshev fit (relative error
+   below 1.2e-7). */
+KX_INLINE __m512 kx_gelu(__m512 x) {
+    __m512 z = _mm512_abs_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f)));
+    __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(z, _mm512_set1_ps(0.5f), _mm512_set1_ps(1.0f)));
+    static const float coefficients[] = {0.17087277f, -0.82215223f, 1.48851587f, -1.13520398f, 0.27886807f,
+                                         -0.18628806f, 0.09678418f, 0.37409196f, 1.00002368f};
+    __m512 q = _mm512_set1_ps(coefficients[0]);
+    for (int index = 1; index < 9; index++) q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(coefficients[index]));
+    q = _mm512_mul_ps(q, t);
+    __m512 exponent = _mm512_sub_ps(_mm512_sub_ps(q, _mm512_mul_ps(z, z)), _mm512_set1_ps(1.26551223f));
+    __m512 erfc = _mm512_mul_ps(t, kx_exp(exponent));
+    __mmask16 negative = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+    __m512 one_plus_erf = _mm512_mask_blend_ps(negative, _mm512_sub_ps(_mm512_set1_ps(2.0f), erfc), erfc);
+    return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)), one_plus_erf);
+}
+
+KX_INLINE __mmask16 kx_mask(uint64_t remaining) {
+    return remaining >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << remaining) - 1u);
+}
+
+/* Finishes one row of a tile: scale, accumulate into C across chunks, and on the last chunk apply the
+   epilogue; then one masked store per 16 columns. */
+KX_INLINE void kx_store_row(const kc_tile *t, uint32_t row, __m512 v0, __m512 v1) {
+    __mmask16 m0 = kx_mask(t->cols), m1 = t->cols > 16 ? kx_mask(t->cols - 16) : 0;
+    float *c = t->c + row * t->ldc;
+    if (t->alpha != 1.0f) {
+        v0 = _mm512_mul_ps(v0, _mm512_set1_ps(t->alpha));
+        v1 = _mm512_mul_ps(v1, _mm512_set1_ps(t->alpha));
+    }
+    if (!t->first) {
+        v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, c));
+        v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, c + 16));
+    }
+    if (t->last && t->flags) {
+        if (t->flags & CONFIDE_EPILOGUE_BIAS) {
+            v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, t->bias));
+            v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, t->bias + 16));
+        }
+        if (t->flags & CONFIDE_EPILOGUE_GELU) {
+            v0 = kx_gelu(v0);
+            v1 = kx_gelu(v1);
+        }
+        if (t->flags & CONFIDE_EPILOGUE_RESIDUAL) {
+            const float *residual = t->residual + row * t->ldr;
+            v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, residual));
+            v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, residual + 16));
+        }
+    }
+    _mm512_mask_storeu_ps(c, m0, v0);
+    _mm512_mask_storeu_ps(c + 16, m1, v1);
+}
+
+/* Dequantizes one INT8 row: (sum - 128 · column sum) · row scale · column scale. */
+KX_INLINE void kx_store_row_s32(const kc_tile *t, uint32_t row, __m512i s0, __m512i s1) {
+    __mmask16 m0 = kx_mask(t->cols), m1 = t->cols > 16 ? kx_mask(t->cols - 16) : 0;
+    __m512 rs = _mm512_set1_ps(t->row_scale[row]);
+    __m512 scale0 = _mm512_mul_ps(rs, _mm512_maskz_loadu_ps(m0, t->col_scale));
+    __m512 scale1 = _mm512_mul_ps(rs, _mm512_maskz_loadu_ps(m1, t->col_scale + 16));
+    __m512 v0 = _mm512_cvtepi32_ps(_mm512_sub_epi32(s0, _mm512_maskz_loadu_epi32(m0, t->col_comp)));
+    __m512 v1 = _mm512_cvtepi32_ps(_mm512_sub_epi32(s1, _mm512_maskz_loadu_epi32(m1, t->col_comp + 16)));
+    kx_store_row(t, row, _mm512_mul_ps(v0, scale0), _mm512_mul_ps(v1, scale1));
+}
+
+__attribute__((target(KX_BASE))) void kx_micro_fp32(const kc_tile *t) {
+    __m512 c0[KX_MR], c1[KX_MR];
+#pragma clang loop unroll(full)
+    for (uint32_t i = 0; i < KX_MR; i++) c0[i] = c1[i] = _mm512_setzero_ps();
+    const float *a = (const float *)t->a, *b = (const float *)t->b;
+#pragma clang loop unroll_count(4)
+    for (uint64_t u = 0; u < t->units; u++) {
+        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+#pragma clang loop unroll(full)
+        for (uint32_t i = 0; i < KX_MR; i++) {
+            __m512 ai = _mm512_set1_ps(a[i]);
+            c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
+            c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
+        }
+        a += KX_MR;
+        b += KC_NR;
+    }
+#pragma clang loop unroll(full)
+    for (uint32_t i = 0; i < KX_MR; i++) {
+        if (i < t->rows) kx_store_row(t, i, c0[i], c1[i]);
+    }
+}
+
+__attribute__((target(KX_BASE ",avx512bf16"))) void kx_micro_bf16(const kc_tile *t) {
+    __m512 c0[KX_MR], c1[KX_MR];
+#pragma clang loop unroll(full)
+    for (uint32_t i = 0; i < KX_MR; i++) c0[i] = c1[i] = _mm512_setzero_ps();
+    const uint32_t *a = t->a, *b = t->b;
+#pragma clang loop unroll_count(4)
+    for (uint64_t u = 0; u < t->units; u++) {
+        __m512bh b0 = (__m512bh)_mm512_load_si512(b), b1 = (__m512bh)_mm512_load_si512(b + 16);
+#pragma clang loop unroll(full)
+        for (uint32_t i = 0; i < KX_MR; i++) {
+            __m512bh ai = (__m512bh)_mm512_set1_epi32((int)a[i]);
+            c0[i] = _mm512_dpbf16_ps(c0[i], ai, b0);
+            c1[i] = _mm512_dpbf16_ps(c1[i], ai, b1);
+        }
+        a += KX_MR;
+        b += KC_NR;
+    }
+#pragma clang loop unroll(full)
+    for (uint32_t i = 0; i < KX_MR; i++) {
+        if (i < t->rows) kx_store_row(t, i, c0[i], c1[i]);
+    }
+}
+
+__attribute__((target(KX_BASE ",avx512vnni"))) void kx_micro_int8(const kc_tile *t) {
+    __m512i c0[KX_MR], c1[KX_MR];
+#pragma clang loop unroll(full)
+    for (uint32_t i = 0; i < KX_MR; i++) c0[i] = c1[i] = _mm512_setzero_si512();
+    const uint32_t *a = t->a, *b = t->b;
+#pragma clang loop unroll_count(4)
+    for (uint64_t u = 0; u < t->units; u++) {
+        __m512i b0 = _mm512_load_si512(b), b1 = _mm512_load_si512(b + 16);
+#pragma clang loop unroll(full)
+        for (uint32_t i = 0; i < KX_MR; i++) {
+            __m512i ai = _mm512_set1_epi32((int)a[i]);
+            c0[i] = _mm512_dpbusd_epi32(c0[i], ai, b0);
+            c1[i] = _mm512_dpbusd_epi32(c1[i], ai, b1);
+        }
+        a += KX_MR;
+        b += KC_NR;
+    }
+#pragma clang loop unroll(full)
+    for (uint32_t i = 0; i < KX_MR; i++) {
+        if (i < t->rows) kx_store_row_s32(t, i, c0[i], c1[i]);
+    }
+}
+
+/* Writes `count` (≤ 16) units at dst[u·step], ... */
+KX_INLINE void kx_put_units(uint32_t *dst, uint64_t step, uint64_t u, uint64_t count, __m512i units) {
+    if (step == 1) {
+        _mm512_mask_storeu_epi32(dst + u, kx_mask(count), units);
+        return;
+    }
+    uint32_t values[16];
+    _mm512_storeu_si512(values, units);
+    for (uint64_t i = 0; i < count; i++) dst[(u + i) * step] = values[i];
+}
+
+KX_INLINE __mmask16 kx_tail(uint64_t k, uint64_t position) { return kx_mask(k > position ? k - position : 0); }
+
+__attribute__((target(KX_BASE))) void kx_pack_row_fp32(const float *src, uint64_t k, uint32_t *dst, uint64_t step,
+                                                       uint64_t units, float *row_scale) {
+    (void)row_scale;
+    for (uint64_t u = 0; u < units; u += 16) {
+        __m512i v = _mm512_castps_si512(_mm512_maskz_loadu_ps(kx_tail(k, u), src + u));
+        kx_put_units(dst, step, u, units - u < 16 ? units - u : 16, v);
+    }
+}
+
+__attribute__((target(KX_BASE ",avx512bf16"))) void kx_pack_row_bf16(const float *src, uint64_t k, uint32_t *dst,
+                                                                    uint64_t step, uint64_t units, float *row_scale) {
+    (void)row_scale;
+    for (uint64_t u = 0; u < units; u += 16) {
+        __m512 low = _mm512_maskz_loadu_ps(kx_tail(k, 2 * u), src + 2 * u);
+        __m512 high = _mm512_maskz_loadu_ps(kx_tail(k, 2 * u + 16), src + 2 * u + 16);
+        __m512i v = (__m512i)_mm512_cvtne2ps_pbh(high, low);
+        kx_put_units(dst, step, u, units - u < 16 ? units - u : 16, v);
+    }
+}
+
+KX_INLINE __m128i kx_quantize16(const float *src, __mmask16 mask, __m512 inverse) {
+    __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(mask, src), inverse));
+    q = _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(-127)), _mm512_set1_epi32(127));
+    return _mm512_cvtepi32_epi8(_mm512_add_epi32(q, _mm512_set1_epi32(128)));
+}
+
+__attribute__((target(KX_BASE))) void kx_pack_row_int8(const float *src, uint64_t k, uint32_t *dst, uint64_t step,
+                                                       uint64_t units, float *row_scale) {
+    __m512 largest = _mm512_setzero_ps();
+    for (uint64_t j = 0; j < k; j += 16) {
+        largest = _mm512_max_ps(largest, _mm512_abs_ps(_mm512_maskz_loadu_ps(kx_mask(k - j), src + j)));
+    }
+    float top = _mm512_reduce_max_ps(largest);
+    *row_scale = top / 127.0f;
+    __m512 inverse = _mm512_set1_ps(top > 0.0f ? 127.0f / top : 0.0f);
+    for (uint64_t u = 0; u < units; u += 16) {
+        uint64_t base = 4 * u;
+        __m512i v = _mm512_castsi128_si512(kx_quantize16(src + base, kx_tail(k, base), inverse));
+        v = _mm512_inserti32x4(v, kx_quantize16(src + base + 16, kx_tail(k, base + 16), inverse), 1);
+        v = _mm512_inserti32x4(v, kx_quantize16(src + base + 32, kx_tail(k, base + 32), inverse), 2);
+        v = _mm512_inserti32x4(v, kx_quantize16(src + base + 48, kx_tail(k, base + 48), inverse), 3);
+        kx_put_units(dst, step, u, units - u < 16 ? units - u : 16, v);
+    }
+}
+
+__attribute__((target(KX_BASE))) void kx_store_rows_f32(const kc_tile *t, const float *sums, uint64_t ld) {
+    for (uint32_t i = 0; i < t->rows; i++) {
+        kx_store_row(t, i, _mm512_loadu_ps(sums + i * ld), _mm512_loadu_ps(sums + i * ld + 16));
+    }
+}
+
+__attribute__((target(KX_BASE))) void kx_store_rows_s32(const kc_tile *t, const int32_t *sums, uint64_t ld) {
+    for (uint32_t i = 0; i < t->rows; i++) {
+        kx_store_row_s32(t, i, _mm512_loadu_si512(sums + i * ld), _mm512_loadu_si512(sums + i * ld + 16));
+    }
+}
+
+__attribute__((target(KX_BASE))) void kx_softmax_row(float *x, const float *mask, uint64_t n) {
+    __m512 largest = _mm512_set1_ps(-INFINITY);
+    for (uint64_t j = 0; j < n; j += 16) {
+        __mmask16 m = kx_mask(n - j);
+        __m512 v = _mm512_maskz_loadu_ps(m, x + j);
+        if (mask) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, mask + j));
+        largest = _mm512_mask_max_ps(largest, m, largest, v);
+    }
+    float top = _mm512_reduce_max_ps(largest);
+    if (top == -INFINITY) {
+        for (uint64_t j = 0; j < n; j += 16) _mm512_mask_storeu_ps(x + j, kx_mask(n - j), _mm512_setzero_ps());
+        return;
+    }
+    __m512 shift = _mm512_set1_ps(top), sum = _mm512_setzero_ps();
+    for (uint64_t j = 0; j < n; j += 16) {
+        __mmask16 m = kx_mask(n - j);
+        __m512 v = _mm512_maskz_loadu_ps(m, x + j);
+        if (mask) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, mask + j));
+        __m512 e = _mm512_maskz_mov_ps(m, kx_exp(_mm512_sub_ps(v, shift)));
+        sum = _mm512_add_ps(sum, e);
+        _mm512_mask_storeu_ps(x + j, m, e);
+    }
+    __m512 inverse = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+    for (uint64_t j = 0; j < n; j += 16) {
+        __mmask16 m = kx_mask(n - j);
+        _mm512_mask_storeu_ps(x + j, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + j), inverse));
+    }
+}
+
+__attribute__((target(KX_BASE))) void kx_layer_norm_row(const float *x, float *y, const float *gamma, const float *beta,
+                                                        float eps, uint64_t n) {
+    __m512 sum = _mm512_setzero_ps();
+    for (uint64_t j = 0; j < n; j += 16) sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(kx_mask(n - j), x + j));
+    __m512 mean = _mm512_set1_ps(_mm512_reduce_add_ps(sum) / (float)n);
+    __m512 squares = _mm512_setzero_ps();
+    for (uint64_t j = 0; j < n; j += 16) {
+        __mmask16 m = kx_mask(n - j);
+        __m512 d = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, x + j), mean);
+        squares = _mm512_fmadd_ps(d, d, squares);
+    }
+    __m512 inverse = _mm512_set1_ps(1.0f / sqrtf(_mm512_reduce_add_ps(squares) / (float)n + eps));
+    for (uint64_t j = 0; j < n; j += 16) {
+        __mmask16 m = kx_mask(n - j);
+        __m512 d = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + j), mean), inverse);
+        __m512 v = _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(m, gamma + j), _mm512_maskz_loadu_ps(m, beta + j));
+        _mm512_mask_storeu_ps(y + j, m, v);
+    }
+}
