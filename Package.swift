@@ -53,7 +53,7 @@ let package = Package(
         .target(
             name: "ConfideServer",
             dependencies: [
-                "ConfideRuntime", "ConfideJSON",
+                "ConfideRuntime", "ConfideJSON", "ConfideEnvelope", "ConfideAttestation",
                 .product(name: "ConfideHost", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -66,7 +66,7 @@ let package = Package(
         .target(
             name: "ConfideClient",
             dependencies: [
-                "ConfideJSON",
+                "ConfideJSON", "ConfideEnvelope", "ConfideAttestation",
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "ConfideHost", package: "sdk"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -78,7 +78,8 @@ let package = Package(
         .executableTarget(
             name: "ConfideCLI",
             dependencies: [
-                "ConfideRuntime", "ConfideServer", "ConfideClient", "ConfideJSON",
+                "ConfideRuntime", "ConfideServer", "ConfideClient", "ConfideJSON", "ConfideEnvelope",
+                "ConfideAttestation",
                 .product(name: "ConfideHost", package: "sdk"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -137,7 +138,8 @@ let package = Package(
         .testTarget(
             name: "ConfideTests",
             dependencies: [
-                "ConfideRuntime", "ConfideServer", "ConfideClient", "ConfideJSON",
+                "ConfideRuntime", "ConfideServer", "ConfideClient", "ConfideJSON", "ConfideEnvelope",
+                "ConfideAttestation",
                 .product(name: "ConfideHost", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "ConfideTestKit", package: "sdk"),
