@@ -6,6 +6,6 @@ struct Confide: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "confide",
         abstract: "A confidential model-serving runtime.",
-        subcommands: [Serve.self, Handlers.self, Infer.self]
+        subcommands: [Serve.self, Handlers.self, Infer.self, Attest.self]
     )
 }

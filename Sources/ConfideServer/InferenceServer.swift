@@ -119,12 +119,11 @@ public final class InferenceServer: Sendable {
         let insecure = "INSECURE: serving SIMULATED attestation evidence that proves nothing about this machine; "
             + "requests are NOT confidential. Clients refuse it unless they opt in."
         let provider: any EvidenceProvider
+        var warning: String?
         switch source {
         case .automatic:
             let automatic = try AutomaticEvidenceProvider()
-            if let warning = automatic.warning {
-                logger.critical("\(warning)")
-            }
+            warning = automatic.warning
             provider = automatic
         case .simulated:
             provider = try SimulatedEvidenceProvider()
@@ -136,7 +135,7 @@ public final class InferenceServer: Sendable {
             provider = chosen
         }
         if provider.isInsecure {
-            logger.critical("\(insecure)")
+            logger.critical("\(warning ?? insecure)")
         }
         logger.info("attestation evidence", metadata: ["type": "\(provider.evidenceType.rawValue)"])
         return provider
