@@ -24,7 +24,7 @@ struct Attest: AsyncParsableCommand {
     /// Prints what a client verified before trusting a server's keys.
     static func report(_ keys: AttestedKeys, to stream: Stream) {
         if keys.evidence.isSimulated {
-            stream.print("WARNING: the server's evidence is SIMULATED: it proves nothing; accepted by --accept-simulated")
+            stream.print("WARNING: the server's evidence is SIMULATED and proves nothing (--accept-simulated)")
         }
         stream.print("evidence:     \(keys.evidence.type.rawValue), \(keys.document.evidence.count) bytes, verified")
         stream.print("measurement:  \(Hex.encode(keys.evidence.measurement))")
@@ -58,7 +58,8 @@ extension Attest {
         @Option(help: "The evidence type; detected when omitted.")
         var type: Kind?
 
-        @Option(help: ArgumentHelp("The chip's VCEK certificate (DER), to verify an SEV-SNP report.", valueName: "file"))
+        @Option(help: ArgumentHelp(
+            "The chip's VCEK certificate (DER), to verify an SEV-SNP report.", valueName: "file"))
         var vcek: String?
 
         @Option(help: ArgumentHelp("An accepted MRTD or measurement, 48 bytes in hex (repeat).", valueName: "hex"))
@@ -124,7 +125,8 @@ extension Attest {
                 return (body.mrTD, body.reportData)
             case .snp:
                 let report = try SNPReport(bytes: bytes)
-                print("version:      \(report.version), VMPL \(report.vmpl), policy 0x\(String(report.policy, radix: 16))")
+                let policy = String(report.policy, radix: 16)
+                print("version:      \(report.version), VMPL \(report.vmpl), policy 0x\(policy)")
                 print("guest SVN:    \(report.guestSVN)")
                 print("MEASUREMENT:  \(Hex.encode(report.measurement))")
                 print("HOST_DATA:    \(Hex.encode(report.hostData))")
@@ -165,7 +167,9 @@ extension Attest {
         }
 
         private static func read(_ path: String) throws -> [UInt8] {
-            guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ValidationError("cannot read \(path)")
+            }
             return Array(data)
         }
     }
@@ -183,7 +187,8 @@ extension Attest {
 
         func run() async throws {
             let address = try ServerAddress(url)
-            let client = try await ObliviousClient.connect(host: address.host, port: address.port, policy: policy.policy())
+            let client = try await ObliviousClient.connect(
+                host: address.host, port: address.port, policy: try policy.policy())
             defer { Task { await client.close() } }
             do {
                 let keys = try await client.attest()

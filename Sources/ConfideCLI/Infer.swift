@@ -55,7 +55,8 @@ struct Infer: AsyncParsableCommand {
         let request = try makeRequest()
         let response: ClientResponse
         if encrypted {
-            let client = try await ObliviousClient.connect(host: address.host, port: address.port, policy: policy.policy())
+            let client = try await ObliviousClient.connect(
+                host: address.host, port: address.port, policy: try policy.policy())
             defer { Task { await client.close() } }
             let keys = try await client.attest()
             Attest.report(keys, to: .standardError)
@@ -83,7 +84,9 @@ struct Infer: AsyncParsableCommand {
                 method: .POST, uri: path, headers: ["Content-Type": "application/json"],
                 body: ByteBuffer(bytes: try Self.read(json)))
         }
-        guard let input = HostTensor(name: inputName, strings: text) else { throw ValidationError("cannot encode the texts") }
+        guard let input = HostTensor(name: inputName, strings: text) else {
+            throw ValidationError("cannot encode the texts")
+        }
         return KServeClient.request(model: model, version: modelVersion, inputs: [input], binary: false)
     }
 

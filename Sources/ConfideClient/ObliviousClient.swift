@@ -163,7 +163,8 @@ public final class ObliviousClient: Sendable {
             throw ObliviousClientError(.malformedResponse, "the encapsulated response: \(error.reason)")
         }
         return ClientResponse(
-            status: HTTPResponseStatus(statusCode: binary.status), headers: HTTPHeaders(binary.headerFields.map { ($0.name, $0.value) }),
+            status: HTTPResponseStatus(statusCode: binary.status),
+            headers: HTTPHeaders(binary.headerFields.map { ($0.name, $0.value) }),
             body: ByteBuffer(bytes: binary.content))
     }
 

@@ -115,7 +115,9 @@ public final class InferenceServer: Sendable {
             http: http, rotation: rotation)
     }
 
-    private static func makeEvidenceProvider(_ source: AttestationSource, logger: Logger) throws -> any EvidenceProvider {
+    private static func makeEvidenceProvider(_ source: AttestationSource, logger: Logger) throws
+        -> any EvidenceProvider
+    {
         let insecure = "INSECURE: serving SIMULATED attestation evidence that proves nothing about this machine; "
             + "requests are NOT confidential. Clients refuse it unless they opt in."
         let provider: any EvidenceProvider
