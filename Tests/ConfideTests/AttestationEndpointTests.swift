@@ -205,3 +205,20 @@ struct ObliviousClientTests {
         }
     }
 }
+
+@Suite("The attestation query parser's fuzz entry point")
+struct AttestationQueryFuzzTests {
+    @Test func neverTrapsOnArbitraryBytes() {
+        var generator = SystemRandomNumberGenerator()
+        let seeds: [[UInt8]] = [[], Array("nonce=".utf8), Array("nonce=\u{FF}\u{FE}".utf8), [0xFF, 0x00, 0x26]]
+        for seed in seeds {
+            ServerFuzz.attestationQuery(seed)
+        }
+        for _ in 0..<2_000 {
+            let digits = (0..<Int.random(in: 0...140, using: &generator)).map { _ in
+                Array("0123456789abcdefABCDEFg&=%".utf8).randomElement(using: &generator) ?? 0
+            }
+            ServerFuzz.attestationQuery(Array("nonce=".utf8) + digits)
+        }
+    }
+}
