@@ -28,6 +28,13 @@ struct GatewayProbe {
             body: ByteBuffer(bytes: bytes)))
     }
 
+    /// Sends `method path` with no body encrypted to `configuration` and decrypts the inner response.
+    func exchange(_ method: String, _ path: String, to configuration: OHTTPKeyConfiguration) async throws
+        -> BinaryHTTPResponse
+    {
+        try await exchange(BinaryHTTPRequest(method: method, path: path), to: configuration)
+    }
+
     /// Encrypts `request` to `configuration`, posts it and decrypts the inner response.
     func exchange(
         _ request: BinaryHTTPRequest, to configuration: OHTTPKeyConfiguration, suite: SymmetricSuite? = nil
@@ -93,9 +100,9 @@ struct ObliviousGatewayTests {
             to: configuration)
         #expect(torchServe.status == 200)
         #expect(torchServe.content == Array("plain text".utf8))
-        let ready = try await probe.exchange(BinaryHTTPRequest(method: "GET", path: "/v2/health/ready"), to: configuration)
+        let ready = try await probe.exchange("GET", "/v2/health/ready", to: configuration)
         #expect(ready.status == 200)
-        let metadata = try await probe.exchange(BinaryHTTPRequest(method: "GET", path: "/v2/models/echo"), to: configuration)
+        let metadata = try await probe.exchange("GET", "/v2/models/echo", to: configuration)
         #expect(try JSONParser.parse(metadata.content).objectValue?["name"] == .string("echo"))
         let nonce = String(repeating: "ab", count: 16)
         let attestation = try await probe.exchange(
@@ -108,7 +115,7 @@ struct ObliviousGatewayTests {
         defer { Task { await server.stop() } }
         let probe = GatewayProbe(port: server.port)
         let configuration = try #require(try await probe.keys().first)
-        let missing = try await probe.exchange(BinaryHTTPRequest(method: "GET", path: "/v2/models/nope"), to: configuration)
+        let missing = try await probe.exchange("GET", "/v2/models/nope", to: configuration)
         #expect(missing.status == 404)
         #expect(String(decoding: missing.content, as: UTF8.self).contains("unknown model 'nope'"))
         let malformed = try await probe.exchange(
@@ -135,7 +142,8 @@ struct ObliviousGatewayTests {
             let sealed = try OHTTPClientRequest(sealing: inner, for: configuration)
             let response = try await probe.post(sealed.encapsulatedRequest)
             #expect(response.status == .ok)
-            let opened = try BinaryHTTPResponse(decoding: try sealed.openResponse(Array(response.body.readableBytesView)))
+            let body = Array(response.body.readableBytesView)
+            let opened = try BinaryHTTPResponse(decoding: try sealed.openResponse(body))
             #expect(opened.status == 400)
             #expect(opened.headerValue("content-type") == "application/problem+json")
         }
@@ -169,12 +177,13 @@ struct ObliviousGatewayTests {
         var unknown = configuration
         unknown.keyID &+= 1
         let toUnknown = try OHTTPClientRequest(sealing: try echoInfer("x").encoded(), for: unknown)
-        var badKEM = try OHTTPClientRequest(sealing: try echoInfer("x").encoded(), for: configuration).encapsulatedRequest
+        let valid = try OHTTPClientRequest(sealing: try echoInfer("x").encoded(), for: configuration)
+        var badKEM = valid.encapsulatedRequest
         badKEM[1] = 0x00
         badKEM[2] = 0x10
-        var badKDF = try OHTTPClientRequest(sealing: try echoInfer("x").encoded(), for: configuration).encapsulatedRequest
+        var badKDF = valid.encapsulatedRequest
         badKDF[4] = 0x02
-        var badAEAD = try OHTTPClientRequest(sealing: try echoInfer("x").encoded(), for: configuration).encapsulatedRequest
+        var badAEAD = valid.encapsulatedRequest
         badAEAD[6] = 0xFF
         for bytes in [toUnknown.encapsulatedRequest, badKEM, badKDF, badAEAD] {
             let response = try await probe.post(bytes)
@@ -188,7 +197,8 @@ struct ObliviousGatewayTests {
         defer { Task { await server.stop() } }
         let probe = GatewayProbe(port: server.port)
         let configuration = try #require(try await probe.keys().first)
-        let sealed = try OHTTPClientRequest(sealing: try echoInfer("x").encoded(), for: configuration).encapsulatedRequest
+        let sealed = try OHTTPClientRequest(sealing: try echoInfer("x").encoded(), for: configuration)
+            .encapsulatedRequest
         // A byte of enc, of the ciphertext, of the tag; and a header byte that the HPKE info covers.
         for index in [7, 7 + 32 + 3, sealed.count - 1] {
             var tampered = sealed
@@ -246,7 +256,7 @@ struct ObliviousGatewayTests {
     }
 
     @Test func aRotatedKeyIsAcceptedForTheGracePeriodOnly() async throws {
-        let server = try await TestServer.start { $0.oblivious.gracePeriod = .seconds(2) }
+        let server = try await TestServer.start { $0.oblivious.gracePeriod = .seconds(5) }
         defer { Task { await server.stop() } }
         let probe = GatewayProbe(port: server.port)
         let old = try #require(try await probe.keys().first)
@@ -255,7 +265,7 @@ struct ObliviousGatewayTests {
         #expect(new.keyID != old.keyID)
         #expect(try await probe.exchange(echoInfer("old"), to: old).status == 200)
         #expect(try await probe.exchange(echoInfer("new"), to: new).status == 200)
-        try await Task.sleep(for: .milliseconds(2_500))
+        try await Task.sleep(for: .milliseconds(5_500))
         let sealed = try OHTTPClientRequest(sealing: try echoInfer("late").encoded(), for: old)
         let refused = try await probe.post(sealed.encapsulatedRequest)
         #expect(refused.status == .badRequest)
