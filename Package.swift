@@ -75,7 +75,7 @@ let package = Package(
         .target(
             name: "ConfideServer",
             dependencies: [
-                "ConfideRuntime", "ConfideJSON", "ConfideClient",
+                "ConfideRuntime", "ConfideJSON", "ConfideClient", "ConfideEnvelope", "ConfideAttestation",
                 .product(name: "ConfideHost", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -93,7 +93,7 @@ let package = Package(
         .target(
             name: "ConfideClient",
             dependencies: [
-                "ConfideJSON",
+                "ConfideJSON", "ConfideEnvelope", "ConfideAttestation",
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "ConfideHost", package: "sdk"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -105,7 +105,8 @@ let package = Package(
         .executableTarget(
             name: "ConfideCLI",
             dependencies: [
-                "ConfideRuntime", "ConfideServer", "ConfideClient", "ConfideJSON", "CCPUFeatures", cABI,
+                "ConfideRuntime", "ConfideServer", "ConfideClient", "ConfideJSON", "CCPUFeatures", cABI, "ConfideEnvelope",
+                "ConfideAttestation",
                 .product(name: "ConfideHost", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -184,7 +185,8 @@ let package = Package(
         .testTarget(
             name: "ConfideTests",
             dependencies: [
-                "ConfideRuntime", "ConfideServer", "ConfideClient", "ConfideJSON",
+                "ConfideRuntime", "ConfideServer", "ConfideClient", "ConfideJSON", "ConfideEnvelope",
+                "ConfideAttestation",
                 .product(name: "ConfideHost", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "ConfideTestKit", package: "sdk"),

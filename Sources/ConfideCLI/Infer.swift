@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConfideAttestation
 import ConfideClient
 import ConfideHost
 import ConfideSDK
@@ -14,6 +15,8 @@ struct Infer: AsyncParsableCommand {
             With --text, sends a KServe v2 request with a BYTES input (named by --input-name) holding the texts.
             With --json, sends the file's KServe v2 request body as it is ('-' reads standard input).
             With --torchserve, sends the text or file as the raw body of TorchServe's POST /predictions/{model}.
+            With --encrypted, first verifies the server's attestation evidence (GET /attestation) against the policy
+            flags, then sends the request end to end encrypted (Oblivious HTTP) to the key the evidence binds.
             """)
 
     @Argument(help: "The model's name.")
@@ -37,33 +40,54 @@ struct Infer: AsyncParsableCommand {
     @Flag(help: "Use TorchServe's inference API instead of KServe v2.")
     var torchserve = false
 
+    @Flag(help: "Encrypt the request end to end to a key the server's attestation evidence vouches for.")
+    var encrypted = false
+
+    @OptionGroup(title: "Attestation policy (with --encrypted)")
+    var policy: PolicyOptions
+
     func validate() throws {
         guard text.isEmpty != (json == nil) else { throw ValidationError("give either --text or --json") }
     }
 
     func run() async throws {
-        guard let components = URLComponents(string: url), let host = components.host else {
-            throw ValidationError("--url must look like http://host:port")
+        let address = try ServerAddress(url)
+        let request = try makeRequest()
+        let response: ClientResponse
+        if encrypted {
+            let client = try await ObliviousClient.connect(
+                host: address.host, port: address.port, policy: try policy.policy())
+            defer { Task { await client.close() } }
+            let keys = try await client.attest()
+            Attest.report(keys, to: .standardError)
+            response = try await client.send(request)
+        } else {
+            let connection = try await HTTPConnection.connect(host: address.host, port: address.port)
+            defer { Task { await connection.close() } }
+            response = try await connection.send(request)
         }
-        let connection = try await HTTPConnection.connect(host: host, port: components.port ?? 80)
-        defer { Task { await connection.close() } }
-        let request: ClientRequest
+        print(response.text)
+        guard response.status == .ok else { throw ExitCode(1) }
+    }
+
+    private func makeRequest() throws -> ClientRequest {
         if torchserve {
             let body = try json.map(Self.read) ?? Array(text.joined(separator: "\n").utf8)
             let path = "/predictions/\(model)" + (modelVersion.map { "/\($0)" } ?? "")
-            request = ClientRequest(method: .POST, uri: path, headers: ["Content-Type": json == nil ? "text/plain" : "application/json"],
-                                    body: ByteBuffer(bytes: body))
-        } else if let json {
-            let path = "/v2/models/\(model)" + (modelVersion.map { "/versions/\($0)" } ?? "") + "/infer"
-            request = ClientRequest(method: .POST, uri: path, headers: ["Content-Type": "application/json"],
-                                    body: ByteBuffer(bytes: try Self.read(json)))
-        } else {
-            guard let input = HostTensor(name: inputName, strings: text) else { throw ValidationError("cannot encode the texts") }
-            request = KServeClient.request(model: model, version: modelVersion, inputs: [input], binary: false)
+            return ClientRequest(
+                method: .POST, uri: path, headers: ["Content-Type": json == nil ? "text/plain" : "application/json"],
+                body: ByteBuffer(bytes: body))
         }
-        let response = try await connection.send(request)
-        print(response.text)
-        guard response.status == .ok else { throw ExitCode(1) }
+        if let json {
+            let path = "/v2/models/\(model)" + (modelVersion.map { "/versions/\($0)" } ?? "") + "/infer"
+            return ClientRequest(
+                method: .POST, uri: path, headers: ["Content-Type": "application/json"],
+                body: ByteBuffer(bytes: try Self.read(json)))
+        }
+        guard let input = HostTensor(name: inputName, strings: text) else {
+            throw ValidationError("cannot encode the texts")
+        }
+        return KServeClient.request(model: model, version: modelVersion, inputs: [input], binary: false)
     }
 
     private static func read(_ path: String) throws -> [UInt8] {

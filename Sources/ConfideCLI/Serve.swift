@@ -59,6 +59,48 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Force a kernel plugin by name (default: the best this CPU supports, or $CONFIDE_KERNELS).")
     var kernels: String?
 
+    @Option(help: """
+        Where attestation evidence comes from: auto (TDX or SEV-SNP through configfs-tsm when present, otherwise \
+        simulated with a warning), simulated (insecure), tdx or snp.
+        """)
+    var attestation: AttestationMode = .auto
+
+    @Option(name: .customLong("ohttp-rotation"), help: ArgumentHelp(
+        "Seconds between rotations of the gateway key; 0 keeps the start-up key.", valueName: "seconds"))
+    var ohttpRotation = 86_400
+
+    @Option(name: .customLong("ohttp-grace"), help: ArgumentHelp(
+        "Seconds a rotated-out key is still accepted.", valueName: "seconds"))
+    var ohttpGrace = 3_600
+
+    @Option(name: .customLong("ohttp-date-skew"), help: ArgumentHelp(
+        "Seconds an encrypted request's Date may differ from the server's clock.", valueName: "seconds"))
+    var ohttpDateSkew = 60
+
+    @Flag(name: .customLong("ohttp-require-date"), help: "Refuse encrypted requests without a Date header field.")
+    var ohttpRequireDate = false
+
+    /// The evidence providers `--attestation` names.
+    enum AttestationMode: String, ExpressibleByArgument, CaseIterable {
+        case auto, simulated, tdx, snp
+
+        var source: AttestationSource {
+            switch self {
+            case .auto: .automatic
+            case .simulated: .simulated
+            case .tdx: .tdx
+            case .snp: .snp
+            }
+        }
+    }
+
+    func validate() throws {
+        guard ohttpRotation >= 0, ohttpGrace >= 0 else {
+            throw ValidationError("--ohttp-rotation and --ohttp-grace must not be negative")
+        }
+        guard ohttpDateSkew > 0 else { throw ValidationError("--ohttp-date-skew must be positive") }
+    }
+
     func run() async throws {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let logger = Logger(label: "confide")
@@ -76,6 +118,11 @@ struct Serve: AsyncParsableCommand {
         configuration.allowUnauthenticated = allowUnauthenticated
         configuration.keyProvider = try keyProvider.map(Self.keyProvider)
         configuration.kernels = kernels
+        configuration.attestation = attestation.source
+        configuration.oblivious.rotationInterval = ohttpRotation == 0 ? nil : .seconds(ohttpRotation)
+        configuration.oblivious.gracePeriod = .seconds(ohttpGrace)
+        configuration.oblivious.allowedDateSkew = .seconds(ohttpDateSkew)
+        configuration.oblivious.requireDate = ohttpRequireDate
         let server = try await InferenceServer.start(configuration, logger: logger)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(

@@ -1,3 +1,5 @@
+public import ConfideAttestation
+public import ConfideEnvelope
 public import ConfideRuntime
 import ConfideHost
 import Crypto
@@ -38,6 +40,10 @@ public struct ServerConfiguration: Sendable {
     /// The kernel plugin to force by name; nil picks the best one this CPU supports, unless the
     /// `CONFIDE_KERNELS` environment variable names one.
     public var kernels: String?
+    /// The Oblivious HTTP gateway's keys and checks.
+    public var oblivious = ObliviousGatewayConfiguration()
+    /// Where the attestation evidence served at `/attestation` comes from.
+    public var attestation: AttestationSource = .automatic
 
     /// Creates a configuration.
     public init(handlersDirectory: String, modelsDirectory: String) {
@@ -46,7 +52,8 @@ public struct ServerConfiguration: Sendable {
     }
 }
 
-/// A running inference server: the handlers it loaded, the models it serves, its HTTP listeners.
+/// A running inference server: the handlers it loaded, the models it serves, its gateway keys, its
+/// evidence provider and its HTTP listeners.
 ///
 /// As a `Service` it runs until a graceful shutdown (SIGTERM or SIGINT in a `ServiceGroup`), then stops
 /// accepting connections, answers every request already received, stops the workers and returns.
@@ -55,28 +62,39 @@ public final class InferenceServer: Service, Sendable {
     public let handlers: HandlerRegistry
     /// The models served.
     public let repository: ModelRepository
+    /// The Oblivious HTTP gateway's keys, generated in memory at start-up.
+    public let keyStore: GatewayKeyStore
+    /// The provider of the evidence served at `/attestation`.
+    public let evidenceProvider: any EvidenceProvider
     /// The inference API's listener.
     public let http: HTTPServer
     /// The management API's listener, when it is served.
     public let management: HTTPServer?
     /// The metrics listener, when metrics are served.
     public let metrics: HTTPServer?
+    private let rotation: Task<Void, Never>?
     private let logger: Logger
 
     private init(
-        handlers: HandlerRegistry, repository: ModelRepository, http: HTTPServer, management: HTTPServer?,
-        metrics: HTTPServer?, logger: Logger
+        handlers: HandlerRegistry, repository: ModelRepository, keyStore: GatewayKeyStore,
+        evidenceProvider: any EvidenceProvider, http: HTTPServer, management: HTTPServer?, metrics: HTTPServer?,
+        rotation: Task<Void, Never>?, logger: Logger
     ) {
         self.handlers = handlers
         self.repository = repository
+        self.keyStore = keyStore
+        self.evidenceProvider = evidenceProvider
+        self.rotation = rotation
         self.http = http
         self.management = management
         self.metrics = metrics
         self.logger = logger
     }
 
-    /// Loads the plugins and models and starts listening. A refused plugin or a model that fails to
-    /// load (an impossible placement included) is logged and skipped; the server serves the rest.
+    /// Loads the plugins and models, generates the gateway's keys, opens the evidence provider and starts
+    /// listening. A refused plugin or a model that fails to load (an impossible placement included) is
+    /// logged and skipped; the server serves the rest. A hardware evidence provider that was asked for and
+    /// is absent stops the start.
     public static func start(_ configuration: ServerConfiguration, logger: Logger) async throws -> InferenceServer {
         HostAPI.setLogSink { level, message in
             switch level {
@@ -100,6 +118,9 @@ public final class InferenceServer: Service, Sendable {
             from: Array(handlers.kernelPlugins.values), explicit: configuration.kernels)
         logger.info(
             "kernels", metadata: ["plugin": "\(kernels.plugin?.name ?? "none")", "reason": "\(kernels.reason)"])
+        let evidenceProvider = try makeEvidenceProvider(configuration.attestation, logger: logger)
+        let keyStore = try GatewayKeyStore(
+            suites: configuration.oblivious.suites, gracePeriod: configuration.oblivious.gracePeriod)
         let repository = try ModelRepository(
             store: ModelStore(path: configuration.modelsDirectory, keys: archiveKeys(configuration.keyProvider)),
             handlers: handlers,
@@ -111,14 +132,30 @@ public final class InferenceServer: Service, Sendable {
         let api = InferenceAPI(
             repository: repository,
             deadlines: DeadlinePolicy(default: configuration.requestTimeout, maximum: configuration.maxRequestTimeout))
-        let inference: any RequestResponder = configuration.tokens.map {
+        // The gateway decrypts and hands the inner request to the same chain as plaintext requests, so
+        // tokens inside encrypted requests are checked the same way; keys and evidence are public.
+        let authorized: any RequestResponder = configuration.tokens.map {
             BearerAuthorization(
                 tokens: $0, scope: .inference, guarding: api, isPublic: BearerAuthorization.isProbe,
                 model: BearerAuthorization.inferenceModel)
         } ?? api
-        let http = try await HTTPServer.start(
-            host: configuration.host, port: configuration.port, responder: inference, maxBodySize: configuration.maxBodySize)
+        let attestation = AttestationAPI(provider: evidenceProvider, keyStore: keyStore, next: authorized, logger: logger)
+        let gateway = ObliviousGatewayAPI(
+            keyStore: keyStore, next: attestation, configuration: configuration.oblivious,
+            maxContentSize: configuration.maxBodySize, logger: logger)
+        let http: HTTPServer
+        do {
+            http = try await HTTPServer.start(
+                host: configuration.host, port: configuration.port, responder: gateway,
+                maxBodySize: configuration.maxBodySize)
+        } catch {
+            repository.shutdown()
+            throw error
+        }
         logger.info("inference API listening", metadata: ["address": "\(http.localAddress)"])
+        logger.info(
+            "oblivious HTTP gateway ready",
+            metadata: ["key_id": "\(keyStore.currentConfiguration.keyID)", "path": "\(ObliviousGatewayAPI.path)"])
         var management: HTTPServer?
         if let port = configuration.managementPort {
             let managementAPI = ManagementAPI(repository: repository)
@@ -137,8 +174,50 @@ public final class InferenceServer: Service, Sendable {
             logger.info("metrics listening", metadata: ["address": "\(server.localAddress)"])
             metrics = server
         }
+        let rotation = configuration.oblivious.rotationInterval.map { interval in
+            Task {
+                while true {
+                    do {
+                        try await Task.sleep(for: interval)
+                    } catch {
+                        return
+                    }
+                    let rotated = keyStore.rotate()
+                    logger.info("gateway key rotated", metadata: ["key_id": "\(rotated.keyID)"])
+                }
+            }
+        }
         return InferenceServer(
-            handlers: handlers, repository: repository, http: http, management: management, metrics: metrics, logger: logger)
+            handlers: handlers, repository: repository, keyStore: keyStore, evidenceProvider: evidenceProvider,
+            http: http, management: management, metrics: metrics, rotation: rotation, logger: logger)
+    }
+
+    private static func makeEvidenceProvider(_ source: AttestationSource, logger: Logger) throws
+        -> any EvidenceProvider
+    {
+        let insecure = "INSECURE: serving SIMULATED attestation evidence that proves nothing about this machine; "
+            + "requests are NOT confidential. Clients refuse it unless they opt in."
+        let provider: any EvidenceProvider
+        var warning: String?
+        switch source {
+        case .automatic:
+            let automatic = try AutomaticEvidenceProvider()
+            warning = automatic.warning
+            provider = automatic
+        case .simulated:
+            provider = try SimulatedEvidenceProvider()
+        case .tdx:
+            provider = try ConfigFSTSMProvider(expected: .tdxQuote)
+        case .snp:
+            provider = try ConfigFSTSMProvider(expected: .snpReport)
+        case .provider(let chosen):
+            provider = chosen
+        }
+        if provider.isInsecure {
+            logger.critical("\(warning ?? insecure)")
+        }
+        logger.info("attestation evidence", metadata: ["type": "\(provider.evidenceType.rawValue)"])
+        return provider
     }
 
     private static func archiveKeys(_ provider: (any KeyProvider)?) -> ArchiveKeyLookup? {
@@ -172,6 +251,7 @@ public final class InferenceServer: Service, Sendable {
     /// Stops accepting connections, answers every request already received, then stops the workers.
     public func shutdown() async {
         logger.info("shutting down: no new connections; finishing the requests already received")
+        rotation?.cancel()
         await management?.shutdown()
         await http.shutdown()
         repository.shutdown()

@@ -11,4 +11,11 @@ public enum ServerFuzz {
         let headerLength = first < 128 ? nil : String(Int(first - 128) * body.count / 127)
         _ = try? InferRequestDecoder.decode(body: ByteBuffer(bytes: body), headerLength: headerLength)
     }
+
+    /// Parses `bytes` as the query string of `GET /attestation`; a nonce it accepts must be 16 to 64 bytes.
+    public static func attestationQuery(_ bytes: [UInt8]) {
+        if let nonce = try? AttestationAPI.nonce(query: String(decoding: bytes, as: UTF8.self)) {
+            precondition((16...64).contains(nonce.count), "accepted a nonce of \(nonce.count) bytes")
+        }
+    }
 }

@@ -15,18 +15,37 @@ struct InteropTests {
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.contains("all checks passed"))
     }
+
+    @Test func pyhpkeObliviousHTTPClient() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let result = try await runPython(
+            Self.scripts.appendingPathComponent("pyhpke_ohttp.py").path, "127.0.0.1:\(server.port)", "echo")
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("pyhpke: all checks passed (3 suites)"))
+    }
 }
 
 /// Runs a Python script and returns its exit status and combined output.
 func runPython(_ arguments: String...) async throws -> (status: Int32, output: String) {
+    try await runProcess("/usr/bin/env", ["python3"] + arguments)
+}
+
+/// Runs a program and returns its exit status and combined output.
+///
+/// The program is waited for on a thread of its own, never on one of the concurrency pool's threads: the server
+/// under test needs those to answer the program.
+func runProcess(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3"] + arguments
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
     let pipe = Pipe()
     process.standardOutput = pipe
     process.standardError = pipe
     try process.run()
-    let data = await Task.detached { pipe.fileHandleForReading.readDataToEndOfFile() }.value
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    return await onOwnThread {
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
 }

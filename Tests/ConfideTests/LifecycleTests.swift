@@ -61,7 +61,7 @@ struct LifecycleTests {
         }
         process.terminate()
         for request in inFlight { #expect(try await request.value.status == .ok) }
-        await Task.detached { process.waitUntilExit() }.value
+        await onOwnThread { process.waitUntilExit() }
         #expect(process.terminationReason == .exit)
         #expect(process.terminationStatus == 0)
     }
@@ -88,7 +88,7 @@ struct LifecycleTests {
 
 /// Reads a server's log until it says where the inference API and the metrics listen.
 func listeningPorts(in log: FileHandle) async -> (inference: Int?, metrics: Int?) {
-    await Task.detached {
+    await onOwnThread {
         var text = ""
         func port(after marker: String) -> Int? {
             let line = text.split(separator: "\n").first { $0.contains(marker) }
@@ -100,5 +100,5 @@ func listeningPorts(in log: FileHandle) async -> (inference: Int?, metrics: Int?
             text += String(decoding: data, as: UTF8.self)
         }
         return (port(after: "inference API listening"), port(after: "metrics listening"))
-    }.value
+    }
 }

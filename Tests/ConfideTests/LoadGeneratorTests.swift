@@ -12,13 +12,13 @@ struct LoadGeneratorTests {
         let good = KServeClient.request(model: "echo", version: nil, inputs: [input], binary: false)
         let bad = KServeClient.request(model: "missing", version: nil, inputs: [input], binary: false)
         let generator = LoadGenerator(host: "127.0.0.1", port: server.port, requests: [good, bad])
-        let result = try await generator.run(concurrency: 2, duration: .milliseconds(500), warmup: .milliseconds(100))
+        let result = try await generator.run(concurrency: 2, duration: .seconds(3), warmup: .zero)
         #expect(result.concurrency == 2)
         #expect(result.succeeded > 0)
         #expect(result.failed > 0, "requests to a missing model must count as failures")
         #expect(abs(result.succeeded - result.failed) <= 2, "each connection alternates good and bad requests")
         #expect(result.latencies == result.latencies.sorted())
         #expect(result.latency(quantile: 0.5) <= result.latency(quantile: 0.99))
-        #expect(result.throughput == Double(result.succeeded) / 0.5)
+        #expect(result.throughput == Double(result.succeeded) / 3)
     }
 }

@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// Where the package's build put its products (the folder holding this test binary).
 enum BuildProducts {
@@ -68,9 +69,12 @@ struct TestServer {
     let server: InferenceServer
     let root: TemporaryDirectory
 
+    /// Starts a server with simulated attestation evidence; `configure` changes anything else, and `logs`, when
+    /// given, receives every log line at debug level and above.
     static func start(
         plugins: [String] = ["Echo"], models: [String: String] = ["echo": #"{"handler": "echo"}"#],
-        maxBodySize: Int = 1 << 20, tokens: TokenStore? = nil
+        maxBodySize: Int = 1 << 20, tokens: TokenStore? = nil, logs: LogRecorder? = nil,
+        configure: (inout ServerConfiguration) throws -> Void = { _ in }
     ) async throws -> TestServer {
         let root = try TemporaryDirectory()
         var configuration = ServerConfiguration(
@@ -81,8 +85,11 @@ struct TestServer {
         configuration.managementPort = 0
         configuration.maxBodySize = maxBodySize
         configuration.tokens = tokens
-        var logger = Logger(label: "confide-test")
-        logger.logLevel = .warning
+        configuration.attestation = .simulated
+        try configure(&configuration)
+        var logger = logs.map { recorder in Logger(label: "confide-test") { _ in recorder } }
+            ?? Logger(label: "confide-test")
+        logger.logLevel = logs == nil ? .warning : .debug
         let server = try await InferenceServer.start(configuration, logger: logger)
         return TestServer(server: server, root: root)
     }
@@ -115,4 +122,33 @@ func send(_ port: Int, _ method: HTTPMethod, _ uri: String, body: String = "", h
     let connection = try await HTTPConnection.connect(host: "127.0.0.1", port: port)
     defer { Task { await connection.close() } }
     return try await connection.send(ClientRequest(method: method, uri: uri, headers: headers, body: ByteBuffer(string: body)))
+}
+
+/// A log handler that keeps every line it receives, rendered with its metadata, for tests that inspect logs.
+final class LogRecorder: LogHandler, @unchecked Sendable {
+    private let lines = Mutex<[String]>([])
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+        lines.withLock { $0.append("\(event.level) \(event.message) \(merged)") }
+    }
+
+    /// Every line logged so far.
+    var recorded: [String] { lines.withLock { $0 } }
+}
+
+/// Runs blocking work on a thread of its own and awaits its result. Blocking calls (waiting for a
+/// process, reading a pipe, a key provider's network fetch) must never run on the concurrency pool's
+/// threads: on a 2-core machine the pool has two, and the servers under test need them.
+func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        Thread { continuation.resume(returning: body()) }.start()
+    }
 }

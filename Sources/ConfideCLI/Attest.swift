@@ -1,0 +1,203 @@
+import ArgumentParser
+import ConfideAttestation
+import ConfideClient
+import ConfideEnvelope
+import Foundation
+
+/// `confide attest`: verify attestation evidence from a file or from a running server.
+struct Attest: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Verify attestation evidence.", subcommands: [Verify.self, Fetch.self])
+
+    /// Where a report is printed.
+    enum Stream {
+        case standardOutput, standardError
+
+        func print(_ line: String) {
+            switch self {
+            case .standardOutput: Swift.print(line)
+            case .standardError: FileHandle.standardError.write(Data((line + "\n").utf8))
+            }
+        }
+    }
+
+    /// Prints what a client verified before trusting a server's keys.
+    static func report(_ keys: AttestedKeys, to stream: Stream) {
+        if keys.evidence.isSimulated {
+            stream.print("WARNING: the server's evidence is SIMULATED and proves nothing (--accept-simulated)")
+        }
+        stream.print("evidence:     \(keys.evidence.type.rawValue), \(keys.document.evidence.count) bytes, verified")
+        stream.print("measurement:  \(Hex.encode(keys.evidence.measurement))")
+        stream.print("report data:  \(Hex.encode(keys.evidence.reportData))")
+        stream.print("nonce:        \(Hex.encode(keys.nonce))")
+        for configuration in keys.configurations {
+            let suites = configuration.symmetricSuites.map(\.description).joined(separator: " ")
+            stream.print("key:          id \(configuration.keyID), KEM \(configuration.kem), suites \(suites)")
+        }
+    }
+}
+
+extension Attest {
+    /// `confide attest verify FILE`: parse evidence, check its signatures and print its fields and the verdict.
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Parse and verify a TDX quote, an SEV-SNP report or simulated evidence.",
+            discussion: """
+                The file holds the evidence as raw bytes or as hex text. Its type is detected unless --type says it. \
+                TDX quotes are verified up to the pinned Intel SGX Root CA; SEV-SNP reports need --vcek. With \
+                --mrtd, --measurement or --report-data the values are checked as well.
+                """)
+
+        enum Kind: String, ExpressibleByArgument, CaseIterable {
+            case tdx, snp, simulated
+        }
+
+        @Argument(help: "The evidence file.")
+        var file: String
+
+        @Option(help: "The evidence type; detected when omitted.")
+        var type: Kind?
+
+        @Option(help: ArgumentHelp(
+            "The chip's VCEK certificate (DER), to verify an SEV-SNP report.", valueName: "file"))
+        var vcek: String?
+
+        @Option(help: ArgumentHelp("An accepted MRTD or measurement, 48 bytes in hex (repeat).", valueName: "hex"))
+        var measurement: [String] = []
+
+        @Option(help: ArgumentHelp("The report data the evidence must carry, 64 bytes in hex.", valueName: "hex"))
+        var reportData: String?
+
+        func run() async throws {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw ValidationError("cannot read \(file)")
+            }
+            let bytes = Self.decodeHexText(Array(data)) ?? Array(data)
+            let kind = type ?? Self.detect(bytes)
+            print("file:         \(file), \(bytes.count) bytes, \(kind.rawValue)")
+            let claimed: (measurement: [UInt8], reportData: [UInt8])
+            do {
+                claimed = try await Self.verify(bytes, kind, vcek: try vcek.map(Self.read))
+                try check(claimed.measurement, claimed.reportData)
+            } catch let error as AttestationError {
+                print("verdict:      REFUSED: \(error.message) (\(error.code))")
+                throw ExitCode(1)
+            }
+        }
+
+        private func check(_ actual: [UInt8], _ actualReportData: [UInt8]) throws {
+            let allowed = try measurement.map { try Hex.decode($0, bytes: 48, what: "--measurement") }
+            if !allowed.isEmpty, !allowed.contains(actual) {
+                print("verdict:      REFUSED: the measurement is not among those given")
+                throw ExitCode(1)
+            }
+            if let reportData, try Hex.decode(reportData, bytes: 64, what: "--report-data") != actualReportData {
+                print("verdict:      REFUSED: the report data is not the one given")
+                throw ExitCode(1)
+            }
+            let checked = (allowed.isEmpty ? [] : ["measurement"]) + (reportData == nil ? [] : ["report data"])
+            print("verdict:      OK" + (checked.isEmpty ? "" : " (\(checked.joined(separator: " and ")) checked)"))
+        }
+
+        /// Parses, prints and verifies; returns the measurement and report data.
+        private static func verify(_ bytes: [UInt8], _ kind: Kind, vcek: [UInt8]?) async throws
+            -> (measurement: [UInt8], reportData: [UInt8])
+        {
+            switch kind {
+            case .tdx:
+                let quote = try TDXQuote(bytes: bytes)
+                let body = quote.body
+                print("version:      \(quote.header.version), TEE type 0x\(String(quote.header.teeType, radix: 16))")
+                print("QE vendor:    \(Hex.encode(quote.header.qeVendorID))")
+                print("TEE TCB SVN:  \(Hex.encode(body.teeTCBSVN))")
+                print("MRSEAM:       \(Hex.encode(body.mrSeam))")
+                print("TD attrs:     \(Hex.encode(body.tdAttributes))\(body.isDebug ? " (DEBUG)" : "")")
+                print("XFAM:         \(Hex.encode(body.xfam))")
+                print("MRTD:         \(Hex.encode(body.mrTD))")
+                print("MRCONFIGID:   \(Hex.encode(body.mrConfigID))")
+                print("MROWNER:      \(Hex.encode(body.mrOwner))")
+                for (index, rtmr) in body.rtmrs.enumerated() {
+                    print("RTMR\(index):        \(Hex.encode(rtmr))")
+                }
+                print("REPORTDATA:   \(Hex.encode(body.reportData))")
+                try await TDXQuoteVerifier.verify(quote)
+                print("signature:    quote, QE report and PCK chain to the Intel SGX Root CA verify")
+                return (body.mrTD, body.reportData)
+            case .snp:
+                let report = try SNPReport(bytes: bytes)
+                let policy = String(report.policy, radix: 16)
+                print("version:      \(report.version), VMPL \(report.vmpl), policy 0x\(policy)")
+                print("guest SVN:    \(report.guestSVN)")
+                print("MEASUREMENT:  \(Hex.encode(report.measurement))")
+                print("HOST_DATA:    \(Hex.encode(report.hostData))")
+                print("REPORT_DATA:  \(Hex.encode(report.reportData))")
+                print("CHIP_ID:      \(Hex.encode(report.chipID))")
+                guard let vcek else {
+                    print("verdict:      NOT VERIFIED: give --vcek to check the report's signature")
+                    throw ExitCode(1)
+                }
+                try SNPReportVerifier.verify(report, vcek: vcek)
+                print("signature:    verifies with the VCEK")
+                return (report.measurement, report.reportData)
+            case .simulated:
+                let evidence = try SimulatedEvidence(bytes: bytes)
+                print("WARNING:      SIMULATED evidence proves nothing about the machine")
+                print("version:      \(evidence.version)")
+                print("measurement:  \(Hex.encode(evidence.measurement))")
+                print("report data:  \(Hex.encode(evidence.reportData))")
+                print("public key:   \(Hex.encode(evidence.publicKey))")
+                try evidence.verifySignature()
+                print("signature:    verifies with the key it carries (integrity only, not origin)")
+                return (evidence.measurement, evidence.reportData)
+            }
+        }
+
+        private static func detect(_ bytes: [UInt8]) -> Kind {
+            if bytes.starts(with: SimulatedEvidence.magic) { return .simulated }
+            if bytes.count == 1184 { return .snp }
+            return .tdx
+        }
+
+        /// The bytes of a file holding hex text, or `nil` when it is not hex text.
+        private static func decodeHexText(_ bytes: [UInt8]) -> [UInt8]? {
+            let text = String(decoding: bytes, as: UTF8.self)
+            let isHex = text.unicodeScalars.allSatisfy { $0.properties.isWhitespace || $0.properties.isASCIIHexDigit }
+            guard isHex, !text.isEmpty else { return nil }
+            return try? Hex.decode(text, what: "the file")
+        }
+
+        private static func read(_ path: String) throws -> [UInt8] {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ValidationError("cannot read \(path)")
+            }
+            return Array(data)
+        }
+    }
+
+    /// `confide attest fetch URL`: fetch a server's evidence for a fresh nonce, verify it and print it.
+    struct Fetch: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Fetch a server's attestation evidence and verify it against a policy.")
+
+        @Argument(help: "The server's base URL, e.g. http://127.0.0.1:8080.")
+        var url: String
+
+        @OptionGroup(title: "Attestation policy")
+        var policy: PolicyOptions
+
+        func run() async throws {
+            let address = try ServerAddress(url)
+            let client = try await ObliviousClient.connect(
+                host: address.host, port: address.port, policy: try policy.policy())
+            defer { Task { await client.close() } }
+            do {
+                let keys = try await client.attest()
+                Attest.report(keys, to: .standardOutput)
+                print("verdict:      OK: the evidence satisfies the policy and binds these keys to the nonce")
+            } catch let error as ObliviousClientError {
+                print("verdict:      REFUSED: \(error.message)")
+                throw ExitCode(1)
+            }
+        }
+    }
+}

@@ -1,0 +1,67 @@
+public import ConfideAttestation
+import ConfideJSON
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// What a server answers at `GET /attestation?nonce=<hex>`: its evidence and the key configurations it binds.
+///
+/// The JSON members are `evidence_type` (`tdx-quote`, `sev-snp-report` or `simulated`), `evidence` (base64),
+/// `key_configurations` (base64 of an `application/ohttp-keys` body), `insecure` and, for simulated evidence,
+/// `public_key` (base64 of the P-256 key `x || y` that signs it). Nothing in it is trusted until
+/// ``AttestationVerifier`` has checked the evidence against a policy.
+public struct AttestationDocument: Sendable, Hashable {
+    /// The kind of evidence.
+    public var evidenceType: EvidenceType
+    /// The serialized evidence.
+    public var evidence: [UInt8]
+    /// The key configurations (`application/ohttp-keys`) whose binding the evidence's report data carries.
+    public var keyConfigurations: [UInt8]
+    /// Whether the server says its evidence proves nothing (simulated).
+    public var insecure: Bool
+    /// The key that signs simulated evidence, `x || y`; `nil` for hardware evidence.
+    public var publicKey: [UInt8]?
+
+    /// Creates a document.
+    public init(
+        evidenceType: EvidenceType, evidence: [UInt8], keyConfigurations: [UInt8], insecure: Bool,
+        publicKey: [UInt8]? = nil
+    ) {
+        self.evidenceType = evidenceType
+        self.evidence = evidence
+        self.keyConfigurations = keyConfigurations
+        self.insecure = insecure
+        self.publicKey = publicKey
+    }
+
+    /// Parses the JSON a server answered; throws ``ObliviousClientError/Code/malformedAttestation``.
+    public init(json: [UInt8]) throws(ObliviousClientError) {
+        let parsed: JSONValue
+        do {
+            parsed = try JSONParser.parse(json)
+        } catch {
+            throw ObliviousClientError(.malformedAttestation, "the attestation document is not JSON: \(error)")
+        }
+        guard let object = parsed.objectValue else {
+            throw ObliviousClientError(.malformedAttestation, "the attestation document is not a JSON object")
+        }
+        guard let typeName = object["evidence_type"]?.stringValue, let type = EvidenceType(rawValue: typeName) else {
+            throw ObliviousClientError(.malformedAttestation, "the attestation document names no known evidence type")
+        }
+        self.evidenceType = type
+        self.evidence = try Self.base64(object, "evidence")
+        self.keyConfigurations = try Self.base64(object, "key_configurations")
+        self.insecure = object["insecure"]?.boolValue ?? (type == .simulated)
+        self.publicKey = object["public_key"] == nil ? nil : try Self.base64(object, "public_key")
+    }
+
+    private static func base64(_ object: JSONObject, _ key: String) throws(ObliviousClientError) -> [UInt8] {
+        guard let text = object[key]?.stringValue, let data = Data(base64Encoded: text) else {
+            throw ObliviousClientError(.malformedAttestation, "the attestation document's \(key) is not base64")
+        }
+        return Array(data)
+    }
+}

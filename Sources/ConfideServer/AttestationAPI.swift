@@ -1,0 +1,142 @@
+public import ConfideAttestation
+public import ConfideEnvelope
+import ConfideJSON
+public import Logging
+import NIOCore
+import NIOHTTP1
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// `GET /attestation?nonce=<hex>`: evidence that binds the gateway's current key configurations to the client's
+/// nonce, in front of another responder.
+///
+/// The nonce is 16 to 64 bytes in hexadecimal. The answer is JSON:
+///
+/// ```json
+/// {"evidence_type": "tdx-quote" | "sev-snp-report" | "simulated",
+///  "evidence": "<base64>",
+///  "key_configurations": "<base64 of the application/ohttp-keys body>",
+///  "insecure": false,
+///  "public_key": "<base64, simulated evidence only: the P-256 key x || y that signs it>"}
+/// ```
+///
+/// The evidence's 64-byte report data is ``reportData(keyConfigurations:nonce:)`` of exactly the
+/// `key_configurations` bytes returned and the nonce. Every other request goes to the wrapped responder.
+public final class AttestationAPI: RequestResponder {
+    /// The endpoint's path.
+    public static let path = "/attestation"
+
+    private let provider: any EvidenceProvider
+    private let keyStore: GatewayKeyStore
+    private let next: any RequestResponder
+    private let logger: Logger
+
+    /// Serves evidence from `provider` for the keys of `keyStore`; other requests go to `next`.
+    public init(provider: any EvidenceProvider, keyStore: GatewayKeyStore, next: any RequestResponder, logger: Logger) {
+        self.provider = provider
+        self.keyStore = keyStore
+        self.next = next
+        self.logger = logger
+    }
+
+    /// The P-256 public key (`x || y`) that signs simulated evidence, when `provider` produces it.
+    public static func simulatedPublicKey(of provider: any EvidenceProvider) -> [UInt8]? {
+        if let simulated = provider as? SimulatedEvidenceProvider {
+            return simulated.publicKey
+        }
+        if let automatic = provider as? AutomaticEvidenceProvider {
+            return simulatedPublicKey(of: automatic.selected)
+        }
+        return nil
+    }
+
+    public func handle(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void) {
+        guard request.path == Self.path else {
+            return next.handle(request, respond: respond)
+        }
+        guard request.method == .GET else {
+            var response = ServerResponse.json(
+                .methodNotAllowed, JSONErrorBody.make("\(Self.path) accepts GET only"))
+            response.headers.add(name: "Allow", value: "GET")
+            return respond(response)
+        }
+        let nonce: [UInt8]
+        do {
+            nonce = try Self.nonce(query: request.query)
+        } catch {
+            return respond(.json(error.status, JSONErrorBody.make(error.message)))
+        }
+        // The same bytes are bound and returned, so a rotation in between cannot make them disagree.
+        guard let keys = try? keyStore.encodedConfigurations(),
+              let binding = try? reportData(keyConfigurations: keys, nonce: nonce)
+        else {
+            logger.error("cannot bind the gateway's key configurations")
+            return respond(.json(.internalServerError, JSONErrorBody.make("the key configurations cannot be bound")))
+        }
+        let provider = provider
+        let logger = logger
+        Task {
+            let evidence: Evidence
+            do throws(AttestationError) {
+                evidence = try await provider.evidence(reportData: binding)
+            } catch {
+                logger.error("attestation evidence unavailable", metadata: ["error": "\(error)"])
+                return respond(.json(
+                    .serviceUnavailable, JSONErrorBody.make("attestation evidence is unavailable: \(error.message)")))
+            }
+            respond(.json(.ok, Self.document(evidence, keys: keys, provider: provider)))
+        }
+    }
+
+    private static func document(_ evidence: Evidence, keys: [UInt8], provider: any EvidenceProvider) -> [UInt8] {
+        var object = JSONObject([
+            "evidence_type": .string(evidence.type.rawValue),
+            "evidence": .string(Data(evidence.bytes).base64EncodedString()),
+            "key_configurations": .string(Data(keys).base64EncodedString()),
+            "insecure": .bool(provider.isInsecure),
+        ])
+        if evidence.type == .simulated, let publicKey = simulatedPublicKey(of: provider) {
+            object["public_key"] = .string(Data(publicKey).base64EncodedString())
+        }
+        return JSONValue.object(object).serialized
+    }
+
+    /// The `nonce` parameter of a query string, decoded from hexadecimal and 16 to 64 bytes long.
+    static func nonce(query: String) throws(APIError) -> [UInt8] {
+        let parameters = query.split(separator: "&").filter { $0.hasPrefix("nonce=") }
+        guard parameters.count == 1, let parameter = parameters.first else {
+            throw .badRequest("give exactly one nonce: \(path)?nonce=<hex, 16 to 64 bytes>")
+        }
+        let digits = Array(parameter.utf8.dropFirst(6))
+        let lengths = KeyBinding.nonceLengths
+        guard digits.count % 2 == 0, lengths.contains(digits.count / 2) else {
+            throw .badRequest(
+                "the nonce has \(digits.count) hexadecimal digits; it must be \(lengths.lowerBound) to "
+                    + "\(lengths.upperBound) bytes (\(lengths.lowerBound * 2) to \(lengths.upperBound * 2) digits)")
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(digits.count / 2)
+        var index = 0
+        while index + 1 < digits.count {
+            guard let high = hexValue(digits[index]), let low = hexValue(digits[index + 1]) else {
+                throw .badRequest("the nonce is not hexadecimal")
+            }
+            bytes.append(high << 4 | low)
+            index += 2
+        }
+        return bytes
+    }
+
+    private static func hexValue(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}

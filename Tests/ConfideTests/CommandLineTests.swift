@@ -1,0 +1,80 @@
+import ConfideEnvelope
+import ConfideServer
+import Foundation
+import Testing
+
+/// The `confide` executable that the test build produces next to the test bundle.
+enum ConfideCommand {
+    static let path = BuildProducts.directory.appendingPathComponent("confide").path
+
+    static func run(_ arguments: String...) async throws -> (status: Int32, output: String) {
+        try #require(FileManager.default.isExecutableFile(atPath: path), "build the confide product first: \(path)")
+        return try await runProcess(path, arguments)
+    }
+}
+
+/// The shared test data folder, `../shared/testdata/attestation/` from the package root.
+enum AttestationSamples {
+    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/testdata/attestation")
+
+    static var available: Bool { FileManager.default.fileExists(atPath: folder.path) }
+
+    static func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+}
+
+@Suite("The confide command: encrypted inference and attestation")
+struct CommandLineTests {
+    @Test func inferEncryptedNeedsTheOptInForSimulatedEvidence() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let url = "http://127.0.0.1:\(server.port)"
+        let accepted = try await ConfideCommand.run(
+            "infer", "echo", "--text", "secret", "--url", url, "--encrypted", "--accept-simulated")
+        #expect(accepted.status == 0, "\(accepted.output)")
+        #expect(accepted.output.contains(#""data":["secret"]"#))
+        #expect(accepted.output.contains("SIMULATED"))
+        let refused = try await ConfideCommand.run("infer", "echo", "--text", "secret", "--url", url, "--encrypted")
+        #expect(refused.status != 0)
+        #expect(refused.output.contains("simulatedEvidenceRefused"))
+        #expect(!refused.output.contains(#""data":["secret"]"#))
+    }
+
+    @Test func attestFetchPrintsTheVerifiedEvidence() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let url = "http://127.0.0.1:\(server.port)"
+        let fetched = try await ConfideCommand.run("attest", "fetch", url, "--accept-simulated")
+        #expect(fetched.status == 0, "\(fetched.output)")
+        #expect(fetched.output.contains("key:          id \(server.server.keyStore.currentConfiguration.keyID),"))
+        #expect(fetched.output.contains("verdict:      OK"))
+        let wrong = try await ConfideCommand.run(
+            "attest", "fetch", url, "--accept-simulated", "--measurement", String(repeating: "ab", count: 48))
+        #expect(wrong.status != 0)
+        #expect(wrong.output.contains("REFUSED"))
+    }
+
+    @Test(.enabled(if: AttestationSamples.available, "../shared/testdata/attestation is absent"))
+    func attestVerifyRealSamples() async throws {
+        let tdx = try await ConfideCommand.run("attest", "verify", AttestationSamples.path("tdx-quote-v4-spr.bin"))
+        #expect(tdx.status == 0, "\(tdx.output)")
+        let mrtd = "6363b8043668a3ad953278e10389574d326c6749fb78aa81"
+            + "0ecd9336923db86f22fc00b8dcd404bc10d5e119d7215cbb"
+        #expect(tdx.output.contains("MRTD:         \(mrtd)"))
+        #expect(tdx.output.contains("verdict:      OK"))
+        let measurement = "7a1e5c266c0108dbc9bb94fa926951320940915d0aafb42464bd88b579ea158d"
+            + "3e1a0dc39b2c60bd95b9c480cd81841f"
+        let snp = try await ConfideCommand.run(
+            "attest", "verify", AttestationSamples.path("snp-report-milan.hex"), "--vcek",
+            AttestationSamples.path("snp-vcek-milan.der"), "--measurement", measurement)
+        #expect(snp.status == 0, "\(snp.output)")
+        #expect(snp.output.contains("verdict:      OK (measurement checked)"))
+        let unsigned = try await ConfideCommand.run("attest", "verify", AttestationSamples.path("snp-report-milan.hex"))
+        #expect(unsigned.status != 0)
+        let mismatch = try await ConfideCommand.run(
+            "attest", "verify", AttestationSamples.path("tdx-quote-v4-spr.bin"), "--report-data",
+            String(repeating: "00", count: 64))
+        #expect(mismatch.status != 0)
+        #expect(mismatch.output.contains("REFUSED"))
+    }
+}
