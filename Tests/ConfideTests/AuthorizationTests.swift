@@ -49,6 +49,28 @@ struct AuthorizationTests {
         #expect(try await manage("secret-all") == .ok)
     }
 
+    @Test func tokensTravelAndAreCheckedInsideEncryptedRequests() async throws {
+        let store = try TokenStore(json: Array(Self.tokens.utf8))
+        let server = try await TestServer.start(
+            models: ["echo": #"{"handler": "echo"}"#, "other": #"{"handler": "echo"}"#], tokens: store)
+        defer { Task { await server.stop() } }
+        let client = try await ObliviousClient.connect(host: "127.0.0.1", port: server.port, policy: simulatedPolicy())
+        defer { Task { await client.close() } }
+        func infer(_ model: String, _ token: String?) async throws -> HTTPResponseStatus {
+            var headers: HTTPHeaders = ["Content-Type": "application/json"]
+            if let token { headers.add(name: "Authorization", value: "Bearer \(token)") }
+            let request = ClientRequest(
+                method: .POST, uri: "/v2/models/\(model)/infer", headers: headers, body: ByteBuffer(string: int32Request(1)))
+            return try await client.send(request).status
+        }
+        #expect(try await infer("echo", nil) == .unauthorized)
+        #expect(try await infer("echo", "wrong") == .unauthorized)
+        #expect(try await infer("echo", "secret-ops") == .forbidden)
+        #expect(try await infer("other", "secret-echo") == .forbidden)
+        #expect(try await infer("echo", "secret-echo") == .ok)
+        #expect(try await infer("other", "secret-all") == .ok)
+    }
+
     @Test(arguments: [
         (#"{}"#, "JSON list"),
         (#"[{"name": "a", "sha256": "abc", "scopes": ["inference"]}]"#, "64 hex digits"),
