@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "ConfideJSON", targets: ["ConfideJSON"]),
         .library(name: "ConfideEnvelope", targets: ["ConfideEnvelope"]),
         .library(name: "ConfideAttestation", targets: ["ConfideAttestation"]),
+        .library(name: "BertModel", targets: ["BertModel"]),
         .plugin(name: "InstallHandlers", targets: ["InstallHandlers"]),
         // Handlers shipped with Confide: each a plugin loaded with dlopen from handlers/.
         .library(name: "Echo", type: .dynamic, targets: ["Echo"]),
@@ -128,6 +129,13 @@ let package = Package(
             name: "Echo",
             dependencies: [.product(name: "ConfideSDK", package: "sdk")],
             path: "handlers/Echo",
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
+            name: "BertModel",
+            dependencies: ["ConfideJSON"],
+            path: "handlers/Bert/Model",
             swiftSettings: swiftSettings
         ),
 
