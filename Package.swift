@@ -188,5 +188,6 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "ConfideEnvelopeTests", dependencies: ["ConfideEnvelope"], swiftSettings: swiftSettings),
+        .testTarget(name: "BertModelTests", dependencies: ["BertModel", "ConfideJSON"], swiftSettings: swiftSettings),
     ]
 )
