@@ -29,5 +29,7 @@ let package = Package(
         fuzzTarget("FuzzTDXQuote", "ConfideAttestation"),
         fuzzTarget("FuzzSNPReport", "ConfideAttestation"),
         fuzzTarget("FuzzSimulatedEvidence", "ConfideAttestation"),
+        fuzzTarget("FuzzSafeTensors", "BertModel"),
+        fuzzTarget("FuzzBertTokenizer", "BertModel"),
     ]
 )
