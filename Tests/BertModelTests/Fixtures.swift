@@ -13,7 +13,8 @@ enum Fixtures {
     static let modelFolder: String = {
         let environment = ProcessInfo.processInfo.environment
         if let folder = environment["CONFIDE_MINILM_CACHE"], !folder.isEmpty { return folder }
-        let cache = environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+        let cache =
+            environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
             ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache")
         return (cache as NSString).appendingPathComponent("confide/all-MiniLM-L6-v2")
     }()
@@ -29,7 +30,8 @@ enum Fixtures {
 
     static let modelAbsent: Comment = "all-MiniLM-L6-v2 is not in the cache: run scripts/fetch-minilm"
 
-    static let referencePath = (packageRoot as NSString).appendingPathComponent("../shared/testdata/reference/minilm-public.jsonl")
+    static let referencePath = (packageRoot as NSString).appendingPathComponent(
+        "../shared/testdata/reference/minilm-public.jsonl")
 
     static var referencePresent: Bool { FileManager.default.fileExists(atPath: referencePath) }
 

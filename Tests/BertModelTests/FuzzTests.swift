@@ -7,9 +7,12 @@ struct FuzzTests {
         var bytes = seed
         for _ in 0..<Int.random(in: 1...8, using: &random) {
             switch Int.random(in: 0..<5, using: &random) {
-            case 0 where !bytes.isEmpty: bytes[Int.random(in: 0..<bytes.count, using: &random)] = UInt8.random(in: 0...255, using: &random)
+            case 0 where !bytes.isEmpty:
+                bytes[Int.random(in: 0..<bytes.count, using: &random)] = UInt8.random(in: 0...255, using: &random)
             case 1 where !bytes.isEmpty: bytes.removeSubrange(Int.random(in: 0..<bytes.count, using: &random)...)
-            case 2: bytes.insert(UInt8.random(in: 0...255, using: &random), at: Int.random(in: 0...bytes.count, using: &random))
+            case 2:
+                bytes.insert(
+                    UInt8.random(in: 0...255, using: &random), at: Int.random(in: 0...bytes.count, using: &random))
             case 3 where !bytes.isEmpty: bytes.remove(at: Int.random(in: 0..<bytes.count, using: &random))
             default: bytes += bytes.prefix(Int.random(in: 0...16, using: &random))
             }
@@ -22,13 +25,15 @@ struct FuzzTests {
         let seed = SafeTensorsBuilder.valid
         for _ in 0..<3000 { BertFuzz.safetensors(Self.mutate(seed, &random)) }
         for _ in 0..<1000 {
-            BertFuzz.safetensors((0..<Int.random(in: 0..<64, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) })
+            BertFuzz.safetensors(
+                (0..<Int.random(in: 0..<64, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) })
         }
     }
 
     @Test func tokenizerNeverTraps() {
         var random = SplitMix64(state: 2)
-        let tokenizerJSON = Array("""
+        let tokenizerJSON = Array(
+            """
             {"normalizer":{"type":"BertNormalizer","clean_text":true,"handle_chinese_chars":true,"strip_accents":null,\
             "lowercase":true},"pre_tokenizer":{"type":"BertPreTokenizer"},"model":{"type":"WordPiece","unk_token":"[UNK]",\
             "continuing_subword_prefix":"##","max_input_chars_per_word":5,"vocab":{"[UNK]":0,"[CLS]":1,"[SEP]":2,"a":3,"##b":4}},\
@@ -38,7 +43,8 @@ struct FuzzTests {
         for _ in 0..<1500 { BertFuzz.tokenizer(Self.mutate(tokenizerJSON, &random)) }
         for _ in 0..<2000 { BertFuzz.tokenizer(Self.mutate(Array(texts.randomElement(using: &random)!.utf8), &random)) }
         for _ in 0..<1000 {
-            BertFuzz.tokenizer((0..<Int.random(in: 0..<256, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) })
+            BertFuzz.tokenizer(
+                (0..<Int.random(in: 0..<256, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) })
         }
         for _ in 0..<500 {
             let scalars = (0..<Int.random(in: 0..<64, using: &random)).compactMap { _ in

@@ -61,11 +61,15 @@ struct TokenizerTests {
         #expect(throws: BertModelError.self) {
             try BertTokenizer(vocabulary: ["[UNK]", "[CLS]", "[SEP]", "[UNK]"], maxLength: 8)
         }
-        #expect(throws: BertModelError.self) { try BertTokenizer(vocabulary: ["[UNK]", "[CLS]", "[SEP]"], maxLength: 1) }
+        #expect(throws: BertModelError.self) {
+            try BertTokenizer(vocabulary: ["[UNK]", "[CLS]", "[SEP]"], maxLength: 1)
+        }
         #expect(throws: BertModelError.self) { try BertTokenizer(tokenizerJSON: Array("{}".utf8), maxLength: 8) }
     }
 
-    @Test(.enabled(if: Fixtures.modelTestsEnabled, Fixtures.modelAbsent), .enabled(if: Fixtures.referencePresent, Fixtures.referenceAbsent))
+    @Test(
+        .enabled(if: Fixtures.modelTestsEnabled, Fixtures.modelAbsent),
+        .enabled(if: Fixtures.referencePresent, Fixtures.referenceAbsent))
     func matchesHuggingFaceOnEveryReferenceText() throws {
         let folder = try BertModelFolder(path: Fixtures.modelFolder)
         #expect(folder.maxSequenceLength == 256)
@@ -78,7 +82,9 @@ struct TokenizerTests {
             if ids == row.ids {
                 matching += 1
             } else {
-                Issue.record("row \(index) \(row.text.debugDescription.prefix(80)): got \(ids.prefix(40)), expected \(row.ids.prefix(40))")
+                Issue.record(
+                    "row \(index) \(row.text.debugDescription.prefix(80)): got \(ids.prefix(40)), expected \(row.ids.prefix(40))"
+                )
             }
         }
         #expect(matching == rows.count, "\(matching) of \(rows.count) rows match")

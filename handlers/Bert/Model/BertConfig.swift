@@ -67,7 +67,8 @@ public struct BertConfig: Sendable, Equatable {
             throw .unsupported("config.json: model_type \"\(type)\" is not \"bert\"")
         }
         if let embedding = try object.string("position_embedding_type"), embedding != "absolute" {
-            throw .unsupported("config.json: position_embedding_type \"\(embedding)\" is not supported (only \"absolute\")")
+            throw .unsupported(
+                "config.json: position_embedding_type \"\(embedding)\" is not supported (only \"absolute\")")
         }
         let activationName = try object.string("hidden_act") ?? "gelu"
         guard let activation = BertActivation(configName: activationName) else {
@@ -99,7 +100,8 @@ public struct BertConfig: Sendable, Equatable {
             throw .malformedConfig("config.json: \(name) \(value) is outside 1...\(limit)")
         }
         guard hiddenSize % headCount == 0 else {
-            throw .malformedConfig("config.json: hidden_size \(hiddenSize) is not a multiple of num_attention_heads \(headCount)")
+            throw .malformedConfig(
+                "config.json: hidden_size \(hiddenSize) is not a multiple of num_attention_heads \(headCount)")
         }
         guard layerNormEpsilon.isFinite, layerNormEpsilon > 0, layerNormEpsilon < 1 else {
             throw .malformedConfig("config.json: layer_norm_eps \(layerNormEpsilon) is outside (0, 1)")
@@ -177,7 +179,9 @@ public struct SentenceTransformersConfig: Sendable, Equatable {
                 throw .malformedConfig("modules.json: \(error)")
             }
             guard let list = root.arrayValue else { throw .malformedConfig("modules.json: not a JSON array") }
-            normalize = list.contains { $0.objectValue?["type"]?.stringValue == "sentence_transformers.models.Normalize" }
+            normalize = list.contains {
+                $0.objectValue?["type"]?.stringValue == "sentence_transformers.models.Normalize"
+            }
         } else {
             normalize = false
         }
@@ -222,7 +226,9 @@ struct ConfigObject {
 
     func int(_ key: String) throws(BertModelError) -> Int? {
         guard let value = self[key] else { return nil }
-        guard let integer = value.int64Value, let int = Int(exactly: integer) else { throw mistyped(key, value, "an integer") }
+        guard let integer = value.int64Value, let int = Int(exactly: integer) else {
+            throw mistyped(key, value, "an integer")
+        }
         return int
     }
 

@@ -37,7 +37,9 @@ public struct BertModelError: Error, Sendable, Hashable, CustomStringConvertible
         self.message = message
     }
 
-    static func malformedSafeTensors(_ message: String) -> BertModelError { BertModelError(.malformedSafeTensors, message) }
+    static func malformedSafeTensors(_ message: String) -> BertModelError {
+        BertModelError(.malformedSafeTensors, message)
+    }
     static func malformedConfig(_ message: String) -> BertModelError { BertModelError(.malformedConfig, message) }
     static func unsupported(_ message: String) -> BertModelError { BertModelError(.unsupported, message) }
 

@@ -41,10 +41,12 @@ public struct BertModelFolder: Sendable {
                 options.lowercase = lowercase
                 options.stripAccents = lowercase
             }
-            let lines = String(decoding: vocabulary, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+            let lines = String(decoding: vocabulary, as: UTF8.self).split(
+                separator: "\n", omittingEmptySubsequences: false)
             let tokens = lines.map { String($0.hasSuffix("\r") ? $0.dropLast() : $0) }
             tokenizer = try BertTokenizer(
-                vocabulary: tokens.last == "" ? Array(tokens.dropLast()) : tokens, options: options, maxLength: maxLength)
+                vocabulary: tokens.last == "" ? Array(tokens.dropLast()) : tokens, options: options,
+                maxLength: maxLength)
         }
         let safeTensors = try SafeTensors(contentsOf: (path as NSString).appendingPathComponent("model.safetensors"))
         self.config = config

@@ -85,20 +85,25 @@ public struct BertTokenizer: Sendable {
             options.lowercase = false
             options.stripAccents = false
         }
-        guard let preTokenizer = try root.object("pre_tokenizer"), try preTokenizer.string("type") == "BertPreTokenizer" else {
+        guard let preTokenizer = try root.object("pre_tokenizer"), try preTokenizer.string("type") == "BertPreTokenizer"
+        else {
             throw .unsupported("\(file): only a BertPreTokenizer is supported")
         }
         guard let model = try root.object("model"), try model.string("type") == "WordPiece" else {
             throw .unsupported("\(file): only a WordPiece model is supported")
         }
         options.unknownToken = try model.string("unk_token") ?? options.unknownToken
-        options.continuingSubwordPrefix = try model.string("continuing_subword_prefix") ?? options.continuingSubwordPrefix
-        options.maxInputCharactersPerWord = try model.int("max_input_chars_per_word") ?? options.maxInputCharactersPerWord
+        options.continuingSubwordPrefix =
+            try model.string("continuing_subword_prefix") ?? options.continuingSubwordPrefix
+        options.maxInputCharactersPerWord =
+            try model.int("max_input_chars_per_word") ?? options.maxInputCharactersPerWord
         guard let vocab = try model.object("vocab") else { throw .malformedConfig("\(file): model.vocab is missing") }
         var entries: [(String, Int)] = []
         entries.reserveCapacity(vocab.keys.count)
         for token in vocab.keys {
-            guard let id = try vocab.int(token) else { throw .malformedConfig("\(file): model.vocab \"\(token)\" has no id") }
+            guard let id = try vocab.int(token) else {
+                throw .malformedConfig("\(file): model.vocab \"\(token)\" has no id")
+            }
             entries.append((token, id))
         }
 
@@ -126,7 +131,8 @@ public struct BertTokenizer: Sendable {
             case "TemplateProcessing":
                 let single = processor["single"]?.arrayValue ?? []
                 let ids = single.map { $0.objectValue?["SpecialToken"]?.objectValue?["id"]?.stringValue }
-                let sequence = single.count == 3 ? single[1].objectValue?["Sequence"]?.objectValue?["id"]?.stringValue : nil
+                let sequence =
+                    single.count == 3 ? single[1].objectValue?["Sequence"]?.objectValue?["id"]?.stringValue : nil
                 guard single.count == 3, let first = ids[0], let last = ids[2], sequence == "A" else {
                     throw .unsupported("\(file): post_processor.single must be [special token, $A, special token]")
                 }
@@ -147,7 +153,8 @@ public struct BertTokenizer: Sendable {
 
     /// Builds a tokenizer from a vocabulary in id order (the lines of a `vocab.txt`).
     public init(vocabulary: [String], options: Options = Options(), maxLength: Int) throws(BertModelError) {
-        try self.init(entries: vocabulary.enumerated().map { ($0.element, $0.offset) }, options: options,
+        try self.init(
+            entries: vocabulary.enumerated().map { ($0.element, $0.offset) }, options: options,
             maxLength: maxLength, file: "vocabulary")
     }
 
@@ -156,11 +163,14 @@ public struct BertTokenizer: Sendable {
             throw .malformedConfig("\(file): the maximum length \(maxLength) is outside 2...\(1 << 20)")
         }
         guard options.maxInputCharactersPerWord >= 1, options.maxInputCharactersPerWord <= 10_000 else {
-            throw .malformedConfig("\(file): max_input_chars_per_word \(options.maxInputCharactersPerWord) is outside 1...10000")
+            throw .malformedConfig(
+                "\(file): max_input_chars_per_word \(options.maxInputCharactersPerWord) is outside 1...10000")
         }
         var vocabulary = Vocabulary(capacity: entries.count)
         for (token, id) in entries {
-            guard id >= 0, id <= Int(Int32.max) else { throw .malformedConfig("\(file): token \"\(token)\" has id \(id)") }
+            guard id >= 0, id <= Int(Int32.max) else {
+                throw .malformedConfig("\(file): token \"\(token)\" has id \(id)")
+            }
             guard vocabulary.insert(token, id: Int32(id), continuationPrefix: options.continuingSubwordPrefix) else {
                 throw .malformedConfig("\(file): token \"\(token)\" appears twice")
             }
@@ -356,7 +366,9 @@ private struct WordPieceEncoder {
     private mutating func decompose(_ scalar: Unicode.Scalar) {
         guard options.stripAccents else { return lowercase(scalar) }
         let value = scalar.value
-        if value < 0xC0 || CharacterClass.isChineseCharacter(value) && !(0xF900...0xFAFF).contains(value) && value < 0x2F800 {
+        if value < 0xC0
+            || CharacterClass.isChineseCharacter(value) && !(0xF900...0xFAFF).contains(value) && value < 0x2F800
+        {
             return reorder(scalar)
         }
         if (0xAC00...0xD7A3).contains(value) {

@@ -40,7 +40,8 @@ public struct BertWeights: Sendable {
     /// Finds and checks every tensor of the encoder that `config` describes.
     public init(_ file: SafeTensors, config: BertConfig) throws(BertModelError) {
         try config.validate()
-        let prefix = file["embeddings.word_embeddings.weight"] == nil && file["bert.embeddings.word_embeddings.weight"] != nil
+        let prefix =
+            file["embeddings.word_embeddings.weight"] == nil && file["bert.embeddings.word_embeddings.weight"] != nil
             ? "bert." : ""
         func tensor(_ name: String, _ shape: [Int]) throws(BertModelError) -> TensorView {
             try file.tensor(prefix + name, shape: shape, dtypes: Self.floatTypes)
@@ -49,7 +50,8 @@ public struct BertWeights: Sendable {
         let intermediate = config.intermediateSize
         wordEmbeddings = try tensor("embeddings.word_embeddings.weight", [config.vocabularySize, hidden])
         positionEmbeddings = try tensor("embeddings.position_embeddings.weight", [config.maxPositions, hidden])
-        tokenTypeEmbeddings = try tensor("embeddings.token_type_embeddings.weight", [config.typeVocabularySize, hidden])
+        tokenTypeEmbeddings = try tensor(
+            "embeddings.token_type_embeddings.weight", [config.typeVocabularySize, hidden])
         embeddingNormWeight = try tensor("embeddings.LayerNorm.weight", [hidden])
         embeddingNormBias = try tensor("embeddings.LayerNorm.bias", [hidden])
         var layers: [BertLayerWeights] = []

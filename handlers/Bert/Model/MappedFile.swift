@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Read-only bytes that stay at one address for their lifetime: a file mapped with `mmap`, or a copy in

@@ -70,15 +70,22 @@ public struct TensorView: @unchecked Sendable {
         let count = elementCount
         switch dtype {
         case .float32:
-            return (0..<count).map { Float(bitPattern: bytes.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self).littleEndian) }
+            return (0..<count).map {
+                Float(bitPattern: bytes.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self).littleEndian)
+            }
         case .float16:
-            return (0..<count).map { Float(Float16(bitPattern: bytes.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self).littleEndian)) }
+            return (0..<count).map {
+                Float(Float16(bitPattern: bytes.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self).littleEndian))
+            }
         case .bfloat16:
             return (0..<count).map {
-                Float(bitPattern: UInt32(bytes.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self).littleEndian) << 16)
+                Float(
+                    bitPattern: UInt32(bytes.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self).littleEndian) << 16)
             }
         case .float64:
-            return (0..<count).map { Float(Double(bitPattern: bytes.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self).littleEndian)) }
+            return (0..<count).map {
+                Float(Double(bitPattern: bytes.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self).littleEndian))
+            }
         default:
             return nil
         }
@@ -88,9 +95,10 @@ public struct TensorView: @unchecked Sendable {
         guard dtype == expected, let base = bytes.baseAddress, Int(bitPattern: base) % MemoryLayout<T>.alignment == 0
         else { return nil }
         #if _endian(big)
-        return nil
+            return nil
         #else
-        return UnsafeBufferPointer(start: base.assumingMemoryBound(to: T.self), count: bytes.count / MemoryLayout<T>.stride)
+            return UnsafeBufferPointer(
+                start: base.assumingMemoryBound(to: T.self), count: bytes.count / MemoryLayout<T>.stride)
         #endif
     }
 }
@@ -139,7 +147,8 @@ public final class SafeTensors: Sendable {
         }
         let declared = file.loadUnaligned(as: UInt64.self).littleEndian
         guard declared <= UInt64(file.count - 8) else {
-            throw .malformedSafeTensors("the header length \(declared) runs past the end of the file (\(file.count) bytes)")
+            throw .malformedSafeTensors(
+                "the header length \(declared) runs past the end of the file (\(file.count) bytes)")
         }
         let headerLength = Int(declared)
         guard headerLength <= Self.maximumHeaderLength else {
@@ -175,7 +184,8 @@ public final class SafeTensors: Sendable {
         for entry in entries {
             guard entry.end <= data.count else {
                 throw .malformedSafeTensors(
-                    "tensor \"\(entry.name)\": bytes \(entry.begin)..<\(entry.end) run past the end of the data (\(data.count) bytes)")
+                    "tensor \"\(entry.name)\": bytes \(entry.begin)..<\(entry.end) run past the end of the data (\(data.count) bytes)"
+                )
             }
             guard entry.begin == position else {
                 throw .malformedSafeTensors(
@@ -185,7 +195,8 @@ public final class SafeTensors: Sendable {
             }
             position = entry.end
             let bytes = UnsafeRawBufferPointer(rebasing: data[entry.begin..<entry.end])
-            tensors[entry.name] = TensorView(name: entry.name, dtype: entry.dtype, shape: entry.shape, bytes: bytes, storage: storage)
+            tensors[entry.name] = TensorView(
+                name: entry.name, dtype: entry.dtype, shape: entry.shape, bytes: bytes, storage: storage)
         }
         guard position == data.count else {
             throw .malformedSafeTensors("the last \(data.count - position) bytes of the data belong to no tensor")
@@ -199,14 +210,16 @@ public final class SafeTensors: Sendable {
     public subscript(name: String) -> TensorView? { tensors[name] }
 
     /// The tensor named `name`, checked to have the given shape and one of the given types.
-    public func tensor(_ name: String, shape: [Int], dtypes: Set<SafeTensorsDType>) throws(BertModelError) -> TensorView {
+    public func tensor(_ name: String, shape: [Int], dtypes: Set<SafeTensorsDType>) throws(BertModelError) -> TensorView
+    {
         guard let tensor = tensors[name] else { throw .malformedSafeTensors("no tensor named \"\(name)\"") }
         guard tensor.shape == shape else {
             throw .malformedSafeTensors("tensor \"\(name)\" has shape \(tensor.shape), expected \(shape)")
         }
         guard dtypes.contains(tensor.dtype) else {
-            throw .malformedSafeTensors("tensor \"\(name)\" has dtype \(tensor.dtype.rawValue), expected one of "
-                + dtypes.map(\.rawValue).sorted().joined(separator: ", "))
+            throw .malformedSafeTensors(
+                "tensor \"\(name)\" has dtype \(tensor.dtype.rawValue), expected one of "
+                    + dtypes.map(\.rawValue).sorted().joined(separator: ", "))
         }
         return tensor
     }
@@ -260,7 +273,8 @@ public final class SafeTensors: Sendable {
         }
         guard end - begin == byteCount else {
             throw .malformedSafeTensors(
-                "tensor \"\(name)\": \(dtype.rawValue) \(shape) needs \(byteCount) bytes, but data_offsets hold \(end - begin)")
+                "tensor \"\(name)\": \(dtype.rawValue) \(shape) needs \(byteCount) bytes, but data_offsets hold \(end - begin)"
+            )
         }
         return (dtype, shape, begin, end)
     }

@@ -76,7 +76,9 @@ struct Vocabulary: Sendable {
         slots[index] = Slot(offset: offset, length: bytes.count, id: id, continuation: continuation)
     }
 
-    private static func equal(_ keys: UnsafeBufferPointer<UInt8>, _ offset: Int, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    private static func equal(_ keys: UnsafeBufferPointer<UInt8>, _ offset: Int, _ bytes: UnsafeBufferPointer<UInt8>)
+        -> Bool
+    {
         for index in 0..<bytes.count where keys[offset + index] != bytes[index] { return false }
         return true
     }
