@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "ConfideJSON", targets: ["ConfideJSON"]),
         .library(name: "ConfideEnvelope", targets: ["ConfideEnvelope"]),
         .library(name: "ConfideAttestation", targets: ["ConfideAttestation"]),
+        .library(name: "BertModel", targets: ["BertModel"]),
         .plugin(name: "InstallHandlers", targets: ["InstallHandlers"]),
         // Handlers shipped with Confide: each a plugin loaded with dlopen from handlers/.
         .library(name: "Echo", type: .dynamic, targets: ["Echo"]),
@@ -154,6 +155,14 @@ let package = Package(
             name: "KernelsAVX512", dependencies: ["KernelsX86"], path: "handlers/KernelsAVX512", cSettings: kernelCSettings),
         .target(name: "KernelsAMX", dependencies: ["KernelsX86"], path: "handlers/KernelsAMX", cSettings: kernelCSettings),
 
+        // MARK: The BERT handler's model code (tokenizer, safetensors, config)
+        .target(
+            name: "BertModel",
+            dependencies: ["ConfideJSON"],
+            path: "handlers/Bert/Model",
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Tooling
         .plugin(
             name: "InstallHandlers",
@@ -215,5 +224,6 @@ let package = Package(
             ],
             swiftSettings: swiftSettings + [.unsafeFlags(["-O"])]
         ),
+        .testTarget(name: "BertModelTests", dependencies: ["BertModel", "ConfideJSON"], swiftSettings: swiftSettings),
     ]
 )

@@ -30,5 +30,7 @@ let package = Package(
         fuzzTarget("FuzzTDXQuote", "ConfideAttestation"),
         fuzzTarget("FuzzSNPReport", "ConfideAttestation"),
         fuzzTarget("FuzzSimulatedEvidence", "ConfideAttestation"),
+        fuzzTarget("FuzzSafeTensors", "BertModel"),
+        fuzzTarget("FuzzBertTokenizer", "BertModel"),
     ]
 )
