@@ -1,10 +1,10 @@
 import ArgumentParser
 
 /// `confide bench`: benchmarks; `confide bench http` (the default) is the HTTP load generator,
-/// `confide bench kernels` measures the kernel plugins.
+/// `confide bench kernels` measures the kernel plugins, `confide bench envelope` the cost of encryption.
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure throughput and latency.",
-        subcommands: [BenchHTTP.self, BenchKernels.self],
+        subcommands: [BenchHTTP.self, BenchKernels.self, BenchEnvelope.self],
         defaultSubcommand: BenchHTTP.self)
 }

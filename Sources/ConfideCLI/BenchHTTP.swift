@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConfideAttestation
 import ConfideClient
 import ConfideHost
 import ConfideJSON
@@ -49,6 +50,12 @@ struct BenchHTTP: AsyncParsableCommand {
     @Flag(help: "Send to TorchServe's /predictions/{model} instead of KServe v2.")
     var torchserve = false
 
+    @Flag(help: "Encrypt every request end to end (Oblivious HTTP), after verifying the server's attestation.")
+    var encrypted = false
+
+    @Flag(help: "With --encrypted: accept simulated (insecure) attestation evidence.")
+    var acceptSimulated = false
+
     @Flag(help: "Print the results as JSON.")
     var json = false
 
@@ -58,7 +65,20 @@ struct BenchHTTP: AsyncParsableCommand {
         }
         let levels = concurrency.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !levels.isEmpty, levels.allSatisfy({ $0 > 0 }) else { throw ValidationError("--concurrency needs positive numbers") }
-        let generator = LoadGenerator(host: host, port: components.port ?? 80, requests: try requests())
+        let port = components.port ?? 80
+        let generator: LoadGenerator
+        if encrypted {
+            var policy = AttestationPolicy(expectedReportData: [])
+            policy.acceptSimulated = acceptSimulated
+            policy.allowedSimulatedMeasurements = acceptSimulated ? [SimulatedEvidenceProvider.defaultMeasurement] : []
+            generator = LoadGenerator(requests: try requests()) { [policy] in
+                let client = try await ObliviousClient.connect(host: host, port: port, policy: policy)
+                try await client.attest()
+                return client
+            }
+        } else {
+            generator = LoadGenerator(host: host, port: port, requests: try requests())
+        }
         var results: [LoadResult] = []
         for level in levels {
             let result = try await generator.run(

@@ -25,21 +25,34 @@ public struct LoadResult: Sendable {
     }
 }
 
+/// A connection a load generator sends requests on: plaintext (``HTTPConnection``) or encrypted end to end
+/// (``ObliviousClient``).
+public protocol LoadConnection: Sendable {
+    /// Sends a request and returns its response.
+    func send(_ request: ClientRequest) async throws -> ClientResponse
+    /// Closes the connection.
+    func close() async
+}
+
+extension HTTPConnection: LoadConnection {}
+extension ObliviousClient: LoadConnection {}
+
 /// A closed-loop load generator in the style of Triton's perf_analyzer: `concurrency` connections,
 /// each sending its next request as soon as the previous one is answered.
 public struct LoadGenerator: Sendable {
-    /// The server's host.
-    public var host: String
-    /// The server's port.
-    public var port: Int
     /// The requests to send, used in turn.
     public var requests: [ClientRequest]
+    private let connect: @Sendable () async throws -> any LoadConnection
 
-    /// Creates a load generator.
-    public init(host: String, port: Int, requests: [ClientRequest]) {
-        self.host = host
-        self.port = port
+    /// Creates a load generator that opens its connections with `connect`.
+    public init(requests: [ClientRequest], connect: @escaping @Sendable () async throws -> any LoadConnection) {
         self.requests = requests
+        self.connect = connect
+    }
+
+    /// Creates a load generator that sends plaintext requests to `host:port`.
+    public init(host: String, port: Int, requests: [ClientRequest]) {
+        self.init(requests: requests) { try await HTTPConnection.connect(host: host, port: port) }
     }
 
     /// Runs one concurrency level for `warmup` (not measured) then `duration`; calls `progress` about
@@ -47,8 +60,8 @@ public struct LoadGenerator: Sendable {
     public func run(
         concurrency: Int, duration: Duration, warmup: Duration, progress: @escaping @Sendable (Int, Duration) -> Void = { _, _ in }
     ) async throws -> LoadResult {
-        let connections = try await withThrowingTaskGroup(of: HTTPConnection.self) { group in
-            for _ in 0..<concurrency { group.addTask { try await HTTPConnection.connect(host: host, port: port) } }
+        let connections = try await withThrowingTaskGroup(of: (any LoadConnection).self) { group in
+            for _ in 0..<concurrency { group.addTask { try await connect() } }
             return try await group.reduce(into: []) { $0.append($1) }
         }
         let clock = ContinuousClock()
