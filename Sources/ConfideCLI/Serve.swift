@@ -56,6 +56,9 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "Where keys of encrypted model archives come from: file:DIR (key files) or cdh[:HOST:PORT] (the Confidential Data Hub, 127.0.0.1:8006).")
     var keyProvider: String?
+
+    @Option(help: "The name of an X25519 private key, from --key-provider, that every replica uses for the gateway (rotation is then off).")
+    var ohttpKey: String?
     @Option(help: "Force a kernel plugin by name (default: the best this CPU supports, or $CONFIDE_KERNELS).")
     var kernels: String?
 
@@ -123,6 +126,7 @@ struct Serve: AsyncParsableCommand {
         configuration.oblivious.gracePeriod = .seconds(ohttpGrace)
         configuration.oblivious.allowedDateSkew = .seconds(ohttpDateSkew)
         configuration.oblivious.requireDate = ohttpRequireDate
+        configuration.oblivious.sharedKeyName = ohttpKey
         let server = try await InferenceServer.start(configuration, logger: logger)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(

@@ -16,6 +16,9 @@ public struct ObliviousGatewayConfiguration: Sendable {
     public var requireDate = false
     /// The most encapsulated keys the replay guard remembers at once; beyond it requests get 503 until some expire.
     public var replayCapacity = 100_000
+    /// The name of a shared X25519 private key (32 bytes) to fetch from the server's key provider instead of
+    /// generating one, so that every replica serves the same key configuration; rotation is then off.
+    public var sharedKeyName: String?
 
     /// How long an encapsulated key (`enc`) is remembered: twice the allowed skew and a second, so that a request
     /// whose `Date` is accepted cannot be replayed after its `enc` is forgotten.

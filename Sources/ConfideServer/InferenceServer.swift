@@ -119,8 +119,7 @@ public final class InferenceServer: Service, Sendable {
         logger.info(
             "kernels", metadata: ["plugin": "\(kernels.plugin?.name ?? "none")", "reason": "\(kernels.reason)"])
         let evidenceProvider = try makeEvidenceProvider(configuration.attestation, logger: logger)
-        let keyStore = try GatewayKeyStore(
-            suites: configuration.oblivious.suites, gracePeriod: configuration.oblivious.gracePeriod)
+        let keyStore = try makeKeyStore(configuration, logger: logger)
         let repository = try ModelRepository(
             store: ModelStore(path: configuration.modelsDirectory, keys: archiveKeys(configuration.keyProvider)),
             handlers: handlers,
@@ -174,7 +173,7 @@ public final class InferenceServer: Service, Sendable {
             logger.info("metrics listening", metadata: ["address": "\(server.localAddress)"])
             metrics = server
         }
-        let rotation = configuration.oblivious.rotationInterval.map { interval in
+        let rotation = (configuration.oblivious.sharedKeyName == nil ? configuration.oblivious.rotationInterval : nil).map { interval in
             Task {
                 while true {
                     do {
@@ -190,6 +189,23 @@ public final class InferenceServer: Service, Sendable {
         return InferenceServer(
             handlers: handlers, repository: repository, keyStore: keyStore, evidenceProvider: evidenceProvider,
             http: http, management: management, metrics: metrics, rotation: rotation, logger: logger)
+    }
+
+    /// The gateway's keys: generated in memory, or a key shared by replicas from the key provider, whose
+    /// key id is derived from the key so that every replica agrees on it.
+    private static func makeKeyStore(_ configuration: ServerConfiguration, logger: Logger) throws -> GatewayKeyStore {
+        let oblivious = configuration.oblivious
+        guard let name = oblivious.sharedKeyName else {
+            return try GatewayKeyStore(suites: oblivious.suites, gracePeriod: oblivious.gracePeriod)
+        }
+        guard let provider = configuration.keyProvider else {
+            throw KeyProviderError("a shared gateway key ('\(name)') needs a key provider (--key-provider)")
+        }
+        let raw = try provider.key(named: name).withUnsafeBytes { Array($0) }
+        let keyID = SHA256.hash(data: raw).withUnsafeBytes { $0[0] }
+        let key = try GatewayKey(rawPrivateKey: raw, keyID: keyID, suites: oblivious.suites)
+        logger.info("gateway key shared by replicas", metadata: ["key_name": "\(name)", "key_id": "\(keyID)"])
+        return try GatewayKeyStore(currentKey: key, gracePeriod: oblivious.gracePeriod)
     }
 
     private static func makeEvidenceProvider(_ source: AttestationSource, logger: Logger) throws

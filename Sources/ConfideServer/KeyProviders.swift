@@ -15,7 +15,8 @@ public struct KeyProviderError: Error, Sendable, CustomStringConvertible {
     /// What happened, for people (never the key).
     public let message: String
 
-    init(_ message: String) {
+    /// Creates an error.
+    public init(_ message: String) {
         self.message = message
     }
 

@@ -1,4 +1,6 @@
 import ConfideClient
+import ConfideEnvelope
+import ConfideHost
 import ConfideJSON
 import ConfideRuntime
 import ConfideServer
@@ -137,5 +139,33 @@ extension Array where Element == UInt8 {
     func contains(subsequence: [UInt8]) -> Bool {
         guard subsequence.count <= count else { return false }
         return (0...(count - subsequence.count)).contains { Array(self[$0..<($0 + subsequence.count)]) == subsequence }
+    }
+}
+
+@Suite("A gateway key shared by replicas")
+struct SharedGatewayKeyTests {
+    @Test func replicasWithTheSameKeyServeTheSameKeyConfiguration() async throws {
+        let keys = try TemporaryDirectory()
+        defer { keys.remove() }
+        let raw = Curve25519.KeyAgreement.PrivateKey().rawRepresentation
+        try raw.write(to: keys.url.appendingPathComponent("gateway"))
+        func replica() async throws -> TestServer {
+            try await TestServer.start { configuration in
+                configuration.keyProvider = KeyFileProvider(directory: keys.path)
+                configuration.oblivious.sharedKeyName = "gateway"
+            }
+        }
+        let first = try await replica()
+        let second = try await replica()
+        defer { Task { await first.stop(); await second.stop() } }
+        #expect(first.server.keyStore.currentConfiguration == second.server.keyStore.currentConfiguration)
+        // A client that attested the first replica can send to the second.
+        let client = try await ObliviousClient.connect(host: "127.0.0.1", port: second.port, policy: simulatedPolicy())
+        defer { Task { await client.close() } }
+        let input = try #require(HostTensor(name: "t", strings: ["shared"]))
+        #expect(try await client.infer(model: "echo", inputs: [input]).first?.strings() == ["shared"])
+        await #expect(throws: (any Error).self) {
+            _ = try await TestServer.start { $0.oblivious.sharedKeyName = "gateway" }
+        }
     }
 }
