@@ -112,48 +112,6 @@ static ConfideError *init(const ConfideHostApi *host) {
     return NULL;
 }
 
-static ConfideError *gemm(const ConfidePackedWeights *w, uint64_t m, const float *a, uint64_t lda, float *c,
-                          uint64_t ldc, const ConfideEpilogue *epilogue) {
-    return kc_gemm(&amx, w, m, a, lda, c, ldc, epilogue);
-}
-
-static ConfideError *batched_matmul(const ConfideBatchedMatmul *desc) { return kc_batched_matmul(&amx, desc); }
-
-static ConfideError *softmax(const ConfideSoftmax *desc) { return kc_softmax(&amx, desc); }
-
-static ConfideError *layer_norm(uint64_t rows, uint64_t cols, const float *x, uint64_t ldx, const float *gamma,
-                                const float *beta, float eps, float *y, uint64_t ldy) {
-    return kc_layer_norm(&amx, rows, cols, x, ldx, gamma, beta, eps, y, ldy);
-}
-
-static const ConfideKernelApi table = {
-    .struct_size = sizeof(ConfideKernelApi),
-    .rank = 200,
-    .required_features = KX_FEATURES_BASE | CONFIDE_CPU_AVX512_BF16 | CONFIDE_CPU_AMX_TILE | CONFIDE_CPU_AMX_BF16 | CONFIDE_CPU_AMX_INT8,
-    .init = init,
-    .pack_weights = kc_pack_weights,
-    .packed_free = kc_packed_free,
-    .gemm = gemm,
-    .batched_matmul = batched_matmul,
-    .softmax = softmax,
-    .layer_norm = layer_norm,
-};
-
-static const ConfidePluginDescriptor descriptor = {
-    .struct_size = sizeof(ConfidePluginDescriptor),
-    .abi_major = CONFIDE_ABI_MAJOR,
-    .abi_minor = CONFIDE_ABI_MINOR,
-    .kind = CONFIDE_PLUGIN_KERNELS,
-    .name = "amx",
-    .version = "1.0.0",
-    .compiler = "clang " __clang_version__,
-    .description = "Intel AMX kernels: BF16 (tdpbf16ps), INT8 (tdpbusd); FP32 with AVX-512 FMA",
-    .min_host_abi_minor = 2,
-    .api = &table,
-};
-
-__attribute__((visibility("default"))) const ConfidePluginDescriptor *confide_plugin_entry(uint32_t major, uint32_t minor) {
-    (void)major;
-    (void)minor;
-    return &descriptor;
-}
+KC_DEFINE_PLUGIN(amx, init, "amx", 200,
+                 KX_FEATURES_BASE | CONFIDE_CPU_AVX512_BF16 | CONFIDE_CPU_AMX_TILE | CONFIDE_CPU_AMX_BF16 | CONFIDE_CPU_AMX_INT8,
+                 "Intel AMX kernels: BF16 (tdpbf16ps), INT8 (tdpbusd); FP32 with AVX-512 FMA")

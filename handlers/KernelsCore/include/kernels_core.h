@@ -109,4 +109,53 @@ KC_HIDDEN void kc_scalar_layer_norm_row(const float *x, float *y, const float *g
 KC_HIDDEN float kc_gelu(float x);
 KC_HIDDEN uint16_t kc_bf16(float x);
 
+/**
+ * Defines a kernel plugin over an implementation: the table's functions bound to `IMPL`, the table, the
+ * descriptor and the exported `confide_plugin_entry`. `INIT` is the table's init (usually kc_init).
+ */
+#define KC_DEFINE_PLUGIN(IMPL, INIT, NAME, RANK, FEATURES, DESCRIPTION)                                         \
+    static ConfideError *kc_plugin_gemm(const ConfidePackedWeights *w, uint64_t m, const float *a, uint64_t lda,   \
+                                        float *c, uint64_t ldc, const ConfideEpilogue *epilogue) {               \
+        return kc_gemm(&(IMPL), w, m, a, lda, c, ldc, epilogue);                                               \
+    }                                                                                                          \
+    static ConfideError *kc_plugin_batched_matmul(const ConfideBatchedMatmul *desc) {                          \
+        return kc_batched_matmul(&(IMPL), desc);                                                               \
+    }                                                                                                          \
+    static ConfideError *kc_plugin_softmax(const ConfideSoftmax *desc) { return kc_softmax(&(IMPL), desc); }   \
+    static ConfideError *kc_plugin_layer_norm(uint64_t rows, uint64_t cols, const float *x, uint64_t ldx,      \
+                                              const float *gamma, const float *beta, float eps, float *y,      \
+                                              uint64_t ldy) {                                                  \
+        return kc_layer_norm(&(IMPL), rows, cols, x, ldx, gamma, beta, eps, y, ldy);                          \
+    }                                                                                                          \
+    static const ConfideKernelApi kc_plugin_table = {                                                         \
+        .struct_size = sizeof(ConfideKernelApi),                                                               \
+        .rank = (RANK),                                                                                        \
+        .required_features = (FEATURES),                                                                       \
+        .init = (INIT),                                                                                        \
+        .pack_weights = kc_pack_weights,                                                                       \
+        .packed_free = kc_packed_free,                                                                         \
+        .gemm = kc_plugin_gemm,                                                                                \
+        .batched_matmul = kc_plugin_batched_matmul,                                                            \
+        .softmax = kc_plugin_softmax,                                                                          \
+        .layer_norm = kc_plugin_layer_norm,                                                                    \
+    };                                                                                                         \
+    static const ConfidePluginDescriptor kc_plugin_descriptor = {                                              \
+        .struct_size = sizeof(ConfidePluginDescriptor),                                                        \
+        .abi_major = CONFIDE_ABI_MAJOR,                                                                        \
+        .abi_minor = CONFIDE_ABI_MINOR,                                                                        \
+        .kind = CONFIDE_PLUGIN_KERNELS,                                                                        \
+        .name = (NAME),                                                                                        \
+        .version = "1.0.0",                                                                                    \
+        .compiler = "clang " __clang_version__,                                                                \
+        .description = (DESCRIPTION),                                                                          \
+        .min_host_abi_minor = 2,                                                                               \
+        .api = &kc_plugin_table,                                                                               \
+    };                                                                                                         \
+    __attribute__((visibility("default"))) const ConfidePluginDescriptor *confide_plugin_entry(uint32_t major,  \
+                                                                                               uint32_t minor) { \
+        (void)major;                                                                                           \
+        (void)minor;                                                                                           \
+        return &kc_plugin_descriptor;                                                                          \
+    }
+
 #endif /* KERNELS_CORE_H */
