@@ -24,17 +24,48 @@ struct Bert: Handler {
                     + "plugin (libKernelsPortable.so, libKernelsAVX512.so or libKernelsAMX.so) in the handlers folder")
         }
         let precision = try Self.precision(model.configJSON)
-        let folder: BertModelFolder
-        do {
-            folder = try BertModelFolder(path: model.path)
-        } catch {
-            throw HandlerError.invalidArgument("model '\(model.name)': \(error.message)")
+        if let seed = try Self.randomSeed(model.parametersJSON) {
+            let config: BertConfig
+            do {
+                config = try BertConfig(json: try model.file("config.json").withUnsafeBytes { Array($0) })
+            } catch {
+                throw HandlerError.invalidArgument("model '\(model.name)': config.json: \(error)")
+            }
+            tokenizer = try BertTokenizer.synthetic(size: config.vocabularySize, maxLength: config.maxPositions)
+            encoder = try BertEncoder(randomWeights: config, seed: seed, kernels: kernels, precision: precision)
+        } else {
+            let folder: BertModelFolder
+            do {
+                folder = try BertModelFolder(path: model.path)
+            } catch {
+                throw HandlerError.invalidArgument("model '\(model.name)': \(error.message)")
+            }
+            tokenizer = folder.tokenizer
+            encoder = try BertEncoder(folder: folder, kernels: kernels, precision: precision)
         }
-        tokenizer = folder.tokenizer
-        encoder = try BertEncoder(folder: folder, kernels: kernels, precision: precision)
+        let config = encoder.config
         model.log.info(
-            "\(folder.config.layerCount) layers, hidden \(folder.config.hiddenSize), \(precision), "
-                + "at most \(folder.maxSequenceLength) tokens per text")
+            "\(config.layerCount) layers, hidden \(config.hiddenSize), \(precision), "
+                + "at most \(tokenizer.maxLength) tokens per text")
+    }
+
+    /// The seed of a model with random weights (`"parameters": {"random_weights": true, "seed": 7}`; seed 0 by
+    /// default), or nil for a model whose weights are in its folder.
+    static func randomSeed(_ parametersJSON: String) throws(HandlerError) -> UInt64? {
+        let parameters: JSONObject?
+        do {
+            parameters = try JSONParser.parse(parametersJSON).objectValue
+        } catch {
+            throw .invalidArgument("model.json: parameters: \(error)")
+        }
+        guard let random = parameters?["random_weights"] else { return nil }
+        guard let enabled = random.boolValue else { throw .invalidArgument("\"random_weights\" must be true or false") }
+        guard enabled else { return nil }
+        guard let seed = parameters?["seed"] else { return 0 }
+        guard let value = seed.int64Value, value >= 0 else {
+            throw .invalidArgument("\"seed\" must be a non-negative integer")
+        }
+        return UInt64(value)
     }
 
     /// The precision named by `model.json`'s top-level `"precision"` (FP32 when absent).
