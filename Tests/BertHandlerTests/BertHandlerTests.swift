@@ -24,7 +24,9 @@ struct BertHandlerTests {
             }
             var embeddings: [[Float]] = []
             for result in bert.execute(requests) { embeddings += try BertFixtures.embeddings(try result.get()) }
-            for (row, embedding) in zip(part, embeddings) { cosines.append(BertFixtures.cosine(embedding, row.embedding)) }
+            for (row, embedding) in zip(part, embeddings) {
+                cosines.append(BertFixtures.cosine(embedding, row.embedding))
+            }
         }
         #expect(cosines.count == rows.count)
         let worst = cosines.indices.min { cosines[$0] < cosines[$1] } ?? 0
@@ -55,6 +57,19 @@ struct BertHandlerTests {
                 let difference = zip(alone[index], other).map { abs($0 - $1) }.max() ?? .infinity
                 #expect(difference < 1e-5, "text \(index): \(difference)")
             }
+        }
+    }
+
+    /// 40 texts of 256 tokens exceed one encoder pass (8192 tokens): the batch runs in passes, with the same result.
+    @Test func aBatchLargerThanOnePassGivesWhatEachTextGivesAlone() throws {
+        let bert = try BertFixtures.tester(precision: .fp32)
+        let texts = (0..<40).map { "text \($0) " + String(repeating: "word\($0 % 7) ", count: 300) }
+        let together = try BertFixtures.embeddings(try bert.infer([BertFixtures.texts(texts)]))
+        #expect(together.count == texts.count)
+        for index in [0, 31, 32, 39] {
+            let alone = try BertFixtures.embeddings(try bert.infer([BertFixtures.texts([texts[index]])]))[0]
+            let difference = zip(alone, together[index]).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(difference < 1e-5, "text \(index): \(difference)")
         }
     }
 
@@ -113,7 +128,9 @@ struct BertHandlerTests {
             #expect(throws: HandlerError.self, "\(malformed)") {
                 try bert.infer(BertFixtures.torchServe(malformed, contentType: "application/json"))
             }
-            let error = #expect(throws: HandlerError.self) { try bert.infer(BertFixtures.torchServe(malformed, contentType: nil)) }
+            let error = #expect(throws: HandlerError.self) {
+                try bert.infer(BertFixtures.torchServe(malformed, contentType: nil))
+            }
             #expect(error?.code == .invalidArgument)
         }
     }

@@ -32,7 +32,9 @@ struct RandomWeightsTests {
         let folder = try RandomModel.folder(config: Self.tinyConfig)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         #expect(throws: (any Error).self) { try RandomModel.tester(folder, parameters: #"{"random_weights": "yes"}"#) }
-        #expect(throws: (any Error).self) { try RandomModel.tester(folder, parameters: #"{"random_weights": true, "seed": -1}"#) }
+        #expect(throws: (any Error).self) {
+            try RandomModel.tester(folder, parameters: #"{"random_weights": true, "seed": -1}"#)
+        }
         let empty = try RandomModel.folder(config: "{}")
         defer { try? FileManager.default.removeItem(atPath: empty) }
         #expect(throws: (any Error).self) { try RandomModel.tester(empty, seed: 1) }

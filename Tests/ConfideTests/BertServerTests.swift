@@ -21,7 +21,8 @@ struct BertServerTests {
             server.port, .POST, "/v2/models/minilm/infer",
             body: #"{"inputs":[{"name":"text","datatype":"BYTES","shape":[2],"data":["Hello, world!",""]}]}"#)
         #expect(kserve.status == .ok, "\(kserve.text)")
-        let output = try #require(try JSONParser.parse(kserve.text).objectValue?["outputs"]?.arrayValue?.first?.objectValue)
+        let outputs = try JSONParser.parse(kserve.text).objectValue?["outputs"]?.arrayValue
+        let output = try #require(outputs?.first?.objectValue)
         #expect(output["name"]?.stringValue == "embedding")
         #expect(output["datatype"]?.stringValue == "FP32")
         #expect(output["shape"] == .array([.integer(2), .integer(384)]))
@@ -43,7 +44,8 @@ struct BertServerTests {
         #expect(try JSONParser.parse(plain.text).arrayValue?.count == 384)
 
         let malformed = try await send(
-            server.port, .POST, "/predictions/minilm", body: #"{"text": "#, headers: ["Content-Type": "application/json"])
+            server.port, .POST, "/predictions/minilm", body: #"{"text": "#,
+            headers: ["Content-Type": "application/json"])
         #expect(malformed.status == .badRequest, "\(malformed.text)")
     }
 }

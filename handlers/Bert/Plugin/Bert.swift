@@ -133,7 +133,8 @@ struct BertInstance: HandlerInstance {
         let embeddings = scratch.embeddings(count: lengths.count * width)
         try model.encoder.encode(ids, lengths: lengths, into: embeddings, scratch: scratch)
         for job in jobs {
-            let rows = UnsafeBufferPointer(rebasing: embeddings[(job.first * width)..<((job.first + job.count) * width)])
+            let range = (job.first * width)..<((job.first + job.count) * width)
+            let rows = UnsafeBufferPointer(rebasing: embeddings[range])
             do {
                 try job.reply.respond(job.request, rows: rows, count: job.count, width: width)
             } catch {
@@ -145,7 +146,8 @@ struct BertInstance: HandlerInstance {
     /// A request's texts (UTF-8) and how to answer it.
     static func parse(_ request: Request) throws(HandlerError) -> ([[UInt8]], Reply) {
         let inputs = try request.inputs()
-        if let body = inputs.first(where: { $0.name == "body" }), inputs.allSatisfy({ ["body", "content_type"].contains($0.name) }) {
+        let isTorchServe = inputs.allSatisfy { $0.name == "body" || $0.name == "content_type" }
+        if isTorchServe, let body = inputs.first(where: { $0.name == "body" }) {
             let elements = try body.byteElements()
             guard elements.count == 1, let bytes = elements.first else {
                 throw .invalidArgument("input 'body' must hold one element, not \(elements.count)")
@@ -238,5 +240,6 @@ enum TorchServeBody {
     }
 }
 
+/// The plugin's entry point: negotiates the ABI and returns the `bert` handler's descriptor.
 @c(confide_plugin_entry)
 public func confidePluginEntry(_ major: UInt32, _ minor: UInt32) -> UnsafeRawPointer? { Bert.export(major, minor) }

@@ -99,17 +99,42 @@ struct BertEncoder: Sendable {
     /// The width of one embedding.
     var width: Int { config.hiddenSize }
 
+    /// The most tokens one pass through the encoder takes: a larger batch runs in several passes, so scratch
+    /// memory stays bounded (about 40 MB for MiniLM) however many texts a batch holds.
+    static let tokensPerPass = 8192
+
     /// Runs the sequences packed in `ids` (`lengths[i]` tokens each, one after the other) through the encoder
     /// and writes one pooled (and, per the model, L2-normalised) embedding per sequence into `output`
     /// (`lengths.count × hidden`).
     func encode(
         _ ids: [Int32], lengths: [Int], into output: UnsafeMutableBufferPointer<Float>, scratch: Scratch
     ) throws(HandlerError) {
+        let hidden = config.hiddenSize
+        guard output.count >= lengths.count * hidden, lengths.reduce(0, +) == ids.count else {
+            throw .internal("encode: \(lengths.count) sequences of \(ids.count) tokens do not fit the buffers")
+        }
+        var first = 0, token = 0
+        while first < lengths.count {
+            var end = first + 1, tokens = lengths[first]
+            while end < lengths.count, tokens + lengths[end] <= Self.tokensPerPass {
+                tokens += lengths[end]
+                end += 1
+            }
+            try encodePass(
+                ids[token..<(token + tokens)], lengths: lengths[first..<end],
+                into: UnsafeMutableBufferPointer(rebasing: output[(first * hidden)..<(end * hidden)]), scratch: scratch)
+            first = end
+            token += tokens
+        }
+    }
+
+    /// One pass of ``encode(_:lengths:into:scratch:)``, all tokens at once.
+    private func encodePass(
+        _ ids: ArraySlice<Int32>, lengths: ArraySlice<Int>, into output: UnsafeMutableBufferPointer<Float>,
+        scratch: Scratch
+    ) throws(HandlerError) {
         let hidden = config.hiddenSize, heads = config.headCount, headSize = config.headSize
         let tokens = ids.count
-        guard output.count >= lengths.count * hidden, lengths.reduce(0, +) == tokens else {
-            throw .internal("encode: \(lengths.count) sequences of \(tokens) tokens do not fit the buffers")
-        }
         guard tokens > 0 else { return }
         let longest = lengths.max() ?? 0
         scratch.reserve(tokens: tokens, hidden: hidden, intermediate: config.intermediateSize,
@@ -123,7 +148,8 @@ struct BertEncoder: Sendable {
             beta: embeddingNormBias.values, eps: eps, into: x)
         let scale = 1 / Float(headSize).squareRoot()
         for layer in layers {
-            try kernels.gemm(UnsafeBufferPointer(x), rows: tokens, weights: layer.qkv, into: qkv, bias: layer.qkvBias.values)
+            try kernels.gemm(
+                UnsafeBufferPointer(x), rows: tokens, weights: layer.qkv, into: qkv, bias: layer.qkvBias.values)
             var start = 0
             for length in lengths {
                 let q = UnsafeBufferPointer(rebasing: qkv[(start * 3 * hidden)...])
@@ -137,7 +163,8 @@ struct BertEncoder: Sendable {
                 try kernels.softmax(outer: 1, inner: heads, rows: length, cols: length, x: scores, square)
                 try kernels.batchedMatmul(
                     outer: 1, inner: heads, m: length, n: headSize, k: length, a: UnsafeBufferPointer(scores), square,
-                    b: v, rows, transposeB: false, c: UnsafeMutableBufferPointer(rebasing: context[(start * hidden)...]),
+                    b: v, rows, transposeB: false,
+                    c: UnsafeMutableBufferPointer(rebasing: context[(start * hidden)...]),
                     Kernels.BatchLayout(ld: hidden, innerStride: headSize))
                 start += length
             }
@@ -164,16 +191,20 @@ struct BertEncoder: Sendable {
     }
 
     /// Word + position + token type 0 embeddings of every token; positions restart at each sequence.
-    private func embed(_ ids: [Int32], lengths: [Int], into x: UnsafeMutableBufferPointer<Float>) throws(HandlerError) {
+    private func embed(
+        _ ids: ArraySlice<Int32>, lengths: ArraySlice<Int>, into x: UnsafeMutableBufferPointer<Float>
+    ) throws(HandlerError) {
         let hidden = config.hiddenSize, vocabulary = config.vocabularySize
         let words = wordEmbeddings.values, positions = positionEmbeddings.values, type = tokenTypeEmbedding.values
         var token = 0
+        var next = ids.startIndex
         for length in lengths {
             guard length <= config.maxPositions else {
                 throw .internal("a sequence of \(length) tokens exceeds the model's \(config.maxPositions) positions")
             }
             for position in 0..<length {
-                let id = Int(ids[token])
+                let id = Int(ids[next])
+                next += 1
                 guard id >= 0, id < vocabulary else { throw .internal("token id \(id) is outside the vocabulary") }
                 let row = token * hidden, word = id * hidden, place = position * hidden
                 for j in 0..<hidden { x[row + j] = words[word + j] + positions[place + j] + type[j] }
@@ -183,7 +214,9 @@ struct BertEncoder: Sendable {
     }
 
     /// Pools each sequence's token states into one row of `output`, then L2-normalises it when the model does.
-    private func pool(_ x: UnsafeBufferPointer<Float>, lengths: [Int], into output: UnsafeMutableBufferPointer<Float>) {
+    private func pool(
+        _ x: UnsafeBufferPointer<Float>, lengths: ArraySlice<Int>, into output: UnsafeMutableBufferPointer<Float>
+    ) {
         let hidden = config.hiddenSize
         var start = 0
         for (index, length) in lengths.enumerated() {

@@ -62,7 +62,8 @@ extension BertTokenizer {
     /// one token per character.
     static func synthetic(size: Int, maxLength: Int) throws(HandlerError) -> BertTokenizer {
         var tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-        let characters = (0x21...0x7E).compactMap(Unicode.Scalar.init).filter { !$0.properties.isUppercase }.map(String.init)
+        let characters = (0x21...0x7E).compactMap(Unicode.Scalar.init).filter { !$0.properties.isUppercase }
+            .map(String.init)
         tokens += characters + characters.map { "##" + $0 }
         guard size >= tokens.count else {
             throw .invalidArgument("random weights: vocab_size \(size) is below the \(tokens.count) synthetic tokens")
