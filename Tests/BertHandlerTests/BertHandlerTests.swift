@@ -169,8 +169,13 @@ enum BertFixtures {
 
     static func library(_ product: String) -> String { products.appendingPathComponent("lib\(product).so").path }
 
-    /// The AVX-512 kernels where the CPU has them, else the portable ones.
+    /// The kernels `CONFIDE_KERNELS` names (`portable`, `avx512`, `amx`, as for `confide serve`), else the AVX-512
+    /// ones where the CPU has them, else the portable ones.
     static let kernelsProduct: String = {
+        let products = ["portable": "KernelsPortable", "avx512": "KernelsAVX512", "amx": "KernelsAMX"]
+        if let name = ProcessInfo.processInfo.environment["CONFIDE_KERNELS"], let product = products[name] {
+            return product
+        }
         guard let plugin = try? PluginLoader.open(path: library("KernelsAVX512")),
               CPUFeatures(rawValue: plugin.requiredFeatures).isSubset(of: CPUProbe.detect().features)
         else { return "KernelsPortable" }
