@@ -26,6 +26,7 @@ let package = Package(
         .plugin(name: "InstallHandlers", targets: ["InstallHandlers"]),
         // Handlers shipped with Confide: each a plugin loaded with dlopen from handlers/.
         .library(name: "Echo", type: .dynamic, targets: ["Echo"]),
+        .library(name: "Bert", type: .dynamic, targets: ["Bert"]),
         // Kernel plugins shipped with Confide: the runtime picks the best one the CPU supports.
         .library(name: "KernelsPortable", type: .dynamic, targets: ["KernelsPortable"]),
         .library(name: "KernelsAVX512", type: .dynamic, targets: ["KernelsAVX512"]),
@@ -163,6 +164,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "Bert",
+            dependencies: ["BertModel", "ConfideJSON", .product(name: "ConfideSDK", package: "sdk")],
+            path: "handlers/Bert/Plugin",
+            swiftSettings: swiftSettings + [.unsafeFlags(["-Ounchecked"])]
+        ),
+
         // MARK: Tooling
         .plugin(
             name: "InstallHandlers",
@@ -225,5 +233,15 @@ let package = Package(
             swiftSettings: swiftSettings + [.unsafeFlags(["-O"])]
         ),
         .testTarget(name: "BertModelTests", dependencies: ["BertModel", "ConfideJSON"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "BertHandlerTests",
+            dependencies: [
+                "ConfideRuntime", "ConfideJSON",
+                .product(name: "ConfideHost", package: "sdk"),
+                .product(name: "ConfideSDK", package: "sdk"),
+                .product(name: "ConfideTestKit", package: "sdk"),
+            ],
+            swiftSettings: swiftSettings
+        ),
     ]
 )

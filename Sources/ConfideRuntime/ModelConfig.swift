@@ -30,11 +30,25 @@ public struct ModelConfig: Sendable, Equatable {
     public var numaNode: Int?
     /// The default deadline of this model's requests in milliseconds; `nil` uses the server's.
     public var timeoutMilliseconds: Int?
+    /// The arithmetic of the model's matrix products, for handlers that compute through the kernel table
+    /// (the `bert` handler reads it from `model.json`).
+    public var precision: Precision = .fp32
+
+    /// The arithmetic a handler's matrix products use (`"precision"` in `model.json`).
+    public enum Precision: String, Sendable, Equatable, CaseIterable {
+        /// FP32 products and accumulation (the default).
+        case fp32
+        /// BF16 products, FP32 accumulation.
+        case bf16
+        /// INT8 weights per output channel and activations per token, FP32 output.
+        case int8
+    }
 
     /// The keys `model.json` may hold.
     public static let knownKeys: Set<String> = [
         "handler", "description", "parameters", "default_version", "max_batch_size", "max_batch_delay_us",
         "preferred_batch_sizes", "max_queue_size", "workers", "cores_per_worker", "numa_node", "timeout_ms",
+        "precision",
     ]
 
     /// Creates a configuration for a handler with default settings.
@@ -84,6 +98,13 @@ public struct ModelConfig: Sendable, Equatable {
         coresPerWorker = try Self.integer(object, "cores_per_worker", default: coresPerWorker, 1...1024)
         if object["numa_node"] != nil { numaNode = try Self.integer(object, "numa_node", default: 0, 0...4095) }
         if object["timeout_ms"] != nil { timeoutMilliseconds = try Self.integer(object, "timeout_ms", default: 0, 1...86_400_000) }
+        if let member = object["precision"] {
+            guard let name = member.stringValue, let precision = Precision(rawValue: name) else {
+                let names = Precision.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
+                throw ModelStoreError("model.json: \"precision\" must be one of \(names)")
+            }
+            self.precision = precision
+        }
         if let sizes = object["preferred_batch_sizes"] {
             guard let list = sizes.arrayValue else {
                 throw ModelStoreError("model.json: \"preferred_batch_sizes\" must be an array of batch sizes")

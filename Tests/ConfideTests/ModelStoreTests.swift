@@ -10,6 +10,13 @@ struct ModelStoreTests {
         #expect(config.handler == "echo")
         #expect(config.workers == 1)
         #expect(config.maxBatchSize == 8)
+        #expect(config.precision == .fp32)
+    }
+
+    @Test(arguments: ModelConfig.Precision.allCases)
+    func precisionIsATopLevelKey(precision: ModelConfig.Precision) throws {
+        let config = try ModelConfig(json: Array(#"{"handler": "bert", "precision": "\#(precision.rawValue)"}"#.utf8))
+        #expect(config.precision == precision)
     }
 
     @Test(arguments: [
@@ -20,6 +27,8 @@ struct ModelStoreTests {
         (#"{"handler": "echo", "max_batch_size": "8"}"#, "\"max_batch_size\" must be an integer"),
         (#"{"handler": "echo", "parameters": 3}"#, "\"parameters\" must be an object"),
         (#"{"handler": "echo""#, "model.json: invalid JSON"),
+        (#"{"handler": "bert", "precision": "fp16"}"#, #""precision" must be one of "fp32", "bf16", "int8""#),
+        (#"{"handler": "bert", "precision": 8}"#, #""precision" must be one of"#),
     ])
     func badConfigurationsNameTheProblem(text: String, excerpt: String) {
         let error = #expect(throws: ModelStoreError.self) { try ModelConfig(json: Array(text.utf8)) }

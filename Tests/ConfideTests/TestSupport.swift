@@ -77,8 +77,11 @@ struct TestServer {
         configure: (inout ServerConfiguration) throws -> Void = { _ in }
     ) async throws -> TestServer {
         let root = try TemporaryDirectory()
+        // The kernel table is one per process: a server whose folder held no kernel plugin would withdraw it
+        // while tests running alongside load models that compute with it, so every test server has them.
+        let kernelPlugins = ["KernelsPortable", "KernelsAVX512"].filter { !plugins.contains($0) }
         var configuration = ServerConfiguration(
-            handlersDirectory: try makeHandlersDirectory(in: root, plugins: plugins),
+            handlersDirectory: try makeHandlersDirectory(in: root, plugins: plugins + kernelPlugins),
             modelsDirectory: try makeModelStore(in: root, models: models))
         configuration.port = 0
         configuration.metricsPort = 0

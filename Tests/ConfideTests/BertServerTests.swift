@@ -1,0 +1,86 @@
+import ConfideClient
+import ConfideJSON
+import ConfideServer
+import Foundation
+import NIOHTTP1
+import Testing
+
+/// The `bert` handler served end to end: all-MiniLM-L6-v2 (from `scripts/fetch-minilm --cache-only`'s cache)
+/// behind a real server, asked through KServe v2 and TorchServe over HTTP.
+@Suite("all-MiniLM-L6-v2 served over HTTP", .enabled(if: MiniLMCache.testsEnabled, MiniLMCache.absent))
+struct BertServerTests {
+    @Test func kserveAndTorchServeRequests() async throws {
+        let server = try await TestServer.start(
+            plugins: ["Echo", "Bert"], models: ["minilm": #"{"handler": "bert", "precision": "fp32"}"#]
+        ) { configuration in
+            try MiniLMCache.link(into: (configuration.modelsDirectory as NSString).appendingPathComponent("minilm"))
+        }
+        defer { Task { await server.stop() } }
+
+        let kserve = try await send(
+            server.port, .POST, "/v2/models/minilm/infer",
+            body: #"{"inputs":[{"name":"text","datatype":"BYTES","shape":[2],"data":["Hello, world!",""]}]}"#)
+        #expect(kserve.status == .ok, "\(kserve.text)")
+        let outputs = try JSONParser.parse(kserve.text).objectValue?["outputs"]?.arrayValue
+        let output = try #require(outputs?.first?.objectValue)
+        #expect(output["name"]?.stringValue == "embedding")
+        #expect(output["datatype"]?.stringValue == "FP32")
+        #expect(output["shape"] == .array([.integer(2), .integer(384)]))
+        let values = try #require(output["data"]?.arrayValue).compactMap(\.doubleValue)
+        #expect(values.count == 768)
+        let first = Array(values[0..<384])
+        #expect(abs(first.reduce(0) { $0 + $1 * $1 } - 1) < 1e-4)
+
+        let torch = try await send(
+            server.port, .POST, "/predictions/minilm", body: #"{"text": "Hello, world!"}"#,
+            headers: ["Content-Type": "application/json"])
+        #expect(torch.status == .ok, "\(torch.text)")
+        #expect(torch.headers.first(name: "Content-Type") == "application/json")
+        let embedding = try #require(try JSONParser.parse(torch.text).arrayValue).compactMap(\.doubleValue)
+        #expect(embedding.count == 384)
+        #expect(zip(embedding, first).allSatisfy { abs($0 - $1) < 1e-6 })
+
+        let plain = try await send(server.port, .POST, "/predictions/minilm", body: "Hello, world!")
+        #expect(try JSONParser.parse(plain.text).arrayValue?.count == 384)
+
+        let malformed = try await send(
+            server.port, .POST, "/predictions/minilm", body: #"{"text": "#,
+            headers: ["Content-Type": "application/json"])
+        #expect(malformed.status == .badRequest, "\(malformed.text)")
+    }
+}
+
+/// The reference model's files in the cache `scripts/fetch-minilm --cache-only` fills.
+enum MiniLMCache {
+    static let folder: String = {
+        let environment = ProcessInfo.processInfo.environment
+        if let folder = environment["CONFIDE_MINILM_CACHE"], !folder.isEmpty { return folder }
+        let cache = environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache")
+        return (cache as NSString).appendingPathComponent("confide/all-MiniLM-L6-v2")
+    }()
+
+    static let files = [
+        "config.json", "model.safetensors", "tokenizer.json", "vocab.txt", "sentence_bert_config.json", "modules.json",
+        "1_Pooling/config.json",
+    ]
+
+    /// The tests run when the model is cached, and always under CI, where its absence fails them.
+    static var testsEnabled: Bool {
+        FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent("model.safetensors"))
+            || ProcessInfo.processInfo.environment["CI"] != nil
+    }
+
+    static let absent: Comment = "all-MiniLM-L6-v2 is not in the cache: run scripts/fetch-minilm --cache-only"
+
+    /// Links the model's files into a model-store entry, as `scripts/fetch-minilm` does.
+    static func link(into entry: String) throws {
+        for file in files {
+            let target = (entry as NSString).appendingPathComponent(file)
+            try FileManager.default.createDirectory(
+                atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try FileManager.default.createSymbolicLink(
+                atPath: target, withDestinationPath: (folder as NSString).appendingPathComponent(file))
+        }
+    }
+}

@@ -1,0 +1,290 @@
+import BertModel
+import ConfideSDK
+
+/// One encoder layer, ready for the kernels: every linear layer packed once in the model's precision (the query,
+/// key and value projections as one `[hidden, 3·hidden]` GEMM), biases and layer norms in FP32.
+struct EncoderLayer: Sendable {
+    let qkv: PackedWeights, qkvBias: FloatTensor
+    let attentionOutput: PackedWeights, attentionOutputBias: FloatTensor
+    let attentionNormWeight: FloatTensor, attentionNormBias: FloatTensor
+    let intermediate: PackedWeights, intermediateBias: FloatTensor
+    let output: PackedWeights, outputBias: FloatTensor
+    let outputNormWeight: FloatTensor, outputNormBias: FloatTensor
+}
+
+/// A BERT encoder with pooling: the model state every worker shares. ``encode(_:lengths:into:scratch:)`` runs a
+/// packed batch of token sequences through it.
+struct BertEncoder: Sendable {
+    let config: BertConfig
+    let pooling: PoolingMode
+    let normalize: Bool
+    let kernels: Kernels
+    let wordEmbeddings: FloatTensor
+    let positionEmbeddings: FloatTensor
+    /// Token type 0's embedding: every token of a single-text input has type 0.
+    let tokenTypeEmbedding: FloatTensor
+    let embeddingNormWeight: FloatTensor, embeddingNormBias: FloatTensor
+    let layers: [EncoderLayer]
+
+    /// Packs the weights of a model folder for `precision`.
+    init(folder: BertModelFolder, kernels: Kernels, precision: Kernels.Precision) throws(HandlerError) {
+        let config = folder.config
+        try Self.check(config)
+        let weights = folder.weights
+        let hidden = config.hiddenSize, inner = config.intermediateSize
+        func pack(_ tensor: TensorView, k: Int, n: Int) throws(HandlerError) -> PackedWeights {
+            try FloatTensor(tensor).withValues { values throws(HandlerError) in
+                try kernels.pack(values, k: k, n: n, layout: .nk, precision: precision)
+            }
+        }
+        var layers: [EncoderLayer] = []
+        for layer in weights.layers {
+            let qkv = try FloatTensor(concatenating: [layer.queryWeight, layer.keyWeight, layer.valueWeight])
+                .withValues { values throws(HandlerError) in
+                    try kernels.pack(values, k: hidden, n: 3 * hidden, layout: .nk, precision: precision)
+                }
+            layers.append(
+                EncoderLayer(
+                    qkv: qkv,
+                    qkvBias: try FloatTensor(concatenating: [layer.queryBias, layer.keyBias, layer.valueBias]),
+                    attentionOutput: try pack(layer.attentionOutputWeight, k: hidden, n: hidden),
+                    attentionOutputBias: try FloatTensor(layer.attentionOutputBias),
+                    attentionNormWeight: try FloatTensor(layer.attentionNormWeight),
+                    attentionNormBias: try FloatTensor(layer.attentionNormBias),
+                    intermediate: try pack(layer.intermediateWeight, k: hidden, n: inner),
+                    intermediateBias: try FloatTensor(layer.intermediateBias),
+                    output: try pack(layer.outputWeight, k: inner, n: hidden),
+                    outputBias: try FloatTensor(layer.outputBias),
+                    outputNormWeight: try FloatTensor(layer.outputNormWeight),
+                    outputNormBias: try FloatTensor(layer.outputNormBias)))
+        }
+        let tokenType = try FloatTensor(weights.tokenTypeEmbeddings).withValues { values in
+            FloatTensor(copying: UnsafeBufferPointer(rebasing: values[0..<hidden]))
+        }
+        self.init(
+            config: config, pooling: folder.sentenceTransformers.pooling,
+            normalize: folder.sentenceTransformers.normalize, kernels: kernels,
+            wordEmbeddings: try FloatTensor(weights.wordEmbeddings),
+            positionEmbeddings: try FloatTensor(weights.positionEmbeddings),
+            tokenTypeEmbedding: tokenType,
+            embeddingNormWeight: try FloatTensor(weights.embeddingNormWeight),
+            embeddingNormBias: try FloatTensor(weights.embeddingNormBias), layers: layers)
+    }
+
+    init(
+        config: BertConfig, pooling: PoolingMode, normalize: Bool, kernels: Kernels, wordEmbeddings: FloatTensor,
+        positionEmbeddings: FloatTensor, tokenTypeEmbedding: FloatTensor, embeddingNormWeight: FloatTensor,
+        embeddingNormBias: FloatTensor, layers: [EncoderLayer]
+    ) {
+        self.config = config
+        self.pooling = pooling
+        self.normalize = normalize
+        self.kernels = kernels
+        self.wordEmbeddings = wordEmbeddings
+        self.positionEmbeddings = positionEmbeddings
+        self.tokenTypeEmbedding = tokenTypeEmbedding
+        self.embeddingNormWeight = embeddingNormWeight
+        self.embeddingNormBias = embeddingNormBias
+        self.layers = layers
+    }
+
+    /// Refuses what the kernels cannot compute.
+    static func check(_ config: BertConfig) throws(HandlerError) {
+        guard config.activation == .gelu else {
+            throw .unsupported("hidden_act \(config.activation) is not supported: the bert handler computes exact GELU")
+        }
+        guard config.typeVocabularySize >= 1 else { throw .unsupported("type_vocab_size must be at least 1") }
+    }
+
+    /// The width of one embedding.
+    var width: Int { config.hiddenSize }
+
+    /// The most tokens one pass through the encoder takes: a larger batch runs in several passes, so scratch
+    /// memory stays bounded (about 40 MB for MiniLM) however many texts a batch holds.
+    static let tokensPerPass = 8192
+
+    /// Runs the sequences packed in `ids` (`lengths[i]` tokens each, one after the other) through the encoder
+    /// and writes one pooled (and, per the model, L2-normalised) embedding per sequence into `output`
+    /// (`lengths.count × hidden`).
+    func encode(
+        _ ids: [Int32], lengths: [Int], into output: UnsafeMutableBufferPointer<Float>, scratch: Scratch
+    ) throws(HandlerError) {
+        let hidden = config.hiddenSize
+        guard output.count >= lengths.count * hidden, lengths.reduce(0, +) == ids.count else {
+            throw .internal("encode: \(lengths.count) sequences of \(ids.count) tokens do not fit the buffers")
+        }
+        var first = 0, token = 0
+        while first < lengths.count {
+            var end = first + 1, tokens = lengths[first]
+            while end < lengths.count, tokens + lengths[end] <= Self.tokensPerPass {
+                tokens += lengths[end]
+                end += 1
+            }
+            try encodePass(
+                ids[token..<(token + tokens)], lengths: lengths[first..<end],
+                into: UnsafeMutableBufferPointer(rebasing: output[(first * hidden)..<(end * hidden)]), scratch: scratch)
+            first = end
+            token += tokens
+        }
+    }
+
+    /// One pass of ``encode(_:lengths:into:scratch:)``, all tokens at once.
+    private func encodePass(
+        _ ids: ArraySlice<Int32>, lengths: ArraySlice<Int>, into output: UnsafeMutableBufferPointer<Float>,
+        scratch: Scratch
+    ) throws(HandlerError) {
+        let hidden = config.hiddenSize, heads = config.headCount, headSize = config.headSize
+        let tokens = ids.count
+        guard tokens > 0 else { return }
+        let longest = lengths.max() ?? 0
+        scratch.reserve(tokens: tokens, hidden: hidden, intermediate: config.intermediateSize,
+                        scores: heads * longest * longest)
+        let x = scratch.hidden, qkv = scratch.qkv, context = scratch.context, up = scratch.intermediate
+        let scores = scratch.scores
+        let eps = Float(config.layerNormEpsilon)
+        try embed(ids, lengths: lengths, into: x)
+        try kernels.layerNorm(
+            UnsafeBufferPointer(x), rows: tokens, cols: hidden, gamma: embeddingNormWeight.values,
+            beta: embeddingNormBias.values, eps: eps, into: x)
+        let scale = 1 / Float(headSize).squareRoot()
+        for layer in layers {
+            try kernels.gemm(
+                UnsafeBufferPointer(x), rows: tokens, weights: layer.qkv, into: qkv, bias: layer.qkvBias.values)
+            var start = 0
+            for length in lengths {
+                let q = UnsafeBufferPointer(rebasing: qkv[(start * 3 * hidden)...])
+                let k = UnsafeBufferPointer(rebasing: qkv[(start * 3 * hidden + hidden)...])
+                let v = UnsafeBufferPointer(rebasing: qkv[(start * 3 * hidden + 2 * hidden)...])
+                let rows = Kernels.BatchLayout(ld: 3 * hidden, innerStride: headSize)
+                let square = Kernels.BatchLayout(ld: length, innerStride: length * length)
+                try kernels.batchedMatmul(
+                    outer: 1, inner: heads, m: length, n: length, k: headSize, alpha: scale, a: q, rows, b: k, rows,
+                    transposeB: true, c: scores, square)
+                try kernels.softmax(outer: 1, inner: heads, rows: length, cols: length, x: scores, square)
+                try kernels.batchedMatmul(
+                    outer: 1, inner: heads, m: length, n: headSize, k: length, a: UnsafeBufferPointer(scores), square,
+                    b: v, rows, transposeB: false,
+                    c: UnsafeMutableBufferPointer(rebasing: context[(start * hidden)...]),
+                    Kernels.BatchLayout(ld: hidden, innerStride: headSize))
+                start += length
+            }
+            // The projections add the residual into `sum` (the QKV buffer, free again), and layer norm writes
+            // the hidden states back: no kernel writes memory it reads.
+            let sum = UnsafeMutableBufferPointer(rebasing: qkv[0..<(tokens * hidden)])
+            try kernels.gemm(
+                UnsafeBufferPointer(context), rows: tokens, weights: layer.attentionOutput, into: sum,
+                bias: layer.attentionOutputBias.values, residual: UnsafeBufferPointer(x))
+            try kernels.layerNorm(
+                UnsafeBufferPointer(sum), rows: tokens, cols: hidden, gamma: layer.attentionNormWeight.values,
+                beta: layer.attentionNormBias.values, eps: eps, into: x)
+            try kernels.gemm(
+                UnsafeBufferPointer(x), rows: tokens, weights: layer.intermediate, into: up,
+                bias: layer.intermediateBias.values, gelu: true)
+            try kernels.gemm(
+                UnsafeBufferPointer(up), rows: tokens, weights: layer.output, into: sum, bias: layer.outputBias.values,
+                residual: UnsafeBufferPointer(x))
+            try kernels.layerNorm(
+                UnsafeBufferPointer(sum), rows: tokens, cols: hidden, gamma: layer.outputNormWeight.values,
+                beta: layer.outputNormBias.values, eps: eps, into: x)
+        }
+        pool(UnsafeBufferPointer(x), lengths: lengths, into: output)
+    }
+
+    /// Word + position + token type 0 embeddings of every token; positions restart at each sequence.
+    private func embed(
+        _ ids: ArraySlice<Int32>, lengths: ArraySlice<Int>, into x: UnsafeMutableBufferPointer<Float>
+    ) throws(HandlerError) {
+        let hidden = config.hiddenSize, vocabulary = config.vocabularySize
+        let words = wordEmbeddings.values, positions = positionEmbeddings.values, type = tokenTypeEmbedding.values
+        var token = 0
+        var next = ids.startIndex
+        for length in lengths {
+            guard length <= config.maxPositions else {
+                throw .internal("a sequence of \(length) tokens exceeds the model's \(config.maxPositions) positions")
+            }
+            for position in 0..<length {
+                let id = Int(ids[next])
+                next += 1
+                guard id >= 0, id < vocabulary else { throw .internal("token id \(id) is outside the vocabulary") }
+                let row = token * hidden, word = id * hidden, place = position * hidden
+                for j in 0..<hidden { x[row + j] = words[word + j] + positions[place + j] + type[j] }
+                token += 1
+            }
+        }
+    }
+
+    /// Pools each sequence's token states into one row of `output`, then L2-normalises it when the model does.
+    private func pool(
+        _ x: UnsafeBufferPointer<Float>, lengths: ArraySlice<Int>, into output: UnsafeMutableBufferPointer<Float>
+    ) {
+        let hidden = config.hiddenSize
+        var start = 0
+        for (index, length) in lengths.enumerated() {
+            let out = UnsafeMutableBufferPointer(rebasing: output[(index * hidden)..<((index + 1) * hidden)])
+            switch pooling {
+            case .cls:
+                for j in 0..<hidden { out[j] = x[start * hidden + j] }
+            case .max:
+                for j in 0..<hidden { out[j] = -.infinity }
+                for token in start..<(start + length) {
+                    for j in 0..<hidden { out[j] = max(out[j], x[token * hidden + j]) }
+                }
+            case .mean, .meanSqrtLength:
+                for j in 0..<hidden { out[j] = 0 }
+                for token in start..<(start + length) {
+                    for j in 0..<hidden { out[j] += x[token * hidden + j] }
+                }
+                let divisor = pooling == .mean ? Float(length) : Float(length).squareRoot()
+                for j in 0..<hidden { out[j] /= divisor }
+            }
+            if normalize {
+                var sum: Float = 0
+                for j in 0..<hidden { sum += out[j] * out[j] }
+                // sentence-transformers divides by max(‖v‖, 1e-12).
+                let inverse = 1 / max(sum.squareRoot(), 1e-12)
+                for j in 0..<hidden { out[j] *= inverse }
+            }
+            start += length
+        }
+    }
+}
+
+/// One worker's working memory for ``BertEncoder/encode(_:lengths:into:scratch:)``: grown when a batch needs more,
+/// never shrunk.
+final class Scratch {
+    private(set) var hidden = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
+    private(set) var qkv = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
+    private(set) var context = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
+    private(set) var intermediate = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
+    private(set) var scores = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
+    /// The embeddings of a batch's texts, before they are copied into each request's output.
+    private(set) var embeddings = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
+
+    /// Makes every buffer large enough for `tokens` tokens whose longest sequence needs `scores` attention scores.
+    func reserve(tokens: Int, hidden width: Int, intermediate inner: Int, scores count: Int) {
+        Self.grow(&hidden, to: tokens * width)
+        Self.grow(&qkv, to: tokens * 3 * width)
+        Self.grow(&context, to: tokens * width)
+        Self.grow(&intermediate, to: tokens * inner)
+        Self.grow(&scores, to: count)
+    }
+
+    /// Makes ``embeddings`` hold at least `count` values and returns its first `count`.
+    func embeddings(count: Int) -> UnsafeMutableBufferPointer<Float> {
+        Self.grow(&embeddings, to: count)
+        return UnsafeMutableBufferPointer(rebasing: embeddings[0..<count])
+    }
+
+    deinit {
+        for buffer in [hidden, qkv, context, intermediate, scores, embeddings] { buffer.deallocate() }
+    }
+
+    private static func grow(_ buffer: inout UnsafeMutableBufferPointer<Float>, to count: Int) {
+        guard buffer.count < count else { return }
+        buffer.deallocate()
+        // A quarter more than asked, so slowly growing batches do not reallocate every time.
+        let capacity = count + count / 4
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: capacity * 4, alignment: 64)
+        buffer = UnsafeMutableBufferPointer(start: raw.bindMemory(to: Float.self, capacity: capacity), count: capacity)
+    }
+}
