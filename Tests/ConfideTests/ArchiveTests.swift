@@ -124,7 +124,7 @@ struct ArchiveTests {
         let sealed = try ModelArchive(files: archiveFiles, keyName: keyName).encoded(key: key)
         try Data(sealed).write(to: models.appendingPathComponent("sealed.cfa"))
         var configuration = ServerConfiguration(
-            handlersDirectory: try makeHandlersDirectory(in: root, plugins: ["FixtureSlow"]), modelsDirectory: models.path)
+            handlersDirectory: try makeServerHandlersDirectory(in: root, plugins: ["FixtureSlow"]), modelsDirectory: models.path)
         configuration.port = 0
         configuration.metricsPort = nil
         configuration.managementPort = nil

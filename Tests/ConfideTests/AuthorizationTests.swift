@@ -87,7 +87,7 @@ struct AuthorizationTests {
         let root = try TemporaryDirectory()
         defer { root.remove() }
         var configuration = ServerConfiguration(
-            handlersDirectory: try makeHandlersDirectory(in: root, plugins: ["Echo"]),
+            handlersDirectory: try makeServerHandlersDirectory(in: root, plugins: ["Echo"]),
             modelsDirectory: try makeModelStore(in: root, models: [:]))
         configuration.host = "0.0.0.0"
         configuration.port = 0

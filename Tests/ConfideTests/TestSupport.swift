@@ -53,6 +53,14 @@ func makeHandlersDirectory(in root: TemporaryDirectory, plugins: [String]) throw
     return folder.path
 }
 
+/// A handlers folder for a server under test: the given plugins and the kernel plugins. The kernel table
+/// is one per process: a server whose folder held no kernel plugin would withdraw it while tests running
+/// alongside load models that compute with it, so every test server has them.
+func makeServerHandlersDirectory(in root: TemporaryDirectory, plugins: [String]) throws -> String {
+    let kernelPlugins = ["KernelsPortable", "KernelsAVX512"].filter { !plugins.contains($0) }
+    return try makeHandlersDirectory(in: root, plugins: plugins + kernelPlugins)
+}
+
 /// A model store with the given models (name → model.json text).
 func makeModelStore(in root: TemporaryDirectory, models: [String: String]) throws -> String {
     let folder = try root.subdirectory("models")
@@ -77,11 +85,8 @@ struct TestServer {
         configure: (inout ServerConfiguration) throws -> Void = { _ in }
     ) async throws -> TestServer {
         let root = try TemporaryDirectory()
-        // The kernel table is one per process: a server whose folder held no kernel plugin would withdraw it
-        // while tests running alongside load models that compute with it, so every test server has them.
-        let kernelPlugins = ["KernelsPortable", "KernelsAVX512"].filter { !plugins.contains($0) }
         var configuration = ServerConfiguration(
-            handlersDirectory: try makeHandlersDirectory(in: root, plugins: plugins + kernelPlugins),
+            handlersDirectory: try makeServerHandlersDirectory(in: root, plugins: plugins),
             modelsDirectory: try makeModelStore(in: root, models: models))
         configuration.port = 0
         configuration.metricsPort = 0

@@ -104,7 +104,7 @@ public struct Kernels: @unchecked Sendable {
 
     /// `c[rows][n] = a[rows][k] · weights`, then `+ bias[n]`, then GELU, then `+ residual[rows][n]`
     /// (each when given), in the precision the weights were packed for. `c` must not overlap `a`;
-    /// `residual` may be `c` itself.
+    /// `residual` must not be `c`: the kernels store partial sums in `c` before adding it.
     public func gemm(
         _ a: UnsafeBufferPointer<Float>, rows: Int, weights: PackedWeights, into c: UnsafeMutableBufferPointer<Float>,
         bias: UnsafeBufferPointer<Float>? = nil, gelu: Bool = false, residual: UnsafeBufferPointer<Float>? = nil
@@ -121,6 +121,9 @@ public struct Kernels: @unchecked Sendable {
         }
         if let residual {
             guard residual.count >= outputs else { throw .invalidArgument("gemm: residual of \(residual.count) for \(outputs)") }
+            guard UnsafeRawPointer(residual.baseAddress) != UnsafeRawPointer(c.baseAddress) else {
+                throw .invalidArgument("gemm: the residual must not be the output buffer")
+            }
             flags |= CONFIDE_EPILOGUE_RESIDUAL.rawValue
         }
         var epilogue = ConfideEpilogue(

@@ -417,7 +417,7 @@ typedef enum ConfideWeightLayout {
 typedef enum ConfideEpilogueFlag {
     CONFIDE_EPILOGUE_BIAS = 1 << 0,      /* + bias[n] */
     CONFIDE_EPILOGUE_GELU = 1 << 1,      /* exact GELU: x/2 · (1 + erf(x/√2)) */
-    CONFIDE_EPILOGUE_RESIDUAL = 1 << 2,  /* + residual[m][n] (may alias C only when ld_residual == ldc) */
+    CONFIDE_EPILOGUE_RESIDUAL = 1 << 2,  /* + residual[m][n]; must not alias C (partial sums are stored in C) */
 } ConfideEpilogueFlag;
 
 /** Weights packed once (at model load) for one kernel plugin: an opaque blob that plugin allocated
