@@ -1,10 +1,11 @@
 import ArgumentParser
 
 /// `confide bench`: benchmarks; `confide bench http` (the default) is the HTTP load generator,
-/// `confide bench kernels` measures the kernel plugins, `confide bench envelope` the cost of encryption.
+/// `confide bench kernels` measures the kernel plugins, `confide bench model` a model's handler in-process,
+/// `confide bench envelope` the cost of encryption.
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure throughput and latency.",
-        subcommands: [BenchHTTP.self, BenchKernels.self, BenchEnvelope.self],
+        subcommands: [BenchHTTP.self, BenchKernels.self, BenchModel.self, BenchEnvelope.self],
         defaultSubcommand: BenchHTTP.self)
 }

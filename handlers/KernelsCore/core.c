@@ -260,7 +260,7 @@ typedef struct gemm_job {
     uint64_t ldr;
     uint32_t *apack;
     float *row_scale;
-    uint64_t mpanels, mc_panels, mtiles, ntiles;
+    uint64_t mpanels, mc_panels, mtiles, nc_panels, ntiles;
 } gemm_job;
 
 /* Packs rows [p·mr, p·mr + mr) of A: rounded or quantized into units, zero-padded. */
@@ -298,27 +298,29 @@ static void gemm_tiles(void *context, uint64_t begin, uint64_t end) {
     int int8 = w->precision == CONFIDE_PRECISION_INT8;
     if (path->thread_begin) path->thread_begin();
     for (uint64_t t = begin; t < end; t++) {
-        /* Column-block-major: one block of weights stays in L2 while every row block of A passes. */
         uint64_t p0 = (t % job->mtiles) * job->mc_panels, p1 = min_u64(job->mpanels, p0 + job->mc_panels);
-        uint64_t q0 = (t / job->mtiles) * KC_NC_PANELS, q1 = min_u64(w->panels, q0 + KC_NC_PANELS);
-        for (uint64_t chunk = 0; chunk < w->chunks; chunk++) {
-            uint64_t u0 = chunk * KC_KCU;
+        uint64_t q0 = (t / job->mtiles) * job->nc_panels, q1 = min_u64(w->panels, q0 + job->nc_panels);
+        /* Tiles are column-block-major, and within a tile each weight panel runs through all its K chunks
+           in turn: the panel streams from memory in one sequential run, then stays in L2 while every row
+           block of A passes. */
+        for (uint64_t q = q0; q < q1; q++) {
+            uint64_t col0 = q * KC_NR;
             kc_tile tile;
-            tile.units = min_u64(KC_KCU, units - u0);
-            tile.first = chunk == 0;
-            tile.last = chunk + 1 == w->chunks;
+            tile.cols = (uint32_t)min_u64(KC_NR, w->n - col0);
             tile.flags = job->flags;
             tile.alpha = job->alpha;
             tile.ldc = job->ldc;
             tile.ldr = job->ldr;
             tile.a_row_units = units;
-            for (uint64_t q = q0; q < q1; q++) {
-                uint64_t col0 = q * KC_NR;
-                tile.cols = (uint32_t)min_u64(KC_NR, w->n - col0);
+            tile.col_scale = int8 ? w->col_scale + col0 : NULL;
+            tile.bias = job->bias ? job->bias + col0 : NULL;
+            for (uint64_t chunk = 0; chunk < w->chunks; chunk++) {
+                uint64_t u0 = chunk * KC_KCU;
+                tile.units = min_u64(KC_KCU, units - u0);
+                tile.first = chunk == 0;
+                tile.last = chunk + 1 == w->chunks;
                 tile.b = w->data + (q * units + u0) * KC_NR;
-                tile.col_scale = int8 ? w->col_scale + col0 : NULL;
                 tile.col_comp = int8 ? w->col_comp + chunk * columns + col0 : NULL;
-                tile.bias = job->bias ? job->bias + col0 : NULL;
                 for (uint64_t p = p0; p < p1; p++) {
                     uint64_t row0 = p * mr;
                     tile.rows = (uint32_t)min_u64(mr, job->m - row0);
@@ -342,13 +344,19 @@ static size_t apack_bytes(const kc_path *path, const ConfidePackedWeights *w, ui
     return (size_t)(rows * w->units * sizeof(uint32_t) + round_up(rows * sizeof(float), 64));
 }
 
-static void setup_job(gemm_job *job, void *scratch, uint64_t mpanels) {
+/* Splits the GEMM into tiles of mc rows × nc panels for `threads` threads. Few rows (a short sentence) leave
+   few tiles: narrower column blocks then keep every thread busy, at the cost of reading A more often. */
+static void setup_job(gemm_job *job, void *scratch, uint64_t mpanels, uint64_t threads) {
     job->mpanels = mpanels;
     job->apack = scratch;
     job->row_scale = (float *)(job->apack + mpanels * job->path->mr * job->w->units);
     job->mc_panels = job->path->mr >= KC_MC_ROWS ? 1 : KC_MC_ROWS / job->path->mr;
     job->mtiles = (mpanels + job->mc_panels - 1) / job->mc_panels;
-    job->ntiles = (job->w->panels + KC_NC_PANELS - 1) / KC_NC_PANELS;
+    job->nc_panels = KC_NC_PANELS;
+    while (job->nc_panels > 1 && job->mtiles * ((job->w->panels + job->nc_panels - 1) / job->nc_panels) < 4 * threads) {
+        job->nc_panels /= 2;
+    }
+    job->ntiles = (job->w->panels + job->nc_panels - 1) / job->nc_panels;
 }
 
 ConfideError *kc_gemm(const kc_impl *impl, const ConfidePackedWeights *w, uint64_t m, const float *a, uint64_t lda,
@@ -386,7 +394,7 @@ ConfideError *kc_gemm(const kc_impl *impl, const ConfidePackedWeights *w, uint64
     uint64_t mpanels;
     void *scratch = kc_scratch_get(0, apack_bytes(job.path, w, m, &mpanels));
     if (scratch == NULL) return kc_error(CONFIDE_ERROR_UNAVAILABLE, "gemm: out of memory for %llu rows", (unsigned long long)m);
-    setup_job(&job, scratch, mpanels);
+    setup_job(&job, scratch, mpanels, kc_host->parallel_thread_count());
     kc_parallel(mpanels, 1, &job, pack_a_body);
     kc_parallel(job.mtiles * job.ntiles, 1, &job, gemm_tiles);
     return NULL;
@@ -400,6 +408,28 @@ typedef struct bmm_job {
     uint64_t units, panels;
     int failed;
 } bmm_job;
+
+/* Packs one item's B (k × n, or n × k transposed) into FP32 weight panels, zero-padded: unit by unit, so
+   the untransposed case copies contiguous rows and the transposed one reads KC_NR rows in step. */
+static void pack_b_item(const ConfideBatchedMatmul *d, const float *b, uint32_t *data, uint64_t units, uint64_t panels) {
+    for (uint64_t q = 0; q < panels; q++) {
+        uint64_t j0 = q * KC_NR, cols = min_u64(KC_NR, d->n - j0);
+        uint32_t *panel = data + q * units * KC_NR;
+        for (uint64_t u = 0; u < units; u++) {
+            uint32_t *dst = panel + u * KC_NR;
+            uint64_t filled = 0;
+            if (u < d->k) {
+                if (d->trans_b) {
+                    for (uint64_t j = 0; j < cols; j++) dst[j] = f32_bits(b[(j0 + j) * d->ldb + u]);
+                } else {
+                    memcpy(dst, b + u * d->ldb + j0, cols * sizeof(float));
+                }
+                filled = cols;
+            }
+            memset(dst + filled, 0, (KC_NR - filled) * sizeof(uint32_t));
+        }
+    }
+}
 
 static void bmm_body(void *context, uint64_t begin, uint64_t end) {
     bmm_job *bjob = context;
@@ -422,16 +452,9 @@ static void bmm_body(void *context, uint64_t begin, uint64_t end) {
         const float *a = d->a + outer * d->a_outer_stride + inner * d->a_inner_stride;
         const float *b = d->b + outer * d->b_outer_stride + inner * d->b_inner_stride;
         float *c = d->c + outer * d->c_outer_stride + inner * d->c_inner_stride;
-        for (uint64_t j = 0; j < panels * KC_NR; j++) {
-            uint32_t *column = w.data + (j / KC_NR) * units * KC_NR + (j % KC_NR);
-            for (uint64_t u = 0; u < units; u++) {
-                float value = 0.0f;
-                if (j < d->n && u < d->k) value = d->trans_b ? b[j * d->ldb + u] : b[u * d->ldb + j];
-                column[u * KC_NR] = f32_bits(value);
-            }
-        }
+        pack_b_item(d, b, w.data, units, panels);
         gemm_job job = {.path = path, .w = &w, .m = d->m, .a = a, .lda = d->lda, .c = c, .ldc = d->ldc, .alpha = d->alpha};
-        setup_job(&job, scratch + bbytes, mpanels);
+        setup_job(&job, scratch + bbytes, mpanels, 1);
         pack_a_body(&job, 0, mpanels);
         gemm_tiles(&job, 0, job.mtiles * job.ntiles);
     }

@@ -42,6 +42,15 @@ KX_INLINE __m512 kx_gelu(__m512 x) {
     return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)), one_plus_erf);
 }
 
+/* Prefetches the weight unit KX_PREFETCH_UNITS ahead (both of its cache lines): a panel's units are
+   contiguous across K chunks, so this runs ahead of the hardware prefetchers at page boundaries. */
+#define KX_PREFETCH_UNITS 16
+KX_INLINE void kx_prefetch_b(const void *b) {
+    const char *ahead = (const char *)b + KX_PREFETCH_UNITS * KC_NR * sizeof(uint32_t);
+    _mm_prefetch(ahead, _MM_HINT_T0);
+    _mm_prefetch(ahead + 64, _MM_HINT_T0);
+}
+
 KX_INLINE __mmask16 kx_mask(uint64_t remaining) {
     return remaining >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << remaining) - 1u);
 }
@@ -97,6 +106,7 @@ __attribute__((target(KX_BASE))) void kx_micro_fp32(const kc_tile *t) {
 #pragma clang loop unroll_count(4)
     for (uint64_t u = 0; u < t->units; u++) {
         __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+        kx_prefetch_b(b);
 #pragma clang loop unroll(full)
         for (uint32_t i = 0; i < KX_MR; i++) {
             __m512 ai = _mm512_set1_ps(a[i]);
@@ -120,6 +130,7 @@ __attribute__((target(KX_BASE ",avx512bf16"))) void kx_micro_bf16(const kc_tile 
 #pragma clang loop unroll_count(4)
     for (uint64_t u = 0; u < t->units; u++) {
         __m512bh b0 = (__m512bh)_mm512_load_si512(b), b1 = (__m512bh)_mm512_load_si512(b + 16);
+        kx_prefetch_b(b);
 #pragma clang loop unroll(full)
         for (uint32_t i = 0; i < KX_MR; i++) {
             __m512bh ai = (__m512bh)_mm512_set1_epi32((int)a[i]);
@@ -143,6 +154,7 @@ __attribute__((target(KX_BASE ",avx512vnni"))) void kx_micro_int8(const kc_tile 
 #pragma clang loop unroll_count(4)
     for (uint64_t u = 0; u < t->units; u++) {
         __m512i b0 = _mm512_load_si512(b), b1 = _mm512_load_si512(b + 16);
+        kx_prefetch_b(b);
 #pragma clang loop unroll(full)
         for (uint32_t i = 0; i < KX_MR; i++) {
             __m512i ai = _mm512_set1_epi32((int)a[i]);

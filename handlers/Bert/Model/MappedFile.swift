@@ -56,6 +56,13 @@ final class ByteStorage: @unchecked Sendable {
         }
     }
 
+    /// Gives a mapping's pages back to the page cache, so they stop counting in this process's resident
+    /// memory; the bytes stay readable (a later read maps the page again). Copies are left as they are.
+    func releaseResidentPages() {
+        guard mapped else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base), count, MADV_DONTNEED)
+    }
+
     /// All the bytes.
     var buffer: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 

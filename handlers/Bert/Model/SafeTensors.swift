@@ -134,6 +134,10 @@ public final class SafeTensors: Sendable {
         }
     }
 
+    /// Once the weights a model needs are copied out (packed), gives a mapped file's pages back to the page
+    /// cache so they stop counting in resident memory; views stay valid and map pages again when read.
+    public func releaseResidentPages() { storage.releaseResidentPages() }
+
     /// Parses safetensors bytes held in memory (they are copied).
     public convenience init(bytes: some Collection<UInt8>) throws(BertModelError) {
         try self.init(storage: ByteStorage(copying: bytes))

@@ -42,6 +42,9 @@ struct Bert: Handler {
             }
             tokenizer = folder.tokenizer
             encoder = try BertEncoder(folder: folder, kernels: kernels, precision: precision)
+            // Packing read every weight through the mapping; only the embeddings are read from it again, a
+            // row per token, so the rest need not stay resident.
+            folder.safeTensors.releaseResidentPages()
         }
         let config = encoder.config
         model.log.info(

@@ -8,7 +8,13 @@ import Musl
 #endif
 
 /// A worker's intra-op thread team: the worker's own thread plus `size - 1` helper threads, which
-/// split a parallel-for among themselves. Helpers spin briefly for work, then sleep.
+/// split a parallel-for among themselves. Helpers spin for a while for the next loop, then sleep.
+///
+/// The caller never waits for a helper to wake up: it takes chunks itself and returns as soon as every
+/// chunk is done, whoever ran it. A helper that wakes late finds the loop finished and goes back to
+/// waiting. Chunks are claimed with one atomic word holding the loop's generation (high 32 bits) and its
+/// next index (low 32 bits), so a late helper can never claim a chunk of a later loop with an earlier
+/// loop's body.
 ///
 /// The team behind ``ConfideHostApi/parallel_for`` is the calling thread's ``current`` team; a thread
 /// without one runs the loop alone.
@@ -16,18 +22,25 @@ public final class ThreadTeam: @unchecked Sendable {
     /// The number of threads that run a loop, the caller included.
     public let size: Int
 
-    private let generation = Atomic<UInt64>(0)
-    private let nextChunk = Atomic<Int>(0)
-    private let busyHelpers = Atomic<Int>(0)
+    /// The current loop's generation (high 32 bits) and next unclaimed index (low 32 bits).
+    private let claim = Atomic<UInt64>(0)
+    /// Indices of the current loop that have finished.
+    private let finished = Atomic<Int>(0)
+    private let sleepers = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
     private let sleepLock = SleepCondition()
     private var helpers: [pthread_t] = []
 
-    // The current loop; written by the caller before it bumps `generation`, read by helpers after.
+    // The current loop; written by the caller before it publishes a new generation in `claim`, read by
+    // helpers only while they hold an unfinished chunk of that generation.
     private var body: ConfideParallelBody?
     private var context: UnsafeMutableRawPointer?
     private var count = 0
     private var chunk = 1
+
+    /// Nanoseconds a helper keeps checking for the next loop before it sleeps: longer than the gaps
+    /// between the loops of one batch, so a batch never pays for a wake-up.
+    static let spinNanoseconds: UInt64 = 2_000_000
 
     /// Starts `size - 1` helper threads; each runs `onStart(index)` first (index 1 ..< size), e.g. to pin
     /// itself to a core.
@@ -56,7 +69,6 @@ public final class ThreadTeam: @unchecked Sendable {
         guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
         sleepLock.broadcast()
         for thread in helpers { pthread_join(thread, nil) }
-        helpers.removeAll()
     }
 
     deinit { stop() }
@@ -68,7 +80,7 @@ public final class ThreadTeam: @unchecked Sendable {
         guard count > 0 else { return }
         let threads = helpers.count + 1
         let grain = max(1, grain)
-        guard threads > 1, count > grain else {
+        guard threads > 1, count > grain, count < Int(UInt32.max) else {
             body(context, 0, UInt64(count))
             return
         }
@@ -78,43 +90,76 @@ public final class ThreadTeam: @unchecked Sendable {
         self.context = context
         self.count = count
         self.chunk = chunk
-        nextChunk.store(0, ordering: .relaxed)
-        busyHelpers.store(helpers.count, ordering: .relaxed)
-        generation.wrappingAdd(1, ordering: .releasing)
-        sleepLock.broadcast()
-        work()
+        finished.store(0, ordering: .relaxed)
+        let generation = (claim.load(ordering: .relaxed) >> 32) &+ 1
+        claim.store(generation << 32, ordering: .sequentiallyConsistent)
+        if sleepers.load(ordering: .sequentiallyConsistent) > 0 { sleepLock.broadcast() }
+        work(generation: generation)
         var spins = 0
-        while busyHelpers.load(ordering: .acquiring) > 0 {
+        while finished.load(ordering: .acquiring) < count {
             spins += 1
             if spins > 1000 { sched_yield() }
         }
     }
 
-    private func work() {
-        guard let body else { return }
-        while true {
-            let start = nextChunk.wrappingAdd(chunk, ordering: .relaxed).oldValue
+    /// Runs chunks of loop `generation` until none is left or a later loop has started.
+    private func work(generation: UInt64) {
+        var word = claim.load(ordering: .acquiring)
+        while word >> 32 == generation {
+            let start = Int(word & 0xFFFF_FFFF)
+            let count = count, chunk = chunk
             guard start < count else { return }
-            body(context, UInt64(start), UInt64(min(count, start + chunk)))
+            let end = min(count, start + chunk)
+            let (exchanged, current) = claim.compareExchange(
+                expected: word, desired: (generation << 32) | UInt64(end), ordering: .acquiringAndReleasing)
+            guard exchanged else {
+                word = current
+                continue
+            }
+            // Holding an unfinished chunk of this generation keeps the caller in this loop: body and
+            // context are still this loop's.
+            body?(context, UInt64(start), UInt64(end))
+            finished.wrappingAdd(end - start, ordering: .releasing)
+            word = claim.load(ordering: .acquiring)
         }
     }
 
     fileprivate func helperLoop() {
         var seen: UInt64 = 0
-        while true {
-            var spins = 0
-            while generation.load(ordering: .acquiring) == seen, !stopping.load(ordering: .relaxed) {
-                spins += 1
-                if spins > 20_000 {
-                    sleepLock.wait { self.generation.load(ordering: .acquiring) != seen || self.stopping.load(ordering: .relaxed) }
-                    spins = 0
-                }
+        while !stopping.load(ordering: .relaxed) {
+            let generation = claim.load(ordering: .acquiring) >> 32
+            if generation != seen {
+                seen = generation
+                work(generation: generation)
+                continue
             }
-            if stopping.load(ordering: .relaxed) { return }
-            seen = generation.load(ordering: .acquiring)
-            work()
-            busyHelpers.wrappingSubtract(1, ordering: .releasing)
+            waitForLoop(after: seen)
         }
+    }
+
+    /// Returns once a loop later than `seen` has started or the team is stopping: spins for
+    /// ``spinNanoseconds``, then sleeps.
+    private func waitForLoop(after seen: UInt64) {
+        let started = Self.now()
+        var spins = 0
+        while claim.load(ordering: .acquiring) >> 32 == seen, !stopping.load(ordering: .relaxed) {
+            spins += 1
+            guard spins & 255 == 0 else { continue }
+            if Self.now() - started > Self.spinNanoseconds {
+                sleepers.wrappingAdd(1, ordering: .sequentiallyConsistent)
+                sleepLock.wait {
+                    self.claim.load(ordering: .acquiring) >> 32 != seen || self.stopping.load(ordering: .relaxed)
+                }
+                sleepers.wrappingSubtract(1, ordering: .acquiringAndReleasing)
+                return
+            }
+        }
+    }
+
+    private static func now() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return UInt64(time.tv_sec) &* 1_000_000_000 &+ UInt64(time.tv_nsec)
     }
 
     // MARK: The calling thread's team

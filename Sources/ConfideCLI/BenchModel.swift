@@ -1,0 +1,186 @@
+import ArgumentParser
+import ConfideHost
+import ConfideJSON
+import ConfideRuntime
+import ConfideSDK
+import Foundation
+import Synchronization
+
+/// `confide bench model`: engine-level throughput of a text model, without HTTP: the model's handler runs batches
+/// of equal-length texts on one worker with an intra-op team of `--threads` cores, as a server's worker would.
+/// This is the measurement to set next to PyTorch, ONNX Runtime or OpenVINO running the same model in-process.
+struct BenchModel: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model",
+        abstract: "Measure a text model's sequences per second in-process, per batch size and precision.",
+        discussion: """
+            Each sequence is `--word` repeated sequence − 2 times: in a BERT vocabulary (and the synthetic one of \
+            random-weight models) a short common word is one token, so with [CLS] and [SEP] every sequence is \
+            exactly `--sequence` tokens. Tokenization is included in the time (a few microseconds per sequence).
+            """)
+
+    @Option(help: "A model-store entry: a folder holding model.json (and the model's files).")
+    var modelDir: String
+
+    @Option(help: "The folder scanned for plugins (*.so).")
+    var handlers = "handlers"
+
+    @Option(help: "Force a kernel plugin by name (default: the best this CPU supports, or $CONFIDE_KERNELS).")
+    var kernels: String?
+
+    @Option(help: "Comma-separated batch sizes (texts per handler call).")
+    var batch = "1,8,32"
+
+    @Option(help: "Tokens per sequence, [CLS] and [SEP] included.")
+    var sequence = 128
+
+    @Option(help: "Comma-separated precisions to override model.json's \"precision\" with (default: model.json's).")
+    var precisions: String?
+
+    @Option(help: "Cores of the worker's intra-op team.")
+    var threads = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+    @Option(help: "Measured seconds per configuration (after one unmeasured call).")
+    var seconds = 5.0
+
+    @Option(help: "The word a sequence repeats.")
+    var word = "a"
+
+    @Flag(help: "Print one JSON object per line instead of a table.")
+    var json = false
+
+    func validate() throws {
+        guard sequence >= 2 else { throw ValidationError("--sequence must be at least 2 ([CLS] and [SEP])") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard seconds > 0 else { throw ValidationError("--seconds must be positive") }
+        guard !word.isEmpty, !word.contains(where: \.isWhitespace) else {
+            throw ValidationError("--word must be one word")
+        }
+        _ = try batchSizes()
+    }
+
+    func run() throws {
+        let registry = HandlerRegistry.scan(directory: handlers)
+        let choice = try KernelSelection.activate(from: Array(registry.kernelPlugins.values), explicit: kernels)
+        let folder = URL(fileURLWithPath: modelDir).standardizedFileURL
+        let stored = try ModelStore(path: folder.deletingLastPathComponent().path).load(name: folder.lastPathComponent)
+        guard let plugin = registry.plugins[stored.config.handler] else {
+            throw ValidationError("no handler named '\(stored.config.handler)' in \(handlers)")
+        }
+        guard let version = stored.versions.first(where: { $0.name == stored.defaultVersion }) ?? stored.versions.first
+        else { throw ValidationError("\(modelDir) has no version to load") }
+        let parameters = String(decoding: JSONValue.object(stored.config.parameters).serialized, as: UTF8.self)
+        let selected: [String?] = precisions.map { $0.split(separator: ",").map { String($0) } } ?? [nil]
+        if !json {
+            print("model '\(stored.name)' (handler '\(plugin.name)'), kernels '\(choice.plugin?.name ?? "none")', "
+                + "\(threads) threads, sequence \(sequence), \(seconds) s per configuration")
+            print("precision  batch | sequences/s | batch p50 (ms)")
+        }
+        for precision in selected {
+            let config = ModelLoadConfig(
+                name: stored.name, version: version.name, path: version.path,
+                configJSON: try Self.configText(stored.configText, precision: precision), parametersJSON: parameters)
+            let model = try PluginModel(plugin: plugin, config: config)
+            let label = precision ?? stored.config.precision.rawValue
+            for size in try batchSizes() {
+                let result = try measure(model, batch: size)
+                report(model: stored.name, precision: label, batch: size, result)
+            }
+        }
+    }
+
+    /// The parsed `--batch` list.
+    private func batchSizes() throws -> [Int] {
+        let sizes = batch.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !sizes.isEmpty, sizes.allSatisfy({ $0 >= 1 }),
+              sizes.count == batch.split(separator: ",").count
+        else { throw ValidationError("--batch must be a comma-separated list of positive integers") }
+        return sizes
+    }
+
+    /// model.json's text with `"precision"` replaced by `precision` (unchanged when nil).
+    static func configText(_ text: String, precision: String?) throws -> String {
+        guard let precision else { return text }
+        guard case .object(var root) = try JSONParser.parse(Array(text.utf8)) else {
+            throw ValidationError("model.json is not a JSON object")
+        }
+        root["precision"] = .string(precision)
+        return String(decoding: JSONValue.object(root).serialized, as: UTF8.self)
+    }
+
+    /// One configuration's measurement.
+    struct Measurement: Sendable {
+        var sequencesPerSecond: Double
+        var batchMillisecondsP50: Double
+        var calls: Int
+    }
+
+    /// Makes a worker instance on a new thread that carries an intra-op team of `threads` cores, as a server's
+    /// worker does, and measures `batch`-text calls on it.
+    private func measure(_ model: PluginModel, batch: Int) throws -> Measurement {
+        let text = Array(repeating: word, count: sequence - 2).joined(separator: " ")
+        guard let input = HostTensor(name: model.inputs.first?.name ?? "text", strings: [text], shape: [1]) else {
+            throw ValidationError("out of memory for the input text")
+        }
+        let requests = Array(repeating: HostRequest(inputs: [input]), count: batch)
+        let result = Mutex<Result<Measurement, any Error>?>(nil)
+        let threads = threads, seconds = seconds
+        let thread = Thread {
+            let team = ThreadTeam(size: threads)
+            defer { team.stop() }
+            ThreadTeam.setCurrent(team)
+            defer { ThreadTeam.setCurrent(nil) }
+            let outcome = Result { () throws -> Measurement in
+                let instance = try model.makeInstance(worker: WorkerInfo(coreCount: threads))
+                return try Self.time(instance, requests, seconds: seconds)
+            }
+            result.withLock { $0 = outcome }
+        }
+        thread.start()
+        while result.withLock({ $0 == nil }) { usleep(10_000) }
+        guard let outcome = result.withLock({ $0 }) else { throw ValidationError("the worker thread gave no result") }
+        return try outcome.get()
+    }
+
+    /// Calls the instance with `requests` once unmeasured, then for `seconds`.
+    private static func time(_ instance: PluginInstance, _ requests: [HostRequest], seconds: Double) throws
+        -> Measurement
+    {
+        func call() throws {
+            for result in instance.execute(requests) {
+                if case .failure(let error) = result { throw ValidationError("the handler failed: \(error.message)") }
+            }
+        }
+        try call()
+        var durations: [Double] = []
+        let start = BenchKernels.now()
+        var now = start
+        while now - start < seconds || durations.count < 3 {
+            let begin = BenchKernels.now()
+            try call()
+            now = BenchKernels.now()
+            durations.append(now - begin)
+        }
+        durations.sort()
+        return Measurement(
+            sequencesPerSecond: Double(requests.count * durations.count) / (now - start),
+            batchMillisecondsP50: durations[durations.count / 2] * 1000, calls: durations.count)
+    }
+
+    private func report(model: String, precision: String, batch: Int, _ result: Measurement) {
+        if json {
+            let object = JSONObject([
+                "model": .string(model), "precision": .string(precision), "batch": .integer(Int64(batch)),
+                "sequence": .integer(Int64(sequence)), "threads": .integer(Int64(threads)),
+                "sequences_per_second": .double(result.sequencesPerSecond),
+                "batch_ms_p50": .double(result.batchMillisecondsP50), "calls": .integer(Int64(result.calls)),
+            ])
+            print(String(decoding: JSONValue.object(object).serialized, as: UTF8.self))
+        } else {
+            print(
+                precision.padding(toLength: 9, withPad: " ", startingAt: 0) + " "
+                    + String(format: "%6d | %11.1f | %14.2f", batch, result.sequencesPerSecond,
+                             result.batchMillisecondsP50))
+        }
+    }
+}
