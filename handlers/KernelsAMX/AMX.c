@@ -92,7 +92,7 @@ __attribute__((target(AMX_TARGET))) static void amx_micro_int8(const kc_tile *t)
 
 static const kc_impl amx = {
     .path = {
-        [CONFIDE_PRECISION_FP32] = {.mr = KX_MR, .a_layout = KC_A_PANELS, .micro = kx_micro_fp32, .pack_row = kx_pack_row_fp32},
+        [CONFIDE_PRECISION_FP32] = {.mr = KX_MR, .a_layout = KC_A_ROWS, .micro = kx_micro_fp32, .pack_row = kx_pack_row_fp32},
         [CONFIDE_PRECISION_BF16] = {.mr = AMX_MR, .a_layout = KC_A_ROWS, .micro = amx_micro_bf16, .pack_row = kx_pack_row_bf16,
                                     .thread_begin = amx_begin, .thread_end = amx_end},
         [CONFIDE_PRECISION_INT8] = {.mr = AMX_MR, .a_layout = KC_A_ROWS, .micro = amx_micro_int8, .pack_row = kx_pack_row_int8,

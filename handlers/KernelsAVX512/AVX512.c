@@ -4,9 +4,9 @@
 
 static const kc_impl avx512 = {
     .path = {
-        [CONFIDE_PRECISION_FP32] = {.mr = KX_MR, .a_layout = KC_A_PANELS, .micro = kx_micro_fp32, .pack_row = kx_pack_row_fp32},
-        [CONFIDE_PRECISION_BF16] = {.mr = KX_MR, .a_layout = KC_A_PANELS, .micro = kx_micro_bf16, .pack_row = kx_pack_row_bf16},
-        [CONFIDE_PRECISION_INT8] = {.mr = KX_MR, .a_layout = KC_A_PANELS, .micro = kx_micro_int8, .pack_row = kx_pack_row_int8},
+        [CONFIDE_PRECISION_FP32] = {.mr = KX_MR, .a_layout = KC_A_ROWS, .micro = kx_micro_fp32, .pack_row = kx_pack_row_fp32},
+        [CONFIDE_PRECISION_BF16] = {.mr = KX_MR, .a_layout = KC_A_ROWS, .micro = kx_micro_bf16, .pack_row = kx_pack_row_bf16},
+        [CONFIDE_PRECISION_INT8] = {.mr = KX_MR, .a_layout = KC_A_ROWS, .micro = kx_micro_int8, .pack_row = kx_pack_row_int8},
     },
     .softmax_row = kx_softmax_row,
     .layer_norm_row = kx_layer_norm_row,

@@ -102,18 +102,20 @@ __attribute__((target(KX_BASE))) void kx_micro_fp32(const kc_tile *t) {
     __m512 c0[KX_MR], c1[KX_MR];
 #pragma clang loop unroll(full)
     for (uint32_t i = 0; i < KX_MR; i++) c0[i] = c1[i] = _mm512_setzero_ps();
-    const float *a = (const float *)t->a, *b = (const float *)t->b;
+    const float *b = (const float *)t->b;
+    const float *rows[KX_MR];
+#pragma clang loop unroll(full)
+    for (uint32_t i = 0; i < KX_MR; i++) rows[i] = (const float *)t->a + i * t->a_row_units;
 #pragma clang loop unroll_count(4)
     for (uint64_t u = 0; u < t->units; u++) {
         __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
         kx_prefetch_b(b);
 #pragma clang loop unroll(full)
         for (uint32_t i = 0; i < KX_MR; i++) {
-            __m512 ai = _mm512_set1_ps(a[i]);
+            __m512 ai = _mm512_set1_ps(rows[i][u]);
             c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
             c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
         }
-        a += KX_MR;
         b += KC_NR;
     }
 #pragma clang loop unroll(full)
@@ -126,18 +128,20 @@ __attribute__((target(KX_BASE ",avx512bf16"))) void kx_micro_bf16(const kc_tile 
     __m512 c0[KX_MR], c1[KX_MR];
 #pragma clang loop unroll(full)
     for (uint32_t i = 0; i < KX_MR; i++) c0[i] = c1[i] = _mm512_setzero_ps();
-    const uint32_t *a = t->a, *b = t->b;
+    const uint32_t *b = t->b;
+    const uint32_t *rows[KX_MR];
+#pragma clang loop unroll(full)
+    for (uint32_t i = 0; i < KX_MR; i++) rows[i] = t->a + i * t->a_row_units;
 #pragma clang loop unroll_count(4)
     for (uint64_t u = 0; u < t->units; u++) {
         __m512bh b0 = (__m512bh)_mm512_load_si512(b), b1 = (__m512bh)_mm512_load_si512(b + 16);
         kx_prefetch_b(b);
 #pragma clang loop unroll(full)
         for (uint32_t i = 0; i < KX_MR; i++) {
-            __m512bh ai = (__m512bh)_mm512_set1_epi32((int)a[i]);
+            __m512bh ai = (__m512bh)_mm512_set1_epi32((int)rows[i][u]);
             c0[i] = _mm512_dpbf16_ps(c0[i], ai, b0);
             c1[i] = _mm512_dpbf16_ps(c1[i], ai, b1);
         }
-        a += KX_MR;
         b += KC_NR;
     }
 #pragma clang loop unroll(full)
@@ -150,18 +154,20 @@ __attribute__((target(KX_BASE ",avx512vnni"))) void kx_micro_int8(const kc_tile 
     __m512i c0[KX_MR], c1[KX_MR];
 #pragma clang loop unroll(full)
     for (uint32_t i = 0; i < KX_MR; i++) c0[i] = c1[i] = _mm512_setzero_si512();
-    const uint32_t *a = t->a, *b = t->b;
+    const uint32_t *b = t->b;
+    const uint32_t *rows[KX_MR];
+#pragma clang loop unroll(full)
+    for (uint32_t i = 0; i < KX_MR; i++) rows[i] = t->a + i * t->a_row_units;
 #pragma clang loop unroll_count(4)
     for (uint64_t u = 0; u < t->units; u++) {
         __m512i b0 = _mm512_load_si512(b), b1 = _mm512_load_si512(b + 16);
         kx_prefetch_b(b);
 #pragma clang loop unroll(full)
         for (uint32_t i = 0; i < KX_MR; i++) {
-            __m512i ai = _mm512_set1_epi32((int)a[i]);
+            __m512i ai = _mm512_set1_epi32((int)rows[i][u]);
             c0[i] = _mm512_dpbusd_epi32(c0[i], ai, b0);
             c1[i] = _mm512_dpbusd_epi32(c1[i], ai, b1);
         }
-        a += KX_MR;
         b += KC_NR;
     }
 #pragma clang loop unroll(full)

@@ -9,7 +9,7 @@
 /** The features every function here needs, and the extras of the BF16 and INT8 micro-kernels. */
 #define KX_FEATURES_BASE (CONFIDE_CPU_AVX512F | CONFIDE_CPU_AVX512BW | CONFIDE_CPU_AVX512VL | CONFIDE_CPU_AVX512DQ | CONFIDE_CPU_FMA)
 
-/** Rows of the AVX-512 micro-kernels (A packed in panels of this many rows). */
+/** Rows of the AVX-512 micro-kernels, which read A in the row layout (KC_A_ROWS). */
 #define KX_MR 8u
 
 /** 8 × 32 FP32 micro-kernel (FMA). */

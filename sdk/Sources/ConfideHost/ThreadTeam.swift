@@ -38,8 +38,8 @@ public final class ThreadTeam: @unchecked Sendable {
     private var count = 0
     private var chunk = 1
 
-    /// Nanoseconds a helper keeps checking for the next loop before it sleeps: longer than the gaps
-    /// between the loops of one batch, so a batch never pays for a wake-up.
+    /// Nanoseconds a helper keeps checking for the next loop (yielding to other threads) before it sleeps:
+    /// longer than the gaps between the loops of one batch, so a batch never pays for a wake-up.
     static let spinNanoseconds: UInt64 = 2_000_000
 
     /// Starts `size - 1` helper threads; each runs `onStart(index)` first (index 1 ..< size), e.g. to pin
@@ -145,6 +145,9 @@ public final class ThreadTeam: @unchecked Sendable {
         while claim.load(ordering: .acquiring) >> 32 == seen, !stopping.load(ordering: .relaxed) {
             spins += 1
             guard spins & 255 == 0 else { continue }
+            // Past the first few microseconds, let whatever else wants this core (the event loops, a client)
+            // run first; with nothing else runnable this returns at once.
+            sched_yield()
             if Self.now() - started > Self.spinNanoseconds {
                 sleepers.wrappingAdd(1, ordering: .sequentiallyConsistent)
                 sleepLock.wait {
