@@ -24,6 +24,27 @@ struct InteropTests {
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.contains("pyhpke: all checks passed (3 suites)"))
     }
+
+    /// The example client of docs/CLIENTS.md, so that it cannot rot: it attests, encrypts, and decodes the answer.
+    @Test func theExamplePythonClientSendsAnEncryptedRequest() async throws {
+        let client = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("examples/clients/python/confide_client.py").path
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let url = "http://127.0.0.1:\(server.port)"
+        for aead in ["aes128gcm", "chacha20poly1305"] {
+            let result = try await runPython(
+                client, "--url", url, "--accept-simulated", "--aead", aead, "--pad", "256",
+                "--text", "hello", "--text", "confidential world", "echo")
+            #expect(result.status == 0, "\(result.output)")
+            #expect(result.output.contains(#""data": ["hello", "confidential world"]"#), "\(result.output)")
+            #expect(result.output.contains("SIMULATED"), "the client must say the evidence proves nothing")
+        }
+        // Simulated evidence is refused unless the caller opts in.
+        let refused = try await runPython(client, "--url", url, "--text", "hello", "echo")
+        #expect(refused.status == 2, "\(refused.output)")
+        #expect(refused.output.contains("refused: the server serves SIMULATED evidence"), "\(refused.output)")
+    }
 }
 
 /// Runs a Python script and returns its exit status and combined output.
