@@ -16,7 +16,9 @@ struct BenchModel: ParsableCommand {
         discussion: """
             Each sequence is `--word` repeated sequence − 2 times: in a BERT vocabulary (and the synthetic one of \
             random-weight models) a short common word is one token, so with [CLS] and [SEP] every sequence is \
-            exactly `--sequence` tokens. Tokenization is included in the time (a few microseconds per sequence).
+            exactly `--sequence` tokens. With `--sentences`, batches hold the file's texts instead, in turn (the \
+            load `confide bench` sends, without HTTP). Tokenization is included in the time (a few microseconds \
+            per sequence).
             """)
 
     @Option(help: "A model-store entry: a folder holding model.json (and the model's files).")
@@ -46,6 +48,9 @@ struct BenchModel: ParsableCommand {
     @Option(help: "The word a sequence repeats.")
     var word = "a"
 
+    @Option(help: "A file with one text per line: batches take the next texts in turn instead of equal-length ones.")
+    var sentences: String?
+
     @Flag(help: "Print one JSON object per line instead of a table.")
     var json = false
 
@@ -73,7 +78,8 @@ struct BenchModel: ParsableCommand {
         let selected: [String?] = precisions.map { $0.split(separator: ",").map { String($0) } } ?? [nil]
         if !json {
             print("model '\(stored.name)' (handler '\(plugin.name)'), kernels '\(choice.plugin?.name ?? "none")', "
-                + "\(threads) threads, sequence \(sequence), \(seconds) s per configuration")
+                + "\(threads) threads, \(sentences.map { "texts of \($0)" } ?? "sequence \(sequence)"), "
+                + "\(seconds) s per configuration")
             print("precision  batch | sequences/s | batch p50 (ms)")
         }
         for precision in selected {
@@ -118,11 +124,16 @@ struct BenchModel: ParsableCommand {
     /// Makes a worker instance on a new thread that carries an intra-op team of `threads` cores, as a server's
     /// worker does, and measures `batch`-text calls on it.
     private func measure(_ model: PluginModel, batch: Int) throws -> Measurement {
-        let text = Array(repeating: word, count: sequence - 2).joined(separator: " ")
-        guard let input = HostTensor(name: model.inputs.first?.name ?? "text", strings: [text], shape: [1]) else {
-            throw ValidationError("out of memory for the input text")
+        let name = model.inputs.first?.name ?? "text"
+        let texts = try corpus()
+        let batches = try stride(from: 0, to: texts.count, by: batch).map { first in
+            try (first..<(first + batch)).map { index in
+                guard let input = HostTensor(name: name, strings: [texts[index % texts.count]], shape: [1]) else {
+                    throw ValidationError("out of memory for the input texts")
+                }
+                return HostRequest(inputs: [input])
+            }
         }
-        let requests = Array(repeating: HostRequest(inputs: [input]), count: batch)
         let result = Mutex<Result<Measurement, any Error>?>(nil)
         let threads = threads, seconds = seconds
         let thread = Thread {
@@ -132,7 +143,7 @@ struct BenchModel: ParsableCommand {
             defer { ThreadTeam.setCurrent(nil) }
             let outcome = Result { () throws -> Measurement in
                 let instance = try model.makeInstance(worker: WorkerInfo(coreCount: threads))
-                return try Self.time(instance, requests, seconds: seconds)
+                return try Self.time(instance, batches, seconds: seconds)
             }
             result.withLock { $0 = outcome }
         }
@@ -142,28 +153,44 @@ struct BenchModel: ParsableCommand {
         return try outcome.get()
     }
 
-    /// Calls the instance with `requests` once unmeasured, then for `seconds`.
-    private static func time(_ instance: PluginInstance, _ requests: [HostRequest], seconds: Double) throws
+    /// The texts batches are made of: the `--sentences` file's lines, or one text of `--sequence` tokens.
+    private func corpus() throws -> [String] {
+        guard let sentences else { return [Array(repeating: word, count: sequence - 2).joined(separator: " ")] }
+        guard let data = FileManager.default.contents(atPath: sentences) else {
+            throw ValidationError("cannot read \(sentences)")
+        }
+        let lines = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).map(String.init)
+        guard !lines.isEmpty else { throw ValidationError("\(sentences) holds no text") }
+        return lines
+    }
+
+    /// Calls the instance with each batch in turn, once unmeasured, then for `seconds`.
+    private static func time(_ instance: PluginInstance, _ batches: [[HostRequest]], seconds: Double) throws
         -> Measurement
     {
-        func call() throws {
+        var next = 0
+        func call() throws -> Int {
+            let requests = batches[next % batches.count]
+            next += 1
             for result in instance.execute(requests) {
                 if case .failure(let error) = result { throw ValidationError("the handler failed: \(error.message)") }
             }
+            return requests.count
         }
-        try call()
+        _ = try call()
         var durations: [Double] = []
+        var sequences = 0
         let start = BenchKernels.now()
         var now = start
         while now - start < seconds || durations.count < 3 {
             let begin = BenchKernels.now()
-            try call()
+            sequences += try call()
             now = BenchKernels.now()
             durations.append(now - begin)
         }
         durations.sort()
         return Measurement(
-            sequencesPerSecond: Double(requests.count * durations.count) / (now - start),
+            sequencesPerSecond: Double(sequences) / (now - start),
             batchMillisecondsP50: durations[durations.count / 2] * 1000, calls: durations.count)
     }
 
@@ -171,7 +198,7 @@ struct BenchModel: ParsableCommand {
         if json {
             let object = JSONObject([
                 "model": .string(model), "precision": .string(precision), "batch": .integer(Int64(batch)),
-                "sequence": .integer(Int64(sequence)), "threads": .integer(Int64(threads)),
+                "sequence": sentences == nil ? .integer(Int64(sequence)) : .string("sentences"), "threads": .integer(Int64(threads)),
                 "sequences_per_second": .double(result.sequencesPerSecond),
                 "batch_ms_p50": .double(result.batchMillisecondsP50), "calls": .integer(Int64(result.calls)),
             ])
