@@ -52,6 +52,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // MARK: Runtime
@@ -240,6 +241,19 @@ let package = Package(
                 .product(name: "ConfideHost", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "ConfideTestKit", package: "sdk"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The deployment files under deploy/, checked against the server and the command line they deploy.
+        .testTarget(
+            name: "DeployTests",
+            dependencies: [
+                "ConfideCLI", "ConfideServer", "ConfideClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
         ),
