@@ -42,6 +42,37 @@ struct BertHandlerTests {
         }
     }
 
+    /// A model from an encrypted archive reaches the handler as in-memory files and no folder: it must serve the
+    /// reference embeddings all the same.
+    @Test func aModelFromInMemoryFilesMatchesTheReference() throws {
+        try BertFixtures.activation.get()
+        var artifacts: [String: TensorBuffer] = [:]
+        for name in ["config.json", "model.safetensors", "tokenizer.json", "sentence_bert_config.json", "modules.json",
+                     "1_Pooling/config.json"]
+        {
+            let path = (BertFixtures.modelFolder as NSString).appendingPathComponent(name)
+            let bytes = try #require(FileManager.default.contents(atPath: path), "cannot read \(path)")
+            artifacts[name] = TensorBuffer(copying: [UInt8](bytes))
+        }
+        let config = ModelLoadConfig(
+            name: "minilm", path: "/nonexistent", configJSON: #"{"handler": "bert"}"#, artifacts: artifacts)
+        #expect(artifacts.count == 6)
+        let bert = try HandlerTester(library: BertFixtures.library("Bert"), model: config, worker: WorkerInfo(coreCount: 2))
+        let rows = try BertFixtures.referenceRows().prefix(24)
+        let outputs = try bert.infer([BertFixtures.texts(rows.map(\.text))])
+        let embeddings = try BertFixtures.embeddings(outputs)
+        #expect(embeddings.count == rows.count)
+        for (row, embedding) in zip(rows, embeddings) {
+            #expect(BertFixtures.cosine(embedding, row.embedding) >= 0.99999, "\(row.text.debugDescription)")
+        }
+        artifacts["model.safetensors"] = nil
+        let incomplete = ModelLoadConfig(
+            name: "minilm", path: "/nonexistent", configJSON: #"{"handler": "bert"}"#, artifacts: artifacts)
+        #expect(throws: (any Error).self) {
+            try HandlerTester(library: BertFixtures.library("Bert"), model: incomplete, worker: WorkerInfo(coreCount: 2))
+        }
+    }
+
     @Test func aBatchOfMixedLengthsGivesWhatEachTextGivesAlone() throws {
         let bert = try BertFixtures.tester(precision: .fp32)
         let texts = [

@@ -41,55 +41,6 @@ struct RandomWeightsTests {
     }
 }
 
-/// Engine-level throughput (sequences of 128 tokens per second, through the handler ABI on 2 cores): all-MiniLM-L6-v2
-/// at batch 1, 8 and 32 and BERT-Large (random weights) at batch 8, at each precision. Opt in with
-/// `CONFIDE_BENCH=1 swift test --filter BertBenchmark`.
-@Suite("bert engine benchmark", .serialized, .enabled(if: ProcessInfo.processInfo.environment["CONFIDE_BENCH"] != nil))
-struct BertBenchmark {
-    static let bertLarge = """
-        {"model_type": "bert", "hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16,
-         "intermediate_size": 4096, "max_position_embeddings": 512, "vocab_size": 30522}
-        """
-
-    @Test(arguments: [ModelConfig.Precision.fp32, .bf16, .int8])
-    func miniLM(precision: ModelConfig.Precision) throws {
-        try #require(BertFixtures.modelPresent, BertFixtures.modelAbsent)
-        let bert = try BertFixtures.tester(precision: precision)
-        // 126 words of one token each, between [CLS] and [SEP].
-        let text = Array(repeating: "hello", count: 126).joined(separator: " ")
-        for batch in [1, 8, 32] {
-            let rate = try Self.sequencesPerSecond(bert, text: text, batch: batch, seconds: 3)
-            print("bench minilm \(precision) seq 128 batch \(batch): \(String(format: "%.1f", rate)) sequences/s")
-        }
-    }
-
-    @Test(arguments: [ModelConfig.Precision.fp32, .bf16, .int8])
-    func bertLarge(precision: ModelConfig.Precision) throws {
-        let folder = try RandomModel.folder(config: Self.bertLarge)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        let bert = try RandomModel.tester(folder, seed: 1, precision: precision)
-        // 126 one-character words: one token each with the synthetic vocabulary.
-        let text = Array(repeating: "a", count: 126).joined(separator: " ")
-        let rate = try Self.sequencesPerSecond(bert, text: text, batch: 8, seconds: 10)
-        print("bench bert-large \(precision) seq 128 batch 8: \(String(format: "%.2f", rate)) sequences/s")
-    }
-
-    /// Runs batches of `batch` copies of `text` (one request each) for about `seconds` after one warm-up batch.
-    static func sequencesPerSecond(_ bert: HandlerTester, text: String, batch: Int, seconds: Double) throws -> Double {
-        let requests = (0..<batch).map { _ in HostRequest(inputs: [BertFixtures.texts([text])]) }
-        for result in bert.execute(requests) { _ = try result.get() }
-        let clock = ContinuousClock()
-        let start = clock.now
-        var sequences = 0
-        repeat {
-            for result in bert.execute(requests) { _ = try result.get() }
-            sequences += batch
-        } while (clock.now - start) < .seconds(seconds)
-        let elapsed = clock.now - start
-        return Double(sequences) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
-    }
-}
-
 /// Model folders holding only a `config.json`.
 enum RandomModel {
     static func folder(config: String) throws -> String {

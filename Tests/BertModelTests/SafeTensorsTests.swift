@@ -93,7 +93,7 @@ struct SafeTensorsTests {
 
     @Test(.enabled(if: Fixtures.modelTestsEnabled, Fixtures.modelAbsent))
     func loadsTheReferenceModel() throws {
-        let folder = try BertModelFolder(path: Fixtures.modelFolder)
+        let folder = try BertCheckpoint(path: Fixtures.modelFolder)
         let config = folder.config
         #expect(config == BertConfig(hiddenSize: 384, layerCount: 6, headCount: 12, intermediateSize: 1536))
         #expect(

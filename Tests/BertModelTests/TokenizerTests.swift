@@ -71,7 +71,7 @@ struct TokenizerTests {
         .enabled(if: Fixtures.modelTestsEnabled, Fixtures.modelAbsent),
         .enabled(if: Fixtures.referencePresent, Fixtures.referenceAbsent))
     func matchesHuggingFaceOnEveryReferenceText() throws {
-        let folder = try BertModelFolder(path: Fixtures.modelFolder)
+        let folder = try BertCheckpoint(path: Fixtures.modelFolder)
         #expect(folder.maxSequenceLength == 256)
         #expect(folder.tokenizer.vocabularySize == 30522)
         let rows = try Fixtures.referenceRows()

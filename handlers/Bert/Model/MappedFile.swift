@@ -4,14 +4,19 @@
     import Darwin
 #endif
 
-/// Read-only bytes that stay at one address for their lifetime: a file mapped with `mmap`, or a copy in
-/// 64-byte aligned memory. Tensor views keep their storage alive.
+/// Read-only bytes that stay at one address for their lifetime: a file mapped with `mmap`, a copy in
+/// 64-byte aligned memory, or bytes borrowed from a host that keeps them alive longer. Tensor views keep
+/// their storage alive.
 final class ByteStorage: @unchecked Sendable {
     /// The first byte.
     let base: UnsafeRawPointer
     /// The number of bytes.
     let count: Int
-    private let mapped: Bool
+    private let kind: Kind
+
+    private enum Kind {
+        case mapped, copied, borrowed
+    }
 
     /// Maps `path` read-only and private. The mapping outlives the file descriptor, which is closed at once.
     init(mapping path: String) throws(BertModelError) {
@@ -34,7 +39,7 @@ final class ByteStorage: @unchecked Sendable {
         }
         self.base = UnsafeRawPointer(address)
         self.count = size
-        self.mapped = true
+        self.kind = .mapped
     }
 
     /// Copies `bytes` into 64-byte aligned memory.
@@ -45,21 +50,29 @@ final class ByteStorage: @unchecked Sendable {
         _ = buffer.initializeMemory(as: UInt8.self, from: bytes)
         self.base = UnsafeRawPointer(memory)
         self.count = count
-        self.mapped = false
+        self.kind = .copied
+    }
+
+    /// Uses `count` bytes at `base` where they are; the caller keeps them alive and unchanged for this object's
+    /// lifetime.
+    init(borrowing base: UnsafeRawPointer, count: Int) {
+        self.base = base
+        self.count = count
+        self.kind = .borrowed
     }
 
     deinit {
-        if mapped {
-            munmap(UnsafeMutableRawPointer(mutating: base), count)
-        } else {
-            base.deallocate()
+        switch kind {
+        case .mapped: munmap(UnsafeMutableRawPointer(mutating: base), count)
+        case .copied: base.deallocate()
+        case .borrowed: break
         }
     }
 
     /// Gives a mapping's pages back to the page cache, so they stop counting in this process's resident
     /// memory; the bytes stay readable (a later read maps the page again). Copies are left as they are.
     func releaseResidentPages() {
-        guard mapped else { return }
+        guard kind == .mapped else { return }
         _ = madvise(UnsafeMutableRawPointer(mutating: base), count, MADV_DONTNEED)
     }
 

@@ -138,6 +138,14 @@ public final class SafeTensors: Sendable {
     /// cache so they stop counting in resident memory; views stay valid and map pages again when read.
     public func releaseResidentPages() { storage.releaseResidentPages() }
 
+    /// Parses safetensors bytes a host holds in memory, without copying them: the caller keeps them alive and
+    /// unchanged for as long as this object and its tensor views live (e.g. a model file from an encrypted
+    /// archive, which the host keeps until the model is unloaded).
+    public convenience init(borrowing bytes: UnsafeRawBufferPointer) throws(BertModelError) {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { throw .malformedSafeTensors("the file is empty") }
+        try self.init(storage: ByteStorage(borrowing: base, count: bytes.count))
+    }
+
     /// Parses safetensors bytes held in memory (they are copied).
     public convenience init(bytes: some Collection<UInt8>) throws(BertModelError) {
         try self.init(storage: ByteStorage(copying: bytes))

@@ -34,17 +34,21 @@ struct Bert: Handler {
             tokenizer = try BertTokenizer.synthetic(size: config.vocabularySize, maxLength: config.maxPositions)
             encoder = try BertEncoder(randomWeights: config, seed: seed, kernels: kernels, precision: precision)
         } else {
-            let folder: BertModelFolder
+            // A model from an encrypted archive arrives as in-memory files, which the host keeps until the model
+            // is unloaded; otherwise the files are in the model's folder.
+            let files: BertModelFiles = model.artifacts.isEmpty
+                ? .folder(model.path) : .memory(model.artifacts, origin: "model '\(model.name)' (archive)")
+            let checkpoint: BertCheckpoint
             do {
-                folder = try BertModelFolder(path: model.path)
+                checkpoint = try BertCheckpoint(files: files)
             } catch {
                 throw HandlerError.invalidArgument("model '\(model.name)': \(error.message)")
             }
-            tokenizer = folder.tokenizer
-            encoder = try BertEncoder(folder: folder, kernels: kernels, precision: precision)
+            tokenizer = checkpoint.tokenizer
+            encoder = try BertEncoder(checkpoint: checkpoint, kernels: kernels, precision: precision)
             // Packing read every weight through the mapping; only the embeddings are read from it again, a
             // row per token, so the rest need not stay resident.
-            folder.safeTensors.releaseResidentPages()
+            checkpoint.safeTensors.releaseResidentPages()
         }
         let config = encoder.config
         model.log.info(

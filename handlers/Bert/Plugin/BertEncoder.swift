@@ -26,11 +26,11 @@ struct BertEncoder: Sendable {
     let embeddingNormWeight: FloatTensor, embeddingNormBias: FloatTensor
     let layers: [EncoderLayer]
 
-    /// Packs the weights of a model folder for `precision`.
-    init(folder: BertModelFolder, kernels: Kernels, precision: Kernels.Precision) throws(HandlerError) {
-        let config = folder.config
+    /// Packs the weights of a checkpoint for `precision`.
+    init(checkpoint: BertCheckpoint, kernels: Kernels, precision: Kernels.Precision) throws(HandlerError) {
+        let config = checkpoint.config
         try Self.check(config)
-        let weights = folder.weights
+        let weights = checkpoint.weights
         let hidden = config.hiddenSize, inner = config.intermediateSize
         func pack(_ tensor: TensorView, k: Int, n: Int) throws(HandlerError) -> PackedWeights {
             try FloatTensor(tensor).withValues { values throws(HandlerError) in
@@ -62,8 +62,8 @@ struct BertEncoder: Sendable {
             FloatTensor(copying: UnsafeBufferPointer(rebasing: values[0..<hidden]))
         }
         self.init(
-            config: config, pooling: folder.sentenceTransformers.pooling,
-            normalize: folder.sentenceTransformers.normalize, kernels: kernels,
+            config: config, pooling: checkpoint.sentenceTransformers.pooling,
+            normalize: checkpoint.sentenceTransformers.normalize, kernels: kernels,
             wordEmbeddings: try FloatTensor(weights.wordEmbeddings),
             positionEmbeddings: try FloatTensor(weights.positionEmbeddings),
             tokenTypeEmbedding: tokenType,
