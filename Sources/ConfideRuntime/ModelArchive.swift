@@ -33,7 +33,8 @@ public struct ModelArchive: Sendable {
         self.keyName = keyName
     }
 
-    /// Packs every regular file under `folder` (recursively; hidden files skipped).
+    /// Packs every regular file under `folder` (recursively; hidden files skipped), and the file behind each
+    /// symbolic link to one (e.g. a model-store entry linking to a download cache).
     public init(packing folder: String, keyName: String? = nil) throws(ArchiveError) {
         let root = URL(fileURLWithPath: folder).standardizedFileURL
         guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey],
@@ -42,9 +43,10 @@ public struct ModelArchive: Sendable {
         }
         var files: [String: [UInt8]] = [:]
         for case let url as URL in walker {
-            guard (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true else { continue }
+            let target = url.resolvingSymlinksInPath()
+            guard (try? target.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true else { continue }
             let path = String(url.standardizedFileURL.path.dropFirst(root.path.count + 1))
-            guard let data = FileManager.default.contents(atPath: url.path) else { throw ArchiveError("cannot read \(url.path)") }
+            guard let data = FileManager.default.contents(atPath: target.path) else { throw ArchiveError("cannot read \(url.path)") }
             files[path] = Array(data)
         }
         guard files["model.json"] != nil else { throw ArchiveError("\(folder) has no model.json") }

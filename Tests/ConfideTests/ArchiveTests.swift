@@ -39,6 +39,21 @@ struct ArchiveTests {
         #expect(!sealed.contains(subsequence: Array("weights/w.bin".utf8)), "an encrypted archive must not show its file names")
     }
 
+    /// A model-store entry often links to files in a download cache (scripts/fetch-minilm does): the archive holds
+    /// the files behind the links, under the links' names; hidden files stay out.
+    @Test func packingAFolderFollowsLinksToFiles() throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let entry = try folder.subdirectory("entry"), cache = try folder.subdirectory("cache")
+        try Data(archiveFiles["model.json"] ?? []).write(to: entry.appendingPathComponent("model.json"))
+        try Data(archiveFiles["weights/w.bin"] ?? []).write(to: cache.appendingPathComponent("w.bin"))
+        try FileManager.default.createDirectory(at: entry.appendingPathComponent("weights"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(
+            at: entry.appendingPathComponent("weights/w.bin"), withDestinationURL: cache.appendingPathComponent("w.bin"))
+        try Data("secret".utf8).write(to: entry.appendingPathComponent(".hidden"))
+        #expect(try ModelArchive(packing: entry.path).files == archiveFiles)
+    }
+
     @Test func everyChangeToAnEncryptedArchiveIsRejected() throws {
         let sealed = try ModelArchive(files: archiveFiles, keyName: "k").encoded(key: key)
         for offset in sealed.indices {
