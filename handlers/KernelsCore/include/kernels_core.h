@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #define KC_NR 32u         /* columns per packed weight panel and per micro-tile */
-#define KC_KCU 128u       /* 32-bit k-units per K chunk */
+#define KC_KCU 256u       /* 32-bit k-units per K chunk */
 #define KC_KPAD 16u       /* K units are padded to a multiple of this */
 #define KC_MAGIC 0x434b5043u
 
