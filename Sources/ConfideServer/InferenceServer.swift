@@ -112,6 +112,7 @@ public final class InferenceServer: Service, Sendable {
             logger.error("plugin refused: \(refusal.error.message)")
         }
         let registry = PrometheusCollectorRegistry()
+        let metricsFactory = MetricsAPI.factory(for: registry)
         let topology = try Topology.current()
         logger.info("topology", metadata: ["nodes": "\(topology.nodes.map { "node \($0.id): cpus \($0.cpus)" })"])
         let kernels = try KernelSelection.activate(
@@ -125,7 +126,7 @@ public final class InferenceServer: Service, Sendable {
             handlers: handlers,
             options: ModelRepository.Options(
                 topology: topology, pinWorkers: configuration.pinWorkers,
-                metricsFactory: MetricsAPI.factory(for: registry)),
+                metricsFactory: metricsFactory),
             logger: logger)
         try checkExposure(configuration, logger: logger)
         let api = InferenceAPI(
@@ -145,7 +146,8 @@ public final class InferenceServer: Service, Sendable {
         let http: HTTPServer
         do {
             http = try await HTTPServer.start(
-                host: configuration.host, port: configuration.port, responder: gateway,
+                host: configuration.host, port: configuration.port,
+                responder: ResponseCounter(api: "inference", counting: gateway, factory: metricsFactory),
                 maxBodySize: configuration.maxBodySize)
         } catch {
             repository.shutdown()
@@ -162,7 +164,9 @@ public final class InferenceServer: Service, Sendable {
                 BearerAuthorization(tokens: $0, scope: .management, guarding: managementAPI)
             } ?? managementAPI
             let server = try await HTTPServer.start(
-                host: configuration.managementHost, port: port, responder: responder, maxBodySize: 64 << 10)
+                host: configuration.managementHost, port: port,
+                responder: ResponseCounter(api: "management", counting: responder, factory: metricsFactory),
+                maxBodySize: 64 << 10)
             logger.info("management API listening", metadata: ["address": "\(server.localAddress)"])
             management = server
         }

@@ -114,6 +114,23 @@ struct ObliviousClientTests {
         }
     }
 
+    /// The response counters count what the network sees: an encrypted request that fails inside (404) shows as the
+    /// gateway's 200, next to the plaintext requests' own codes.
+    @Test func responseMetricsCountOnlyWhatTheNetworkSees() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let client = try await ObliviousClient.connect(host: "127.0.0.1", port: server.port, policy: simulatedPolicy())
+        defer { Task { await client.close() } }
+        for _ in 0..<2 {
+            #expect(try await client.send(ClientRequest(method: .GET, uri: "/v2/models/nope")).status == .notFound)
+        }
+        #expect(try await send(server.port, .GET, "/v2/models/nope").status == .notFound)
+        let text = try await send(server.metricsPort, .GET, "/metrics").text
+        // GET /attestation (whose document carries the keys), then the two encrypted requests.
+        #expect(text.contains(#"confide_http_responses_total{api="inference",code="200"} 3"#), "\(text)")
+        #expect(text.contains(#"confide_http_responses_total{api="inference",code="404"} 1"#), "\(text)")
+    }
+
     @Test func attestsBeforeTheFirstRequest() async throws {
         let server = try await TestServer.start()
         defer { Task { await server.stop() } }
