@@ -79,6 +79,8 @@ class Server:
         self.process = subprocess.Popen([str(c) for c in self.command], stdout=self.log.open("w"),
                                         stderr=subprocess.STDOUT, start_new_session=True, env=self.env, cwd=self.cwd)
         probe = verify.request(self.url, self.protocol, "minilm", "A cat sat on the mat.")
+        last = "no answer"
+        server_errors = 0  # 404 and 503 are normal while a server loads; a run of 500s is not
         while True:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with status {self.process.returncode}; see {self.log}")
@@ -86,10 +88,15 @@ class Server:
                 with urllib.request.urlopen(probe, timeout=10) as response:
                     if response.status == 200:
                         return time.monotonic() - started
-            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-                pass
+            except urllib.error.HTTPError as error:
+                last = f"HTTP {error.code}: {error.read()[:200]!r}"
+                server_errors = server_errors + 1 if error.code == 500 else 0
+                if server_errors >= 20:
+                    raise RuntimeError(f"{self.name} answers {last}; see {self.log}")
+            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as error:
+                last = str(error)
             if time.monotonic() - started > timeout:
-                raise RuntimeError(f"{self.name} was not ready after {timeout:.0f} s; see {self.log}")
+                raise RuntimeError(f"{self.name} was not ready after {timeout:.0f} s ({last}); see {self.log}")
             time.sleep(0.05)
 
     def tree(self) -> list[psutil.Process]:
@@ -245,7 +252,8 @@ def serve_and_load(args, server: Server, out: Path) -> dict[str, Any]:
         record["error"] = str(error)
     finally:
         server.stop()
-        shutil.copy(server.log, out / f"{server.name}-{server.precision}.log") if server.log.exists() else None
+        if server.log.exists():
+            shutil.copy(server.log, out / f"{server.name}-{server.precision}.log")
     record["loadavg_before"] = round(load_before, 2)
     record["loadavg_after"] = round(os.getloadavg()[0], 2)
     return record
@@ -375,7 +383,8 @@ def summary(args, meta: dict[str, Any], serving_rows: list[dict], engine_rows: l
                   "in turn on loopback. Start: from launch to the first answered inference. Memory: resident, "
                   "summed over the server's process tree (ready / peak under load).", "",
                   "| precision | server | start (s) | memory ready / peak (MiB) | min cosine | "
-                  + " | ".join(f"{c} clients: req/s, p50 / p99 (ms)" for c in args.concurrency.split(",")) + " |",
+                  + " | ".join(f"{c} client{'s' * (c != '1')}: req/s, p50 / p99 (ms)" for c in args.concurrency.split(","))
+                  + " |",
                   "|---|---|---|---|---|" + "---|" * len(args.concurrency.split(","))]
         for row in serving_rows:
             cells = []
@@ -389,10 +398,7 @@ def summary(args, meta: dict[str, Any], serving_rows: list[dict], engine_rows: l
             lines.append(f"| {row['precision']} | {LABELS[row['server']]} | {fmt(row.get('start_to_ready_s'), 2)} | "
                          f"{fmt(row.get('rss_ready_mib'))} / {fmt(row.get('rss_peak_mib'))} | "
                          f"{fmt(row.get('embeddings', {}).get('min_cosine'), 4)} | " + " | ".join(cells) + " |")
-        lines += ["", "Confide ÷ the best peer at the same precision and concurrency (throughput; for p50 "
-                  "latency, best peer ÷ Confide, so above 1 means Confide is faster):", "",
-                  "| precision | clients | Confide req/s | best peer | its req/s | throughput ratio | p50 ratio |",
-                  "|---|---|---|---|---|---|---|"]
+        ratios = []
         for precision in args.precisions:
             for c in [int(c) for c in args.concurrency.split(",")]:
                 def result(row):
@@ -405,9 +411,14 @@ def summary(args, meta: dict[str, Any], serving_rows: list[dict], engine_rows: l
                     continue
                 best_name, best = max(peers, key=lambda p: p[1]["throughput"])
                 fastest = min(p[1]["p50_ms"] for p in peers)
-                lines.append(f"| {precision} | {c} | {fmt(mine['throughput'])} | {LABELS[best_name]} | "
-                             f"{fmt(best['throughput'])} | {mine['throughput'] / best['throughput']:.2f}× | "
-                             f"{fastest / mine['p50_ms']:.2f}× |")
+                ratios.append(f"| {precision} | {c} | {fmt(mine['throughput'])} | {LABELS[best_name]} | "
+                              f"{fmt(best['throughput'])} | {mine['throughput'] / best['throughput']:.2f}× | "
+                              f"{fastest / mine['p50_ms']:.2f}× |")
+        if ratios:
+            lines += ["", "Confide ÷ the best peer at the same precision and concurrency (throughput; for p50 "
+                      "latency, the best peer's ÷ Confide's, so above 1 means Confide is faster):", "",
+                      "| precision | clients | Confide req/s | best peer | its req/s | throughput ratio | p50 ratio |",
+                      "|---|---|---|---|---|---|---|"] + ratios
         lines.append("")
     if engine_rows:
         skipped = [r for r in engine_rows if "skipped" in r]
@@ -493,7 +504,7 @@ def main() -> None:
     parser.add_argument("--handlers", type=Path, default=REPO / "handlers")
     parser.add_argument("--port", default="18190", help="loopback port of the server under test (TorchServe "
                         "also takes the next two)")
-    parser.add_argument("--start-timeout", type=float, default=300)
+    parser.add_argument("--start-timeout", type=float, default=180, help="seconds a server may take to be ready")
     parser.add_argument("--verify-count", type=int, default=8, help="reference texts checked per server")
     parser.add_argument("--torchserve-batch-size", type=int, default=32)
     parser.add_argument("--torchserve-max-batch-delay", type=int, default=5, help="milliseconds (default 5)")
@@ -539,6 +550,9 @@ def main() -> None:
         "args": {k: str(v) for k, v in vars(args).items()},
     }
     say(f"results in {out}")
+    # SIGTERM (and SIGHUP) as Ctrl-C: unwind, so that the server under test is stopped and the summary written.
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, signal.default_int_handler)
     serving_rows: list[dict] = []
     engine_rows: list[dict] = []
     try:

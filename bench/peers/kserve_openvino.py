@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import logging
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Dict, Optional
@@ -84,7 +85,7 @@ class MiniLM(kserve.Model):
         embeddings = np.stack(rows).astype(np.float32) if rows else np.zeros((0, 384), np.float32)
         output = InferOutput(name="embedding", shape=list(embeddings.shape), datatype="FP32")
         output.set_data_from_numpy(embeddings, binary_data=False)
-        return InferResponse(response_id=payload.id, model_name=self.name, infer_outputs=[output])
+        return InferResponse(response_id=payload.id or str(uuid.uuid4()), model_name=self.name, infer_outputs=[output])
 
 
 def main() -> None:
