@@ -259,8 +259,23 @@ def serve_and_load(args, server: Server, out: Path) -> dict[str, Any]:
     return record
 
 
-def serving(args, out: Path, work: Path) -> list[dict[str, Any]]:
-    records = []
+def serving_key(row: dict) -> tuple:
+    return row["server"], row["precision"]
+
+
+def engine_key(row: dict) -> tuple:
+    return row["peer"], row.get("model"), row.get("precision")
+
+
+def merge(old: list[dict], new: list[dict], key) -> list[dict]:
+    """`old` less the rows `new` measures again (and a peer's old "not measured" notes when it has new rows)."""
+    keys = {key(row) for row in new}
+    fresh = {key(row)[0] for row in new}
+    return [row for row in old if key(row) not in keys and not (key(row)[0] in fresh and None in key(row))] + new
+
+
+def serving(args, out: Path, work: Path, earlier: list[dict]) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = []
     servers = ["confide"] * (not args.skip_confide) + args.peers
     for precision in args.precisions:
         for name in servers:
@@ -271,7 +286,7 @@ def serving(args, out: Path, work: Path) -> list[dict[str, Any]]:
                 records.append({"server": name, "precision": precision, "error": f"preparing: {error}"})
                 continue
             records.append(serve_and_load(args, server, out))
-            (out / "serving.json").write_text(json.dumps(records, indent=2) + "\n")
+            (out / "serving.json").write_text(json.dumps(merge(earlier, records, serving_key), indent=2) + "\n")
     return records
 
 
@@ -289,7 +304,7 @@ def confide_engine(args, out: Path, work: Path) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for precision in args.precisions:
         for model in args.engine_models:
-            folder = work / f"engine-{model}-{precision}"
+            folder = work / f"engine-{precision}" / model
             shutil.rmtree(folder, ignore_errors=True)
             if model == "minilm":
                 run([REPO / "scripts" / "fetch-minilm", folder], stdout=subprocess.DEVNULL)
@@ -303,15 +318,18 @@ def confide_engine(args, out: Path, work: Path) -> list[dict[str, Any]]:
             config["precision"] = precision
             (folder / "model.json").write_text(json.dumps(config, indent=4) + "\n")
             command = [args.confide, "bench", "model", "--model-dir", folder, "--handlers", args.handlers,
-                       "--batch", batches, "--sequence", "128", "--threads", "2", "--seconds", args.seconds, "--json"]
+                       "--batch", batches, "--sequence", "128", "--threads", "2", "--seconds", args.seconds,
+                       "--word", models.ENGINE_WORD, "--json"]
             say(f"confide engine {model} {precision}")
             result = subprocess.run([str(c) for c in command], capture_output=True, text=True, cwd=REPO)
             base = {"peer": "confide", "model": model, "precision": precision, "sequence": 128, "threads": 2}
             if result.returncode != 0:
                 rows.append({**base, "skipped": f"confide bench model failed: {result.stderr.strip()[-500:]}"})
                 continue
-            rows += [{**base, **row} for row in parse_confide_engine(result.stdout)] or \
-                [{**base, "skipped": "no rows understood in its output", "raw": result.stdout[-2000:]}]
+            parsed = parse_confide_engine(result.stdout)
+            rows += [{**row, **base, "batch": row["batch"], "sequences_per_s": round(row["sequences_per_s"], 2)}
+                     for row in parsed] or [{**base, "skipped": "no rows understood in its output",
+                                             "raw": result.stdout[-2000:]}]
     return rows
 
 
@@ -346,7 +364,7 @@ def parse_confide_engine(text: str) -> list[dict[str, Any]]:
     return rows
 
 
-def engine(args, out: Path, work: Path) -> list[dict[str, Any]]:
+def engine(args, out: Path, work: Path, earlier: list[dict]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     if not args.skip_confide:
         rows += confide_engine(args, out, work)
@@ -359,7 +377,8 @@ def engine(args, out: Path, work: Path) -> list[dict[str, Any]]:
         say("engine-level peers: " + ", ".join(args.engine_peers))
         result = run(command, stdout=subprocess.PIPE, text=True)
         rows += [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    (out / "engine.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    merged = merge(earlier, rows, engine_key)
+    (out / "engine.jsonl").write_text("".join(json.dumps(row) + "\n" for row in merged))
     return rows
 
 
@@ -371,25 +390,40 @@ def fmt(value: float | None, digits: int = 0) -> str:
     return "—" if value is None else f"{value:,.{digits}f}"
 
 
+def levels_of(serving_rows: list[dict]) -> list[int]:
+    return sorted({r["concurrency"] for row in serving_rows for r in row.get("bench", {}).get("results", [])})
+
+
+def precisions_of(rows: list[dict]) -> list[str]:
+    return [p for p in PRECISIONS if any(row.get("precision") == p for row in rows)]
+
+
 def summary(args, meta: dict[str, Any], serving_rows: list[dict], engine_rows: list[dict], out: Path) -> str:
+    order = ["confide", *SERVING_PEERS]
+    serving_rows = sorted(serving_rows, key=lambda r: (PRECISIONS.index(r["precision"]), order.index(r["server"])))
+    levels = [str(c) for c in levels_of(serving_rows)] or args.concurrency.split(",")
     lines = [f"# Confide and its peers, {meta['started_utc']}", "",
              f"Machine: {meta['cpus']} CPUs, {meta['cpu_model']}; load average at the start {meta['loadavg_start']}, "
              f"at the end {meta['loadavg_end']}. Client and servers share these cores.",
-             f"Command: `{meta['command']}` (git {meta['git']}). {args.seconds} s per measurement after "
-             f"{args.warmup} s of warm-up.", ""]
+             f"Command: `{meta['command']}` (git {meta['git']}). {meta['args']['seconds']} s per measurement "
+             f"after {meta['args']['warmup']} s of warm-up."]
+    if meta.get("earlier"):
+        lines.append(f"Rows not measured again were kept from earlier runs into this folder: "
+                     + "; ".join(f"`{m['command']}` at {m['started_utc']}" for m in meta["earlier"]) + ".")
+    lines.append("")
     if serving_rows:
         lines += ["## Serving all-MiniLM-L6-v2", "",
                   "`confide bench` (closed loop, one sentence of `sentences.txt` per request) against each server "
                   "in turn on loopback. Start: from launch to the first answered inference. Memory: resident, "
                   "summed over the server's process tree (ready / peak under load).", "",
                   "| precision | server | start (s) | memory ready / peak (MiB) | min cosine | "
-                  + " | ".join(f"{c} client{'s' * (c != '1')}: req/s, p50 / p99 (ms)" for c in args.concurrency.split(","))
+                  + " | ".join(f"{c} client{'s' * (c != '1')}: req/s, p50 / p99 (ms)" for c in levels)
                   + " |",
-                  "|---|---|---|---|---|" + "---|" * len(args.concurrency.split(","))]
+                  "|---|---|---|---|---|" + "---|" * len(levels)]
         for row in serving_rows:
             cells = []
             results = {r["concurrency"]: r for r in row.get("bench", {}).get("results", [])}
-            for c in args.concurrency.split(","):
+            for c in levels:
                 r = results.get(int(c))
                 cells.append("—" if not r else f"{fmt(r['throughput'])}, {r['p50_ms']:.1f} / {r['p99_ms']:.1f}"
                              + (f" ({r['errors']} errors)" if r.get("errors") else ""))
@@ -399,8 +433,8 @@ def summary(args, meta: dict[str, Any], serving_rows: list[dict], engine_rows: l
                          f"{fmt(row.get('rss_ready_mib'))} / {fmt(row.get('rss_peak_mib'))} | "
                          f"{fmt(row.get('embeddings', {}).get('min_cosine'), 4)} | " + " | ".join(cells) + " |")
         ratios = []
-        for precision in args.precisions:
-            for c in [int(c) for c in args.concurrency.split(",")]:
+        for precision in precisions_of(serving_rows):
+            for c in [int(c) for c in levels]:
                 def result(row):
                     return next((r for r in row.get("bench", {}).get("results", []) if r["concurrency"] == c), None)
                 mine = next((result(r) for r in serving_rows if r["server"] == "confide"
@@ -427,8 +461,8 @@ def summary(args, meta: dict[str, Any], serving_rows: list[dict], engine_rows: l
         lines += ["## Engine level (no server)", "",
                   "Sequences per second of 128 tokens, 2 threads. Peers: the best of their variants (PyTorch BF16: "
                   "weights cast or autocast); `engine.jsonl` has each.", "",
-                  "| model | precision | batch | Confide | " + " | ".join(LABELS[p] for p in peers)
-                  + " | Confide ÷ best peer |", "|---|---|---|---|" + "---|" * len(peers) + "---|"]
+                  "| " + " | ".join(["model", "precision", "batch", "Confide", *(LABELS[p] for p in peers),
+                                     "Confide ÷ best peer"]) + " |", "|---" * (5 + len(peers)) + "|"]
         keys = sorted({(r["model"], r["precision"], r["batch"]) for r in measured},
                       key=lambda k: (k[0] != "minilm", PRECISIONS.index(k[1]), k[2]))
         for model, precision, batch in keys:
@@ -440,8 +474,8 @@ def summary(args, meta: dict[str, Any], serving_rows: list[dict], engine_rows: l
             others = {p: best(p) for p in peers}
             top = max((v for v in others.values() if v), default=None)
             ratio = f"{mine / top:.2f}×" if mine and top else "—"
-            lines.append(f"| {model} | {precision} | {batch} | {fmt(mine, 1)} | "
-                         + " | ".join(fmt(others[p], 1) for p in peers) + f" | {ratio} |")
+            lines.append("| " + " | ".join([model, precision, str(batch), fmt(mine, 1),
+                                            *(fmt(others[p], 1) for p in peers), ratio]) + " |")
         if skipped:
             lines += ["", "Not measured:", ""]
             lines += [f"- {LABELS.get(r['peer'], r['peer'])} {r.get('model', '')} {r.get('precision', '')}: "
@@ -458,7 +492,8 @@ def charts(args, serving_rows: list[dict], out: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    for precision in args.precisions:
+    levels = levels_of(serving_rows)
+    for precision in precisions_of(serving_rows):
         rows = [r for r in serving_rows if r["precision"] == precision and r.get("bench")]
         if not rows:
             continue
@@ -468,7 +503,7 @@ def charts(args, serving_rows: list[dict], out: Path) -> None:
             axis.plot([r["concurrency"] for r in results], [r["throughput"] for r in results], marker="o",
                       label=LABELS[row["server"]], linewidth=2.5 if row["server"] == "confide" else 1.5)
         axis.set_xscale("log", base=2)
-        axis.set_xticks([int(c) for c in args.concurrency.split(",")], labels=args.concurrency.split(","))
+        axis.set_xticks(levels, labels=[str(c) for c in levels])
         axis.set_xlabel("concurrent clients")
         axis.set_ylabel("requests per second")
         axis.set_ylim(bottom=0)
@@ -510,7 +545,10 @@ def main() -> None:
     parser.add_argument("--torchserve-max-batch-delay", type=int, default=5, help="milliseconds (default 5)")
     parser.add_argument("--kserve-streams", default="2", help="OpenVINO requests at once (default 2, 1 thread "
                         "each, as Confide's 2 workers of 1 core)")
-    parser.add_argument("--out", type=Path, help="results folder (default bench/results/<UTC time>)")
+    parser.add_argument("--out", type=Path, help="results folder (default bench/results/<UTC time>); when it "
+                        "holds results already, the rows measured again replace theirs and the rest are kept")
+    parser.add_argument("--summary-only", action="store_true", help="only rewrite --out's summary.md and charts "
+                        "from its raw results")
     args = parser.parse_args()
     args.precisions = [p for p in args.precisions.split(",") if p]
     args.peers = [p for p in args.peers.split(",") if p]
@@ -553,20 +591,35 @@ def main() -> None:
     # SIGTERM (and SIGHUP) as Ctrl-C: unwind, so that the server under test is stopped and the summary written.
     for number in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(number, signal.default_int_handler)
+    # Earlier results in the same folder: kept, less what this run measures again.
+    earlier_serving = json.loads((out / "serving.json").read_text()) if (out / "serving.json").exists() else []
+    earlier_engine = [json.loads(line) for line in (out / "engine.jsonl").read_text().splitlines()
+                      if line.startswith("{")] if (out / "engine.jsonl").exists() else []
+    if (out / "meta.json").exists():
+        previous = json.loads((out / "meta.json").read_text())
+        if args.summary_only:
+            meta = previous
+        else:
+            meta["earlier"] = previous.pop("earlier", []) + [previous]
+    elif args.summary_only:
+        parser.error(f"--summary-only: {out} holds no results")
     serving_rows: list[dict] = []
     engine_rows: list[dict] = []
     try:
-        if args.only in (None, "serving"):
-            serving_rows = serving(args, out, work)
-        if args.only in (None, "engine"):
-            engine_rows = engine(args, out, work)
+        if args.only in (None, "serving") and not args.summary_only:
+            serving_rows = serving(args, out, work, earlier_serving)
+        if args.only in (None, "engine") and not args.summary_only:
+            engine_rows = engine(args, out, work, earlier_engine)
     finally:
-        meta["loadavg_end"] = round(os.getloadavg()[0], 2)
-        meta["finished_utc"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-        if serving_rows:
-            charts(args, serving_rows, out)
-        (out / "summary.md").write_text(summary(args, meta, serving_rows, engine_rows, out))
+        if not args.summary_only:
+            meta["loadavg_end"] = round(os.getloadavg()[0], 2)
+            meta["finished_utc"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+            (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+        all_serving = merge(earlier_serving, serving_rows, serving_key)
+        all_engine = merge(earlier_engine, engine_rows, engine_key)
+        if all_serving:
+            charts(args, all_serving, out)
+        (out / "summary.md").write_text(summary(args, meta, all_serving, all_engine, out))
         shutil.rmtree(work, ignore_errors=True)
     say(f"done: {out / 'summary.md'}")
     failed = [r for r in serving_rows if "error" in r]

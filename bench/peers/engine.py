@@ -11,8 +11,8 @@ at each precision each peer supports:
     openvino     fp32 and bf16 (the inference-precision hint on the FP32 IR); int8 (static, NNCF, calibrated
                  on real sentences)
 
-The sequence is the one Confide's engine benchmark uses ([CLS], "hello" × 126, [SEP]), every batch row the same,
-no padding. The model includes mean pooling and L2 normalisation; tokenisation is not timed (Confide's
+The sequence is the one `confide bench model` uses ([CLS], "a" × 126, [SEP]), every batch row the same, no
+padding. The model includes mean pooling and L2 normalisation; tokenisation is not timed (Confide's
 figure includes it: well under 1 % of the time). Each (peer, model) runs in its own process so that thread
 pools and memory do not carry over. One JSON object per line on stdout:
 
@@ -102,6 +102,10 @@ def runners(peer: str, model: str, precision: str, args: argparse.Namespace):
 
 def worker(args: argparse.Namespace) -> None:
     """Runs one peer on one model, every requested precision and batch, printing JSON lines."""
+    # stdout carries the JSON lines alone: whatever the libraries print (NNCF's progress bars) goes to stderr.
+    results = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     import models
     peer, model = args.worker
     ids = models.sequence_of(args.model_dir, args.sequence)
@@ -114,12 +118,12 @@ def worker(args: argparse.Namespace) -> None:
                     result = measure(make(models.batch_inputs(ids, batch)), args.seconds, args.warmup)
                     rate = result["batches"] * batch / result["seconds"]
                     print(json.dumps({**base, "version": version, "variant": variant, "batch": batch,
-                                      "sequences_per_s": round(rate, 2), **result}), flush=True)
+                                      "sequences_per_s": round(rate, 2), **result}), file=results, flush=True)
         except NotImplementedError as reason:
-            print(json.dumps({**base, "skipped": str(reason)}), flush=True)
+            print(json.dumps({**base, "skipped": str(reason)}), file=results, flush=True)
         except Exception as error:  # report and go on with the next precision
             traceback.print_exc()
-            print(json.dumps({**base, "skipped": f"failed: {type(error).__name__}: {error}"}), flush=True)
+            print(json.dumps({**base, "skipped": f"failed: {type(error).__name__}: {error}"}), file=results, flush=True)
 
 
 def main() -> None:

@@ -65,9 +65,12 @@ def tokenizer(model_dir: Path):
     return tok
 
 
+ENGINE_WORD = "a"  # one token in BERT's vocabulary, and in the synthetic one of Confide's random-weight models
+
+
 def sequence_of(model_dir: Path, length: int) -> np.ndarray:
-    """A `length`-token sequence: [CLS], "hello" × (length − 2), [SEP] — the text Confide's engine benchmark uses."""
-    ids = tokenizer(model_dir).encode(" ".join(["hello"] * (length - 2))).ids
+    """A `length`-token sequence: [CLS], "a" × (length − 2), [SEP] — what `confide bench model` runs."""
+    ids = tokenizer(model_dir).encode(" ".join([ENGINE_WORD] * (length - 2))).ids
     assert len(ids) == length, f"expected {length} tokens, got {len(ids)}"
     return np.asarray(ids, dtype=np.int64)
 
