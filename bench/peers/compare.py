@@ -295,8 +295,10 @@ def serving(args, out: Path, work: Path, earlier: list[dict]) -> list[dict[str, 
 
 
 def confide_engine(args, out: Path, work: Path) -> list[dict[str, Any]]:
+    # Before `confide bench model` existed, `confide bench model --help` printed `bench http`'s help (the default
+    # subcommand) and exited 0: look for the new command's own option.
     probe = subprocess.run([str(args.confide), "bench", "model", "--help"], capture_output=True, text=True)
-    if probe.returncode != 0:
+    if probe.returncode != 0 or "--model-dir" not in probe.stdout:
         message = ("`confide bench model` is not in this build of Confide yet; Confide's engine-level rows are "
                    "skipped (rerun with --only engine once it is)")
         say(message)
@@ -479,7 +481,7 @@ def summary(args, meta: dict[str, Any], serving_rows: list[dict], engine_rows: l
         if skipped:
             lines += ["", "Not measured:", ""]
             lines += [f"- {LABELS.get(r['peer'], r['peer'])} {r.get('model', '')} {r.get('precision', '')}: "
-                      f"{r['skipped']}" for r in skipped]
+                      + " ".join(r["skipped"].split())[:300] for r in skipped]
         lines.append("")
     charts = sorted(p.name for p in out.glob("serving-*.png"))
     if charts:
