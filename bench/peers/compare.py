@@ -64,10 +64,11 @@ class Server:
     """A server started in its own process group, timed to its first successful inference, measured, stopped."""
 
     def __init__(self, name: str, precision: str, command: list[str], url: str, protocol: str, log: Path,
-                 env: dict[str, str] | None = None, cwd: Path | None = None):
+                 env: dict[str, str] | None = None, cwd: Path | None = None, variant: str | None = None):
         self.name, self.precision, self.command, self.url, self.protocol, self.log = \
             name, precision, command, url, protocol, log
-        self.env, self.cwd = env, cwd
+        self.env, self.cwd, self.variant = env, cwd, variant
+        self.title = f"{name} {precision}" + (f" ({variant})" if variant else "")
         self.process: subprocess.Popen | None = None
         self.peak_rss = 0
         self._sampling = False
@@ -158,7 +159,7 @@ def wait_port_free(port: int, timeout: float = 30) -> None:
         time.sleep(0.2)
 
 
-def confide_server(args, precision: str, work: Path) -> Server:
+def confide_server(args, precision: str, work: Path) -> list[Server]:
     store = work / f"confide-{precision}" / "models"
     entry = store / "minilm"
     shutil.rmtree(store, ignore_errors=True)
@@ -168,11 +169,11 @@ def confide_server(args, precision: str, work: Path) -> Server:
     (entry / "model.json").write_text(json.dumps(config, indent=4) + "\n")
     command = [args.confide, "serve", "--handlers", args.handlers, "--models", store, "--port", args.port,
                "--no-metrics", "--no-management", "--attestation", "simulated"]
-    return Server("confide", precision, command, f"http://127.0.0.1:{args.port}", "kserve",
-                  work / f"confide-{precision}" / "server.log", cwd=REPO)
+    return [Server("confide", precision, command, f"http://127.0.0.1:{args.port}", "kserve",
+                   work / f"confide-{precision}" / "server.log", cwd=REPO)]
 
 
-def torchserve_server(args, precision: str, work: Path) -> Server:
+def torchserve_server(args, precision: str, work: Path) -> list[Server]:
     folder = work / f"torchserve-{precision}"
     store = folder / "model-store"
     shutil.rmtree(folder, ignore_errors=True)
@@ -198,21 +199,28 @@ def torchserve_server(args, precision: str, work: Path) -> Server:
                METRICS_LOCATION=str(folder / "logs"))
     command = [bin_dir / "torchserve", "--start", "--foreground", "--ncs", "--disable-token-auth",
                "--model-store", store, "--ts-config", folder / "config.properties"]
-    return Server("torchserve", precision, command, f"http://127.0.0.1:{port}", "torchserve",
-                  folder / "server.log", env=env, cwd=folder)
+    return [Server("torchserve", precision, command, f"http://127.0.0.1:{port}", "torchserve",
+                   folder / "server.log", env=env, cwd=folder)]
 
 
-def kserve_server(args, precision: str, work: Path) -> Server:
+def kserve_server(args, precision: str, work: Path) -> list[Server]:
+    """One server per --kserve-streams value: 1 stream runs a request at a time on both threads (the lowest
+    latency at one client), 2 streams run two at once on one thread each (more throughput under load)."""
     folder = work / f"kserve-openvino-{precision}"
     shutil.rmtree(folder, ignore_errors=True)
     run([sys.executable, HERE / "models.py", "openvino-ir", "--model-dir", args.model_dir, "--precision", precision,
          "--out", folder / "model", "--cache", args.cache, "--calibration", args.sentences],
         stdout=subprocess.DEVNULL)
-    command = [sys.executable, HERE / "kserve_openvino.py", "--model_name", "minilm", "--model_dir", folder / "model",
-               "--http_port", args.port, "--streams", args.kserve_streams, "--threads", "2"]
     env = dict(os.environ, TOKENIZERS_PARALLELISM="false")
-    return Server("kserve-openvino", precision, command, f"http://127.0.0.1:{args.port}", "kserve",
-                  folder / "server.log", env=env)
+    servers = []
+    for streams in [int(n) for n in args.kserve_streams.split(",") if n]:
+        command = [sys.executable, HERE / "kserve_openvino.py", "--model_name", "minilm", "--model_dir",
+                   folder / "model", "--http_port", args.port, "--streams", streams, "--threads", "2"]
+        servers.append(Server("kserve-openvino", precision, command, f"http://127.0.0.1:{args.port}", "kserve",
+                              folder / f"server-{streams}.log", env=env,
+                              variant=f"{streams} stream{'s' * (streams > 1)} × {2 // streams} thread"
+                              + "s" * (2 // streams > 1)))
+    return servers
 
 
 BUILDERS = {"confide": confide_server, "torchserve": torchserve_server, "kserve-openvino": kserve_server}
@@ -220,20 +228,22 @@ BUILDERS = {"confide": confide_server, "torchserve": torchserve_server, "kserve-
 
 def serve_and_load(args, server: Server, out: Path) -> dict[str, Any]:
     record: dict[str, Any] = {"server": server.name, "precision": server.precision}
+    if server.variant:
+        record["variant"] = server.variant
     wait_port_free(int(args.port))
     load_before = os.getloadavg()[0]
     try:
-        say(f"{server.name} {server.precision}: starting")
+        say(f"{server.title}: starting")
         record["start_to_ready_s"] = round(server.start(args.start_timeout), 3)
         record["rss_ready_mib"] = round(server.rss() / 2**20, 1)
         check = verify.check(server.url, server.protocol, count=args.verify_count)
         check["required"] = verify.MIN_COSINE[server.precision]
         check["ok"] = check["min_cosine"] >= check["required"]
         record["embeddings"] = check
-        say(f"{server.name} {server.precision}: ready in {record['start_to_ready_s']} s, "
+        say(f"{server.title}: ready in {record['start_to_ready_s']} s, "
             f"{record['rss_ready_mib']} MiB; cosine to the reference min {check['min_cosine']}")
         if not check["ok"]:
-            raise RuntimeError(f"{server.name} {server.precision}: embeddings disagree with the reference "
+            raise RuntimeError(f"{server.title}: embeddings disagree with the reference "
                                f"(min cosine {check['min_cosine']} < {check['required']})")
         sampler = server.sample_peak()
         command = [args.confide, "bench", "--url", server.url, "--model", "minilm", "--sentences", args.sentences,
@@ -248,19 +258,25 @@ def serve_and_load(args, server: Server, out: Path) -> dict[str, Any]:
         record["rss_peak_mib"] = round(max(server.peak_rss, sampler_stop) / 2**20, 1)
         record["rss_after_mib"] = round(sampler_stop / 2**20, 1)
     except Exception as error:  # one failed server must not lose the others' results
-        say(f"{server.name} {server.precision}: FAILED: {error}")
+        say(f"{server.title}: FAILED: {error}")
         record["error"] = str(error)
     finally:
         server.stop()
         if server.log.exists():
-            shutil.copy(server.log, out / f"{server.name}-{server.precision}.log")
+            suffix = "".join(c for c in server.variant.split(" ×")[0] if c.isalnum()) if server.variant else ""
+            shutil.copy(server.log, out / f"{server.name}-{server.precision}{'-' * bool(suffix)}{suffix}.log")
     record["loadavg_before"] = round(load_before, 2)
     record["loadavg_after"] = round(os.getloadavg()[0], 2)
     return record
 
 
 def serving_key(row: dict) -> tuple:
+    """A rerun of a server at a precision replaces all its earlier rows there (every variant)."""
     return row["server"], row["precision"]
+
+
+def label(row: dict) -> str:
+    return LABELS[row["server"]] + (f", {row['variant']}" if row.get("variant") else "")
 
 
 def engine_key(row: dict) -> tuple:
@@ -280,13 +296,14 @@ def serving(args, out: Path, work: Path, earlier: list[dict]) -> list[dict[str, 
     for precision in args.precisions:
         for name in servers:
             try:
-                server = BUILDERS[name](args, precision, work)
+                prepared = BUILDERS[name](args, precision, work)
             except Exception as error:
                 say(f"{name} {precision}: could not be prepared: {error}")
                 records.append({"server": name, "precision": precision, "error": f"preparing: {error}"})
                 continue
-            records.append(serve_and_load(args, server, out))
-            (out / "serving.json").write_text(json.dumps(merge(earlier, records, serving_key), indent=2) + "\n")
+            for server in prepared:
+                records.append(serve_and_load(args, server, out))
+                (out / "serving.json").write_text(json.dumps(merge(earlier, records, serving_key), indent=2) + "\n")
     return records
 
 
@@ -431,7 +448,7 @@ def summary(args, meta: dict[str, Any], serving_rows: list[dict], engine_rows: l
                              + (f" ({r['errors']} errors)" if r.get("errors") else ""))
             if "error" in row:
                 cells = [f"failed: {row['error'][:80]}"] + [""] * (len(cells) - 1)
-            lines.append(f"| {row['precision']} | {LABELS[row['server']]} | {fmt(row.get('start_to_ready_s'), 2)} | "
+            lines.append(f"| {row['precision']} | {label(row)} | {fmt(row.get('start_to_ready_s'), 2)} | "
                          f"{fmt(row.get('rss_ready_mib'))} / {fmt(row.get('rss_peak_mib'))} | "
                          f"{fmt(row.get('embeddings', {}).get('min_cosine'), 4)} | " + " | ".join(cells) + " |")
         ratios = []
@@ -441,13 +458,13 @@ def summary(args, meta: dict[str, Any], serving_rows: list[dict], engine_rows: l
                     return next((r for r in row.get("bench", {}).get("results", []) if r["concurrency"] == c), None)
                 mine = next((result(r) for r in serving_rows if r["server"] == "confide"
                              and r["precision"] == precision and result(r)), None)
-                peers = [(r["server"], result(r)) for r in serving_rows if r["server"] != "confide"
+                peers = [(label(r), result(r)) for r in serving_rows if r["server"] != "confide"
                          and r["precision"] == precision and result(r)]
                 if not mine or not peers:
                     continue
                 best_name, best = max(peers, key=lambda p: p[1]["throughput"])
                 fastest = min(p[1]["p50_ms"] for p in peers)
-                ratios.append(f"| {precision} | {c} | {fmt(mine['throughput'])} | {LABELS[best_name]} | "
+                ratios.append(f"| {precision} | {c} | {fmt(mine['throughput'])} | {best_name} | "
                               f"{fmt(best['throughput'])} | {mine['throughput'] / best['throughput']:.2f}× | "
                               f"{fastest / mine['p50_ms']:.2f}× |")
         if ratios:
@@ -503,7 +520,7 @@ def charts(args, serving_rows: list[dict], out: Path) -> None:
         for row in rows:
             results = sorted(row["bench"]["results"], key=lambda r: r["concurrency"])
             axis.plot([r["concurrency"] for r in results], [r["throughput"] for r in results], marker="o",
-                      label=LABELS[row["server"]], linewidth=2.5 if row["server"] == "confide" else 1.5)
+                      label=label(row), linewidth=2.5 if row["server"] == "confide" else 1.5)
         axis.set_xscale("log", base=2)
         axis.set_xticks(levels, labels=[str(c) for c in levels])
         axis.set_xlabel("concurrent clients")
@@ -545,8 +562,8 @@ def main() -> None:
     parser.add_argument("--verify-count", type=int, default=8, help="reference texts checked per server")
     parser.add_argument("--torchserve-batch-size", type=int, default=32)
     parser.add_argument("--torchserve-max-batch-delay", type=int, default=5, help="milliseconds (default 5)")
-    parser.add_argument("--kserve-streams", default="2", help="OpenVINO requests at once (default 2, 1 thread "
-                        "each, as Confide's 2 workers of 1 core)")
+    parser.add_argument("--kserve-streams", default="1,2", help="OpenVINO streams (requests at once, sharing 2 "
+                        "threads) of the KServe server, one server run per value (default 1,2: both rows)")
     parser.add_argument("--out", type=Path, help="results folder (default bench/results/<UTC time>); when it "
                         "holds results already, the rows measured again replace theirs and the rest are kept")
     parser.add_argument("--summary-only", action="store_true", help="only rewrite --out's summary.md and charts "
