@@ -21,6 +21,7 @@ import datetime as dt
 import json
 import os
 import platform
+import shlex
 import shutil
 import signal
 import socket
@@ -317,7 +318,7 @@ def confide_engine(args, out: Path, work: Path) -> list[dict[str, Any]]:
     probe = subprocess.run([str(args.confide), "bench", "model", "--help"], capture_output=True, text=True)
     if probe.returncode != 0 or "--model-dir" not in probe.stdout:
         message = ("`confide bench model` is not in this build of Confide yet; Confide's engine-level rows are "
-                   "skipped (rerun with --only engine once it is)")
+                   f"skipped (once it is: bench/compare --only engine --out {out})")
         say(message)
         return [{"peer": "confide", "skipped": message}]
     rows: list[dict[str, Any]] = []
@@ -497,10 +498,11 @@ def summary(args, meta: dict[str, Any], serving_rows: list[dict], engine_rows: l
                                             *(fmt(others[p], 1) for p in peers), ratio]) + " |")
         if skipped:
             lines += ["", "Not measured:", ""]
-            lines += [f"- {LABELS.get(r['peer'], r['peer'])} {r.get('model', '')} {r.get('precision', '')}: "
-                      + " ".join(r["skipped"].split())[:300] for r in skipped]
+            lines += ["- " + " ".join(filter(None, (LABELS.get(r["peer"], r["peer"]), r.get("model"),
+                                                    r.get("precision")))) + ": " + " ".join(r["skipped"].split())[:300]
+                      for r in skipped]
         lines.append("")
-    charts = sorted(p.name for p in out.glob("serving-*.png"))
+    charts = [f"serving-{p}.png" for p in PRECISIONS if (out / f"serving-{p}.png").exists()]
     if charts:
         lines += ["## Charts", ""] + [f"![{name}]({name})" for name in charts] + [""]
     lines += ["## Versions", ""] + [f"- {k}: {v}" for k, v in meta["versions"].items()] + [""]
@@ -538,14 +540,15 @@ def charts(args, serving_rows: list[dict], out: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    parser = argparse.ArgumentParser(prog="bench/compare", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10, help="measured seconds per measurement (default 10)")
     parser.add_argument("--warmup", type=float, default=2, help="unmeasured seconds before each (default 2)")
     parser.add_argument("--only", choices=["engine", "serving"], help="run one part only")
     parser.add_argument("--precisions", default=",".join(PRECISIONS), help="default fp32,bf16,int8")
     parser.add_argument("--peers", default=",".join(SERVING_PEERS), help="serving peers (default: all)")
-    parser.add_argument("--engine-peers", default=",".join(ENGINE_PEERS), help="engine-level peers (default: all)")
+    parser.add_argument("--engine-peers", default=",".join(ENGINE_PEERS),
+                        help="engine-level peers (default: all; empty: Confide's rows only)")
     parser.add_argument("--engine-models", default="minilm,bert-large")
     parser.add_argument("--skip-confide", action="store_true", help="peers only")
     parser.add_argument("--concurrency", default="1,16,64")
@@ -597,7 +600,7 @@ def main() -> None:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
     meta: dict[str, Any] = {
-        "started_utc": started.strftime("%Y-%m-%d %H:%M UTC"), "command": " ".join(["bench/compare", *sys.argv[1:]]),
+        "started_utc": started.strftime("%Y-%m-%d %H:%M UTC"), "command": shlex.join(["bench/compare", *sys.argv[1:]]),
         "git": git.stdout.strip(), "cpus": os.cpu_count(), "cpu_model": cpu,
         "loadavg_start": round(os.getloadavg()[0], 2), "python": platform.python_version(),
         "versions": {**models.versions("torch", "torchserve", "kserve", "openvino", "nncf", "onnxruntime",
