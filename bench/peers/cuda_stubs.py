@@ -99,7 +99,8 @@ def main() -> None:
     previous = (lib_dir / MARKER).read_text().split() if (lib_dir / MARKER).exists() else []
     objects = [p for p in objects if p.name not in previous]
     present = {p.name for p in lib_dir.iterdir()} - set(previous)
-    system = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout
+    ldconfig = shutil.which("ldconfig") or "/sbin/ldconfig"  # /sbin is not on every user's PATH
+    system = subprocess.run([ldconfig, "-p"], capture_output=True, text=True).stdout
 
     missing: set[str] = set()
     versions: dict[str, str] = {}  # version name -> file
