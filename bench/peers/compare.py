@@ -594,8 +594,6 @@ def main() -> None:
     started = dt.datetime.now(dt.timezone.utc)
     out = (args.out or REPO / "bench" / "results" / started.strftime("%Y-%m-%dT%H%M%SZ")).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    work = Path(os.environ.get("TMPDIR", "/tmp")) / f"confide-compare-{os.getpid()}"
-    work.mkdir(parents=True, exist_ok=True)
     git = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"], capture_output=True, text=True)
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
@@ -627,7 +625,9 @@ def main() -> None:
         parser.error(f"--summary-only: {out} holds no results")
     serving_rows: list[dict] = []
     engine_rows: list[dict] = []
+    work = Path(os.environ.get("TMPDIR", "/tmp")) / f"confide-compare-{os.getpid()}"  # servers' files, removed
     try:
+        work.mkdir(parents=True, exist_ok=True)
         if args.only in (None, "serving") and not args.summary_only:
             serving_rows = serving(args, out, work, earlier_serving)
         if args.only in (None, "engine") and not args.summary_only:
