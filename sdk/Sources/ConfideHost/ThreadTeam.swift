@@ -91,7 +91,8 @@ public final class ThreadTeam: @unchecked Sendable {
         self.count = count
         self.chunk = chunk
         finished.store(0, ordering: .relaxed)
-        let generation = (claim.load(ordering: .relaxed) >> 32) &+ 1
+        // Generations are 32 bits and wrap to 0 (after about 15 hours of a busy worker's loops).
+        let generation = ((claim.load(ordering: .relaxed) >> 32) &+ 1) & 0xFFFF_FFFF
         claim.store(generation << 32, ordering: .sequentiallyConsistent)
         if sleepers.load(ordering: .sequentiallyConsistent) > 0 { sleepLock.broadcast() }
         work(generation: generation)
