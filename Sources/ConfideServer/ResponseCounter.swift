@@ -5,8 +5,8 @@ import Synchronization
 /// Counts the responses of a responder by status code, as `confide_http_responses_total{api, code}`.
 ///
 /// It wraps the outermost responder of a port, so it counts what the network sees: an encrypted request's
-/// response is the gateway's (200, or its own refusal), never the status of the request inside, which the
-/// operator of a confidential server is not meant to learn. Responses the HTTP layer writes itself (a
+/// response is the gateway's (200, or its own refusal), not the status of the request inside (a 401 or 404
+/// there is not added to what the host already observes). Responses the HTTP layer writes itself (a
 /// malformed request, a body over the size limit) are not counted.
 struct ResponseCounter: RequestResponder {
     private let next: any RequestResponder
