@@ -204,7 +204,7 @@ let package = Package(
             name: "ConfideTests",
             dependencies: [
                 "ConfideRuntime", "ConfideServer", "ConfideClient", "ConfideJSON", "ConfideEnvelope",
-                "ConfideAttestation",
+                "ConfideAttestation", "MiniLMCache",
                 .product(name: "ConfideHost", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "ConfideTestKit", package: "sdk"),
@@ -233,11 +233,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings + [.unsafeFlags(["-O"])]
         ),
-        .testTarget(name: "BertModelTests", dependencies: ["BertModel", "ConfideJSON"], swiftSettings: swiftSettings),
+        // Where the tests that run the real all-MiniLM-L6-v2 find it and its reference embeddings.
+        .target(name: "MiniLMCache", path: "Tests/Support/MiniLMCache", swiftSettings: swiftSettings),
+        .testTarget(
+            name: "BertModelTests", dependencies: ["BertModel", "ConfideJSON", "MiniLMCache"], swiftSettings: swiftSettings),
         .testTarget(
             name: "BertHandlerTests",
             dependencies: [
-                "ConfideRuntime", "ConfideJSON",
+                "ConfideRuntime", "ConfideJSON", "MiniLMCache",
                 .product(name: "ConfideHost", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "ConfideTestKit", package: "sdk"),

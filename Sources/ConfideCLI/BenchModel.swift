@@ -76,6 +76,7 @@ struct BenchModel: ParsableCommand {
         else { throw ValidationError("\(modelDir) has no version to load") }
         let parameters = String(decoding: JSONValue.object(stored.config.parameters).serialized, as: UTF8.self)
         let selected: [String?] = precisions.map { $0.split(separator: ",").map { String($0) } } ?? [nil]
+        let texts = try corpus()
         if !json {
             print("model '\(stored.name)' (handler '\(plugin.name)'), kernels '\(choice.plugin?.name ?? "none")', "
                 + "\(threads) threads, \(sentences.map { "texts of \($0)" } ?? "sequence \(sequence)"), "
@@ -89,7 +90,7 @@ struct BenchModel: ParsableCommand {
             let model = try PluginModel(plugin: plugin, config: config)
             let label = precision ?? stored.config.precision.rawValue
             for size in try batchSizes() {
-                let result = try measure(model, batch: size)
+                let result = try measure(model, texts: texts, batch: size)
                 report(model: stored.name, precision: label, batch: size, result)
             }
         }
@@ -122,10 +123,9 @@ struct BenchModel: ParsableCommand {
     }
 
     /// Makes a worker instance on a new thread that carries an intra-op team of `threads` cores, as a server's
-    /// worker does, and measures `batch`-text calls on it.
-    private func measure(_ model: PluginModel, batch: Int) throws -> Measurement {
+    /// worker does, and measures calls of `batch` of `texts` (taken in turn) on it.
+    private func measure(_ model: PluginModel, texts: [String], batch: Int) throws -> Measurement {
         let name = model.inputs.first?.name ?? "text"
-        let texts = try corpus()
         let batches = try stride(from: 0, to: texts.count, by: batch).map { first in
             try (first..<(first + batch)).map { index in
                 guard let input = HostTensor(name: name, strings: [texts[index % texts.count]], shape: [1]) else {
@@ -135,8 +135,10 @@ struct BenchModel: ParsableCommand {
             }
         }
         let result = Mutex<Result<Measurement, any Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
         let threads = threads, seconds = seconds
         let thread = Thread {
+            defer { done.signal() }
             let team = ThreadTeam(size: threads)
             defer { team.stop() }
             ThreadTeam.setCurrent(team)
@@ -148,7 +150,7 @@ struct BenchModel: ParsableCommand {
             result.withLock { $0 = outcome }
         }
         thread.start()
-        while result.withLock({ $0 == nil }) { usleep(10_000) }
+        done.wait()
         guard let outcome = result.withLock({ $0 }) else { throw ValidationError("the worker thread gave no result") }
         return try outcome.get()
     }

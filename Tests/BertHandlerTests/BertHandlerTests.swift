@@ -4,6 +4,7 @@ import ConfideRuntime
 import ConfideSDK
 import ConfideTestKit
 import Foundation
+import MiniLMCache
 import Testing
 
 /// The built `bert` handler (`libBert.so`, loaded with `dlopen` as the server does) on the real all-MiniLM-L6-v2,
@@ -169,31 +170,10 @@ struct BertHandlerTests {
 
 /// The model, the reference and the kernels the tests use.
 enum BertFixtures {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().path
-
-    /// The cache `scripts/fetch-minilm --cache-only` fills.
-    static let modelFolder: String = {
-        let environment = ProcessInfo.processInfo.environment
-        if let folder = environment["CONFIDE_MINILM_CACHE"], !folder.isEmpty { return folder }
-        let cache = environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache")
-        return (cache as NSString).appendingPathComponent("confide/all-MiniLM-L6-v2")
-    }()
-
-    static var modelPresent: Bool {
-        ["config.json", "model.safetensors", "tokenizer.json"].allSatisfy {
-            FileManager.default.fileExists(atPath: (modelFolder as NSString).appendingPathComponent($0))
-        }
-    }
-
-    /// The tests run when the model is in the cache, and always under CI, where its absence fails them.
-    static var modelTestsEnabled: Bool { modelPresent || ProcessInfo.processInfo.environment["CI"] != nil }
-
-    static let modelAbsent: Comment = "all-MiniLM-L6-v2 is not in the cache: run scripts/fetch-minilm --cache-only"
-
-    static let referencePath = (packageRoot as NSString).appendingPathComponent(
-        "../shared/testdata/reference/minilm-public.jsonl")
+    static let modelFolder = MiniLMCache.folder
+    static var modelTestsEnabled: Bool { MiniLMCache.testsEnabled }
+    static let modelAbsent = Comment(rawValue: MiniLMCache.absentReason)
+    static let referencePath = MiniLMCache.referencePath
 
     /// The directory SwiftPM builds the products into, next to the test bundle.
     static let products = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()

@@ -1,37 +1,15 @@
 import BertModel
 import ConfideJSON
 import Foundation
+import MiniLMCache
 import Testing
 
 /// Where the tests find the reference model and the shared test data.
 enum Fixtures {
-    /// The package root, found from this file's path.
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().path
-
-    /// The cache `scripts/fetch-minilm` fills.
-    static let modelFolder: String = {
-        let environment = ProcessInfo.processInfo.environment
-        if let folder = environment["CONFIDE_MINILM_CACHE"], !folder.isEmpty { return folder }
-        let cache =
-            environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache")
-        return (cache as NSString).appendingPathComponent("confide/all-MiniLM-L6-v2")
-    }()
-
-    static var modelPresent: Bool {
-        ["config.json", "model.safetensors", "tokenizer.json"].allSatisfy {
-            FileManager.default.fileExists(atPath: (modelFolder as NSString).appendingPathComponent($0))
-        }
-    }
-
-    /// Tests of the real model run when its files are there, and always under CI, where missing files fail them.
-    static var modelTestsEnabled: Bool { modelPresent || ProcessInfo.processInfo.environment["CI"] != nil }
-
-    static let modelAbsent: Comment = "all-MiniLM-L6-v2 is not in the cache: run scripts/fetch-minilm"
-
-    static let referencePath = (packageRoot as NSString).appendingPathComponent(
-        "../shared/testdata/reference/minilm-public.jsonl")
+    static let modelFolder = MiniLMCache.folder
+    static var modelTestsEnabled: Bool { MiniLMCache.testsEnabled }
+    static let modelAbsent = Comment(rawValue: MiniLMCache.absentReason)
+    static let referencePath = MiniLMCache.referencePath
 
     static var referencePresent: Bool { FileManager.default.fileExists(atPath: referencePath) }
 

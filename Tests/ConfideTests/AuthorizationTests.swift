@@ -19,6 +19,19 @@ struct AuthorizationTests {
          {"name": "ops", "sha256": "\(sha256Hex("secret-ops"))", "scopes": ["management"]}]
         """
 
+    /// The inference rows of the token matrix: no token or an unknown one is 401; a token without the scope or
+    /// the model is 403; one with both is 200.
+    static func expectInferenceMatrix(
+        _ infer: (_ model: String, _ token: String?) async throws -> HTTPResponseStatus
+    ) async throws {
+        #expect(try await infer("echo", nil) == .unauthorized)
+        #expect(try await infer("echo", "wrong") == .unauthorized)
+        #expect(try await infer("echo", "secret-ops") == .forbidden)
+        #expect(try await infer("other", "secret-echo") == .forbidden)
+        #expect(try await infer("echo", "secret-echo") == .ok)
+        #expect(try await infer("other", "secret-all") == .ok)
+    }
+
     @Test func theInferenceAndManagementMatrix() async throws {
         let store = try TokenStore(json: Array(Self.tokens.utf8))
         let server = try await TestServer.start(
@@ -28,12 +41,7 @@ struct AuthorizationTests {
             let headers: HTTPHeaders = token.map { ["Authorization": "Bearer \($0)"] } ?? [:]
             return try await send(server.port, .POST, "/v2/models/\(model)/infer", body: int32Request(1), headers: headers).status
         }
-        #expect(try await infer("echo", nil) == .unauthorized)
-        #expect(try await infer("echo", "wrong") == .unauthorized)
-        #expect(try await infer("echo", "secret-ops") == .forbidden)
-        #expect(try await infer("other", "secret-echo") == .forbidden)
-        #expect(try await infer("echo", "secret-echo") == .ok)
-        #expect(try await infer("other", "secret-all") == .ok)
+        try await Self.expectInferenceMatrix(infer)
         let challenge = try await send(server.port, .POST, "/v2/models/echo/infer", body: int32Request(1))
         #expect(challenge.headers.first(name: "WWW-Authenticate") == "Bearer")
         let torchServe = try await send(server.port, .POST, "/predictions/other", body: "x", headers: ["Authorization": "Bearer secret-echo"])
@@ -63,12 +71,7 @@ struct AuthorizationTests {
                 method: .POST, uri: "/v2/models/\(model)/infer", headers: headers, body: ByteBuffer(string: int32Request(1)))
             return try await client.send(request).status
         }
-        #expect(try await infer("echo", nil) == .unauthorized)
-        #expect(try await infer("echo", "wrong") == .unauthorized)
-        #expect(try await infer("echo", "secret-ops") == .forbidden)
-        #expect(try await infer("other", "secret-echo") == .forbidden)
-        #expect(try await infer("echo", "secret-echo") == .ok)
-        #expect(try await infer("other", "secret-all") == .ok)
+        try await Self.expectInferenceMatrix(infer)
     }
 
     @Test(arguments: [

@@ -2,6 +2,7 @@ import ConfideClient
 import ConfideJSON
 import ConfideServer
 import Foundation
+import MiniLMCache
 import NIOHTTP1
 import Testing
 
@@ -50,28 +51,8 @@ struct BertServerTests {
     }
 }
 
-/// The reference model's files in the cache `scripts/fetch-minilm --cache-only` fills.
-enum MiniLMCache {
-    static let folder: String = {
-        let environment = ProcessInfo.processInfo.environment
-        if let folder = environment["CONFIDE_MINILM_CACHE"], !folder.isEmpty { return folder }
-        let cache = environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache")
-        return (cache as NSString).appendingPathComponent("confide/all-MiniLM-L6-v2")
-    }()
-
-    static let files = [
-        "config.json", "model.safetensors", "tokenizer.json", "vocab.txt", "sentence_bert_config.json", "modules.json",
-        "1_Pooling/config.json",
-    ]
-
-    /// The tests run when the model is cached, and always under CI, where its absence fails them.
-    static var testsEnabled: Bool {
-        FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent("model.safetensors"))
-            || ProcessInfo.processInfo.environment["CI"] != nil
-    }
-
-    static let absent: Comment = "all-MiniLM-L6-v2 is not in the cache: run scripts/fetch-minilm --cache-only"
+extension MiniLMCache {
+    static let absent = Comment(rawValue: absentReason)
 
     /// Links the model's files into a model-store entry, as `scripts/fetch-minilm` does.
     static func link(into entry: String) throws {

@@ -46,8 +46,6 @@ public struct BertModelFiles {
 /// `tokenizer.json` (or `vocab.txt`), and the optional `sentence_bert_config.json`, `1_Pooling/config.json` and
 /// `modules.json`.
 public struct BertCheckpoint: Sendable {
-    /// Where the files came from (the folder, for a model on disk).
-    public let origin: String
     /// The encoder's configuration.
     public let config: BertConfig
     /// The sentence-transformers settings.
@@ -76,7 +74,6 @@ public struct BertCheckpoint: Sendable {
             }
             return bytes
         }
-        self.origin = files.origin
         let config = try BertConfig(json: try require("config.json"))
         let sentence = try SentenceTransformersConfig(
             sentenceBertConfig: try read("sentence_bert_config.json"),
