@@ -95,7 +95,7 @@ struct SelectionTests {
         let portable = try #require(Self.plugins.first { $0.name == "portable" })
         let table = try HostAPI.initialize(kernels: portable)
         #expect(table == portable.kernelAPI)
-        #expect(HostAPI.table.pointee.abi_minor == 2)
+        #expect(HostAPI.table.pointee.abi_minor == 3)
         #expect(HostAPI.table.pointee.kernels != nil)
     }
 }

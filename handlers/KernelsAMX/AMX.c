@@ -90,6 +90,13 @@ __attribute__((target(AMX_TARGET))) static void amx_micro_int8(const kc_tile *t)
     kx_store_rows_s32(t, out, 32);
 }
 
+/* Attention's products are small and their K (a head, a sequence) is rarely a multiple of AMX's 16 rows:
+   they run on the AVX-512 micro-kernels. */
+static const kc_path attention_paths[4] = {
+    [CONFIDE_PRECISION_FP32] = {.mr = KX_MR, .a_layout = KC_A_ROWS, .micro = kx_micro_fp32, .pack_row = kx_pack_row_fp32},
+    [CONFIDE_PRECISION_BF16] = {.mr = KX_MR, .a_layout = KC_A_ROWS, .micro = kx_micro_bf16, .pack_row = kx_pack_row_bf16},
+};
+
 static const kc_impl amx = {
     .path = {
         [CONFIDE_PRECISION_FP32] = {.mr = KX_MR, .a_layout = KC_A_ROWS, .micro = kx_micro_fp32, .pack_row = kx_pack_row_fp32},
@@ -98,6 +105,7 @@ static const kc_impl amx = {
         [CONFIDE_PRECISION_INT8] = {.mr = AMX_MR, .a_layout = KC_A_ROWS, .micro = amx_micro_int8, .pack_row = kx_pack_row_int8,
                                     .thread_begin = amx_begin, .thread_end = amx_end},
     },
+    .attention_path = attention_paths,
     .softmax_row = kx_softmax_row,
     .layer_norm_row = kx_layer_norm_row,
 };

@@ -511,6 +511,238 @@ ConfideError *kc_softmax(const kc_impl *impl, const ConfideSoftmax *d) {
     return NULL;
 }
 
+/* ---- Fused attention ------------------------------------------------------------------------ */
+
+typedef struct attention_job {
+    const kc_impl *impl;
+    const ConfideAttention *d;
+    const kc_path *path;
+    const uint64_t *first_row;  /* [sequence_count]: the row each sequence starts at */
+    uint64_t kg;                /* values per unit: 1 (FP32) or 2 (BF16) */
+    int failed;
+} attention_job;
+
+/* Converts `count` values of one row into units at dst[0], dst[step], ... (zero-padded to `units`). */
+static void attention_pack_row(const attention_job *job, const float *src, uint64_t count, uint32_t *dst,
+                               uint64_t step, uint64_t units) {
+    float unused;
+    if (job->path->pack_row) {
+        job->path->pack_row(src, count, dst, step, units, &unused);
+    } else {
+        kc_pack_row(job->d->precision, src, count, dst, step, units, &unused);
+    }
+}
+
+/* Packs up to mr rows (`rows` of them real, the rest zero) of `count` values, `ld` apart, as A in the path's
+   layout with `units` units per row. */
+static void attention_pack_a(const attention_job *job, const float *src, uint64_t ld, uint32_t rows, uint64_t count,
+                             uint32_t *a, uint64_t units) {
+    uint64_t mr = job->path->mr;
+    int panels = job->path->a_layout == KC_A_PANELS;
+    for (uint64_t i = 0; i < mr; i++) {
+        uint32_t *dst = panels ? a + i : a + i * units;
+        uint64_t step = panels ? mr : 1;
+        if (i < rows) {
+            attention_pack_row(job, src + i * ld, count, dst, step, units);
+        } else {
+            for (uint64_t u = 0; u < units; u++) dst[u * step] = 0;
+        }
+    }
+}
+
+/* Packs V (`length` rows of `head_size`) as weight panels for P·V: unit u of column c holds V[u][c] (FP32)
+   or V[2u][c], V[2u + 1][c] as a BF16 pair, zero past the sequence and past the head. */
+static void attention_pack_v(const attention_job *job, const float *v, uint64_t length, uint32_t *data,
+                             uint64_t units, uint64_t panels) {
+    uint64_t ld = job->d->ld_qkv, head_size = job->d->head_size;
+    for (uint64_t q = 0; q < panels; q++) {
+        uint64_t c0 = q * KC_NR, cols = min_u64(KC_NR, head_size - c0);
+        uint32_t *panel = data + q * units * KC_NR;
+        for (uint64_t u = 0; u < units; u++) {
+            uint32_t *dst = panel + u * KC_NR;
+            if (job->kg == 1) {
+                memcpy(dst, v + u * ld + c0, cols * sizeof(float));
+            } else {
+                const float *low = v + 2 * u * ld + c0, *high = 2 * u + 1 < length ? low + ld : NULL;
+                for (uint64_t c = 0; c < cols; c++) {
+                    dst[c] = (uint32_t)kc_bf16(low[c]) | (high ? (uint32_t)kc_bf16(high[c]) << 16 : 0u);
+                }
+            }
+            memset(dst + cols, 0, (KC_NR - cols) * sizeof(uint32_t));
+        }
+    }
+}
+
+/* Where one (sequence, head) item's Q, K, V and output rows start, and how many there are. */
+typedef struct attention_slice {
+    const float *q, *k, *v;
+    float *out;
+    uint64_t length;
+} attention_slice;
+
+static attention_slice attention_slice_of(const attention_job *job, uint64_t item) {
+    const ConfideAttention *d = job->d;
+    uint64_t sequence = item / d->heads, head = item % d->heads;
+    uint64_t row0 = job->first_row[sequence], column = head * d->head_size;
+    return (attention_slice){.q = d->q + row0 * d->ld_qkv + column, .k = d->k + row0 * d->ld_qkv + column,
+                             .v = d->v + row0 * d->ld_qkv + column, .out = d->out + row0 * d->ld_out + column,
+                             .length = d->lengths[sequence]};
+}
+
+/* Asks for rows [first, end) of a slice's Q, K and V into L2. A head's columns are a thin strided slice of
+   the fused QKV rows, which the hardware prefetchers do not follow. */
+static void attention_prefetch(const attention_job *job, const attention_slice *slice, uint64_t first, uint64_t end) {
+    uint64_t ld = job->d->ld_qkv, bytes = job->d->head_size * sizeof(float);
+    for (uint64_t j = first; j < end && j < slice->length; j++) {
+        for (uint64_t byte = 0; byte < bytes; byte += 64) {
+            __builtin_prefetch((const char *)(slice->k + j * ld) + byte, 0, 2);
+            __builtin_prefetch((const char *)(slice->v + j * ld) + byte, 0, 2);
+            __builtin_prefetch((const char *)(slice->q + j * ld) + byte, 0, 2);
+        }
+    }
+}
+
+/* One (sequence, head) item: Kᵀ and V packed once, then blocks of mr query rows whose scores stay in a
+   small buffer from Q·Kᵀ through the softmax to P·V. While it computes, the rows of `next` (if any) are
+   fetched, a share per block. */
+static void attention_item(const attention_job *job, const attention_slice *slice, const attention_slice *next,
+                           uint8_t *scratch) {
+    const ConfideAttention *d = job->d;
+    const kc_path *path = job->path;
+    uint64_t length = slice->length, head_size = d->head_size;
+    if (length == 0) return;
+    uint64_t mr = path->mr, kg = job->kg;
+    uint64_t qk_units = (head_size + kg - 1) / kg, pv_units = (length + kg - 1) / kg;
+    uint64_t k_panels = (length + KC_NR - 1) / KC_NR, v_panels = (head_size + KC_NR - 1) / KC_NR;
+    uint64_t ld_scores = k_panels * KC_NR, blocks = (length + mr - 1) / mr;
+    uint64_t next_rows = next ? (next->length + blocks - 1) / blocks : 0;
+    uint32_t *kt = (uint32_t *)scratch;
+    uint32_t *vp = kt + k_panels * qk_units * KC_NR;
+    float *scores = (float *)(vp + v_panels * pv_units * KC_NR);
+    uint32_t *a = (uint32_t *)(scores + mr * ld_scores);
+    /* FP32 rows need no conversion: a row-layout micro-kernel reads full blocks of Q and the probabilities
+       in place (it reads mr rows, so a short last block of Q is still copied). */
+    int in_place = kg == 1 && path->a_layout == KC_A_ROWS;
+
+    /* Kᵀ as weight panels for Q·Kᵀ: column j is key j, so each key's row converts into one column. */
+    for (uint64_t j = 0; j < ld_scores; j++) {
+        uint32_t *column = kt + (j / KC_NR) * qk_units * KC_NR + j % KC_NR;
+        if (j < length) {
+            attention_pack_row(job, slice->k + j * d->ld_qkv, head_size, column, KC_NR, qk_units);
+        } else {
+            for (uint64_t u = 0; u < qk_units; u++) column[u * KC_NR] = 0;
+        }
+    }
+    attention_pack_v(job, slice->v, length, vp, pv_units, v_panels);
+
+    kc_tile tile = {.first = 1, .last = 1};
+    for (uint64_t block = 0; block < blocks; block++) {
+        uint64_t i0 = block * mr;
+        uint32_t rows = (uint32_t)min_u64(mr, length - i0);
+        if (next) attention_prefetch(job, next, block * next_rows, (block + 1) * next_rows);
+        const float *q = slice->q + i0 * d->ld_qkv;
+        if (in_place && rows == mr) {
+            tile.a = (const uint32_t *)q;
+            tile.a_row_units = d->ld_qkv;
+        } else {
+            attention_pack_a(job, q, d->ld_qkv, rows, head_size, a, qk_units);
+            tile.a = a;
+            tile.a_row_units = qk_units;
+        }
+        tile.units = qk_units;
+        tile.rows = rows;
+        tile.ldc = ld_scores;
+        tile.alpha = d->scale;
+        for (uint64_t panel = 0; panel < k_panels; panel++) {
+            tile.b = kt + panel * qk_units * KC_NR;
+            tile.c = scores + panel * KC_NR;
+            tile.cols = (uint32_t)min_u64(KC_NR, length - panel * KC_NR);
+            path->micro(&tile);
+        }
+        for (uint32_t i = 0; i < rows; i++) job->impl->softmax_row(scores + i * ld_scores, NULL, length);
+        if (in_place) {
+            tile.a = (const uint32_t *)scores;
+            tile.a_row_units = ld_scores;
+        } else {
+            attention_pack_a(job, scores, ld_scores, rows, length, a, pv_units);
+            tile.a = a;
+            tile.a_row_units = pv_units;
+        }
+        tile.units = pv_units;
+        tile.ldc = d->ld_out;
+        tile.alpha = 1.0f;
+        for (uint64_t panel = 0; panel < v_panels; panel++) {
+            tile.b = vp + panel * pv_units * KC_NR;
+            tile.c = slice->out + i0 * d->ld_out + panel * KC_NR;
+            tile.cols = (uint32_t)min_u64(KC_NR, head_size - panel * KC_NR);
+            path->micro(&tile);
+        }
+    }
+}
+
+static void attention_body(void *context, uint64_t begin, uint64_t end) {
+    attention_job *job = context;
+    const ConfideAttention *d = job->d;
+    uint64_t longest = 0;
+    for (uint64_t item = begin; item < end; item++) {
+        uint64_t length = d->lengths[item / d->heads];
+        if (length > longest) longest = length;
+    }
+    uint64_t mr = job->path->mr, kg = job->kg;
+    uint64_t qk_units = (d->head_size + kg - 1) / kg, pv_units = (longest + kg - 1) / kg;
+    uint64_t k_panels = (longest + KC_NR - 1) / KC_NR, v_panels = (d->head_size + KC_NR - 1) / KC_NR;
+    size_t bytes = (size_t)(k_panels * qk_units * KC_NR + v_panels * pv_units * KC_NR + mr * k_panels * KC_NR +
+                            mr * (qk_units > pv_units ? qk_units : pv_units)) * sizeof(uint32_t);
+    uint8_t *scratch = kc_scratch_get(1, bytes);
+    if (scratch == NULL) {
+        __atomic_store_n(&job->failed, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    if (job->path->thread_begin) job->path->thread_begin();
+    attention_slice slice = attention_slice_of(job, begin), next = slice;
+    attention_prefetch(job, &slice, 0, slice.length);
+    for (uint64_t item = begin; item < end; item++) {
+        if (item + 1 < end) next = attention_slice_of(job, item + 1);
+        attention_item(job, &slice, item + 1 < end ? &next : NULL, scratch);
+        slice = next;
+    }
+    if (job->path->thread_end) job->path->thread_end();
+}
+
+ConfideError *kc_attention(const kc_impl *impl, const ConfideAttention *d) {
+    if (d == NULL || d->struct_size < sizeof(ConfideAttention)) {
+        return kc_error(CONFIDE_ERROR_INVALID_ARGUMENT, "attention: missing or incomplete description");
+    }
+    if (d->precision != CONFIDE_PRECISION_FP32 && d->precision != CONFIDE_PRECISION_BF16) {
+        return kc_error(CONFIDE_ERROR_UNSUPPORTED, "attention: precision %u is not FP32 or BF16", d->precision);
+    }
+    if (d->sequence_count == 0) return NULL;
+    uint64_t width = d->heads * d->head_size;
+    if (d->sequence_count >= KC_MAX_DIM || d->heads == 0 || d->heads >= KC_MAX_DIM || d->head_size == 0 ||
+        d->head_size >= KC_MAX_DIM || d->lengths == NULL || d->q == NULL || d->k == NULL || d->v == NULL ||
+        d->out == NULL || d->ld_qkv < width || d->ld_out < width) {
+        return kc_error(CONFIDE_ERROR_INVALID_ARGUMENT, "attention: invalid sizes or operands");
+    }
+    uint64_t *first_row = kc_scratch_get(0, (size_t)d->sequence_count * sizeof(uint64_t));
+    if (first_row == NULL) return kc_error(CONFIDE_ERROR_UNAVAILABLE, "attention: out of memory");
+    uint64_t rows = 0;
+    for (uint64_t s = 0; s < d->sequence_count; s++) {
+        if (d->lengths[s] >= KC_MAX_DIM) return kc_error(CONFIDE_ERROR_INVALID_ARGUMENT, "attention: invalid sizes or operands");
+        first_row[s] = rows;
+        rows += d->lengths[s];
+    }
+    const kc_path *paths = impl->attention_path ? impl->attention_path : impl->path;
+    attention_job job = {.impl = impl, .d = d, .path = &paths[d->precision], .first_row = first_row,
+                         .kg = d->precision == CONFIDE_PRECISION_BF16 ? 2 : 1};
+    /* Chunks of several items, so each thread knows the item it runs next and fetches its rows in time; still
+       a few chunks per thread, so threads that finish early take more. */
+    uint64_t items = d->sequence_count * d->heads, threads = kc_host->parallel_thread_count();
+    uint64_t grain = items / (4 * (threads ? threads : 1));
+    kc_parallel(items, grain ? grain : 1, &job, attention_body);
+    if (job.failed) return kc_error(CONFIDE_ERROR_UNAVAILABLE, "attention: out of memory");
+    return NULL;
+}
+
 typedef struct norm_job {
     const kc_impl *impl;
     uint64_t cols, ldx, ldy;

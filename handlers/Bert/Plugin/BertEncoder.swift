@@ -25,6 +25,9 @@ struct BertEncoder: Sendable {
     let tokenTypeEmbedding: FloatTensor
     let embeddingNormWeight: FloatTensor, embeddingNormBias: FloatTensor
     let layers: [EncoderLayer]
+    /// The precision of attention's products: FP32 for FP32 models, BF16 for BF16 and INT8 ones (their products
+    /// of activations with activations would lose too much in INT8; the softmax stays FP32).
+    let attentionPrecision: Kernels.Precision
 
     /// Packs the weights of a checkpoint for `precision`.
     init(checkpoint: BertCheckpoint, kernels: Kernels, precision: Kernels.Precision) throws(HandlerError) {
@@ -68,13 +71,13 @@ struct BertEncoder: Sendable {
             positionEmbeddings: try FloatTensor(weights.positionEmbeddings),
             tokenTypeEmbedding: tokenType,
             embeddingNormWeight: try FloatTensor(weights.embeddingNormWeight),
-            embeddingNormBias: try FloatTensor(weights.embeddingNormBias), layers: layers)
+            embeddingNormBias: try FloatTensor(weights.embeddingNormBias), layers: layers, precision: precision)
     }
 
     init(
         config: BertConfig, pooling: PoolingMode, normalize: Bool, kernels: Kernels, wordEmbeddings: FloatTensor,
         positionEmbeddings: FloatTensor, tokenTypeEmbedding: FloatTensor, embeddingNormWeight: FloatTensor,
-        embeddingNormBias: FloatTensor, layers: [EncoderLayer]
+        embeddingNormBias: FloatTensor, layers: [EncoderLayer], precision: Kernels.Precision
     ) {
         self.config = config
         self.pooling = pooling
@@ -86,6 +89,7 @@ struct BertEncoder: Sendable {
         self.embeddingNormWeight = embeddingNormWeight
         self.embeddingNormBias = embeddingNormBias
         self.layers = layers
+        attentionPrecision = precision == .bf16 ? .bf16 : .fp32
     }
 
     /// Refuses what the kernels cannot compute.
@@ -136,11 +140,9 @@ struct BertEncoder: Sendable {
         let hidden = config.hiddenSize, heads = config.headCount, headSize = config.headSize
         let tokens = ids.count
         guard tokens > 0 else { return }
-        let longest = lengths.max() ?? 0
-        scratch.reserve(tokens: tokens, hidden: hidden, intermediate: config.intermediateSize,
-                        scores: heads * longest * longest)
+        scratch.reserve(tokens: tokens, hidden: hidden, intermediate: config.intermediateSize)
         let x = scratch.hidden, qkv = scratch.qkv, context = scratch.context, up = scratch.intermediate
-        let scores = scratch.scores
+        let sequences = Array(lengths)
         let eps = Float(config.layerNormEpsilon)
         try embed(ids, lengths: lengths, into: x)
         try kernels.layerNorm(
@@ -150,24 +152,10 @@ struct BertEncoder: Sendable {
         for layer in layers {
             try kernels.gemm(
                 UnsafeBufferPointer(x), rows: tokens, weights: layer.qkv, into: qkv, bias: layer.qkvBias.values)
-            var start = 0
-            for length in lengths {
-                let q = UnsafeBufferPointer(rebasing: qkv[(start * 3 * hidden)...])
-                let k = UnsafeBufferPointer(rebasing: qkv[(start * 3 * hidden + hidden)...])
-                let v = UnsafeBufferPointer(rebasing: qkv[(start * 3 * hidden + 2 * hidden)...])
-                let rows = Kernels.BatchLayout(ld: 3 * hidden, innerStride: headSize)
-                let square = Kernels.BatchLayout(ld: length, innerStride: length * length)
-                try kernels.batchedMatmul(
-                    outer: 1, inner: heads, m: length, n: length, k: headSize, alpha: scale, a: q, rows, b: k, rows,
-                    transposeB: true, c: scores, square)
-                try kernels.softmax(outer: 1, inner: heads, rows: length, cols: length, x: scores, square)
-                try kernels.batchedMatmul(
-                    outer: 1, inner: heads, m: length, n: headSize, k: length, a: UnsafeBufferPointer(scores), square,
-                    b: v, rows, transposeB: false,
-                    c: UnsafeMutableBufferPointer(rebasing: context[(start * hidden)...]),
-                    Kernels.BatchLayout(ld: hidden, innerStride: headSize))
-                start += length
-            }
+            try kernels.attention(
+                q: UnsafeBufferPointer(qkv), k: UnsafeBufferPointer(rebasing: qkv[hidden...]),
+                v: UnsafeBufferPointer(rebasing: qkv[(2 * hidden)...]), ld: 3 * hidden, lengths: sequences, heads: heads,
+                headSize: headSize, scale: scale, precision: attentionPrecision, into: context, ldOut: hidden)
             // The projections add the residual into `sum` (the QKV buffer, free again), and layer norm writes
             // the hidden states back: no kernel writes memory it reads.
             let sum = UnsafeMutableBufferPointer(rebasing: qkv[0..<(tokens * hidden)])
@@ -256,17 +244,15 @@ final class Scratch {
     private(set) var qkv = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
     private(set) var context = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
     private(set) var intermediate = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
-    private(set) var scores = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
     /// The embeddings of a batch's texts, before they are copied into each request's output.
     private(set) var embeddings = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
 
-    /// Makes every buffer large enough for `tokens` tokens whose longest sequence needs `scores` attention scores.
-    func reserve(tokens: Int, hidden width: Int, intermediate inner: Int, scores count: Int) {
+    /// Makes every buffer large enough for `tokens` tokens.
+    func reserve(tokens: Int, hidden width: Int, intermediate inner: Int) {
         Self.grow(&hidden, to: tokens * width)
         Self.grow(&qkv, to: tokens * 3 * width)
         Self.grow(&context, to: tokens * width)
         Self.grow(&intermediate, to: tokens * inner)
-        Self.grow(&scores, to: count)
     }
 
     /// Makes ``embeddings`` hold at least `count` values and returns its first `count`.
@@ -276,7 +262,7 @@ final class Scratch {
     }
 
     deinit {
-        for buffer in [hidden, qkv, context, intermediate, scores, embeddings] { buffer.deallocate() }
+        for buffer in [hidden, qkv, context, intermediate, embeddings] { buffer.deallocate() }
     }
 
     private static func grow(_ buffer: inout UnsafeMutableBufferPointer<Float>, to count: Int) {

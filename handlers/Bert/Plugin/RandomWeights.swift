@@ -52,7 +52,8 @@ extension BertEncoder {
             config: config, pooling: .mean, normalize: true, kernels: kernels,
             wordEmbeddings: values(config.vocabularySize * hidden),
             positionEmbeddings: values(config.maxPositions * hidden), tokenTypeEmbedding: values(hidden),
-            embeddingNormWeight: constant(hidden, 1), embeddingNormBias: constant(hidden, 0), layers: layers)
+            embeddingNormWeight: constant(hidden, 1), embeddingNormBias: constant(hidden, 0), layers: layers,
+            precision: precision)
     }
 }
 

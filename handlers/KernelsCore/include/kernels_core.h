@@ -80,6 +80,9 @@ typedef struct kc_path {
 /** A plugin's implementation: paths per precision and its row operations. */
 typedef struct kc_impl {
     kc_path path[4];        /* indexed by ConfideKernelPrecision */
+    /** The paths fused attention's small products run on (FP32 and BF16 entries), when `path`'s need
+        more than these products give them (AMX tiles want K in multiples of 16 units); NULL: `path`. */
+    const kc_path *attention_path;
     void (*softmax_row)(float *x, const float *mask, uint64_t n);
     void (*layer_norm_row)(const float *x, float *y, const float *gamma, const float *beta, float eps, uint64_t n);
 } kc_impl;
@@ -94,6 +97,7 @@ KC_HIDDEN ConfideError *kc_gemm(const kc_impl *impl, const ConfidePackedWeights 
                                 uint64_t lda, float *c, uint64_t ldc, const ConfideEpilogue *epilogue);
 KC_HIDDEN ConfideError *kc_batched_matmul(const kc_impl *impl, const ConfideBatchedMatmul *desc);
 KC_HIDDEN ConfideError *kc_softmax(const kc_impl *impl, const ConfideSoftmax *desc);
+KC_HIDDEN ConfideError *kc_attention(const kc_impl *impl, const ConfideAttention *desc);
 KC_HIDDEN ConfideError *kc_layer_norm(const kc_impl *impl, uint64_t rows, uint64_t cols, const float *x,
                                       uint64_t ldx, const float *gamma, const float *beta, float eps, float *y,
                                       uint64_t ldy);
@@ -122,6 +126,7 @@ KC_HIDDEN uint16_t kc_bf16(float x);
         return kc_batched_matmul(&(IMPL), desc);                                                               \
     }                                                                                                          \
     static ConfideError *kc_plugin_softmax(const ConfideSoftmax *desc) { return kc_softmax(&(IMPL), desc); }   \
+    static ConfideError *kc_plugin_attention(const ConfideAttention *desc) { return kc_attention(&(IMPL), desc); } \
     static ConfideError *kc_plugin_layer_norm(uint64_t rows, uint64_t cols, const float *x, uint64_t ldx,      \
                                               const float *gamma, const float *beta, float eps, float *y,      \
                                               uint64_t ldy) {                                                  \
@@ -138,6 +143,7 @@ KC_HIDDEN uint16_t kc_bf16(float x);
         .batched_matmul = kc_plugin_batched_matmul,                                                            \
         .softmax = kc_plugin_softmax,                                                                          \
         .layer_norm = kc_plugin_layer_norm,                                                                    \
+        .attention = kc_plugin_attention,                                                                      \
     };                                                                                                         \
     static const ConfidePluginDescriptor kc_plugin_descriptor = {                                              \
         .struct_size = sizeof(ConfidePluginDescriptor),                                                        \

@@ -76,6 +76,10 @@ public enum PluginLoader {
     /// The toolchain this host was built with, as plugins must report it.
     public static let hostCompiler = String(cString: confide_compiler_id())
 
+    /// The size of an ABI 1.2 kernel table, the oldest the host accepts (later minors append functions).
+    static let oldestKernelTableSize =
+        MemoryLayout<ConfideKernelApi>.offset(of: \ConfideKernelApi.attention) ?? MemoryLayout<ConfideKernelApi>.size
+
     /// Opens a shared library with `dlopen(RTLD_NOW | RTLD_LOCAL)` and negotiates with its entry point.
     /// The library is never closed: a Swift image cannot be unloaded safely.
     public static func open(path: String) throws(PluginLoadError) -> LoadedPlugin {
@@ -159,7 +163,7 @@ public enum PluginLoader {
                     .invalidDescriptor, "\(origin): kernel plugin '\(name)' must declare min_host_abi_minor 2 (kernels are ABI 1.2)")
             }
             let api = fields.api?.assumingMemoryBound(to: ConfideKernelApi.self)
-            guard let api, Int(api.pointee.struct_size) >= MemoryLayout<ConfideKernelApi>.size else {
+            guard let api, Int(api.pointee.struct_size) >= Self.oldestKernelTableSize else {
                 throw PluginLoadError(.invalidDescriptor, "\(origin): kernel plugin '\(name)' has no complete kernel table")
             }
             let table = api.pointee

@@ -1,9 +1,9 @@
 public import CConfide
 
-/// The compute kernels the host chose for this machine (ABI 1.2): GEMM on weights packed once, in FP32,
-/// BF16 or INT8, with fused bias, GELU and residual; batched matmul and masked softmax for attention;
-/// layer norm. Every call runs on the calling worker's cores through the host's parallel-for, so call
-/// them from ``HandlerInstance/execute(_:)``; pack weights when the model loads.
+/// The compute kernels the host chose for this machine (ABI 1.2, fused attention 1.3): GEMM on weights packed
+/// once, in FP32, BF16 or INT8, with fused bias, GELU and residual; fused multi-head attention, and the batched
+/// matmul and masked softmax it is made of; layer norm. Every call runs on the calling worker's cores through
+/// the host's parallel-for, so call them from ``HandlerInstance/execute(_:)``; pack weights when the model loads.
 ///
 /// ```swift
 /// guard let kernels = worker.kernels else { ... }          // or model.kernels at load time
@@ -184,6 +184,81 @@ public struct Kernels: @unchecked Sendable {
             ldx: UInt64(layout.ld), x_outer_stride: UInt64(layout.outerStride), x_inner_stride: UInt64(layout.innerStride),
             mask: mask?.baseAddress, mask_outer_stride: UInt64(maskStride))
         try check(table.pointee.softmax(&desc))
+    }
+
+    /// Multi-head self-attention over sequences packed one after another without padding (`lengths[i]`
+    /// rows each): for each sequence and head, `out = softmax(scale · q·kᵀ) · v` on the head's `headSize`
+    /// columns (head `h` starts at column `h · headSize`; rows are `ld` apart in `q`, `k` and `v`, `ldOut`
+    /// in `out`). Tokens attend only within their sequence. The products run in `precision`: `.fp32`, or
+    /// `.bf16` (inputs and probabilities rounded to BF16, FP32 sums); the softmax is FP32.
+    ///
+    /// Kernel plugins of ABI 1.3 fuse the three steps, so the scores stay in cache. With an ABI 1.2
+    /// plugin this runs ``batchedMatmul(outer:inner:m:n:k:alpha:a:_:b:_:transposeB:c:_:)``, ``softmax(outer:inner:rows:cols:x:_:mask:maskStride:)``
+    /// and `batchedMatmul` again per sequence, in FP32 whatever `precision` asks.
+    public func attention(
+        q: UnsafeBufferPointer<Float>, k: UnsafeBufferPointer<Float>, v: UnsafeBufferPointer<Float>, ld: Int,
+        lengths: [Int], heads: Int, headSize: Int, scale: Float, precision: Precision,
+        into out: UnsafeMutableBufferPointer<Float>, ldOut: Int
+    ) throws(HandlerError) {
+        guard precision != .int8 else { throw .invalidArgument("attention: runs in FP32 or BF16, not INT8") }
+        guard heads > 0, headSize > 0, let width = Self.product(heads, headSize), ld >= width, ldOut >= width,
+              lengths.allSatisfy({ $0 >= 0 })
+        else { throw .invalidArgument("attention: \(heads) heads of \(headSize) do not fit rows of \(ld) and \(ldOut)") }
+        let (tokens, overflow) = lengths.reduce((0, false)) { sum, length in
+            let (total, carry) = sum.0.addingReportingOverflow(length)
+            return (total, sum.1 || carry)
+        }
+        guard tokens > 0 else { return }
+        let layout = BatchLayout(ld: ld), outLayout = BatchLayout(ld: ldOut)
+        guard !overflow, let extent = layout.extent(outer: 1, inner: 1, rows: tokens, cols: width),
+              q.count >= extent, k.count >= extent, v.count >= extent,
+              let outExtent = outLayout.extent(outer: 1, inner: 1, rows: tokens, cols: width), out.count >= outExtent
+        else { throw .invalidArgument("attention: buffers too small for \(tokens) rows of \(heads) heads of \(headSize)") }
+        guard Int(table.pointee.struct_size) >= MemoryLayout<ConfideKernelApi>.size, let fused = table.pointee.attention
+        else {
+            try unfusedAttention(
+                q: q, k: k, v: v, ld: ld, lengths: lengths, heads: heads, headSize: headSize, scale: scale, into: out,
+                ldOut: ldOut)
+            return
+        }
+        let counts = lengths.map { UInt64($0) }
+        try counts.withUnsafeBufferPointer { (counts) throws(HandlerError) in
+            var desc = ConfideAttention(
+                struct_size: UInt32(MemoryLayout<ConfideAttention>.size), precision: precision.rawValue,
+                sequence_count: UInt64(counts.count), lengths: counts.baseAddress, heads: UInt64(heads),
+                head_size: UInt64(headSize), q: q.baseAddress, k: k.baseAddress, v: v.baseAddress, ld_qkv: UInt64(ld),
+                out: out.baseAddress, ld_out: UInt64(ldOut), scale: scale, reserved: 0)
+            try check(fused(&desc))
+        }
+    }
+
+    /// ``attention(q:k:v:ld:lengths:heads:headSize:scale:precision:into:ldOut:)`` on an ABI 1.2 table, whose
+    /// batched matmul and softmax write the scores to memory in between.
+    private func unfusedAttention(
+        q: UnsafeBufferPointer<Float>, k: UnsafeBufferPointer<Float>, v: UnsafeBufferPointer<Float>, ld: Int,
+        lengths: [Int], heads: Int, headSize: Int, scale: Float, into out: UnsafeMutableBufferPointer<Float>,
+        ldOut: Int
+    ) throws(HandlerError) {
+        let longest = lengths.max() ?? 0
+        var scores = [Float](repeating: 0, count: heads * longest * longest)
+        let rows = BatchLayout(ld: ld, innerStride: headSize), outRows = BatchLayout(ld: ldOut, innerStride: headSize)
+        var start = 0
+        for length in lengths where length > 0 {
+            let square = BatchLayout(ld: length, innerStride: length * length)
+            let qs = UnsafeBufferPointer(rebasing: q[(start * ld)...]), ks = UnsafeBufferPointer(rebasing: k[(start * ld)...])
+            let vs = UnsafeBufferPointer(rebasing: v[(start * ld)...])
+            let os = UnsafeMutableBufferPointer(rebasing: out[(start * ldOut)...])
+            try scores.withUnsafeMutableBufferPointer { (scores) throws(HandlerError) in
+                try batchedMatmul(
+                    outer: 1, inner: heads, m: length, n: length, k: headSize, alpha: scale, a: qs, rows, b: ks, rows,
+                    transposeB: true, c: scores, square)
+                try softmax(outer: 1, inner: heads, rows: length, cols: length, x: scores, square)
+                try batchedMatmul(
+                    outer: 1, inner: heads, m: length, n: headSize, k: length, a: UnsafeBufferPointer(scores), square,
+                    b: vs, rows, transposeB: false, c: os, outRows)
+            }
+            start += length
+        }
     }
 
     /// `y[r] = (x[r] - mean) / sqrt(variance + eps) · gamma + beta` for `rows` rows of `cols`.

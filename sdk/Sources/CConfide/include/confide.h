@@ -1,5 +1,5 @@
 /*
- * confide.h — the Confide plugin ABI, version 1.2.
+ * confide.h — the Confide plugin ABI, version 1.3.
  *
  * This header is the only thing a Confide plugin (a handler or a kernel set) shares with the
  * runtime. Swift has no stable ABI on Linux, so nothing Swift crosses this boundary: only the C
@@ -43,7 +43,7 @@ extern "C" {
 /** The ABI major version this header describes. */
 #define CONFIDE_ABI_MAJOR 1
 /** The ABI minor version this header describes. */
-#define CONFIDE_ABI_MINOR 2
+#define CONFIDE_ABI_MINOR 3
 /** The name of the one symbol every plugin exports. */
 #define CONFIDE_PLUGIN_ENTRY "confide_plugin_entry"
 
@@ -486,8 +486,33 @@ typedef struct ConfideSoftmax {
 } ConfideSoftmax;
 
 /**
+ * Multi-head self-attention over sequences packed one after another without padding (added in ABI
+ * 1.3): sequence s is the lengths[s] rows that follow the rows of the sequences before it, and for
+ * each sequence and head h, O = softmax(scale · Q·Kᵀ) · V, where Q, K, V and O are the head's
+ * head_size columns starting at `base + row · ld + h · head_size` of q, k, v (ld_qkv) and out
+ * (ld_out). Tokens attend only within their own sequence. The two products run in `precision`:
+ * CONFIDE_PRECISION_FP32, or CONFIDE_PRECISION_BF16 (Q, K, the probabilities and V rounded to BF16,
+ * FP32 sums); the softmax is FP32. `out` must not overlap q, k or v. Owned by the caller; read during
+ * the call only.
+ */
+typedef struct ConfideAttention {
+    uint32_t struct_size;
+    uint32_t precision;        /* ConfideKernelPrecision: FP32 or BF16 */
+    uint64_t sequence_count;
+    const uint64_t *lengths;   /* [sequence_count] rows per sequence; 0 is allowed */
+    uint64_t heads, head_size;
+    const float *q, *k, *v;
+    uint64_t ld_qkv;           /* elements between rows of q, k and v: >= heads · head_size */
+    float *out;
+    uint64_t ld_out;           /* elements between rows of out: >= heads · head_size */
+    float scale;
+    uint32_t reserved;
+} ConfideAttention;
+
+/**
  * A kernel plugin's functions. Owned by the plugin; valid for the life of the process. Every
- * function pointer is required.
+ * function pointer of the plugin's ABI version is required: a table of an ABI 1.2 plugin ends
+ * after layer_norm (its struct_size says so).
  */
 struct ConfideKernelApi {
     uint32_t struct_size;
@@ -526,6 +551,14 @@ struct ConfideKernelApi {
         (biased variance, as BERT). `y` may equal `x` (in place) when ldy == ldx. */
     ConfideError *(*layer_norm)(uint64_t rows, uint64_t cols, const float *x, uint64_t ldx,
                                 const float *gamma, const float *beta, float eps, float *y, uint64_t ldy);
+
+    /* ---- Added in ABI 1.3: check struct_size before reading ---- */
+
+    /** Runs fused multi-head self-attention (see ConfideAttention): scores stay in the calling
+        thread's cache instead of going through memory between a batched matmul, a softmax and
+        another batched matmul. Returns CONFIDE_ERROR_UNSUPPORTED for a precision other than FP32
+        and BF16. */
+    ConfideError *(*attention)(const ConfideAttention *desc);
 
     /* Later minor versions append functions here. */
 };
