@@ -6,10 +6,11 @@ import Foundation
 import Testing
 
 /// Shapes (m × k · k × n) that are not multiples of any tile (8 or 32 rows, 32 columns, 16/128 k-units),
-/// tiny and skinny ones, K = 1, and K long enough to cross the FP32, BF16 and INT8 K chunks.
+/// tiny and skinny ones, K = 1, K long enough to cross the FP32, BF16 and INT8 K chunks, and K a multiple of 16
+/// with rows past the last full 8 (FP32 reads those panels of A in place and copies only the last).
 let gemmShapes: [(m: Int, k: Int, n: Int)] = [
     (1, 1, 1), (3, 1, 5), (1, 1, 33), (7, 13, 9), (1, 64, 1), (17, 33, 65), (8, 64, 32), (33, 129, 47),
-    (65, 300, 97), (2, 600, 3), (41, 1100, 35),
+    (65, 300, 97), (2, 600, 3), (41, 1100, 35), (21, 64, 40), (19, 512, 70),
 ]
 
 @Suite("Kernel plugins against straightforward references")

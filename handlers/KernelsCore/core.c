@@ -261,6 +261,7 @@ typedef struct gemm_job {
     uint32_t *apack;
     float *row_scale;
     uint64_t mpanels, mc_panels, mtiles, nc_panels, ntiles;
+    uint64_t direct_panels;  /* row panels the micro-kernel reads from A in place (FP32 rows need no packing) */
 } gemm_job;
 
 /* Packs rows [p·mr, p·mr + mr) of A: rounded or quantized into units, zero-padded. */
@@ -311,7 +312,6 @@ static void gemm_tiles(void *context, uint64_t begin, uint64_t end) {
             tile.alpha = job->alpha;
             tile.ldc = job->ldc;
             tile.ldr = job->ldr;
-            tile.a_row_units = units;
             tile.col_scale = int8 ? w->col_scale + col0 : NULL;
             tile.bias = job->bias ? job->bias + col0 : NULL;
             for (uint64_t chunk = 0; chunk < w->chunks; chunk++) {
@@ -324,8 +324,14 @@ static void gemm_tiles(void *context, uint64_t begin, uint64_t end) {
                 for (uint64_t p = p0; p < p1; p++) {
                     uint64_t row0 = p * mr;
                     tile.rows = (uint32_t)min_u64(mr, job->m - row0);
-                    tile.a = path->a_layout == KC_A_PANELS ? job->apack + p * units * mr + u0 * mr
-                                                           : job->apack + row0 * units + u0;
+                    if (p < job->direct_panels) {
+                        tile.a = (const uint32_t *)(job->a + row0 * job->lda) + u0;
+                        tile.a_row_units = job->lda;
+                    } else {
+                        tile.a = path->a_layout == KC_A_PANELS ? job->apack + p * units * mr + u0 * mr
+                                                               : job->apack + row0 * units + u0;
+                        tile.a_row_units = units;
+                    }
                     tile.c = job->c + row0 * job->ldc + col0;
                     tile.row_scale = int8 ? job->row_scale + row0 : NULL;
                     tile.residual = job->residual ? job->residual + row0 * job->ldr + col0 : NULL;
@@ -395,7 +401,14 @@ ConfideError *kc_gemm(const kc_impl *impl, const ConfidePackedWeights *w, uint64
     void *scratch = kc_scratch_get(0, apack_bytes(job.path, w, m, &mpanels));
     if (scratch == NULL) return kc_error(CONFIDE_ERROR_UNAVAILABLE, "gemm: out of memory for %llu rows", (unsigned long long)m);
     setup_job(&job, scratch, mpanels, kc_host->parallel_thread_count());
-    kc_parallel(mpanels, 1, &job, pack_a_body);
+    /* A packed FP32 row is the row itself: with no K padding, a row-layout micro-kernel reads every full panel of
+       A where it lies, and only a last short panel (the micro-kernel reads mr rows) is copied. */
+    if (w->precision == CONFIDE_PRECISION_FP32 && job.path->a_layout == KC_A_ROWS && w->units == w->k) {
+        job.direct_panels = m / job.path->mr;
+        if (job.direct_panels < mpanels) pack_a_panel(&job, job.direct_panels);
+    } else {
+        kc_parallel(mpanels, 1, &job, pack_a_body);
+    }
     kc_parallel(job.mtiles * job.ntiles, 1, &job, gemm_tiles);
     return NULL;
 }
