@@ -93,8 +93,10 @@ __attribute__((target(AMX_TARGET))) static void amx_micro_int8(const kc_tile *t)
 /* Attention's products are small and their K (a head, a sequence) is rarely a multiple of AMX's 16 rows:
    they run on the AVX-512 micro-kernels. */
 static const kc_path attention_paths[4] = {
-    [CONFIDE_PRECISION_FP32] = {.mr = KX_MR, .a_layout = KC_A_ROWS, .micro = kx_micro_fp32, .pack_row = kx_pack_row_fp32},
-    [CONFIDE_PRECISION_BF16] = {.mr = KX_MR, .a_layout = KC_A_ROWS, .micro = kx_micro_bf16, .pack_row = kx_pack_row_bf16},
+    [CONFIDE_PRECISION_FP32] = {.mr = KX_MR, .a_layout = KC_A_ROWS, .micro = kx_micro_fp32, .pack_row = kx_pack_row_fp32,
+                                    .pack_columns = kx_pack_columns_fp32},
+    [CONFIDE_PRECISION_BF16] = {.mr = KX_MR, .a_layout = KC_A_ROWS, .micro = kx_micro_bf16, .pack_row = kx_pack_row_bf16,
+                                    .pack_columns = kx_pack_columns_bf16},
 };
 
 static const kc_impl amx = {

@@ -4,8 +4,10 @@
 
 static const kc_impl avx512 = {
     .path = {
-        [CONFIDE_PRECISION_FP32] = {.mr = KX_MR, .a_layout = KC_A_ROWS, .micro = kx_micro_fp32, .pack_row = kx_pack_row_fp32},
-        [CONFIDE_PRECISION_BF16] = {.mr = KX_MR, .a_layout = KC_A_ROWS, .micro = kx_micro_bf16, .pack_row = kx_pack_row_bf16},
+        [CONFIDE_PRECISION_FP32] = {.mr = KX_MR, .a_layout = KC_A_ROWS, .micro = kx_micro_fp32, .pack_row = kx_pack_row_fp32,
+                                    .pack_columns = kx_pack_columns_fp32},
+        [CONFIDE_PRECISION_BF16] = {.mr = KX_MR, .a_layout = KC_A_ROWS, .micro = kx_micro_bf16, .pack_row = kx_pack_row_bf16,
+                                    .pack_columns = kx_pack_columns_bf16},
         [CONFIDE_PRECISION_INT8] = {.mr = KX_MR, .a_layout = KC_A_ROWS, .micro = kx_micro_int8, .pack_row = kx_pack_row_int8},
     },
     .softmax_row = kx_softmax_row,

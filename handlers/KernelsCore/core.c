@@ -638,12 +638,20 @@ static void attention_item(const attention_job *job, const attention_slice *slic
     int in_place = kg == 1 && path->a_layout == KC_A_ROWS;
 
     /* Kᵀ as weight panels for Q·Kᵀ: column j is key j, so each key's row converts into one column. */
-    for (uint64_t j = 0; j < ld_scores; j++) {
-        uint32_t *column = kt + (j / KC_NR) * qk_units * KC_NR + j % KC_NR;
-        if (j < length) {
-            attention_pack_row(job, slice->k + j * d->ld_qkv, head_size, column, KC_NR, qk_units);
-        } else {
-            for (uint64_t u = 0; u < qk_units; u++) column[u * KC_NR] = 0;
+    for (uint64_t panel = 0; panel < k_panels; panel++) {
+        uint32_t *data = kt + panel * qk_units * KC_NR;
+        uint64_t j0 = panel * KC_NR, keys = min_u64(KC_NR, length - j0);
+        const float *k = slice->k + j0 * d->ld_qkv;
+        if (path->pack_columns) {
+            path->pack_columns(k, d->ld_qkv, keys, head_size, data, qk_units);
+            continue;
+        }
+        for (uint64_t j = 0; j < KC_NR; j++) {
+            if (j < keys) {
+                attention_pack_row(job, k + j * d->ld_qkv, head_size, data + j, KC_NR, qk_units);
+            } else {
+                for (uint64_t u = 0; u < qk_units; u++) data[u * KC_NR + j] = 0;
+            }
         }
     }
     attention_pack_v(job, slice->v, length, vp, pv_units, v_panels);

@@ -234,6 +234,60 @@ __attribute__((target(KX_BASE))) void kx_pack_row_int8(const float *src, uint64_
     }
 }
 
+/* The offsets of 16 rows `ld` floats apart, for gathers; 0 when they do not fit 32 bits. */
+KX_INLINE __m512i kx_row_offsets(uint64_t ld) {
+    if (ld > (1u << 26)) return _mm512_setzero_si512();
+    return _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                              _mm512_set1_epi32((int)ld));
+}
+
+/* Value `column` of 16 rows (those in `mask`), zero for the rest and past k. */
+KX_INLINE __m512 kx_gather_column(const float *src, __m512i offsets, __mmask16 mask, uint64_t column, uint64_t k) {
+    if (column >= k || mask == 0) return _mm512_setzero_ps();
+    return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, offsets, src + column, 4);
+}
+
+__attribute__((target(KX_BASE))) void kx_pack_columns_fp32(const float *src, uint64_t ld, uint64_t rows, uint64_t k,
+                                                           uint32_t *panel, uint64_t units) {
+    if (ld > (1u << 26)) {
+        for (uint64_t row = 0; row < KC_NR; row++) {
+            for (uint64_t u = 0; u < units; u++) panel[u * KC_NR + row] = 0;
+            if (row < rows) kx_pack_row_fp32(src + row * ld, k, panel + row, KC_NR, units, NULL);
+        }
+        return;
+    }
+    __m512i offsets = kx_row_offsets(ld);
+    __mmask16 low = kx_mask(rows), high = rows > 16 ? kx_mask(rows - 16) : 0;
+    for (uint64_t u = 0; u < units; u++) {
+        _mm512_storeu_ps(panel + u * KC_NR, kx_gather_column(src, offsets, low, u, k));
+        _mm512_storeu_ps(panel + u * KC_NR + 16, kx_gather_column(src + 16 * ld, offsets, high, u, k));
+    }
+}
+
+/* BF16 pairs (values 2u, 2u + 1) of 16 rows, as 32-bit units. */
+static inline __attribute__((always_inline, target(KX_BASE ",avx512bf16"))) __m512i kx_gather_pairs(const float *src, __m512i offsets, __mmask16 mask, uint64_t u, uint64_t k) {
+    __m512i low = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(kx_gather_column(src, offsets, mask, 2 * u, k)));
+    __m512i high = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(kx_gather_column(src, offsets, mask, 2 * u + 1, k)));
+    return _mm512_or_si512(low, _mm512_slli_epi32(high, 16));
+}
+
+__attribute__((target(KX_BASE ",avx512bf16"))) void kx_pack_columns_bf16(const float *src, uint64_t ld, uint64_t rows,
+                                                                        uint64_t k, uint32_t *panel, uint64_t units) {
+    if (ld > (1u << 26)) {
+        for (uint64_t row = 0; row < KC_NR; row++) {
+            for (uint64_t u = 0; u < units; u++) panel[u * KC_NR + row] = 0;
+            if (row < rows) kx_pack_row_bf16(src + row * ld, k, panel + row, KC_NR, units, NULL);
+        }
+        return;
+    }
+    __m512i offsets = kx_row_offsets(ld);
+    __mmask16 low = kx_mask(rows), high = rows > 16 ? kx_mask(rows - 16) : 0;
+    for (uint64_t u = 0; u < units; u++) {
+        _mm512_storeu_si512(panel + u * KC_NR, kx_gather_pairs(src, offsets, low, u, k));
+        _mm512_storeu_si512(panel + u * KC_NR + 16, kx_gather_pairs(src + 16 * ld, offsets, high, u, k));
+    }
+}
+
 __attribute__((target(KX_BASE))) void kx_store_rows_f32(const kc_tile *t, const float *sums, uint64_t ld) {
     for (uint32_t i = 0; i < t->rows; i++) {
         kx_store_row(t, i, _mm512_loadu_ps(sums + i * ld), _mm512_loadu_ps(sums + i * ld + 16));

@@ -73,6 +73,10 @@ typedef struct kc_path {
         values, BF16 pairs, or quantized uint8 quads (storing the row's scale in *row_scale).
         NULL: the portable conversion. */
     void (*pack_row)(const float *src, uint64_t k, uint32_t *dst, uint64_t step, uint64_t units, float *row_scale);
+    /** FP32 and BF16: packs `rows` (≤ KC_NR) rows of `k` values, `ld` apart, as the columns of one weight panel
+        (unit u of column c at panel[u·KC_NR + c]), zero past `rows` and past `k`: attention's Kᵀ. NULL: pack_row
+        per row. */
+    void (*pack_columns)(const float *src, uint64_t ld, uint64_t rows, uint64_t k, uint32_t *panel, uint64_t units);
     void (*thread_begin)(void);  /* before a thread runs micro-tiles (e.g. load the AMX tile config); may be NULL */
     void (*thread_end)(void);    /* after; may be NULL */
 } kc_path;
