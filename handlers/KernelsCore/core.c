@@ -17,6 +17,7 @@ typedef float kc_alias_f32 __attribute__((may_alias));
 #define KC_MC_ROWS 64u    /* rows of C per parallel tile */
 #define KC_NC_PANELS 4u   /* weight panels (of KC_NR columns) per parallel tile */
 #define KC_MAX_DIM (1ull << 31)
+#define KC_MAX_ATTENTION_LENGTH (1ull << 20)  /* rows of one sequence, columns of one head: scratch sizes stay far from overflow */
 
 static uint64_t round_up(uint64_t value, uint64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
@@ -531,6 +532,7 @@ typedef struct attention_job {
     const ConfideAttention *d;
     const kc_path *path;
     const uint64_t *first_row;  /* [sequence_count]: the row each sequence starts at */
+    const uint64_t *lengths;    /* [sequence_count]: the checked copy of the caller's lengths */
     uint64_t kg;                /* values per unit: 1 (FP32) or 2 (BF16) */
     int failed;
 } attention_job;
@@ -599,7 +601,7 @@ static attention_slice attention_slice_of(const attention_job *job, uint64_t ite
     uint64_t row0 = job->first_row[sequence], column = head * d->head_size;
     return (attention_slice){.q = d->q + row0 * d->ld_qkv + column, .k = d->k + row0 * d->ld_qkv + column,
                              .v = d->v + row0 * d->ld_qkv + column, .out = d->out + row0 * d->ld_out + column,
-                             .length = d->lengths[sequence]};
+                             .length = job->lengths[sequence]};
 }
 
 /* Asks for rows [first, end) of a slice's Q, K and V into L2. A head's columns are a thin strided slice of
@@ -634,7 +636,7 @@ static void attention_item(const attention_job *job, const attention_slice *slic
     float *scores = (float *)(vp + v_panels * pv_units * KC_NR);
     uint32_t *a = (uint32_t *)(scores + mr * ld_scores);
     /* FP32 rows need no conversion: a row-layout micro-kernel reads full blocks of Q and the probabilities
-       in place (it reads mr rows, so a short last block of Q is still copied). */
+       in place (it reads mr rows, so a short last block is still copied, zero-padded). */
     int in_place = kg == 1 && path->a_layout == KC_A_ROWS;
 
     /* Kᵀ as weight panels for Q·Kᵀ: column j is key j, so each key's row converts into one column. */
@@ -681,7 +683,7 @@ static void attention_item(const attention_job *job, const attention_slice *slic
             path->micro(&tile);
         }
         for (uint32_t i = 0; i < rows; i++) job->impl->softmax_row(scores + i * ld_scores, NULL, length);
-        if (in_place) {
+        if (in_place && rows == mr) {
             tile.a = (const uint32_t *)scores;
             tile.a_row_units = ld_scores;
         } else {
@@ -706,7 +708,7 @@ static void attention_body(void *context, uint64_t begin, uint64_t end) {
     const ConfideAttention *d = job->d;
     uint64_t longest = 0;
     for (uint64_t item = begin; item < end; item++) {
-        uint64_t length = d->lengths[item / d->heads];
+        uint64_t length = job->lengths[item / d->heads];
         if (length > longest) longest = length;
     }
     uint64_t mr = job->path->mr, kg = job->kg;
@@ -740,20 +742,25 @@ ConfideError *kc_attention(const kc_impl *impl, const ConfideAttention *d) {
     if (d->sequence_count == 0) return NULL;
     uint64_t width = d->heads * d->head_size;
     if (d->sequence_count >= KC_MAX_DIM || d->heads == 0 || d->heads >= KC_MAX_DIM || d->head_size == 0 ||
-        d->head_size >= KC_MAX_DIM || d->lengths == NULL || d->q == NULL || d->k == NULL || d->v == NULL ||
-        d->out == NULL || d->ld_qkv < width || d->ld_out < width) {
+        d->head_size > KC_MAX_ATTENTION_LENGTH || d->lengths == NULL || d->q == NULL || d->k == NULL || d->v == NULL ||
+        d->out == NULL || d->ld_qkv < width || d->ld_out < width || d->ld_qkv >= KC_MAX_DIM || d->ld_out >= KC_MAX_DIM) {
         return kc_error(CONFIDE_ERROR_INVALID_ARGUMENT, "attention: invalid sizes or operands");
     }
-    uint64_t *first_row = kc_scratch_get(0, (size_t)d->sequence_count * sizeof(uint64_t));
+    uint64_t *first_row = kc_scratch_get(0, 2 * (size_t)d->sequence_count * sizeof(uint64_t));
     if (first_row == NULL) return kc_error(CONFIDE_ERROR_UNAVAILABLE, "attention: out of memory");
-    uint64_t rows = 0;
+    uint64_t *lengths = first_row + d->sequence_count, rows = 0;
     for (uint64_t s = 0; s < d->sequence_count; s++) {
-        if (d->lengths[s] >= KC_MAX_DIM) return kc_error(CONFIDE_ERROR_INVALID_ARGUMENT, "attention: invalid sizes or operands");
+        lengths[s] = d->lengths[s];
+        if (lengths[s] > KC_MAX_ATTENTION_LENGTH) {
+            return kc_error(CONFIDE_ERROR_INVALID_ARGUMENT, "attention: sequence %llu has %llu rows, more than %llu",
+                            (unsigned long long)s, (unsigned long long)lengths[s],
+                            (unsigned long long)KC_MAX_ATTENTION_LENGTH);
+        }
         first_row[s] = rows;
-        rows += d->lengths[s];
+        rows += lengths[s];
     }
     const kc_path *paths = impl->attention_path ? impl->attention_path : impl->path;
-    attention_job job = {.impl = impl, .d = d, .path = &paths[d->precision], .first_row = first_row,
+    attention_job job = {.impl = impl, .d = d, .path = &paths[d->precision], .first_row = first_row, .lengths = lengths,
                          .kg = d->precision == CONFIDE_PRECISION_BF16 ? 2 : 1};
     /* Chunks of several items, so each thread knows the item it runs next and fetches its rows in time; still
        a few chunks per thread, so threads that finish early take more. */

@@ -234,9 +234,22 @@ __attribute__((target(KX_BASE))) void kx_pack_row_int8(const float *src, uint64_
     }
 }
 
-/* The offsets of 16 rows `ld` floats apart, for gathers; 0 when they do not fit 32 bits. */
+/* The largest row stride whose 16 row offsets fit a gather's 32-bit indices. */
+#define KX_GATHER_MAX_LD (1u << 26)
+
+/* kc_path.pack_columns one row at a time, for strides too large for gathers. */
+static void kx_pack_columns_by_row(void (*pack_row)(const float *, uint64_t, uint32_t *, uint64_t, uint64_t, float *),
+                                   const float *src, uint64_t ld, uint64_t rows, uint64_t k, uint32_t *panel,
+                                   uint64_t units) {
+    float unused;
+    for (uint64_t row = 0; row < KC_NR; row++) {
+        for (uint64_t u = 0; u < units; u++) panel[u * KC_NR + row] = 0;
+        if (row < rows) pack_row(src + row * ld, k, panel + row, KC_NR, units, &unused);
+    }
+}
+
+/* The offsets of 16 rows `ld` (at most KX_GATHER_MAX_LD) floats apart, for gathers. */
 KX_INLINE __m512i kx_row_offsets(uint64_t ld) {
-    if (ld > (1u << 26)) return _mm512_setzero_si512();
     return _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                               _mm512_set1_epi32((int)ld));
 }
@@ -249,11 +262,8 @@ KX_INLINE __m512 kx_gather_column(const float *src, __m512i offsets, __mmask16 m
 
 __attribute__((target(KX_BASE))) void kx_pack_columns_fp32(const float *src, uint64_t ld, uint64_t rows, uint64_t k,
                                                            uint32_t *panel, uint64_t units) {
-    if (ld > (1u << 26)) {
-        for (uint64_t row = 0; row < KC_NR; row++) {
-            for (uint64_t u = 0; u < units; u++) panel[u * KC_NR + row] = 0;
-            if (row < rows) kx_pack_row_fp32(src + row * ld, k, panel + row, KC_NR, units, NULL);
-        }
+    if (ld > KX_GATHER_MAX_LD) {
+        kx_pack_columns_by_row(kx_pack_row_fp32, src, ld, rows, k, panel, units);
         return;
     }
     __m512i offsets = kx_row_offsets(ld);
@@ -265,7 +275,8 @@ __attribute__((target(KX_BASE))) void kx_pack_columns_fp32(const float *src, uin
 }
 
 /* BF16 pairs (values 2u, 2u + 1) of 16 rows, as 32-bit units. */
-static inline __attribute__((always_inline, target(KX_BASE ",avx512bf16"))) __m512i kx_gather_pairs(const float *src, __m512i offsets, __mmask16 mask, uint64_t u, uint64_t k) {
+static inline __attribute__((always_inline, target(KX_BASE ",avx512bf16"))) __m512i
+kx_gather_pairs(const float *src, __m512i offsets, __mmask16 mask, uint64_t u, uint64_t k) {
     __m512i low = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(kx_gather_column(src, offsets, mask, 2 * u, k)));
     __m512i high = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(kx_gather_column(src, offsets, mask, 2 * u + 1, k)));
     return _mm512_or_si512(low, _mm512_slli_epi32(high, 16));
@@ -273,11 +284,8 @@ static inline __attribute__((always_inline, target(KX_BASE ",avx512bf16"))) __m5
 
 __attribute__((target(KX_BASE ",avx512bf16"))) void kx_pack_columns_bf16(const float *src, uint64_t ld, uint64_t rows,
                                                                         uint64_t k, uint32_t *panel, uint64_t units) {
-    if (ld > (1u << 26)) {
-        for (uint64_t row = 0; row < KC_NR; row++) {
-            for (uint64_t u = 0; u < units; u++) panel[u * KC_NR + row] = 0;
-            if (row < rows) kx_pack_row_bf16(src + row * ld, k, panel + row, KC_NR, units, NULL);
-        }
+    if (ld > KX_GATHER_MAX_LD) {
+        kx_pack_columns_by_row(kx_pack_row_bf16, src, ld, rows, k, panel, units);
         return;
     }
     __m512i offsets = kx_row_offsets(ld);

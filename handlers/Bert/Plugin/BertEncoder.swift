@@ -25,8 +25,8 @@ struct BertEncoder: Sendable {
     let tokenTypeEmbedding: FloatTensor
     let embeddingNormWeight: FloatTensor, embeddingNormBias: FloatTensor
     let layers: [EncoderLayer]
-    /// The precision of attention's products: FP32 for FP32 models, BF16 for BF16 and INT8 ones (their products
-    /// of activations with activations would lose too much in INT8; the softmax stays FP32).
+    /// The precision of attention's products: BF16 for BF16 models, FP32 for FP32 and INT8 ones (BF16 attention
+    /// costs INT8 models too much of their accuracy margin; see docs/BERT.md). The softmax is FP32 always.
     let attentionPrecision: Kernels.Precision
 
     /// Packs the weights of a checkpoint for `precision`.

@@ -8,7 +8,8 @@
  *
  * At each call A is packed (rounded to BF16, or quantized per row to uint8) either into panels of
  * `mr` rows ([unit][mr], for broadcast-style register-blocked micro-kernels) or row-major
- * ([row][unit], for AMX tile loads). The driver then walks tiles of C in parallel (host
+ * ([row][unit], for AMX tile loads and the AVX-512 micro-kernels); FP32 row-major A with no K
+ * padding is read in place, all but a short last panel. The driver then walks tiles of C in parallel (host
  * parallel_for) and, for each K chunk of KC_KCU units, calls the micro-kernel of the plugin's
  * instruction set on every mr × KC_NR block.
  */

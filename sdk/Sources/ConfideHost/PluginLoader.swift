@@ -1,4 +1,5 @@
 public import CConfide
+import ConfideSDK
 
 #if canImport(Glibc)
 import Glibc
@@ -77,8 +78,7 @@ public enum PluginLoader {
     public static let hostCompiler = String(cString: confide_compiler_id())
 
     /// The size of an ABI 1.2 kernel table, the oldest the host accepts (later minors append functions).
-    static let oldestKernelTableSize =
-        MemoryLayout<ConfideKernelApi>.offset(of: \ConfideKernelApi.attention) ?? MemoryLayout<ConfideKernelApi>.size
+    static let oldestKernelTableSize = Kernels.attentionTableSize - MemoryLayout<UnsafeRawPointer>.size
 
     /// Opens a shared library with `dlopen(RTLD_NOW | RTLD_LOCAL)` and negotiates with its entry point.
     /// The library is never closed: a Swift image cannot be unloaded safely.
@@ -166,9 +166,12 @@ public enum PluginLoader {
             guard let api, Int(api.pointee.struct_size) >= Self.oldestKernelTableSize else {
                 throw PluginLoadError(.invalidDescriptor, "\(origin): kernel plugin '\(name)' has no complete kernel table")
             }
-            let table = api.pointee
-            guard table.`init` != nil, table.pack_weights != nil, table.packed_free != nil, table.gemm != nil,
-                  table.batched_matmul != nil, table.softmax != nil, table.layer_norm != nil
+            // Field by field through the pointer: a 1.2 table ends before `attention`, so copying the whole
+            // struct would read past it.
+            let size = Int(api.pointee.struct_size)
+            guard api.pointee.`init` != nil, api.pointee.pack_weights != nil, api.pointee.packed_free != nil,
+                  api.pointee.gemm != nil, api.pointee.batched_matmul != nil, api.pointee.softmax != nil,
+                  api.pointee.layer_norm != nil, size < Kernels.attentionTableSize || api.pointee.attention != nil
             else {
                 throw PluginLoadError(.invalidDescriptor, "\(origin): kernel plugin '\(name)' leaves a required function empty")
             }

@@ -214,8 +214,7 @@ public struct Kernels: @unchecked Sendable {
               q.count >= extent, k.count >= extent, v.count >= extent,
               let outExtent = outLayout.extent(outer: 1, inner: 1, rows: tokens, cols: width), out.count >= outExtent
         else { throw .invalidArgument("attention: buffers too small for \(tokens) rows of \(heads) heads of \(headSize)") }
-        guard Int(table.pointee.struct_size) >= MemoryLayout<ConfideKernelApi>.size, let fused = table.pointee.attention
-        else {
+        guard Int(table.pointee.struct_size) >= Self.attentionTableSize, let fused = table.pointee.attention else {
             try unfusedAttention(
                 q: q, k: k, v: v, ld: ld, lengths: lengths, heads: heads, headSize: headSize, scale: scale, into: out,
                 ldOut: ldOut)
@@ -232,6 +231,11 @@ public struct Kernels: @unchecked Sendable {
         }
     }
 
+    /// The smallest `struct_size` of a kernel table that has `attention` (ABI 1.3).
+    public static let attentionTableSize =
+        (MemoryLayout<ConfideKernelApi>.offset(of: \ConfideKernelApi.attention) ?? MemoryLayout<ConfideKernelApi>.size)
+        + MemoryLayout<UnsafeRawPointer>.size
+
     /// ``attention(q:k:v:ld:lengths:heads:headSize:scale:precision:into:ldOut:)`` on an ABI 1.2 table, whose
     /// batched matmul and softmax write the scores to memory in between.
     private func unfusedAttention(
@@ -240,7 +244,10 @@ public struct Kernels: @unchecked Sendable {
         ldOut: Int
     ) throws(HandlerError) {
         let longest = lengths.max() ?? 0
-        var scores = [Float](repeating: 0, count: heads * longest * longest)
+        guard let square = Self.product(longest, longest), let count = Self.product(heads, square) else {
+            throw .invalidArgument("attention: \(heads) heads of \(longest)² scores do not fit in memory")
+        }
+        var scores = [Float](repeating: 0, count: count)
         let rows = BatchLayout(ld: ld, innerStride: headSize), outRows = BatchLayout(ld: ldOut, innerStride: headSize)
         var start = 0
         for length in lengths where length > 0 {

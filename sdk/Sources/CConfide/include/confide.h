@@ -554,9 +554,9 @@ struct ConfideKernelApi {
 
     /* ---- Added in ABI 1.3: check struct_size before reading ---- */
 
-    /** Runs fused multi-head self-attention (see ConfideAttention): scores stay in the calling
-        thread's cache instead of going through memory between a batched matmul, a softmax and
-        another batched matmul. Returns CONFIDE_ERROR_UNSUPPORTED for a precision other than FP32
+    /** Runs fused multi-head self-attention (see ConfideAttention) on the worker's team: each
+        (sequence, head) item's scores stay in the cache of the thread that runs it instead of going
+        through memory between a batched matmul, a softmax and another batched matmul. Returns CONFIDE_ERROR_UNSUPPORTED for a precision other than FP32
         and BF16. */
     ConfideError *(*attention)(const ConfideAttention *desc);
 
