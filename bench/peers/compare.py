@@ -385,18 +385,25 @@ def parse_confide_engine(text: str) -> list[dict[str, Any]]:
 
 
 def engine(args, out: Path, work: Path, earlier: list[dict]) -> list[dict[str, Any]]:
+    """`--engine-rounds` rounds of Confide then every peer; each row says its round, so each ratio can be taken
+    between measurements minutes apart instead of a whole run apart."""
     rows: list[dict[str, Any]] = []
-    if not args.skip_confide:
-        rows += confide_engine(args, out, work)
-    if args.engine_peers:
-        command = [sys.executable, HERE / "engine.py", "--seconds", args.seconds, "--warmup", args.warmup,
-                   "--peers", ",".join(args.engine_peers), "--models", ",".join(args.engine_models),
-                   "--precisions", ",".join(args.precisions), "--batches", args.batches,
-                   "--large-batch", args.large_batch, "--model-dir", args.model_dir, "--cache", args.cache,
-                   "--calibration", args.sentences]
-        say("engine-level peers: " + ", ".join(args.engine_peers))
-        result = run(command, stdout=subprocess.PIPE, text=True)
-        rows += [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    for number in range(1, args.engine_rounds + 1):
+        if args.engine_rounds > 1:
+            say(f"engine round {number} of {args.engine_rounds}")
+        measured: list[dict[str, Any]] = []
+        if not args.skip_confide:
+            measured += confide_engine(args, out, work)
+        if args.engine_peers:
+            command = [sys.executable, HERE / "engine.py", "--seconds", args.seconds, "--warmup", args.warmup,
+                       "--peers", ",".join(args.engine_peers), "--models", ",".join(args.engine_models),
+                       "--precisions", ",".join(args.precisions), "--batches", args.batches,
+                       "--large-batch", args.large_batch, "--model-dir", args.model_dir, "--cache", args.cache,
+                       "--calibration", args.sentences]
+            say("engine-level peers: " + ", ".join(args.engine_peers))
+            result = run(command, stdout=subprocess.PIPE, text=True)
+            measured += [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+        rows += [{**row, "round": number} for row in measured]
     merged = merge(earlier, rows, engine_key)
     (out / "engine.jsonl").write_text("".join(json.dumps(row) + "\n" for row in merged))
     return rows
@@ -478,22 +485,41 @@ def summary(args, meta: dict[str, Any], serving_rows: list[dict], engine_rows: l
         skipped = [r for r in engine_rows if "skipped" in r]
         measured = [r for r in engine_rows if "sequences_per_s" in r]
         peers = [p for p in ENGINE_PEERS if any(r["peer"] == p for r in measured)]
+        rounds = sorted({r.get("round", 1) for r in measured})
         lines += ["## Engine level (no server)", "",
                   "Sequences per second of 128 tokens, 2 threads. Peers: the best of their variants (PyTorch BF16: "
-                  "weights cast or autocast); `engine.jsonl` has each.", "",
-                  "| " + " | ".join(["model", "precision", "batch", "Confide", *(LABELS[p] for p in peers),
-                                     "Confide ÷ best peer"]) + " |", "|---" * (5 + len(peers)) + "|"]
+                  "weights cast or autocast); `engine.jsonl` has each."]
+        if len(rounds) > 1:
+            lines.append(f"{len(rounds)} rounds, each Confide then every peer: rates are medians over the rounds, "
+                         "and the ratio is the median of each round's Confide ÷ best peer (with its range).")
+        lines += ["", "| " + " | ".join(["model", "precision", "batch", "Confide", *(LABELS[p] for p in peers),
+                                         "Confide ÷ best peer"]) + " |", "|---" * (5 + len(peers)) + "|"]
         keys = sorted({(r["model"], r["precision"], r["batch"]) for r in measured},
                       key=lambda k: (k[0] != "minilm", PRECISIONS.index(k[1]), k[2]))
         for model, precision, batch in keys:
-            def best(peer):
+            def best(peer, number):
                 rates = [r["sequences_per_s"] for r in measured if r["peer"] == peer and r["model"] == model
-                         and r["precision"] == precision and r["batch"] == batch]
+                         and r["precision"] == precision and r["batch"] == batch and r.get("round", 1) == number]
                 return max(rates) if rates else None
-            mine = best("confide")
-            others = {p: best(p) for p in peers}
-            top = max((v for v in others.values() if v), default=None)
-            ratio = f"{mine / top:.2f}×" if mine and top else "—"
+
+            def median(values):
+                values = sorted(v for v in values if v)
+                if not values:
+                    return None
+                middle = len(values) // 2
+                return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+            mine = median(best("confide", n) for n in rounds)
+            others = {p: median(best(p, n) for n in rounds) for p in peers}
+            per_round = []
+            for n in rounds:
+                top = max((v for v in (best(p, n) for p in peers) if v), default=None)
+                if best("confide", n) and top:
+                    per_round.append(best("confide", n) / top)
+            ratio = "—"
+            if per_round:
+                ratio = f"{median(per_round):.2f}×"
+                if len(per_round) > 1:
+                    ratio += f" ({min(per_round):.2f}–{max(per_round):.2f})"
             lines.append("| " + " | ".join([model, precision, str(batch), fmt(mine, 1),
                                             *(fmt(others[p], 1) for p in peers), ratio]) + " |")
         if skipped:
@@ -554,6 +580,8 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,16,64")
     parser.add_argument("--batches", default="1,8,32", help="engine level, all-MiniLM-L6-v2 (default 1,8,32)")
     parser.add_argument("--large-batch", default="8", help="engine level, BERT-Large (default 8)")
+    parser.add_argument("--engine-rounds", type=int, default=1, help="engine level: rounds of Confide then every "
+                        "peer; the summary takes medians (default 1)")
     parser.add_argument("--sentences", type=Path, default=models.DEFAULT_SENTENCES)
     parser.add_argument("--model-dir", type=Path, default=models.DEFAULT_MODEL_DIR)
     parser.add_argument("--cache", type=Path, default=models.DEFAULT_CACHE)
