@@ -523,10 +523,10 @@ def summary(args, meta: dict[str, Any], serving_rows: list[dict], engine_rows: l
             lines.append("| " + " | ".join([model, precision, str(batch), fmt(mine, 1),
                                             *(fmt(others[p], 1) for p in peers), ratio]) + " |")
         if skipped:
-            lines += ["", "Not measured:", ""]
-            lines += ["- " + " ".join(filter(None, (LABELS.get(r["peer"], r["peer"]), r.get("model"),
-                                                    r.get("precision")))) + ": " + " ".join(r["skipped"].split())[:300]
-                      for r in skipped]
+            notes = dict.fromkeys("- " + " ".join(filter(None, (LABELS.get(r["peer"], r["peer"]), r.get("model"),
+                                                             r.get("precision")))) + ": "
+                                  + " ".join(r["skipped"].split())[:300] for r in skipped)
+            lines += ["", "Not measured:", "", *notes]
         lines.append("")
     charts = [f"serving-{p}.png" for p in PRECISIONS if (out / f"serving-{p}.png").exists()]
     if charts:
