@@ -193,8 +193,9 @@ public struct Kernels: @unchecked Sendable {
     /// `.bf16` (inputs and probabilities rounded to BF16, FP32 sums); the softmax is FP32.
     ///
     /// Kernel plugins of ABI 1.3 fuse the three steps, so the scores stay in cache. With an ABI 1.2
-    /// plugin this runs ``batchedMatmul(outer:inner:m:n:k:alpha:a:_:b:_:transposeB:c:_:)``, ``softmax(outer:inner:rows:cols:x:_:mask:maskStride:)``
-    /// and `batchedMatmul` again per sequence, in FP32 whatever `precision` asks.
+    /// plugin this runs ``batchedMatmul(outer:inner:m:n:k:alpha:a:_:b:_:transposeB:c:_:)``,
+    /// ``softmax(outer:inner:rows:cols:x:_:mask:maskStride:)`` and `batchedMatmul` again per sequence, in FP32
+    /// whatever `precision` asks.
     public func attention(
         q: UnsafeBufferPointer<Float>, k: UnsafeBufferPointer<Float>, v: UnsafeBufferPointer<Float>, ld: Int,
         lengths: [Int], heads: Int, headSize: Int, scale: Float, precision: Precision,
