@@ -84,8 +84,9 @@ public final class ThreadTeam: @unchecked Sendable {
             body(context, 0, UInt64(count))
             return
         }
-        // About four chunks per thread balances uneven chunks without much contention.
-        let chunk = max(grain, (count + threads * 4 - 1) / (threads * 4))
+        // About sixteen chunks per thread: the last chunk is what a thread that finishes first waits for, and a
+        // claim is one compare-and-swap.
+        let chunk = max(grain, (count + threads * 16 - 1) / (threads * 16))
         self.body = body
         self.context = context
         self.count = count
