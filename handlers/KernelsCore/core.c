@@ -265,27 +265,41 @@ typedef struct gemm_job {
     uint64_t direct_panels;  /* row panels the micro-kernel reads from A in place (FP32 rows need no packing) */
 } gemm_job;
 
-/* Packs rows [p·mr, p·mr + mr) of A: rounded or quantized into units, zero-padded. */
-static void pack_a_panel(const gemm_job *job, uint64_t p) {
-    uint64_t mr = job->path->mr, units = job->w->units, k = job->w->k;
-    uint32_t precision = job->w->precision;
-    int panels = job->path->a_layout == KC_A_PANELS;
+/* One row of `k` values into `units` units at dst[0], dst[step], ... with the path's converter (or the portable
+   one); an INT8 row's scale goes to *row_scale. */
+static void pack_row(const kc_path *path, uint32_t precision, const float *src, uint64_t k, uint32_t *dst,
+                     uint64_t step, uint64_t units, float *row_scale) {
+    if (path->pack_row) {
+        path->pack_row(src, k, dst, step, units, row_scale);
+    } else {
+        kc_pack_row(precision, src, k, dst, step, units, row_scale);
+    }
+}
+
+/* Packs one block of mr rows of A (`rows` of them real, `ld` apart; the rest zero) of `k` values into `dst` in
+   the path's layout, `units` units per row: a panel [unit][mr] or rows [row][unit], both mr · units long. INT8
+   row scales go to row_scale[0, mr). */
+static void pack_a_block(const kc_path *path, uint32_t precision, const float *src, uint64_t ld, uint64_t rows,
+                         uint64_t k, uint32_t *dst, uint64_t units, float *row_scale) {
+    uint64_t mr = path->mr;
+    int panels = path->a_layout == KC_A_PANELS;
+    uint64_t step = panels ? mr : 1;
     for (uint64_t i = 0; i < mr; i++) {
-        uint64_t row = p * mr + i;
-        uint32_t *dst = panels ? job->apack + p * units * mr + i : job->apack + row * units;
-        uint64_t step = panels ? mr : 1;
-        if (row >= job->m) {
-            for (uint64_t u = 0; u < units; u++) dst[u * step] = 0;
-            if (job->row_scale) job->row_scale[row] = 0.0f;
-            continue;
-        }
-        const float *src = job->a + row * job->lda;
-        if (job->path->pack_row) {
-            job->path->pack_row(src, k, dst, step, units, job->row_scale + row);
+        uint32_t *row = panels ? dst + i : dst + i * units;
+        if (i < rows) {
+            pack_row(path, precision, src + i * ld, k, row, step, units, row_scale + i);
         } else {
-            kc_pack_row(precision, src, k, dst, step, units, job->row_scale + row);
+            for (uint64_t u = 0; u < units; u++) row[u * step] = 0;
+            row_scale[i] = 0.0f;
         }
     }
+}
+
+/* Packs rows [p·mr, p·mr + mr) of A: rounded or quantized into units, zero-padded. */
+static void pack_a_panel(const gemm_job *job, uint64_t p) {
+    uint64_t mr = job->path->mr, units = job->w->units, row0 = p * mr;
+    pack_a_block(job->path, job->w->precision, job->a + row0 * job->lda, job->lda, min_u64(mr, job->m - row0),
+                 job->w->k, job->apack + row0 * units, units, job->row_scale + row0);
 }
 
 static void pack_a_body(void *context, uint64_t begin, uint64_t end) {
@@ -537,34 +551,6 @@ typedef struct attention_job {
     int failed;
 } attention_job;
 
-/* Converts `count` values of one row into units at dst[0], dst[step], ... (zero-padded to `units`). */
-static void attention_pack_row(const attention_job *job, const float *src, uint64_t count, uint32_t *dst,
-                               uint64_t step, uint64_t units) {
-    float unused;
-    if (job->path->pack_row) {
-        job->path->pack_row(src, count, dst, step, units, &unused);
-    } else {
-        kc_pack_row(job->d->precision, src, count, dst, step, units, &unused);
-    }
-}
-
-/* Packs up to mr rows (`rows` of them real, the rest zero) of `count` values, `ld` apart, as A in the path's
-   layout with `units` units per row. */
-static void attention_pack_a(const attention_job *job, const float *src, uint64_t ld, uint32_t rows, uint64_t count,
-                             uint32_t *a, uint64_t units) {
-    uint64_t mr = job->path->mr;
-    int panels = job->path->a_layout == KC_A_PANELS;
-    for (uint64_t i = 0; i < mr; i++) {
-        uint32_t *dst = panels ? a + i : a + i * units;
-        uint64_t step = panels ? mr : 1;
-        if (i < rows) {
-            attention_pack_row(job, src + i * ld, count, dst, step, units);
-        } else {
-            for (uint64_t u = 0; u < units; u++) dst[u * step] = 0;
-        }
-    }
-}
-
 /* Packs V (`length` rows of `head_size`) as weight panels for P·V: unit u of column c holds V[u][c] (FP32)
    or V[2u][c], V[2u + 1][c] as a BF16 pair, zero past the sequence and past the head. */
 static void attention_pack_v(const attention_job *job, const float *v, uint64_t length, uint32_t *data,
@@ -635,6 +621,8 @@ static void attention_item(const attention_job *job, const attention_slice *slic
     uint32_t *vp = kt + k_panels * qk_units * KC_NR;
     float *scores = (float *)(vp + v_panels * pv_units * KC_NR);
     uint32_t *a = (uint32_t *)(scores + mr * ld_scores);
+    /* The packers' row scales: written for padding rows, never read (attention has no INT8). */
+    float *row_scale = (float *)(a + mr * (qk_units > pv_units ? qk_units : pv_units));
     /* FP32 rows need no conversion: a row-layout micro-kernel reads full blocks of Q and the probabilities
        in place (it reads mr rows, so a short last block is still copied, zero-padded). */
     int in_place = kg == 1 && path->a_layout == KC_A_ROWS;
@@ -650,7 +638,7 @@ static void attention_item(const attention_job *job, const attention_slice *slic
         }
         for (uint64_t j = 0; j < KC_NR; j++) {
             if (j < keys) {
-                attention_pack_row(job, k + j * d->ld_qkv, head_size, data + j, KC_NR, qk_units);
+                pack_row(path, d->precision, k + j * d->ld_qkv, head_size, data + j, KC_NR, qk_units, NULL);
             } else {
                 for (uint64_t u = 0; u < qk_units; u++) data[u * KC_NR + j] = 0;
             }
@@ -668,7 +656,7 @@ static void attention_item(const attention_job *job, const attention_slice *slic
             tile.a = (const uint32_t *)q;
             tile.a_row_units = d->ld_qkv;
         } else {
-            attention_pack_a(job, q, d->ld_qkv, rows, head_size, a, qk_units);
+            pack_a_block(path, d->precision, q, d->ld_qkv, rows, head_size, a, qk_units, row_scale);
             tile.a = a;
             tile.a_row_units = qk_units;
         }
@@ -687,7 +675,7 @@ static void attention_item(const attention_job *job, const attention_slice *slic
             tile.a = (const uint32_t *)scores;
             tile.a_row_units = ld_scores;
         } else {
-            attention_pack_a(job, scores, ld_scores, rows, length, a, pv_units);
+            pack_a_block(path, d->precision, scores, ld_scores, rows, length, a, pv_units, row_scale);
             tile.a = a;
             tile.a_row_units = pv_units;
         }
@@ -715,7 +703,7 @@ static void attention_body(void *context, uint64_t begin, uint64_t end) {
     uint64_t qk_units = (d->head_size + kg - 1) / kg, pv_units = (longest + kg - 1) / kg;
     uint64_t k_panels = (longest + KC_NR - 1) / KC_NR, v_panels = (d->head_size + KC_NR - 1) / KC_NR;
     size_t bytes = (size_t)(k_panels * qk_units * KC_NR + v_panels * pv_units * KC_NR + mr * k_panels * KC_NR +
-                            mr * (qk_units > pv_units ? qk_units : pv_units)) * sizeof(uint32_t);
+                            mr * (qk_units > pv_units ? qk_units : pv_units) + mr) * sizeof(uint32_t);
     uint8_t *scratch = kc_scratch_get(1, bytes);
     if (scratch == NULL) {
         __atomic_store_n(&job->failed, 1, __ATOMIC_RELAXED);
