@@ -124,6 +124,52 @@ __attribute__((target("avx512f,avx512vnni"))) double confide_peak_int8(uint64_t 
     return (double)iterations * 12 * 64 * 2;
 }
 
+/* AMX: four independent 16 × 16 accumulator tiles (0-3) fed by the same two operand tiles (4, 5). The caller's
+   process must hold the XTILEDATA permission (confide_cpu_probe asks for it). */
+typedef struct peak_tile_config {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} peak_tile_config;
+
+#define PEAK_AMX_LOOP(OP)                                                                                          \
+    peak_tile_config config;                                                                                       \
+    memset(&config, 0, sizeof config);                                                                             \
+    config.palette = 1;                                                                                            \
+    for (int tile = 0; tile < 6; tile++) {                                                                         \
+        config.rows[tile] = 16;                                                                                    \
+        config.colsb[tile] = 64;                                                                                   \
+    }                                                                                                              \
+    uint8_t operand[16 * 64] __attribute__((aligned(64)));                                                         \
+    memset(operand, 0x3c, sizeof operand);                                                                         \
+    _tile_loadconfig(&config);                                                                                     \
+    _tile_zero(0);                                                                                                 \
+    _tile_zero(1);                                                                                                 \
+    _tile_zero(2);                                                                                                 \
+    _tile_zero(3);                                                                                                 \
+    _tile_loadd(4, operand, 64);                                                                                   \
+    _tile_loadd(5, operand, 64);                                                                                   \
+    for (uint64_t n = 0; n < iterations; n++) {                                                                    \
+        OP(0, 4, 5);                                                                                               \
+        OP(1, 4, 5);                                                                                               \
+        OP(2, 4, 5);                                                                                               \
+        OP(3, 4, 5);                                                                                               \
+    }                                                                                                              \
+    _tile_stored(0, operand, 64);                                                                                  \
+    _tile_release();                                                                                               \
+    volatile uint8_t sink = operand[0];                                                                            \
+    (void)sink;
+
+__attribute__((target("amx-tile,amx-bf16"))) double confide_peak_amx_bf16(uint64_t iterations) {
+    PEAK_AMX_LOOP(_tile_dpbf16ps)
+    return (double)iterations * 4 * 16 * 16 * 32 * 2;
+}
+
+__attribute__((target("amx-tile,amx-int8"))) double confide_peak_amx_int8(uint64_t iterations) {
+    PEAK_AMX_LOOP(_tile_dpbusd)
+    return (double)iterations * 4 * 16 * 16 * 64 * 2;
+}
+
 #else
 
 void confide_cpu_probe(ConfideCPUProbe *probe) {
@@ -134,5 +180,7 @@ void confide_cpu_probe(ConfideCPUProbe *probe) {
 double confide_peak_fp32(uint64_t iterations) { (void)iterations; return 0; }
 double confide_peak_bf16(uint64_t iterations) { (void)iterations; return 0; }
 double confide_peak_int8(uint64_t iterations) { (void)iterations; return 0; }
+double confide_peak_amx_bf16(uint64_t iterations) { (void)iterations; return 0; }
+double confide_peak_amx_int8(uint64_t iterations) { (void)iterations; return 0; }
 
 #endif

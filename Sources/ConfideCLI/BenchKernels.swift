@@ -55,12 +55,17 @@ struct BenchKernels: ParsableCommand {
         print("CPU \(probe.brand), \(cores) cores; kernels '\(plugin.name)' (\(choice.reason))")
         var peaks: [Kernels.Precision: (one: Double, all: Double)] = [:]
         for precision in selected {
-            let one = Peak.measure(precision, features: probe.features, team: nil, seconds: seconds)
-            let all = cores > 1 ? Peak.measure(precision, features: probe.features, team: team, seconds: seconds) : one
+            guard let instruction = Peak.Instruction(precision, features: probe.features) else {
+                print("peak \(precision.name): this CPU has no instruction to measure it with")
+                continue
+            }
+            let one = Peak.measure(instruction, team: nil, seconds: seconds)
+            let all = cores > 1 ? Peak.measure(instruction, team: team, seconds: seconds) : one
             peaks[precision] = (one, one * Double(cores))
             print(
-                "peak \(precision.name): \(format(one)) GFLOP/s on one core, \(format(all)) measured on \(cores) "
-                    + "(all-core ratios use \(cores) × the one-core peak, which load from other processes cannot lower)")
+                "peak \(precision.name) (\(instruction.name)): \(format(one)) GFLOP/s on one core, \(format(all)) measured "
+                    + "on \(cores) (all-core ratios use \(cores) × the one-core peak, which load from other processes "
+                    + "cannot lower)")
         }
         print("")
         print("prec  tokens     k     n |  1 core GFLOP/s  ratio | \(cores) cores GFLOP/s  ratio")
@@ -170,26 +175,47 @@ extension Kernels.Precision {
     }
 }
 
-/// The peak of the instruction a precision's kernels are built on: 512-bit FMA, vdpbf16ps or vpdpbusd
-/// on independent registers.
+/// The peak of the fastest instruction this CPU has for a precision: 512-bit FMA; AMX's tdpbf16ps / tdpbusd
+/// where the CPU has AMX, else vdpbf16ps / vpdpbusd; on independent accumulators.
 enum Peak {
+    /// A peak loop: the instruction it runs.
+    enum Instruction: UInt32 {
+        case fma = 1, vdpbf16ps, vpdpbusd, tdpbf16ps, tdpbusd
+
+        /// The fastest one `features` offer for `precision`, or nil when the CPU has none.
+        init?(_ precision: Kernels.Precision, features: CPUFeatures) {
+            let candidates: [(Instruction, CPUFeatures)] = switch precision {
+            case .fp32: [(.fma, .avx512f)]
+            case .bf16: [(.tdpbf16ps, [.amxTile, .amxBF16]), (.vdpbf16ps, [.avx512f, .avx512bf16])]
+            case .int8: [(.tdpbusd, [.amxTile, .amxInt8]), (.vpdpbusd, [.avx512f, .avx512vnni])]
+            }
+            guard let found = candidates.first(where: { features.isSuperset(of: $0.1) }) else { return nil }
+            self = found.0
+        }
+
+        /// Rounds of the loop per call: about 30 ms on one core.
+        var iterations: UInt64 { rawValue >= Instruction.tdpbf16ps.rawValue ? 500_000 : 1_000_000 }
+
+        var name: String {
+            switch self {
+            case .fma: "vfmadd"
+            case .vdpbf16ps: "vdpbf16ps"
+            case .vpdpbusd: "vpdpbusd"
+            case .tdpbf16ps: "tdpbf16ps"
+            case .tdpbusd: "tdpbusd"
+            }
+        }
+    }
+
     private struct Loop {
-        var precision: UInt32
-        var iterations: UInt64
+        var instruction: Instruction
         var operations = [Double](repeating: 0, count: 256)
     }
 
-    /// GFLOP/s (GOP/s for INT8) on the calling thread, or on every thread of `team`; 0 when the CPU
-    /// lacks the instruction.
-    static func measure(_ precision: Kernels.Precision, features: CPUFeatures, team: ThreadTeam?, seconds: Double) -> Double {
-        let needed: CPUFeatures = switch precision {
-        case .fp32: .avx512f
-        case .bf16: [.avx512f, .avx512bf16]
-        case .int8: [.avx512f, .avx512vnni]
-        }
-        guard features.isSuperset(of: needed) else { return 0 }
+    /// GFLOP/s (GOP/s for INT8) of `instruction` on the calling thread, or on every thread of `team`.
+    static func measure(_ instruction: Instruction, team: ThreadTeam?, seconds: Double) -> Double {
         let threads = team?.size ?? 1
-        var loop = Loop(precision: precision.rawValue, iterations: 1_000_000)
+        var loop = Loop(instruction: instruction)
         var best = 0.0
         let start = BenchKernels.now()
         while BenchKernels.now() - start < seconds {
@@ -198,11 +224,14 @@ enum Peak {
                 let body: ConfideParallelBody = { context, begin, end in
                     guard let loop = context?.assumingMemoryBound(to: Loop.self) else { return }
                     for index in Int(begin)..<Int(end) {
-                        let iterations = loop.pointee.iterations
-                        loop.pointee.operations[index] = switch loop.pointee.precision {
-                        case 1: confide_peak_fp32(iterations)
-                        case 2: confide_peak_bf16(iterations)
-                        default: confide_peak_int8(iterations)
+                        let instruction = loop.pointee.instruction
+                        let iterations = instruction.iterations
+                        loop.pointee.operations[index] = switch instruction {
+                        case .fma: confide_peak_fp32(iterations)
+                        case .vdpbf16ps: confide_peak_bf16(iterations)
+                        case .vpdpbusd: confide_peak_int8(iterations)
+                        case .tdpbf16ps: confide_peak_amx_bf16(iterations)
+                        case .tdpbusd: confide_peak_amx_int8(iterations)
                         }
                     }
                 }

@@ -31,5 +31,11 @@ double confide_peak_fp32(uint64_t iterations);
 double confide_peak_bf16(uint64_t iterations);
 /** Runs `iterations` rounds of independent vpdpbusd (needs AVX512_VNNI) and returns the ops done. */
 double confide_peak_int8(uint64_t iterations);
+/** Runs `iterations` rounds of four independent 16 × 16 tdpbf16ps (needs AMX_BF16 and the tile permission)
+    and returns the FLOPs done. */
+double confide_peak_amx_bf16(uint64_t iterations);
+/** Runs `iterations` rounds of four independent 16 × 16 tdpbusd (needs AMX_INT8 and the tile permission)
+    and returns the ops done. */
+double confide_peak_amx_int8(uint64_t iterations);
 
 #endif /* CONFIDE_CPU_FEATURES_H */
