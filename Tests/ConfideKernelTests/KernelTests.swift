@@ -96,21 +96,27 @@ struct GEMMTests {
         }
     }
 
-    /// Work split across a worker's cores gives bit-identical results: every tile is computed the same way.
+    /// Work split across a worker's cores gives bit-identical results: every tile is computed once, the same
+    /// way. The row counts give one row group per thread, groups of unequal size, and fewer row tiles than
+    /// threads.
     @Test(arguments: KernelPlugins.runnable)
     func theWorkersTeamGivesTheSameResult(product: String) throws {
         let kernels = try KernelPlugins.kernels(product)
         var random = Random(seed: 5)
-        let (m, k, n) = (150, 200, 300)
-        let a = random.values(m * k), w = random.values(k * n)
-        for precision in Kernels.Precision.allCases {
-            let alone = try kernels.run(a, w, m: m, k: k, n: n, precision: precision, epilogue: EpilogueCase(), bias: [], residual: [])
-            let team = ThreadTeam(size: 3)
-            ThreadTeam.setCurrent(team)
-            let together = try kernels.run(a, w, m: m, k: k, n: n, precision: precision, epilogue: EpilogueCase(), bias: [], residual: [])
-            ThreadTeam.setCurrent(nil)
-            team.stop()
-            #expect(alone == together, "\(product) \(precision)")
+        let (k, n) = (200, 300)
+        for (m, threads) in [(150, 3), (300, 2), (37, 4)] {
+            let a = random.values(m * k), w = random.values(k * n)
+            for precision in Kernels.Precision.allCases {
+                let alone = try kernels.run(
+                    a, w, m: m, k: k, n: n, precision: precision, epilogue: EpilogueCase(), bias: [], residual: [])
+                let team = ThreadTeam(size: threads)
+                ThreadTeam.setCurrent(team)
+                let together = try kernels.run(
+                    a, w, m: m, k: k, n: n, precision: precision, epilogue: EpilogueCase(), bias: [], residual: [])
+                ThreadTeam.setCurrent(nil)
+                team.stop()
+                #expect(alone == together, "\(product) \(precision), \(m) rows on \(threads) threads")
+            }
         }
     }
 

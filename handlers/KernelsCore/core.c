@@ -262,6 +262,7 @@ typedef struct gemm_job {
     uint32_t *apack;
     float *row_scale;
     uint64_t mpanels, mc_panels, mtiles, nc_panels, ntiles;
+    uint64_t groups;         /* row groups: one per thread (fewer when there are fewer row tiles) */
     uint64_t direct_panels;  /* row panels the micro-kernel reads from A in place (FP32 rows need no packing) */
 } gemm_job;
 
@@ -306,6 +307,21 @@ static void pack_a_body(void *context, uint64_t begin, uint64_t end) {
     for (uint64_t p = begin; p < end; p++) pack_a_panel(context, p);
 }
 
+/* The first row tile of row group g. */
+static uint64_t group_start(const gemm_job *job, uint64_t g) { return g * job->mtiles / job->groups; }
+
+/* Tile t's row tile and column block. Tiles are numbered group by group, and column-block-major within a
+   group. The host's parallel_for gives thread i the i-th contiguous share of the tiles first, so with one
+   group per thread each thread computes the same rows in every GEMM, the rows the row-wise steps between
+   GEMMs (layer norm, packing A) also give it: activations stay in the cache of the core that wrote them. */
+static void tile_coordinates(const gemm_job *job, uint64_t t, uint64_t *row_tile, uint64_t *column_block) {
+    uint64_t g = 0;
+    while (g + 1 < job->groups && t >= group_start(job, g + 1) * job->ntiles) g++;
+    uint64_t first = group_start(job, g), rows = group_start(job, g + 1) - first, local = t - first * job->ntiles;
+    *row_tile = first + local % rows;
+    *column_block = local / rows;
+}
+
 static void gemm_tiles(void *context, uint64_t begin, uint64_t end) {
     const gemm_job *job = context;
     const kc_path *path = job->path;
@@ -314,11 +330,12 @@ static void gemm_tiles(void *context, uint64_t begin, uint64_t end) {
     int int8 = w->precision == CONFIDE_PRECISION_INT8;
     if (path->thread_begin) path->thread_begin();
     for (uint64_t t = begin; t < end; t++) {
-        uint64_t p0 = (t % job->mtiles) * job->mc_panels, p1 = min_u64(job->mpanels, p0 + job->mc_panels);
-        uint64_t q0 = (t / job->mtiles) * job->nc_panels, q1 = min_u64(w->panels, q0 + job->nc_panels);
-        /* Tiles are column-block-major, and within a tile each weight panel runs through all its K chunks
-           in turn: the panel streams from memory in one sequential run, then stays in L2 while every row
-           block of A passes. */
+        uint64_t row_tile, column_block;
+        tile_coordinates(job, t, &row_tile, &column_block);
+        uint64_t p0 = row_tile * job->mc_panels, p1 = min_u64(job->mpanels, p0 + job->mc_panels);
+        uint64_t q0 = column_block * job->nc_panels, q1 = min_u64(w->panels, q0 + job->nc_panels);
+        /* Within a tile each weight panel runs through all its K chunks in turn: the panel streams from
+           memory in one sequential run, then stays in L2 while every row block of A passes. */
         for (uint64_t q = q0; q < q1; q++) {
             uint64_t col0 = q * KC_NR;
             kc_tile tile;
@@ -378,6 +395,7 @@ static void setup_job(gemm_job *job, void *scratch, uint64_t mpanels, uint64_t t
         job->nc_panels /= 2;
     }
     job->ntiles = (job->w->panels + job->nc_panels - 1) / job->nc_panels;
+    job->groups = min_u64(threads, job->mtiles);
 }
 
 ConfideError *kc_gemm(const kc_impl *impl, const ConfidePackedWeights *w, uint64_t m, const float *a, uint64_t lda,

@@ -10,11 +10,16 @@ import Musl
 /// A worker's intra-op thread team: the worker's own thread plus `size - 1` helper threads, which
 /// split a parallel-for among themselves. Helpers spin for a while for the next loop, then sleep.
 ///
+/// Thread `i` of the team (the caller is 0) first runs the chunks of its own share of a loop, the `i`-th of
+/// `size` equal contiguous parts of `[0, count)`, and then helps with the others' shares. So loops over
+/// the same rows give each thread the same rows, as long as no thread falls behind: the rows one loop
+/// writes are read by the next on the core that wrote them, not fetched from another core's cache.
+///
 /// The caller never waits for a helper to wake up: it takes chunks itself and returns as soon as every
 /// chunk is done, whoever ran it. A helper that wakes late finds the loop finished and goes back to
-/// waiting. Chunks are claimed with one atomic word holding the loop's generation (high 32 bits) and its
-/// next index (low 32 bits), so a late helper can never claim a chunk of a later loop with an earlier
-/// loop's body.
+/// waiting. Each share's chunks are claimed with one atomic double word holding the loop's generation, the
+/// share's next index, its end and the chunk size, so a late helper can never claim a chunk of a later loop
+/// with an earlier loop's body or bounds.
 ///
 /// The team behind ``ConfideHostApi/parallel_for`` is the calling thread's ``current`` team; a thread
 /// without one runs the loop alone.
@@ -22,8 +27,10 @@ public final class ThreadTeam: @unchecked Sendable {
     /// The number of threads that run a loop, the caller included.
     public let size: Int
 
-    /// The current loop's generation (high 32 bits) and next unclaimed index (low 32 bits).
-    private let claim = Atomic<UInt64>(0)
+    /// The current loop's generation: a new value starts a loop.
+    private let generation = Atomic<UInt64>(0)
+    /// Each thread's share of the current loop, by thread index.
+    private let shares: [Share]
     /// Indices of the current loop that have finished.
     private let finished = Atomic<Int>(0)
     private let sleepers = Atomic<Int>(0)
@@ -31,12 +38,10 @@ public final class ThreadTeam: @unchecked Sendable {
     private let sleepLock = SleepCondition()
     private var helpers: [pthread_t] = []
 
-    // The current loop; written by the caller before it publishes a new generation in `claim`, read by
+    // The current loop; written by the caller before it publishes a new `generation`, read by
     // helpers only while they hold an unfinished chunk of that generation.
     private var body: ConfideParallelBody?
     private var context: UnsafeMutableRawPointer?
-    private var count = 0
-    private var chunk = 1
 
     /// Nanoseconds a helper keeps checking for the next loop (yielding to other threads) before it sleeps:
     /// longer than the gaps between the loops of one batch, so a batch never pays for a wake-up.
@@ -46,6 +51,7 @@ public final class ThreadTeam: @unchecked Sendable {
     /// itself to a core.
     public init(size: Int, onStart: @escaping @Sendable (Int) -> Void = { _ in }) {
         self.size = max(1, size)
+        shares = (0..<self.size).map { _ in Share() }
         for index in 1..<self.size {
             let start = HelperStart(team: self, index: index, onStart: onStart)
             var thread = pthread_t()
@@ -78,9 +84,10 @@ public final class ThreadTeam: @unchecked Sendable {
     /// thread only, one loop at a time.
     public func parallelFor(count: Int, grain: Int, context: UnsafeMutableRawPointer?, body: ConfideParallelBody) {
         guard count > 0 else { return }
-        let threads = helpers.count + 1
+        // One share per thread of the team; a helper that failed to start leaves its share to the others.
+        let threads = shares.count
         let grain = max(1, grain)
-        guard threads > 1, count > grain, count < Int(UInt32.max) else {
+        guard !helpers.isEmpty, count > grain, count < Int(UInt32.max) else {
             body(context, 0, UInt64(count))
             return
         }
@@ -89,14 +96,18 @@ public final class ThreadTeam: @unchecked Sendable {
         let chunk = max(grain, (count + threads * 16 - 1) / (threads * 16))
         self.body = body
         self.context = context
-        self.count = count
-        self.chunk = chunk
         finished.store(0, ordering: .relaxed)
         // Generations are 32 bits and wrap to 0 (after about 15 hours of a busy worker's loops).
-        let generation = ((claim.load(ordering: .relaxed) >> 32) &+ 1) & 0xFFFF_FFFF
-        claim.store(generation << 32, ordering: .sequentiallyConsistent)
+        let generation = (self.generation.load(ordering: .relaxed) &+ 1) & 0xFFFF_FFFF
+        for index in 0..<threads {
+            let start = index * count / threads, end = (index + 1) * count / threads
+            shares[index].claim.store(
+                WordPair(first: UInt(generation << 32) | UInt(start), second: UInt(chunk) << 32 | UInt(end)),
+                ordering: .relaxed)
+        }
+        self.generation.store(generation, ordering: .sequentiallyConsistent)
         if sleepers.load(ordering: .sequentiallyConsistent) > 0 { sleepLock.broadcast() }
-        work(generation: generation)
+        work(generation: generation, home: 0)
         var spins = 0
         while finished.load(ordering: .acquiring) < count {
             spins += 1
@@ -104,35 +115,41 @@ public final class ThreadTeam: @unchecked Sendable {
         }
     }
 
-    /// Runs chunks of loop `generation` until none is left or a later loop has started.
-    private func work(generation: UInt64) {
-        var word = claim.load(ordering: .acquiring)
-        while word >> 32 == generation {
-            let start = Int(word & 0xFFFF_FFFF)
-            let count = count, chunk = chunk
-            guard start < count else { return }
-            let end = min(count, start + chunk)
-            let (exchanged, current) = claim.compareExchange(
-                expected: word, desired: (generation << 32) | UInt64(end), ordering: .acquiringAndReleasing)
-            guard exchanged else {
-                word = current
-                continue
+    /// Runs chunks of loop `generation`, those of thread `home`'s share first, then the other shares' in turn,
+    /// until none is left or a later loop has started. Everything a claim depends on is in the share's own
+    /// words, so a thread late from an earlier loop can never claim with that loop's bounds.
+    private func work(generation: UInt64, home: Int) {
+        for offset in 0..<shares.count {
+            let share = shares[(home + offset) % shares.count]
+            var words = share.claim.load(ordering: .acquiring)
+            while UInt64(words.first >> 32) == generation {
+                let start = Int(words.first & 0xFFFF_FFFF)
+                let end = min(Int(words.second & 0xFFFF_FFFF), start + Int(words.second >> 32))
+                guard start < end else { break }
+                let claimed = WordPair(first: UInt(generation << 32) | UInt(end), second: words.second)
+                let (exchanged, current) = share.claim.compareExchange(
+                    expected: words, desired: claimed, ordering: .acquiringAndReleasing)
+                guard exchanged else {
+                    words = current
+                    continue
+                }
+                // Holding an unfinished chunk of this generation keeps the caller in this loop: body and
+                // context are still this loop's.
+                body?(context, UInt64(start), UInt64(end))
+                finished.wrappingAdd(end - start, ordering: .releasing)
+                words = share.claim.load(ordering: .acquiring)
             }
-            // Holding an unfinished chunk of this generation keeps the caller in this loop: body and
-            // context are still this loop's.
-            body?(context, UInt64(start), UInt64(end))
-            finished.wrappingAdd(end - start, ordering: .releasing)
-            word = claim.load(ordering: .acquiring)
+            guard UInt64(words.first >> 32) == generation else { return }
         }
     }
 
-    fileprivate func helperLoop() {
+    fileprivate func helperLoop(index: Int) {
         var seen: UInt64 = 0
         while !stopping.load(ordering: .relaxed) {
-            let generation = claim.load(ordering: .acquiring) >> 32
+            let generation = generation.load(ordering: .acquiring)
             if generation != seen {
                 seen = generation
-                work(generation: generation)
+                work(generation: generation, home: index)
                 continue
             }
             waitForLoop(after: seen)
@@ -144,7 +161,7 @@ public final class ThreadTeam: @unchecked Sendable {
     private func waitForLoop(after seen: UInt64) {
         let started = Self.now()
         var spins = 0
-        while claim.load(ordering: .acquiring) >> 32 == seen, !stopping.load(ordering: .relaxed) {
+        while generation.load(ordering: .acquiring) == seen, !stopping.load(ordering: .relaxed) {
             spins += 1
             guard spins & 255 == 0 else { continue }
             // Past the first few microseconds, let whatever else wants this core (the event loops, a client)
@@ -153,7 +170,7 @@ public final class ThreadTeam: @unchecked Sendable {
             if Self.now() - started > Self.spinNanoseconds {
                 sleepers.wrappingAdd(1, ordering: .sequentiallyConsistent)
                 sleepLock.wait {
-                    self.claim.load(ordering: .acquiring) >> 32 != seen || self.stopping.load(ordering: .relaxed)
+                    self.generation.load(ordering: .acquiring) != seen || self.stopping.load(ordering: .relaxed)
                 }
                 sleepers.wrappingSubtract(1, ordering: .acquiringAndReleasing)
                 return
@@ -199,8 +216,16 @@ private final class HelperStart {
 
     func run() {
         onStart(index)
-        team.helperLoop()
+        team.helperLoop(index: index)
     }
+}
+
+/// One thread's share of a loop, claimed with one double-word compare-and-swap: the loop's generation (high 32
+/// bits) and the share's next unclaimed index (low 32 bits) in the first word; the chunk size (high 32 bits)
+/// and the share's end (low 32 bits) in the second. Padded so that no two shares sit in one cache line.
+private final class Share {
+    let claim = Atomic<WordPair>(WordPair(first: 0, second: 0))
+    private let padding: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
 }
 
 /// A mutex and condition variable for sleeping helpers.

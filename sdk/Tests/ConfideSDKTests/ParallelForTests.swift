@@ -63,3 +63,53 @@ struct ParallelForTests {
         }
     }
 }
+
+/// What a stress loop's body writes: how often each index ran, and whether any ran outside the loop.
+private struct Tally {
+    var runs: UnsafeMutablePointer<Int32>
+    var count: UInt64
+    var outOfRange: UnsafeMutablePointer<Int32>
+}
+
+@Suite("The thread team under back-to-back loops")
+struct ThreadTeamTests {
+    /// Thousands of loops of changing sizes, each started the moment the last one ends: a thread still inside
+    /// a finished loop must never claim anything with that loop's bounds or the next loop's body.
+    @Test(arguments: [2, 3, 4])
+    func everyIndexOfEveryLoopRunsExactlyOnce(threads: Int) {
+        let team = ThreadTeam(size: threads)
+        defer { team.stop() }
+        let capacity = 256
+        let runs = UnsafeMutablePointer<Int32>.allocate(capacity: capacity)
+        let outOfRange = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+        defer {
+            runs.deallocate()
+            outOfRange.deallocate()
+        }
+        var state: UInt64 = 12_345
+        var failures = 0
+        for _ in 0..<20_000 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let count = Int(state >> 33) % capacity + 1
+            runs.initialize(repeating: 0, count: capacity)
+            outOfRange.pointee = 0
+            var tally = Tally(runs: runs, count: UInt64(count), outOfRange: outOfRange)
+            withUnsafeMutablePointer(to: &tally) { pointer in
+                team.parallelFor(count: count, grain: 1, context: UnsafeMutableRawPointer(pointer)) { context, begin, end in
+                    guard let tally = context?.assumingMemoryBound(to: Tally.self).pointee else { return }
+                    if end > tally.count { tally.outOfRange.pointee = 1 }
+                    for index in Int(begin)..<Int(min(end, tally.count)) {
+                        // A little work per index keeps every thread busy to the end of each loop, so threads
+                        // leave a loop together, as they do in a model's layers.
+                        var spin = UInt64(index)
+                        for _ in 0..<200 { spin = spin &* 2_862_933_555_777_941_757 &+ 3_037_000_493 }
+                        tally.runs[index] += spin == 1 ? 2 : 1
+                    }
+                }
+            }
+            let wrong = (0..<capacity).filter { runs[$0] != ($0 < count ? 1 : 0) }.count
+            if wrong > 0 || outOfRange.pointee != 0 { failures += 1 }
+        }
+        #expect(failures == 0)
+    }
+}

@@ -265,7 +265,10 @@ typedef struct ConfideHostApi {
         calling worker's intra-op team (the worker's own cores; the calling thread takes part), and
         returns when every chunk is done. Chunks run concurrently: `body` must only write memory no
         other chunk writes. On a thread that is not a worker thread the loop runs on the caller alone.
-        Not reentrant: a body must not call parallel_for. */
+        Not reentrant: a body must not call parallel_for.
+        Placement (a performance property, not a guarantee): thread i of the team starts with the i-th of
+        equal contiguous shares of [0, count) and only then helps with the others', so loops that map their
+        indices to the same rows in the same order keep each row on one core from loop to loop. */
     void (*parallel_for)(uint64_t count, uint64_t grain, void *context, ConfideParallelBody body);
 
     /** The number of threads parallel_for uses when called from this thread (1 without a team). */
