@@ -97,14 +97,14 @@ struct GEMMTests {
     }
 
     /// Work split across a worker's cores gives bit-identical results: every tile is computed once, the same
-    /// way. The row counts give one row group per thread, groups of unequal size, and fewer row tiles than
-    /// threads.
+    /// way. The row counts give one row group per thread, groups of unequal size, fewer row tiles than
+    /// threads, and long groups.
     @Test(arguments: KernelPlugins.runnable)
     func theWorkersTeamGivesTheSameResult(product: String) throws {
         let kernels = try KernelPlugins.kernels(product)
         var random = Random(seed: 5)
         let (k, n) = (200, 300)
-        for (m, threads) in [(150, 3), (300, 2), (37, 4)] {
+        for (m, threads) in [(150, 3), (300, 2), (37, 4), (1100, 2)] {
             let a = random.values(m * k), w = random.values(k * n)
             for precision in Kernels.Precision.allCases {
                 let alone = try kernels.run(
