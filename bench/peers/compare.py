@@ -57,6 +57,17 @@ def run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([str(c) for c in command], check=True, **kwargs)
 
 
+LOG_TAIL_BYTES = 20_000
+
+
+def copy_log_tail(source: Path, destination: Path) -> None:
+    """Copies the last LOG_TAIL_BYTES of a server's log: KServe writes a line per request, megabytes per run."""
+    with source.open("rb") as log:
+        log.seek(0, os.SEEK_END)
+        log.seek(max(0, log.tell() - LOG_TAIL_BYTES))
+        destination.write_bytes(log.read())
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Servers
 
@@ -265,7 +276,7 @@ def serve_and_load(args, server: Server, out: Path) -> dict[str, Any]:
         server.stop()
         if server.log.exists():
             suffix = "".join(c for c in server.variant.split(" ×")[0] if c.isalnum()) if server.variant else ""
-            shutil.copy(server.log, out / f"{server.name}-{server.precision}{'-' * bool(suffix)}{suffix}.log")
+            copy_log_tail(server.log, out / f"{server.name}-{server.precision}{'-' * bool(suffix)}{suffix}.log")
     record["loadavg_before"] = round(load_before, 2)
     record["loadavg_after"] = round(os.getloadavg()[0], 2)
     return record
