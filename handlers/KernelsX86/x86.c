@@ -25,18 +25,17 @@ KX_INLINE __m512 kx_exp(__m512 x) {
     return _mm512_scalef_ps(p, n);
 }
 
-/* Exact GELU, x/2 · (1 + erf(x/√2)), with erfc from Numerical Recipes' Chebyshev fit (relative error
-   below 1.2e-7). */
+/* GELU, x/2 · (1 + erf(x/√2)), with erfc(z) ≈ (1 + a1·z + … + a6·z⁶)^−16 for z = |x|/√2 (Abramowitz & Stegun
+   7.1.28): no exponential, one divide. Against erf in Double the result is within 8.2e-7 absolute, and 4e-7 ·
+   max(1, |x|). */
 KX_INLINE __m512 kx_gelu(__m512 x) {
     __m512 z = _mm512_abs_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f)));
-    __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(z, _mm512_set1_ps(0.5f), _mm512_set1_ps(1.0f)));
-    static const float coefficients[] = {0.17087277f, -0.82215223f, 1.48851587f, -1.13520398f, 0.27886807f,
-                                         -0.18628806f, 0.09678418f, 0.37409196f, 1.00002368f};
-    __m512 q = _mm512_set1_ps(coefficients[0]);
-    for (int index = 1; index < 9; index++) q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(coefficients[index]));
-    q = _mm512_mul_ps(q, t);
-    __m512 exponent = _mm512_sub_ps(_mm512_sub_ps(q, _mm512_mul_ps(z, z)), _mm512_set1_ps(1.26551223f));
-    __m512 erfc = _mm512_mul_ps(t, kx_exp(exponent));
+    static const float coefficients[] = {4.30638e-5f, 2.765672e-4f, 1.520143e-4f, 9.2705272e-3f, 4.22820123e-2f,
+                                         7.05230784e-2f, 1.0f};
+    __m512 p = _mm512_set1_ps(coefficients[0]);
+    for (int index = 1; index < 7; index++) p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(coefficients[index]));
+    for (int square = 0; square < 4; square++) p = _mm512_mul_ps(p, p);
+    __m512 erfc = _mm512_div_ps(_mm512_set1_ps(1.0f), p);
     __mmask16 negative = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
     __m512 one_plus_erf = _mm512_mask_blend_ps(negative, _mm512_sub_ps(_mm512_set1_ps(2.0f), erfc), erfc);
     return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)), one_plus_erf);
