@@ -194,7 +194,12 @@ enum Peak {
         }
 
         /// Rounds of the loop per call: about 30 ms on one core.
-        var iterations: UInt64 { rawValue >= Instruction.tdpbf16ps.rawValue ? 500_000 : 1_000_000 }
+        var iterations: UInt64 {
+            switch self {
+            case .tdpbf16ps, .tdpbusd: 500_000
+            case .fma, .vdpbf16ps, .vpdpbusd: 1_000_000
+            }
+        }
 
         var name: String {
             switch self {

@@ -246,18 +246,28 @@ KX_INLINE __m512 kx_gather_column(const float *src, __m512i offsets, __mmask16 m
     return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, offsets, src + column, 4);
 }
 
+/* The body of a column packer: `PACK_ROW` row by row for strides too large for gathers, else GATHER(src, offsets,
+   mask, u, k) (16 rows' unit u as a vector of 32-bit units) for rows 0-15 and 16-31 of every unit. */
+#define KX_PACK_COLUMNS_BODY(PACK_ROW, GATHER)                                                                     \
+    if (ld > KX_GATHER_MAX_LD) {                                                                                   \
+        kx_pack_columns_by_row(PACK_ROW, src, ld, rows, k, panel, units);                                          \
+        return;                                                                                                    \
+    }                                                                                                              \
+    __m512i offsets = kx_row_offsets(ld);                                                                          \
+    __mmask16 low = kx_mask(rows), high = rows > 16 ? kx_mask(rows - 16) : 0;                                      \
+    for (uint64_t u = 0; u < units; u++) {                                                                         \
+        _mm512_storeu_si512(panel + u * KC_NR, GATHER(src, offsets, low, u, k));                                   \
+        _mm512_storeu_si512(panel + u * KC_NR + 16, GATHER(src + 16 * ld, offsets, high, u, k));                   \
+    }
+
+/* FP32 values of 16 rows, as 32-bit units. */
+KX_INLINE __m512i kx_gather_units(const float *src, __m512i offsets, __mmask16 mask, uint64_t u, uint64_t k) {
+    return _mm512_castps_si512(kx_gather_column(src, offsets, mask, u, k));
+}
+
 __attribute__((target(KX_BASE))) void kx_pack_columns_fp32(const float *src, uint64_t ld, uint64_t rows, uint64_t k,
                                                            uint32_t *panel, uint64_t units) {
-    if (ld > KX_GATHER_MAX_LD) {
-        kx_pack_columns_by_row(kx_pack_row_fp32, src, ld, rows, k, panel, units);
-        return;
-    }
-    __m512i offsets = kx_row_offsets(ld);
-    __mmask16 low = kx_mask(rows), high = rows > 16 ? kx_mask(rows - 16) : 0;
-    for (uint64_t u = 0; u < units; u++) {
-        _mm512_storeu_ps(panel + u * KC_NR, kx_gather_column(src, offsets, low, u, k));
-        _mm512_storeu_ps(panel + u * KC_NR + 16, kx_gather_column(src + 16 * ld, offsets, high, u, k));
-    }
+    KX_PACK_COLUMNS_BODY(kx_pack_row_fp32, kx_gather_units)
 }
 
 /* BF16 pairs (values 2u, 2u + 1) of 16 rows, as 32-bit units. */
@@ -270,16 +280,7 @@ kx_gather_pairs(const float *src, __m512i offsets, __mmask16 mask, uint64_t u, u
 
 __attribute__((target(KX_BASE ",avx512bf16"))) void kx_pack_columns_bf16(const float *src, uint64_t ld, uint64_t rows,
                                                                         uint64_t k, uint32_t *panel, uint64_t units) {
-    if (ld > KX_GATHER_MAX_LD) {
-        kx_pack_columns_by_row(kx_pack_row_bf16, src, ld, rows, k, panel, units);
-        return;
-    }
-    __m512i offsets = kx_row_offsets(ld);
-    __mmask16 low = kx_mask(rows), high = rows > 16 ? kx_mask(rows - 16) : 0;
-    for (uint64_t u = 0; u < units; u++) {
-        _mm512_storeu_si512(panel + u * KC_NR, kx_gather_pairs(src, offsets, low, u, k));
-        _mm512_storeu_si512(panel + u * KC_NR + 16, kx_gather_pairs(src + 16 * ld, offsets, high, u, k));
-    }
+    KX_PACK_COLUMNS_BODY(kx_pack_row_bf16, kx_gather_pairs)
 }
 
 __attribute__((target(KX_BASE))) void kx_store_rows_f32(const kc_tile *t, const float *sums, uint64_t ld) {
