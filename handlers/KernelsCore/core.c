@@ -322,6 +322,30 @@ static void tile_coordinates(const gemm_job *job, uint64_t t, uint64_t *row_tile
     *column_block = local / rows;
 }
 
+/* The weights a thread reads after chunk `chunk` of panel q in tile t: the panel's next chunk, the tile's next
+   panel (q1 is past its last), or the first panel of tile t + 1 if that is the thread's (< end); NULL after its
+   last. *bytes is their size. */
+static const char *next_chunk(const gemm_job *job, uint64_t t, uint64_t end, uint64_t q, uint64_t q1, uint64_t chunk,
+                              uint64_t *bytes) {
+    const ConfidePackedWeights *w = job->w;
+    if (chunk + 1 < w->chunks) {
+        chunk++;
+    } else if (q + 1 < q1) {
+        q++;
+        chunk = 0;
+    } else if (t + 1 < end) {
+        uint64_t row_tile, column_block;
+        tile_coordinates(job, t + 1, &row_tile, &column_block);
+        q = column_block * job->nc_panels;
+        chunk = 0;
+    } else {
+        return NULL;
+    }
+    uint64_t u0 = chunk * KC_KCU;
+    *bytes = min_u64(KC_KCU, w->units - u0) * KC_NR * sizeof(uint32_t);
+    return (const char *)(w->data + (q * w->units + u0) * KC_NR);
+}
+
 static void gemm_tiles(void *context, uint64_t begin, uint64_t end) {
     const gemm_job *job = context;
     const kc_path *path = job->path;
@@ -353,7 +377,14 @@ static void gemm_tiles(void *context, uint64_t begin, uint64_t end) {
                 tile.last = chunk + 1 == w->chunks;
                 tile.b = w->data + (q * units + u0) * KC_NR;
                 tile.col_comp = int8 ? w->col_comp + chunk * columns + col0 : NULL;
+                /* The row blocks of this chunk compute from the cache; each brings its share of the next chunk
+                   into L2 meanwhile, so that the first block of the next does not wait for memory. */
+                uint64_t next_bytes = 0;
+                const char *next = next_chunk(job, t, end, q, q1, chunk, &next_bytes);
+                uint64_t share = next_bytes / (p1 - p0);
+                tile.prefetch_step = share / tile.units;
                 for (uint64_t p = p0; p < p1; p++) {
+                    tile.prefetch = next ? next + (p - p0) * share : NULL;
                     uint64_t row0 = p * mr;
                     tile.rows = (uint32_t)min_u64(mr, job->m - row0);
                     if (p < job->direct_panels) {

@@ -59,6 +59,10 @@ typedef struct kc_tile {
     const float *bias;      /* per tile column */
     const float *residual;  /* tile row 0 */
     uint64_t ldr;
+    /* Weights the micro-kernel may bring into L2 while it computes from the cache (the driver's next chunk):
+       byte u · prefetch_step from `prefetch` at unit u. NULL: none. */
+    const char *prefetch;
+    uint64_t prefetch_step;
 } kc_tile;
 
 typedef void (*kc_micro_fn)(const kc_tile *tile);
