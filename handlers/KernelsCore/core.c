@@ -378,13 +378,15 @@ static void gemm_tiles(void *context, uint64_t begin, uint64_t end) {
                 tile.b = w->data + (q * units + u0) * KC_NR;
                 tile.col_comp = int8 ? w->col_comp + chunk * columns + col0 : NULL;
                 /* The row blocks of this chunk compute from the cache; each brings its share of the next chunk
-                   into L2 meanwhile, so that the first block of the next does not wait for memory. */
+                   into L2 meanwhile (a line per unit: a window that ends inside the next chunk), so that the
+                   first block of the next does not wait for memory. */
                 uint64_t next_bytes = 0;
                 const char *next = next_chunk(job, t, end, q, q1, chunk, &next_bytes);
-                uint64_t share = next_bytes / (p1 - p0);
-                tile.prefetch_step = share / tile.units;
+                uint64_t share = next_bytes / (p1 - p0), window = tile.units * KC_PREFETCH_LINE;
                 for (uint64_t p = p0; p < p1; p++) {
-                    tile.prefetch = next ? next + (p - p0) * share : NULL;
+                    uint64_t start = (p - p0) * share;
+                    if (start + window > next_bytes) start = next_bytes > window ? next_bytes - window : 0;
+                    tile.prefetch = next ? next + start : NULL;
                     uint64_t row0 = p * mr;
                     tile.rows = (uint32_t)min_u64(mr, job->m - row0);
                     if (p < job->direct_panels) {

@@ -108,14 +108,12 @@ KX_INLINE void kx_store_row_s32(const kc_tile *t, uint32_t row, __m512i s0, __m5
     _Pragma("clang loop unroll(full)") for (uint32_t i = 0; i < mr; i++) c0[i] = c1[i] = ZERO;                     \
     const uint32_t *b = t->b;                                                                                      \
     const char *far = t->prefetch ? t->prefetch : (const char *)b;                                                 \
-    uint64_t far_step = t->prefetch ? t->prefetch_step : 0;                                                        \
     const uint32_t *rows[KX_MR];                                                                                   \
     _Pragma("clang loop unroll(full)") for (uint32_t i = 0; i < mr; i++) rows[i] = t->a + i * t->a_row_units;      \
     _Pragma("clang loop unroll_count(4)") for (uint64_t u = 0; u < t->units; u++) {                                \
         B_LOAD b0 = (B_LOAD)_mm512_load_si512(b), b1 = (B_LOAD)_mm512_load_si512(b + 16);                          \
         kx_prefetch_b(b);                                                                                          \
-        _mm_prefetch(far, _MM_HINT_T1);                                                                            \
-        far += far_step;                                                                                           \
+        _mm_prefetch(far + u * KC_PREFETCH_LINE, _MM_HINT_T1);                                                     \
         _Pragma("clang loop unroll(full)") for (uint32_t i = 0; i < mr; i++) {                                     \
             B_LOAD ai = BROADCAST(rows[i][u]);                                                                     \
             c0[i] = PRODUCT(c0[i], ai, b0);                                                                        \

@@ -24,6 +24,7 @@
 #define KC_KCU 256u       /* 32-bit k-units per K chunk */
 #define KC_KPAD 16u       /* K units are padded to a multiple of this */
 #define KC_MAGIC 0x434b5043u
+#define KC_PREFETCH_LINE 64u  /* bytes of kc_tile.prefetch per unit */
 
 #define KC_HIDDEN __attribute__((visibility("hidden")))
 
@@ -59,10 +60,9 @@ typedef struct kc_tile {
     const float *bias;      /* per tile column */
     const float *residual;  /* tile row 0 */
     uint64_t ldr;
-    /* Weights the micro-kernel may bring into L2 while it computes from the cache (the driver's next chunk):
-       byte u · prefetch_step from `prefetch` at unit u. NULL: none. */
+    /* Weights the micro-kernel may bring into L2 while it computes from the cache (the driver's next chunk): one
+       cache line per unit, KC_PREFETCH_LINE · u bytes from `prefetch` at unit u. NULL: none. */
     const char *prefetch;
-    uint64_t prefetch_step;
 } kc_tile;
 
 typedef void (*kc_micro_fn)(const kc_tile *tile);
