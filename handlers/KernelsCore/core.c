@@ -263,7 +263,7 @@ typedef struct gemm_job {
     float *row_scale;
     uint64_t mpanels, mc_panels, mtiles, nc_panels, ntiles;
     uint64_t groups;         /* row groups: one per thread (fewer when there are fewer row tiles) */
-    uint64_t direct_panels;  /* row panels the micro-kernel reads from A in place (FP32 rows need no packing) */
+    uint64_t direct_panels;  /* row panels the micro-kernel reads from A in place (FP32 rows need no packing): all or none */
 } gemm_job;
 
 /* One row of `k` values into `units` units at dst[0], dst[step], ... with the path's converter (or the portable
@@ -467,11 +467,10 @@ ConfideError *kc_gemm(const kc_impl *impl, const ConfidePackedWeights *w, uint64
     void *scratch = kc_scratch_get(0, apack_bytes(job.path, w, m, &mpanels));
     if (scratch == NULL) return kc_error(CONFIDE_ERROR_UNAVAILABLE, "gemm: out of memory for %llu rows", (unsigned long long)m);
     setup_job(&job, scratch, mpanels, kc_host->parallel_thread_count());
-    /* A packed FP32 row is the row itself: with no K padding, a row-layout micro-kernel reads every full panel of
-       A where it lies, and only a last short panel (the micro-kernel reads mr rows) is copied. */
+    /* A packed FP32 row is the row itself: with no K padding, a row-layout micro-kernel (which reads only the tile's
+       rows) reads A where it lies. */
     if (w->precision == CONFIDE_PRECISION_FP32 && job.path->a_layout == KC_A_ROWS && w->units == w->k) {
-        job.direct_panels = m / job.path->mr;
-        if (job.direct_panels < mpanels) pack_a_panel(&job, job.direct_panels);
+        job.direct_panels = mpanels;
     } else {
         kc_parallel(mpanels, 1, &job, pack_a_body);
     }
@@ -674,8 +673,8 @@ static void attention_item(const attention_job *job, const attention_slice *slic
     uint32_t *a = (uint32_t *)(scores + mr * ld_scores);
     /* The packers' row scales: written for padding rows, never read (attention has no INT8). */
     float *row_scale = (float *)(a + mr * (qk_units > pv_units ? qk_units : pv_units));
-    /* FP32 rows need no conversion: a row-layout micro-kernel reads full blocks of Q and the probabilities
-       in place (it reads mr rows, so a short last block is still copied, zero-padded). */
+    /* FP32 rows need no conversion: a row-layout micro-kernel reads the blocks of Q and the probabilities in
+       place. */
     int in_place = kg == 1 && path->a_layout == KC_A_ROWS;
 
     /* Kᵀ as weight panels for Q·Kᵀ: column j is key j, so each key's row converts into one column. */
@@ -703,7 +702,7 @@ static void attention_item(const attention_job *job, const attention_slice *slic
         uint32_t rows = (uint32_t)min_u64(mr, length - i0);
         if (next) attention_prefetch(job, next, block * next_rows, (block + 1) * next_rows);
         const float *q = slice->q + i0 * d->ld_qkv;
-        if (in_place && rows == mr) {
+        if (in_place) {
             tile.a = (const uint32_t *)q;
             tile.a_row_units = d->ld_qkv;
         } else {
@@ -722,7 +721,7 @@ static void attention_item(const attention_job *job, const attention_slice *slic
             path->micro(&tile);
         }
         for (uint32_t i = 0; i < rows; i++) job->impl->softmax_row(scores + i * ld_scores, NULL, length);
-        if (in_place && rows == mr) {
+        if (in_place) {
             tile.a = (const uint32_t *)scores;
             tile.a_row_units = ld_scores;
         } else {

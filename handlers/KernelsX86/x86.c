@@ -109,7 +109,9 @@ KX_INLINE void kx_store_row_s32(const kc_tile *t, uint32_t row, __m512i s0, __m5
     const uint32_t *b = t->b;                                                                                      \
     const char *far = t->prefetch ? t->prefetch : (const char *)b;                                                 \
     const uint32_t *rows[KX_MR];                                                                                   \
-    _Pragma("clang loop unroll(full)") for (uint32_t i = 0; i < mr; i++) rows[i] = t->a + i * t->a_row_units;      \
+    _Pragma("clang loop unroll(full)") for (uint32_t i = 0; i < mr; i++) {                                         \
+        rows[i] = t->a + (i < t->rows ? i : t->rows - 1) * t->a_row_units;                                         \
+    }                                                                                                              \
     _Pragma("clang loop unroll_count(4)") for (uint64_t u = 0; u < t->units; u++) {                                \
         B_LOAD b0 = (B_LOAD)_mm512_load_si512(b), b1 = (B_LOAD)_mm512_load_si512(b + 16);                          \
         kx_prefetch_b(b);                                                                                          \

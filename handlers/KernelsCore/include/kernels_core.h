@@ -9,7 +9,7 @@
  * At each call A is packed (rounded to BF16, or quantized per row to uint8) either into panels of
  * `mr` rows ([unit][mr], for broadcast-style register-blocked micro-kernels) or row-major
  * ([row][unit], for AMX tile loads and the AVX-512 micro-kernels); FP32 row-major A with no K
- * padding is read in place, all but a short last panel. The driver then walks tiles of C in parallel (host
+ * padding is read in place. The driver then walks tiles of C in parallel (host
  * parallel_for) and, for each K chunk of KC_KCU units, calls the micro-kernel of the plugin's
  * instruction set on every mr × KC_NR block.
  */
@@ -44,7 +44,8 @@ struct ConfidePackedWeights {
 
 /** One micro-tile call: rows × cols (≤ mr × KC_NR) of C over one K chunk. */
 typedef struct kc_tile {
-    const uint32_t *a;      /* A at this chunk: panel layout [unit][mr]; row layout row 0 of the tile */
+    const uint32_t *a;      /* A at this chunk: panel layout [unit][mr]; row layout row 0 of the tile, whose FP32
+                               micro-kernels read only `rows` rows (FP32 A is read in place) */
     uint64_t a_row_units;   /* row layout: units between rows */
     const uint32_t *b;      /* the weight panel at this chunk: [unit][KC_NR] */
     uint64_t units;         /* units in this chunk */
