@@ -96,7 +96,8 @@ static const kc_path attention_paths[4] = {
     [CONFIDE_PRECISION_FP32] = {.mr = KX_MR, .a_layout = KC_A_ROWS, .micro = kx_micro_fp32, .pack_row = kx_pack_row_fp32,
                                     .pack_columns = kx_pack_columns_fp32},
     [CONFIDE_PRECISION_BF16] = {.mr = KX_MR, .a_layout = KC_A_ROWS, .micro = kx_micro_bf16, .pack_row = kx_pack_row_bf16,
-                                    .pack_columns = kx_pack_columns_bf16},
+                                    .pack_columns = kx_pack_columns_bf16,
+                                    .pack_pairs = kx_pack_pairs_bf16},
 };
 
 static const kc_impl amx = {

@@ -611,10 +611,15 @@ static void attention_pack_v(const attention_job *job, const float *v, uint64_t 
         uint32_t *panel = data + q * units * KC_NR;
         for (uint64_t u = 0; u < units; u++) {
             uint32_t *dst = panel + u * KC_NR;
+            const float *low = v + job->kg * u * ld + c0;
+            const float *high = job->kg == 2 && 2 * u + 1 < length ? low + ld : NULL;
+            if (job->kg == 2 && job->path->pack_pairs) {
+                job->path->pack_pairs(low, high, cols, dst);
+                continue;
+            }
             if (job->kg == 1) {
-                memcpy(dst, v + u * ld + c0, cols * sizeof(float));
+                memcpy(dst, low, cols * sizeof(float));
             } else {
-                const float *low = v + 2 * u * ld + c0, *high = 2 * u + 1 < length ? low + ld : NULL;
                 for (uint64_t c = 0; c < cols; c++) {
                     dst[c] = (uint32_t)kc_bf16(low[c]) | (high ? (uint32_t)kc_bf16(high[c]) << 16 : 0u);
                 }

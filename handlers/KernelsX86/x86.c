@@ -200,6 +200,18 @@ __attribute__((target(KX_BASE ",avx512bf16"))) void kx_pack_row_bf16(const float
     }
 }
 
+/* Sixteen values of `low` and of `high` (0 when NULL), past `cols` zero, rounded to BF16 and interleaved into units. */
+__attribute__((target(KX_BASE ",avx512bf16"))) void kx_pack_pairs_bf16(const float *low, const float *high,
+                                                                      uint64_t cols, uint32_t *units) {
+    for (uint64_t c = 0; c < KC_NR; c += 16) {
+        __mmask16 mask = kx_tail(cols, c);
+        __m512i l = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(mask, low + c)));
+        __m512i h = high ? _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(mask, high + c)))
+                         : _mm512_setzero_si512();
+        _mm512_storeu_si512(units + c, _mm512_or_si512(l, _mm512_slli_epi32(h, 16)));
+    }
+}
+
 KX_INLINE __m128i kx_quantize16(const float *src, __mmask16 mask, __m512 inverse) {
     __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(mask, src), inverse));
     q = _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(-127)), _mm512_set1_epi32(127));

@@ -83,6 +83,9 @@ typedef struct kc_path {
         (unit u of column c at panel[u·KC_NR + c]), zero past `rows` and past `k`: attention's Kᵀ. NULL: pack_row
         per row. */
     void (*pack_columns)(const float *src, uint64_t ld, uint64_t rows, uint64_t k, uint32_t *panel, uint64_t units);
+    /** BF16: one unit row of a weight panel from two rows of `cols` (≤ KC_NR) values: unit c holds low[c] and
+        high[c] (0 when high is NULL) rounded to BF16, zero past cols: attention's V. NULL: the portable one. */
+    void (*pack_pairs)(const float *low, const float *high, uint64_t cols, uint32_t *units);
     void (*thread_begin)(void);  /* before a thread runs micro-tiles (e.g. load the AMX tile config); may be NULL */
     void (*thread_end)(void);    /* after; may be NULL */
 } kc_path;
