@@ -15,21 +15,7 @@ struct BertHandlerTests {
     @Test(arguments: [ModelConfig.Precision.fp32, .bf16, .int8])
     func embeddingsMatchTheReference(precision: ModelConfig.Precision) throws {
         let rows = try BertFixtures.referenceRows()
-        let bert = try BertFixtures.tester(precision: precision)
-        var cosines: [Double] = []
-        // 198 texts as batches of requests of several texts each, as a server batches them.
-        for chunk in stride(from: 0, to: rows.count, by: 32) {
-            let part = rows[chunk..<min(chunk + 32, rows.count)]
-            let requests = stride(from: part.startIndex, to: part.endIndex, by: 4).map { start in
-                HostRequest(inputs: [BertFixtures.texts(part[start..<min(start + 4, part.endIndex)].map(\.text))])
-            }
-            var embeddings: [[Float]] = []
-            for result in bert.execute(requests) { embeddings += try BertFixtures.embeddings(try result.get()) }
-            for (row, embedding) in zip(part, embeddings) {
-                cosines.append(BertFixtures.cosine(embedding, row.embedding))
-            }
-        }
-        #expect(cosines.count == rows.count)
+        let cosines = try BertFixtures.cosines(try BertFixtures.tester(precision: precision), rows: rows)
         let worst = cosines.indices.min { cosines[$0] < cosines[$1] } ?? 0
         let mean = cosines.reduce(0, +) / Double(cosines.count)
         print("bert \(precision) (\(BertFixtures.kernelsProduct)): cosine to the reference min \(cosines[worst]) "
@@ -41,6 +27,20 @@ struct BertHandlerTests {
             #expect(mean >= 0.995)
             #expect(cosines[worst] >= 0.98, "text \(worst): \(rows[worst].text.debugDescription)")
         }
+    }
+
+    /// `"attention_precision": "fp32"` keeps an INT8 model's attention in FP32 (BF16 by default): it meets the
+    /// same bar, and its embeddings are not the default's.
+    @Test func int8WithFP32AttentionMeetsTheBarToo() throws {
+        let rows = try BertFixtures.referenceRows()
+        let fp32 = try BertFixtures.cosines(
+            try BertFixtures.tester(precision: .int8, parameters: #"{"attention_precision": "fp32"}"#), rows: rows)
+        let bf16 = try BertFixtures.cosines(try BertFixtures.tester(precision: .int8), rows: rows)
+        print("bert int8, FP32 attention: cosine to the reference min \(fp32.min() ?? .nan), "
+              + "mean \(fp32.reduce(0, +) / Double(fp32.count))")
+        #expect(fp32.reduce(0, +) / Double(fp32.count) >= 0.995)
+        #expect((fp32.min() ?? 0) >= 0.98)
+        #expect(fp32 != bf16)
     }
 
     /// A model from an encrypted archive reaches the handler as in-memory files and no folder: it must serve the
@@ -199,11 +199,30 @@ enum BertFixtures {
     }
 
     /// `libBert.so` serving the cached model in `precision`.
-    static func tester(precision: ModelConfig.Precision) throws -> HandlerTester {
+    /// The cosine of each reference text's embedding from `bert` to the reference's.
+    static func cosines(_ bert: HandlerTester, rows: [(text: String, embedding: [Double])]) throws -> [Double] {
+        var cosines: [Double] = []
+        // 198 texts as batches of requests of several texts each, as a server batches them.
+        for chunk in stride(from: 0, to: rows.count, by: 32) {
+            let part = rows[chunk..<min(chunk + 32, rows.count)]
+            let requests = stride(from: part.startIndex, to: part.endIndex, by: 4).map { start in
+                HostRequest(inputs: [BertFixtures.texts(part[start..<min(start + 4, part.endIndex)].map(\.text))])
+            }
+            var embeddings: [[Float]] = []
+            for result in bert.execute(requests) { embeddings += try BertFixtures.embeddings(try result.get()) }
+            for (row, embedding) in zip(part, embeddings) {
+                cosines.append(cosine(embedding, row.embedding))
+            }
+        }
+        #expect(cosines.count == rows.count)
+        return cosines
+    }
+
+    static func tester(precision: ModelConfig.Precision, parameters: String = "{}") throws -> HandlerTester {
         try activation.get()
         let config = ModelLoadConfig(
             name: "minilm", path: modelFolder,
-            configJSON: #"{"handler": "bert", "precision": "\#(precision.rawValue)"}"#)
+            configJSON: #"{"handler": "bert", "precision": "\#(precision.rawValue)"}"#, parametersJSON: parameters)
         return try HandlerTester(library: library("Bert"), model: config, worker: WorkerInfo(coreCount: 2))
     }
 

@@ -35,6 +35,9 @@ struct RandomWeightsTests {
         #expect(throws: (any Error).self) {
             try RandomModel.tester(folder, parameters: #"{"random_weights": true, "seed": -1}"#)
         }
+        #expect(throws: (any Error).self) {
+            try RandomModel.tester(folder, parameters: #"{"random_weights": true, "attention_precision": "int8"}"#)
+        }
         let empty = try RandomModel.folder(config: "{}")
         defer { try? FileManager.default.removeItem(atPath: empty) }
         #expect(throws: (any Error).self) { try RandomModel.tester(empty, seed: 1) }

@@ -25,12 +25,13 @@ struct BertEncoder: Sendable {
     let tokenTypeEmbedding: FloatTensor
     let embeddingNormWeight: FloatTensor, embeddingNormBias: FloatTensor
     let layers: [EncoderLayer]
-    /// The precision of attention's products: BF16 for BF16 models, FP32 for FP32 and INT8 ones (BF16 attention
-    /// costs INT8 models too much of their accuracy margin; see docs/BERT.md). The softmax is FP32 always.
+    /// The precision of attention's two products (FP32 or BF16); the softmax is FP32 always.
     let attentionPrecision: Kernels.Precision
 
-    /// Packs the weights of a checkpoint for `precision`.
-    init(checkpoint: BertCheckpoint, kernels: Kernels, precision: Kernels.Precision) throws(HandlerError) {
+    /// Packs the weights of a checkpoint for `precision`; attention's products run in `attention`.
+    init(checkpoint: BertCheckpoint, kernels: Kernels, precision: Kernels.Precision, attention: Kernels.Precision)
+        throws(HandlerError)
+    {
         let config = checkpoint.config
         try Self.check(config)
         let weights = checkpoint.weights
@@ -71,13 +72,13 @@ struct BertEncoder: Sendable {
             positionEmbeddings: try FloatTensor(weights.positionEmbeddings),
             tokenTypeEmbedding: tokenType,
             embeddingNormWeight: try FloatTensor(weights.embeddingNormWeight),
-            embeddingNormBias: try FloatTensor(weights.embeddingNormBias), layers: layers, precision: precision)
+            embeddingNormBias: try FloatTensor(weights.embeddingNormBias), layers: layers, attention: attention)
     }
 
     init(
         config: BertConfig, pooling: PoolingMode, normalize: Bool, kernels: Kernels, wordEmbeddings: FloatTensor,
         positionEmbeddings: FloatTensor, tokenTypeEmbedding: FloatTensor, embeddingNormWeight: FloatTensor,
-        embeddingNormBias: FloatTensor, layers: [EncoderLayer], precision: Kernels.Precision
+        embeddingNormBias: FloatTensor, layers: [EncoderLayer], attention: Kernels.Precision
     ) {
         self.config = config
         self.pooling = pooling
@@ -89,7 +90,7 @@ struct BertEncoder: Sendable {
         self.embeddingNormWeight = embeddingNormWeight
         self.embeddingNormBias = embeddingNormBias
         self.layers = layers
-        attentionPrecision = precision == .bf16 ? .bf16 : .fp32
+        attentionPrecision = attention
     }
 
     /// Refuses what the kernels cannot compute.

@@ -22,8 +22,10 @@ extension BertEncoder {
     /// An encoder of `config`'s shape with seeded random weights (uniform with BERT's initialisation's standard
     /// deviation 0.02; zero biases; layer norms of ones and zeros), for benchmarks: e.g. BERT-Large from its
     /// `config.json` alone. Mean pooling, L2-normalised.
-    init(randomWeights config: BertConfig, seed: UInt64, kernels: Kernels, precision: Kernels.Precision)
-        throws(HandlerError)
+    init(
+        randomWeights config: BertConfig, seed: UInt64, kernels: Kernels, precision: Kernels.Precision,
+        attention: Kernels.Precision
+    ) throws(HandlerError)
     {
         try Self.check(config)
         var random = SeededRandom(seed: seed)
@@ -53,7 +55,7 @@ extension BertEncoder {
             wordEmbeddings: values(config.vocabularySize * hidden),
             positionEmbeddings: values(config.maxPositions * hidden), tokenTypeEmbedding: values(hidden),
             embeddingNormWeight: constant(hidden, 1), embeddingNormBias: constant(hidden, 0), layers: layers,
-            precision: precision)
+            attention: attention)
     }
 }
 
