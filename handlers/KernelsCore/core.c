@@ -263,7 +263,7 @@ typedef struct gemm_job {
     float *row_scale;
     uint64_t mpanels, mc_panels, mtiles, nc_panels, ntiles;
     uint64_t groups;         /* row groups: one per thread (fewer when there are fewer row tiles) */
-    uint64_t direct_panels;  /* row panels the micro-kernel reads from A in place (FP32 rows need no packing): all or none */
+    int direct;              /* the micro-kernel reads A in place (FP32 rows need no packing) */
 } gemm_job;
 
 /* One row of `k` values into `units` units at dst[0], dst[step], ... with the path's converter (or the portable
@@ -378,18 +378,17 @@ static void gemm_tiles(void *context, uint64_t begin, uint64_t end) {
                 tile.b = w->data + (q * units + u0) * KC_NR;
                 tile.col_comp = int8 ? w->col_comp + chunk * columns + col0 : NULL;
                 /* The row blocks of this chunk compute from the cache; each brings its share of the next chunk
-                   into L2 meanwhile (a line per unit: a window that ends inside the next chunk), so that the
-                   first block of the next does not wait for memory. */
-                uint64_t next_bytes = 0;
+                   into L2 meanwhile (a line per unit: a window inside the next chunk, none if it does not fit),
+                   so that the first block of the next does not wait for memory. */
+                uint64_t next_bytes = 0, window = tile.units * KC_PREFETCH_LINE;
                 const char *next = next_chunk(job, t, end, q, q1, chunk, &next_bytes);
-                uint64_t share = next_bytes / (p1 - p0), window = tile.units * KC_PREFETCH_LINE;
+                if (window > next_bytes) next = NULL;
+                uint64_t share = next_bytes / (p1 - p0);
                 for (uint64_t p = p0; p < p1; p++) {
-                    uint64_t start = (p - p0) * share;
-                    if (start + window > next_bytes) start = next_bytes > window ? next_bytes - window : 0;
-                    tile.prefetch = next ? next + start : NULL;
+                    tile.prefetch = next ? next + min_u64((p - p0) * share, next_bytes - window) : NULL;
                     uint64_t row0 = p * mr;
                     tile.rows = (uint32_t)min_u64(mr, job->m - row0);
-                    if (p < job->direct_panels) {
+                    if (job->direct) {
                         tile.a = (const uint32_t *)(job->a + row0 * job->lda) + u0;
                         tile.a_row_units = job->lda;
                     } else {
@@ -470,7 +469,7 @@ ConfideError *kc_gemm(const kc_impl *impl, const ConfidePackedWeights *w, uint64
     /* A packed FP32 row is the row itself: with no K padding, a row-layout micro-kernel (which reads only the tile's
        rows) reads A where it lies. */
     if (w->precision == CONFIDE_PRECISION_FP32 && job.path->a_layout == KC_A_ROWS && w->units == w->k) {
-        job.direct_panels = mpanels;
+        job.direct = 1;
     } else {
         kc_parallel(mpanels, 1, &job, pack_a_body);
     }
