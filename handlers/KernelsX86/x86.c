@@ -102,7 +102,9 @@ KX_INLINE void kx_store_row_s32(const kc_tile *t, uint32_t row, __m512i s0, __m5
 
 /* One micro-kernel body for `mr` (a constant after inlining) rows: the accumulators of rows past `mr` never
    exist. The exported kernels pick the smallest of 8, 4, 2 or 1 rows that covers a tile, so a short last
-   block (a 17-token text leaves one row) does not pay for eight. */
+   block (a 17-token text leaves one row) does not pay for eight. Rows past the tile's read its last row and are
+   never stored. Without a far prefetch the loop prefetches the tile's own lines instead (cache hits): a branch in
+   the loop made the compiler spill accumulators. */
 #define KX_MICRO_BODY(ACC, ZERO, B_LOAD, BROADCAST, PRODUCT, STORE)                                                \
     ACC c0[KX_MR], c1[KX_MR];                                                                                      \
     _Pragma("clang loop unroll(full)") for (uint32_t i = 0; i < mr; i++) c0[i] = c1[i] = ZERO;                     \

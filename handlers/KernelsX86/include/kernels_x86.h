@@ -24,8 +24,9 @@ KC_HIDDEN void kx_pack_row_bf16(const float *src, uint64_t k, uint32_t *dst, uin
 KC_HIDDEN void kx_pack_row_int8(const float *src, uint64_t k, uint32_t *dst, uint64_t step, uint64_t units, float *row_scale);
 /** Column packers for kc_path.pack_columns (gathers): FP32, and BF16 pairs (needs AVX512_BF16). */
 KC_HIDDEN void kx_pack_columns_fp32(const float *src, uint64_t ld, uint64_t rows, uint64_t k, uint32_t *panel, uint64_t units);
-KC_HIDDEN void kx_pack_pairs_bf16(const float *low, const float *high, uint64_t cols, uint32_t *units);
 KC_HIDDEN void kx_pack_columns_bf16(const float *src, uint64_t ld, uint64_t rows, uint64_t k, uint32_t *panel, uint64_t units);
+/** BF16 pair interleaver for kc_path.pack_pairs (attention's V); needs AVX512_BF16. */
+KC_HIDDEN void kx_pack_pairs_bf16(const float *low, const float *high, uint64_t cols, uint32_t *units);
 /** Finishes `tile->rows` rows of a tile from FP32 sums laid out with `ld` floats between rows. */
 KC_HIDDEN void kx_store_rows_f32(const kc_tile *tile, const float *sums, uint64_t ld);
 /** Finishes `tile->rows` rows of a tile from INT8 int32 sums laid out with `ld` values between rows. */
