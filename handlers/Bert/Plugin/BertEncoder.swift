@@ -157,23 +157,24 @@ struct BertEncoder: Sendable {
                 q: UnsafeBufferPointer(qkv), k: UnsafeBufferPointer(rebasing: qkv[hidden...]),
                 v: UnsafeBufferPointer(rebasing: qkv[(2 * hidden)...]), ld: 3 * hidden, lengths: sequences, heads: heads,
                 headSize: headSize, scale: scale, precision: attentionPrecision, into: context, ldOut: hidden)
-            // The projections add the residual into `sum` (the QKV buffer, free again), and layer norm writes
-            // the hidden states back: no kernel writes memory it reads.
-            let sum = UnsafeMutableBufferPointer(rebasing: qkv[0..<(tokens * hidden)])
+            // The attention projection adds the residual into `mid` (the QKV buffer, free again) and the FFN's
+            // into `x`, and each layer norm runs in place on rows its GEMM has just written, still in the cache:
+            // a GEMM never writes memory it reads.
+            let mid = UnsafeMutableBufferPointer(rebasing: qkv[0..<(tokens * hidden)])
             try kernels.gemm(
-                UnsafeBufferPointer(context), rows: tokens, weights: layer.attentionOutput, into: sum,
+                UnsafeBufferPointer(context), rows: tokens, weights: layer.attentionOutput, into: mid,
                 bias: layer.attentionOutputBias.values, residual: UnsafeBufferPointer(x))
             try kernels.layerNorm(
-                UnsafeBufferPointer(sum), rows: tokens, cols: hidden, gamma: layer.attentionNormWeight.values,
-                beta: layer.attentionNormBias.values, eps: eps, into: x)
+                UnsafeBufferPointer(mid), rows: tokens, cols: hidden, gamma: layer.attentionNormWeight.values,
+                beta: layer.attentionNormBias.values, eps: eps, into: mid)
             try kernels.gemm(
-                UnsafeBufferPointer(x), rows: tokens, weights: layer.intermediate, into: up,
+                UnsafeBufferPointer(mid), rows: tokens, weights: layer.intermediate, into: up,
                 bias: layer.intermediateBias.values, gelu: true)
             try kernels.gemm(
-                UnsafeBufferPointer(up), rows: tokens, weights: layer.output, into: sum, bias: layer.outputBias.values,
-                residual: UnsafeBufferPointer(x))
+                UnsafeBufferPointer(up), rows: tokens, weights: layer.output, into: x, bias: layer.outputBias.values,
+                residual: UnsafeBufferPointer(mid))
             try kernels.layerNorm(
-                UnsafeBufferPointer(sum), rows: tokens, cols: hidden, gamma: layer.outputNormWeight.values,
+                UnsafeBufferPointer(x), rows: tokens, cols: hidden, gamma: layer.outputNormWeight.values,
                 beta: layer.outputNormBias.values, eps: eps, into: x)
         }
         pool(UnsafeBufferPointer(x), lengths: lengths, into: output)
