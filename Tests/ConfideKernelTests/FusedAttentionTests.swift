@@ -48,7 +48,8 @@ struct AttentionCase: Sendable, CustomTestStringConvertible {
     static let scale: Float = 0.5
 
     /// The reference, in Double: per sequence and head, softmax(scale · Q·Kᵀ)·V. With `bf16`, Q, K, V and the
-    /// probabilities are rounded to BF16 first, as the BF16 products are defined.
+    /// exponentials exp(score − max) are rounded to BF16 first (the division by their exact sum follows), as the
+    /// BF16 products are defined.
     func reference(qkv: [Float], bf16: Bool) -> [Double] {
         let round: (Float) -> Double = { bf16 ? Double(Reference.bf16($0)) : Double($0) }
         var out = [Double](repeating: .nan, count: tokens * ldOut)
@@ -65,7 +66,7 @@ struct AttentionCase: Sendable, CustomTestStringConvertible {
                     let largest = scores.max() ?? 0
                     scores = scores.map { exp($0 - largest) }
                     let sum = scores.reduce(0, +)
-                    let probabilities = scores.map { bf16 ? Double(Reference.bf16(Float($0 / sum))) : $0 / sum }
+                    let probabilities = scores.map { (bf16 ? Double(Reference.bf16(Float($0))) : $0) / sum }
                     for d in 0..<headSize {
                         out[(start + i) * ldOut + head * headSize + d] =
                             (0..<length).reduce(0.0) { $0 + probabilities[$1] * at($1, 2, head, d) }
@@ -81,7 +82,7 @@ struct AttentionCase: Sendable, CustomTestStringConvertible {
 @Suite("Fused multi-head attention")
 struct FusedAttentionTests {
     /// FP32 within 1e-5 of the reference (outputs are averages of values in [-2, 2]); BF16 within 2e-3 of the
-    /// reference that rounds as BF16 does (a probability that rounds the other way moves an output by at most
+    /// reference that rounds as BF16 does (an exponential that rounds the other way moves an output by at most
     /// 2⁻⁸ of its share). Padding columns stay untouched.
     @Test(arguments: KernelPlugins.runnable, [Kernels.Precision.fp32, .bf16])
     func attentionMatchesTheReference(product: String, precision: Kernels.Precision) throws {

@@ -53,6 +53,24 @@ struct GEMMTests {
         for e in 0..<(m * n) { #expect(abs(Double(c[e]) - reference.value[e]) <= reference.bound[e]) }
     }
 
+    /// GELU over the whole float range: exact products (k = 1, weights 1) feed the epilogue values from −1e30 to
+    /// 1e30, and each result is within 1e-6 · max(1, |GELU(x)|) of GELU in Double: large negative values give 0,
+    /// never a NaN or a multiple of x.
+    @Test(arguments: KernelPlugins.runnable)
+    func geluHoldsOverTheWholeRange(product: String) throws {
+        let kernels = try KernelPlugins.kernels(product)
+        let values: [Float] = [-1e30, -3e4, -100, -20, -10, -6, -3, -1, -1e-3, 0, 1e-3, 1, 3, 6, 10, 20, 100, 3e4, 1e30]
+        let n = 40
+        let c = try kernels.run(
+            values, [Float](repeating: 1, count: n), m: values.count, k: 1, n: n, precision: .fp32,
+            epilogue: EpilogueCase(gelu: true), bias: [], residual: [])
+        for (i, x) in values.enumerated() {
+            let want = Reference.gelu(Double(x))
+            let worst = c[(i * n)..<(i * n + n)].map { abs(Double($0) - want) }.max() ?? .nan
+            #expect(worst <= 1e-6 * max(1, abs(want)), "\(product): GELU(\(x)) is off by \(worst)")
+        }
+    }
+
     @Test func int8StaysWithinItsQuantizationBoundOfFP32() throws {
         for product in KernelPlugins.runnable {
             let kernels = try KernelPlugins.kernels(product)

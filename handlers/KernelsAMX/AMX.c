@@ -109,7 +109,8 @@ static const kc_impl amx = {
                                     .thread_begin = amx_begin, .thread_end = amx_end},
     },
     .attention_path = attention_paths,
-    .softmax_row = kx_softmax_row,
+    .exp_row = kx_exp_row,
+    .exp_row_bf16 = kx_exp_row_bf16,
     .layer_norm_row = kx_layer_norm_row,
 };
 

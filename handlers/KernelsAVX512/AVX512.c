@@ -11,7 +11,8 @@ static const kc_impl avx512 = {
                                     .pack_pairs = kx_pack_pairs_bf16},
         [CONFIDE_PRECISION_INT8] = {.mr = KX_MR, .a_layout = KC_A_ROWS, .micro = kx_micro_int8, .pack_row = kx_pack_row_int8},
     },
-    .softmax_row = kx_softmax_row,
+    .exp_row = kx_exp_row,
+    .exp_row_bf16 = kx_exp_row_bf16,
     .layer_norm_row = kx_layer_norm_row,
 };
 

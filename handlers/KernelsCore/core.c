@@ -385,6 +385,7 @@ static void gemm_tiles(void *context, uint64_t begin, uint64_t end) {
             tile.cols = (uint32_t)min_u64(KC_NR, w->n - col0);
             tile.flags = job->flags;
             tile.alpha = job->alpha;
+            tile.row_alpha = NULL;
             tile.ldc = job->ldc;
             tile.ldr = job->ldr;
             tile.col_scale = int8 ? w->col_scale + col0 : NULL;
@@ -588,7 +589,9 @@ static void softmax_body(void *context, uint64_t begin, uint64_t end) {
         uint64_t outer = item / d->inner_count, inner = item % d->inner_count;
         float *x = d->x + outer * d->x_outer_stride + inner * d->x_inner_stride + row * d->ldx;
         const float *mask = d->mask ? d->mask + outer * d->mask_outer_stride : NULL;
-        job->impl->softmax_row(x, mask, d->cols);
+        float sum = job->impl->exp_row(x, mask, d->cols);
+        float inverse = sum > 0.0f ? 1.0f / sum : 0.0f;
+        for (uint64_t j = 0; j < d->cols; j++) x[j] *= inverse;
     }
 }
 
@@ -696,9 +699,13 @@ static void attention_item(const attention_job *job, const attention_slice *slic
     uint32_t *a = (uint32_t *)(scores + mr * ld_scores);
     /* The packers' row scales: written for padding rows, never read (attention has no INT8). */
     float *row_scale = (float *)(a + mr * (qk_units > pv_units ? qk_units : pv_units));
+    /* Each row's 1 / Σ exp: P·V multiplies its rows by it, so the probabilities are never divided. */
+    float *inverse = row_scale + mr;
     /* FP32 rows need no conversion: a row-layout micro-kernel reads the blocks of Q and the probabilities in
        place. */
     int in_place = kg == 1 && path->a_layout == KC_A_ROWS;
+    /* BF16 rows: the softmax writes the probabilities' BF16 pairs itself. */
+    int exp_pairs = kg == 2 && path->a_layout == KC_A_ROWS && job->impl->exp_row_bf16;
 
     /* Kᵀ as weight panels for Q·Kᵀ: column j is key j, so each key's row converts into one column. */
     for (uint64_t panel = 0; panel < k_panels; panel++) {
@@ -737,24 +744,38 @@ static void attention_item(const attention_job *job, const attention_slice *slic
         tile.rows = rows;
         tile.ldc = ld_scores;
         tile.alpha = d->scale;
+        tile.row_alpha = NULL;
         for (uint64_t panel = 0; panel < k_panels; panel++) {
             tile.b = kt + panel * qk_units * KC_NR;
             tile.c = scores + panel * KC_NR;
             tile.cols = (uint32_t)min_u64(KC_NR, length - panel * KC_NR);
             path->micro(&tile);
         }
-        for (uint32_t i = 0; i < rows; i++) job->impl->softmax_row(scores + i * ld_scores, NULL, length);
+        if (exp_pairs) {
+            /* The exponentials go straight into P·V's A as BF16 pairs; padding rows are zero. */
+            for (uint32_t i = 0; i < rows; i++) {
+                float sum = job->impl->exp_row_bf16(scores + i * ld_scores, length, a + i * pv_units);
+                inverse[i] = sum > 0.0f ? 1.0f / sum : 0.0f;
+            }
+            memset(a + rows * pv_units, 0, (mr - rows) * pv_units * sizeof(uint32_t));
+        } else {
+            for (uint32_t i = 0; i < rows; i++) {
+                float sum = job->impl->exp_row(scores + i * ld_scores, NULL, length);
+                inverse[i] = sum > 0.0f ? 1.0f / sum : 0.0f;
+            }
+        }
         if (in_place) {
             tile.a = (const uint32_t *)scores;
             tile.a_row_units = ld_scores;
         } else {
-            pack_a_block(path, d->precision, scores, ld_scores, rows, length, a, pv_units, row_scale);
+            if (!exp_pairs) pack_a_block(path, d->precision, scores, ld_scores, rows, length, a, pv_units, row_scale);
             tile.a = a;
             tile.a_row_units = pv_units;
         }
         tile.units = pv_units;
         tile.ldc = d->ld_out;
         tile.alpha = 1.0f;
+        tile.row_alpha = inverse;
         for (uint64_t panel = 0; panel < v_panels; panel++) {
             tile.b = vp + panel * pv_units * KC_NR;
             tile.c = slice->out + i0 * d->ld_out + panel * KC_NR;
@@ -776,7 +797,7 @@ static void attention_body(void *context, uint64_t begin, uint64_t end) {
     uint64_t qk_units = (d->head_size + kg - 1) / kg, pv_units = (longest + kg - 1) / kg;
     uint64_t k_panels = (longest + KC_NR - 1) / KC_NR, v_panels = (d->head_size + KC_NR - 1) / KC_NR;
     size_t bytes = (size_t)(k_panels * qk_units * KC_NR + v_panels * pv_units * KC_NR + mr * k_panels * KC_NR +
-                            mr * (qk_units > pv_units ? qk_units : pv_units) + mr) * sizeof(uint32_t);
+                            mr * (qk_units > pv_units ? qk_units : pv_units) + 2 * mr) * sizeof(uint32_t);
     uint8_t *scratch = kc_scratch_get(1, bytes);
     if (scratch == NULL) {
         __atomic_store_n(&job->failed, 1, __ATOMIC_RELAXED);
@@ -866,7 +887,7 @@ void kc_scalar_store(const kc_tile *t, uint32_t row, const float *values) {
     float *c = t->c + row * t->ldc;
     const float *residual = t->residual ? t->residual + row * t->ldr : NULL;
     for (uint32_t j = 0; j < t->cols; j++) {
-        float v = values[j] * t->alpha;
+        float v = values[j] * t->alpha * (t->row_alpha ? t->row_alpha[row] : 1.0f);
         if (!t->first) v += c[j];
         if (t->last) {
             if (t->flags & CONFIDE_EPILOGUE_BIAS) v += t->bias[j];
@@ -927,20 +948,19 @@ void kc_scalar_micro_int8(const kc_tile *t) {
     }
 }
 
-void kc_scalar_softmax_row(float *x, const float *mask, uint64_t n) {
+float kc_scalar_exp_row(float *x, const float *mask, uint64_t n) {
     float largest = -INFINITY;
     for (uint64_t j = 0; j < n; j++) largest = fmaxf(largest, x[j] + (mask ? mask[j] : 0.0f));
     if (largest == -INFINITY) {
         for (uint64_t j = 0; j < n; j++) x[j] = 0.0f;
-        return;
+        return 0.0f;
     }
     float sum = 0.0f;
     for (uint64_t j = 0; j < n; j++) {
         x[j] = expf(x[j] + (mask ? mask[j] : 0.0f) - largest);
         sum += x[j];
     }
-    float inverse = 1.0f / sum;
-    for (uint64_t j = 0; j < n; j++) x[j] *= inverse;
+    return sum;
 }
 
 void kc_scalar_layer_norm_row(const float *x, float *y, const float *gamma, const float *beta, float eps, uint64_t n) {

@@ -8,7 +8,7 @@ static const kc_impl portable = {
         [CONFIDE_PRECISION_BF16] = {.mr = 8, .a_layout = KC_A_PANELS, .micro = kc_scalar_micro_bf16},
         [CONFIDE_PRECISION_INT8] = {.mr = 8, .a_layout = KC_A_PANELS, .micro = kc_scalar_micro_int8},
     },
-    .softmax_row = kc_scalar_softmax_row,
+    .exp_row = kc_scalar_exp_row,
     .layer_norm_row = kc_scalar_layer_norm_row,
 };
 

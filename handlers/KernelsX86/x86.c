@@ -9,19 +9,18 @@
 #define KX_BASE "avx512f,avx512bw,avx512vl,avx512dq,fma"
 #define KX_INLINE static inline __attribute__((always_inline, target(KX_BASE)))
 
-KX_INLINE __m512 kx_exp(__m512 x) {
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-104.0f)), _mm512_set1_ps(88.7f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+/* 2^t for t ≤ 0: t = n + f with n an integer and |f| ≤ ½, 2^f by a degree-5 polynomial (a Chebyshev fit, relative
+   error 2.3e-7), scaled by 2^n. From −126 on the result becomes denormal; below −151 (−∞ included) it is 0. */
+KX_INLINE __m512 kx_exp2_nonpositive(__m512 t) {
+    t = _mm512_max_ps(t, _mm512_set1_ps(-152.0f));
+    __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 f = _mm512_sub_ps(t, n);
+    __m512 p = _mm512_set1_ps(1.3395285364e-3f);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6707678753e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5503406681e-2f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022211658e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314720007e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0000000523f));
     return _mm512_scalef_ps(p, n);
 }
 
@@ -35,7 +34,11 @@ KX_INLINE __m512 kx_gelu(__m512 x) {
     __m512 p = _mm512_set1_ps(coefficients[0]);
     for (int index = 1; index < 7; index++) p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(coefficients[index]));
     for (int square = 0; square < 4; square++) p = _mm512_mul_ps(p, p);
-    __m512 erfc = _mm512_div_ps(_mm512_set1_ps(1.0f), p);
+    /* 1 / p: the 14-bit reciprocal and one Newton step (a divide costs Zen 4 several times as much). p overflows to
+       ∞ from |x| ≈ 20 on; capped at the largest float, its reciprocal is 0 (∞ would make the step 0 · ∞). */
+    p = _mm512_min_ps(p, _mm512_set1_ps(3.40282347e38f));
+    __m512 erfc = _mm512_rcp14_ps(p);
+    erfc = _mm512_fmadd_ps(erfc, _mm512_fnmadd_ps(p, erfc, _mm512_set1_ps(1.0f)), erfc);
     __mmask16 negative = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
     __m512 one_plus_erf = _mm512_mask_blend_ps(negative, _mm512_sub_ps(_mm512_set1_ps(2.0f), erfc), erfc);
     return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)), one_plus_erf);
@@ -57,6 +60,26 @@ KX_INLINE __mmask16 kx_mask(uint64_t remaining) {
     return remaining >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << remaining) - 1u);
 }
 
+/* Asks for the lines of C a tile's epilogue touches (its rows' cols values), and of the residual rows on the last
+   chunk, before the K loop: the epilogue then finds them in L1 instead of stalling on each row's misses. */
+KX_INLINE void kx_prefetch_epilogue(const kc_tile *t) {
+    uint64_t last_byte = t->cols * sizeof(float) - 1;
+    for (uint32_t i = 0; i < t->rows; i++) {
+        const char *c = (const char *)(t->c + i * t->ldc);
+        __builtin_prefetch(c, 1, 3);
+        __builtin_prefetch(c + 64 < c + last_byte ? c + 64 : c + last_byte, 1, 3);
+        __builtin_prefetch(c + last_byte, 1, 3);
+    }
+    if (t->last && t->residual) {
+        for (uint32_t i = 0; i < t->rows; i++) {
+            const char *r = (const char *)(t->residual + i * t->ldr);
+            __builtin_prefetch(r, 0, 3);
+            __builtin_prefetch(r + 64 < r + last_byte ? r + 64 : r + last_byte, 0, 3);
+            __builtin_prefetch(r + last_byte, 0, 3);
+        }
+    }
+}
+
 /* Finishes one row of a tile: scale, accumulate into C across chunks, and on the last chunk apply the
    epilogue; then one masked store per 16 columns. */
 KX_INLINE void kx_store_row(const kc_tile *t, uint32_t row, __m512 v0, __m512 v1) {
@@ -65,6 +88,10 @@ KX_INLINE void kx_store_row(const kc_tile *t, uint32_t row, __m512 v0, __m512 v1
     if (t->alpha != 1.0f) {
         v0 = _mm512_mul_ps(v0, _mm512_set1_ps(t->alpha));
         v1 = _mm512_mul_ps(v1, _mm512_set1_ps(t->alpha));
+    }
+    if (t->row_alpha) {
+        v0 = _mm512_mul_ps(v0, _mm512_set1_ps(t->row_alpha[row]));
+        v1 = _mm512_mul_ps(v1, _mm512_set1_ps(t->row_alpha[row]));
     }
     if (!t->first) {
         v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, c));
@@ -106,6 +133,7 @@ KX_INLINE void kx_store_row_s32(const kc_tile *t, uint32_t row, __m512i s0, __m5
    never stored. Without a far prefetch the loop prefetches the tile's own lines instead (cache hits): a branch in
    the loop made the compiler spill accumulators. */
 #define KX_MICRO_BODY(ACC, ZERO, B_LOAD, BROADCAST, PRODUCT, STORE)                                                \
+    kx_prefetch_epilogue(t);                                                                                       \
     ACC c0[KX_MR], c1[KX_MR];                                                                                      \
     _Pragma("clang loop unroll(full)") for (uint32_t i = 0; i < mr; i++) c0[i] = c1[i] = ZERO;                     \
     const uint32_t *b = t->b;                                                                                      \
@@ -214,10 +242,9 @@ __attribute__((target(KX_BASE ",avx512bf16"))) void kx_pack_pairs_bf16(const flo
     }
 }
 
-KX_INLINE __m128i kx_quantize16(const float *src, __mmask16 mask, __m512 inverse) {
-    __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(mask, src), inverse));
-    q = _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(-127)), _mm512_set1_epi32(127));
-    return _mm512_cvtepi32_epi8(_mm512_add_epi32(q, _mm512_set1_epi32(128)));
+/* Sixteen values of a row times `inverse`, rounded to int32 (within ±127: `inverse` is 127 / the row's largest). */
+KX_INLINE __m512i kx_quantize16(const float *src, __mmask16 mask, __m512 inverse) {
+    return _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(mask, src), inverse));
 }
 
 __attribute__((target(KX_BASE))) void kx_pack_row_int8(const float *src, uint64_t k, uint32_t *dst, uint64_t step,
@@ -229,13 +256,17 @@ __attribute__((target(KX_BASE))) void kx_pack_row_int8(const float *src, uint64_
     float top = _mm512_reduce_max_ps(largest);
     *row_scale = top / 127.0f;
     __m512 inverse = _mm512_set1_ps(top > 0.0f ? 127.0f / top : 0.0f);
+    /* The saturating packs narrow 64 values to bytes lane by lane: lane i holds units i, 4 + i, 8 + i, 12 + i,
+       which the permutation puts in order. Adding 128 to a byte is flipping its top bit. */
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     for (uint64_t u = 0; u < units; u += 16) {
         uint64_t base = 4 * u;
-        __m512i v = _mm512_castsi128_si512(kx_quantize16(src + base, kx_tail(k, base), inverse));
-        v = _mm512_inserti32x4(v, kx_quantize16(src + base + 16, kx_tail(k, base + 16), inverse), 1);
-        v = _mm512_inserti32x4(v, kx_quantize16(src + base + 32, kx_tail(k, base + 32), inverse), 2);
-        v = _mm512_inserti32x4(v, kx_quantize16(src + base + 48, kx_tail(k, base + 48), inverse), 3);
-        kx_put_units(dst, step, u, units - u < 16 ? units - u : 16, v);
+        __m512i low = _mm512_packs_epi32(kx_quantize16(src + base, kx_tail(k, base), inverse),
+                                         kx_quantize16(src + base + 16, kx_tail(k, base + 16), inverse));
+        __m512i high = _mm512_packs_epi32(kx_quantize16(src + base + 32, kx_tail(k, base + 32), inverse),
+                                          kx_quantize16(src + base + 48, kx_tail(k, base + 48), inverse));
+        __m512i bytes = _mm512_xor_si512(_mm512_packs_epi16(low, high), _mm512_set1_epi8((char)0x80));
+        kx_put_units(dst, step, u, units - u < 16 ? units - u : 16, _mm512_permutexvar_epi32(order, bytes));
     }
 }
 
@@ -314,7 +345,8 @@ __attribute__((target(KX_BASE))) void kx_store_rows_s32(const kc_tile *t, const 
     }
 }
 
-__attribute__((target(KX_BASE))) void kx_softmax_row(float *x, const float *mask, uint64_t n) {
+/* The largest of x[0, n) + mask (mask may be NULL). */
+KX_INLINE float kx_row_max(const float *x, const float *mask, uint64_t n) {
     __m512 largest = _mm512_set1_ps(-INFINITY);
     for (uint64_t j = 0; j < n; j += 16) {
         __mmask16 m = kx_mask(n - j);
@@ -322,25 +354,48 @@ __attribute__((target(KX_BASE))) void kx_softmax_row(float *x, const float *mask
         if (mask) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, mask + j));
         largest = _mm512_mask_max_ps(largest, m, largest, v);
     }
-    float top = _mm512_reduce_max_ps(largest);
+    return _mm512_reduce_max_ps(largest);
+}
+
+/* exp(v − top) for the `m` lanes of 16 values from x (0 for the others): 2^(v·log₂e − top·log₂e), one fused
+   multiply-add to the exponent (`shift` is −top·log₂e). */
+KX_INLINE __m512 kx_exp_shifted(const float *x, const float *mask, __mmask16 m, __m512 shift) {
+    __m512 v = _mm512_maskz_loadu_ps(m, x);
+    if (mask) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, mask));
+    return _mm512_maskz_mov_ps(m, kx_exp2_nonpositive(_mm512_fmadd_ps(v, _mm512_set1_ps(1.44269504088896341f), shift)));
+}
+
+__attribute__((target(KX_BASE))) float kx_exp_row(float *x, const float *mask, uint64_t n) {
+    float top = kx_row_max(x, mask, n);
     if (top == -INFINITY) {
         for (uint64_t j = 0; j < n; j += 16) _mm512_mask_storeu_ps(x + j, kx_mask(n - j), _mm512_setzero_ps());
-        return;
+        return 0.0f;
     }
-    __m512 shift = _mm512_set1_ps(top), sum = _mm512_setzero_ps();
+    __m512 shift = _mm512_set1_ps(-top * 1.44269504088896341f), sum = _mm512_setzero_ps();
     for (uint64_t j = 0; j < n; j += 16) {
         __mmask16 m = kx_mask(n - j);
-        __m512 v = _mm512_maskz_loadu_ps(m, x + j);
-        if (mask) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, mask + j));
-        __m512 e = _mm512_maskz_mov_ps(m, kx_exp(_mm512_sub_ps(v, shift)));
+        __m512 e = kx_exp_shifted(x + j, mask ? mask + j : NULL, m, shift);
         sum = _mm512_add_ps(sum, e);
         _mm512_mask_storeu_ps(x + j, m, e);
     }
-    __m512 inverse = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
-    for (uint64_t j = 0; j < n; j += 16) {
-        __mmask16 m = kx_mask(n - j);
-        _mm512_mask_storeu_ps(x + j, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + j), inverse));
+    return _mm512_reduce_add_ps(sum);
+}
+
+__attribute__((target(KX_BASE ",avx512bf16"))) float kx_exp_row_bf16(const float *x, uint64_t n, uint32_t *units) {
+    float top = kx_row_max(x, NULL, n);
+    uint64_t count = (n + 1) / 2;
+    if (top == -INFINITY) {
+        for (uint64_t u = 0; u < count; u += 16) _mm512_mask_storeu_epi32(units + u, kx_mask(count - u), _mm512_setzero_si512());
+        return 0.0f;
     }
+    __m512 shift = _mm512_set1_ps(-top * 1.44269504088896341f), sum = _mm512_setzero_ps();
+    for (uint64_t u = 0; u < count; u += 16) {
+        __m512 low = kx_exp_shifted(x + 2 * u, NULL, kx_tail(n, 2 * u), shift);
+        __m512 high = kx_exp_shifted(x + 2 * u + 16, NULL, kx_tail(n, 2 * u + 16), shift);
+        sum = _mm512_add_ps(sum, _mm512_add_ps(low, high));
+        _mm512_mask_storeu_epi32(units + u, kx_mask(count - u), (__m512i)_mm512_cvtne2ps_pbh(high, low));
+    }
+    return _mm512_reduce_add_ps(sum);
 }
 
 __attribute__((target(KX_BASE))) void kx_layer_norm_row(const float *x, float *y, const float *gamma, const float *beta,

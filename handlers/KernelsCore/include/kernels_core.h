@@ -55,6 +55,7 @@ typedef struct kc_tile {
     uint32_t first, last;   /* first chunk: C = value; later chunks: C += value; last: apply epilogue */
     uint32_t flags;         /* ConfideEpilogueFlag bits, applied on the last chunk */
     float alpha;
+    const float *row_alpha; /* FP32 and BF16: a factor per tile row, after alpha (attention's 1 / Σ exp); NULL: none */
     const float *row_scale; /* INT8: per tile row */
     const float *col_scale; /* INT8: per tile column */
     const int32_t *col_comp;/* INT8: per tile column, for this chunk */
@@ -96,7 +97,13 @@ typedef struct kc_impl {
     /** The paths fused attention's small products run on (FP32 and BF16 entries), when `path`'s need
         more than these products give them (AMX tiles want K in multiples of 16 units); NULL: `path`. */
     const kc_path *attention_path;
-    void (*softmax_row)(float *x, const float *mask, uint64_t n);
+    /** Softmax without its division: x ← exp(x + mask − max) (mask may be NULL), returning the sum; a row whose
+        values are all −∞ becomes zeros and returns 0. */
+    float (*exp_row)(float *x, const float *mask, uint64_t n);
+    /** exp_row's exponentials of a row without mask, rounded to BF16 pairs into units[0, ⌈n/2⌉) (the high half of
+        an odd row's last unit 0) instead of into x: the probabilities of BF16 attention, packed as P·V's A in the
+        row layout. NULL: exp_row, then the path's pack_row. */
+    float (*exp_row_bf16)(const float *x, uint64_t n, uint32_t *units);
     void (*layer_norm_row)(const float *x, float *y, const float *gamma, const float *beta, float eps, uint64_t n);
 } kc_impl;
 
@@ -120,7 +127,7 @@ KC_HIDDEN void kc_scalar_micro_fp32(const kc_tile *tile);
 KC_HIDDEN void kc_scalar_micro_bf16(const kc_tile *tile);
 KC_HIDDEN void kc_scalar_micro_int8(const kc_tile *tile);
 KC_HIDDEN void kc_scalar_store(const kc_tile *tile, uint32_t row, const float *values);
-KC_HIDDEN void kc_scalar_softmax_row(float *x, const float *mask, uint64_t n);
+KC_HIDDEN float kc_scalar_exp_row(float *x, const float *mask, uint64_t n);
 KC_HIDDEN void kc_scalar_layer_norm_row(const float *x, float *y, const float *gamma, const float *beta, float eps,
                                         uint64_t n);
 KC_HIDDEN float kc_gelu(float x);

@@ -31,7 +31,9 @@ KC_HIDDEN void kx_pack_pairs_bf16(const float *low, const float *high, uint64_t 
 KC_HIDDEN void kx_store_rows_f32(const kc_tile *tile, const float *sums, uint64_t ld);
 /** Finishes `tile->rows` rows of a tile from INT8 int32 sums laid out with `ld` values between rows. */
 KC_HIDDEN void kx_store_rows_s32(const kc_tile *tile, const int32_t *sums, uint64_t ld);
-KC_HIDDEN void kx_softmax_row(float *x, const float *mask, uint64_t n);
+KC_HIDDEN float kx_exp_row(float *x, const float *mask, uint64_t n);
+/** exp_row_bf16 (needs AVX512_BF16). */
+KC_HIDDEN float kx_exp_row_bf16(const float *x, uint64_t n, uint32_t *units);
 KC_HIDDEN void kx_layer_norm_row(const float *x, float *y, const float *gamma, const float *beta, float eps, uint64_t n);
 
 #endif /* KERNELS_X86_H */

@@ -494,8 +494,8 @@ typedef struct ConfideSoftmax {
  * each sequence and head h, O = softmax(scale · Q·Kᵀ) · V, where Q, K, V and O are the head's
  * head_size columns starting at `base + row · ld + h · head_size` of q, k, v (ld_qkv) and out
  * (ld_out). Tokens attend only within their own sequence. The two products run in `precision`:
- * CONFIDE_PRECISION_FP32, or CONFIDE_PRECISION_BF16 (Q, K, the probabilities and V rounded to BF16,
- * FP32 sums); the softmax is FP32. `out` must not overlap q, k or v. Owned by the caller; read during
+ * CONFIDE_PRECISION_FP32, or CONFIDE_PRECISION_BF16 (Q, K, V and each exp(score − row maximum) rounded
+ * to BF16, FP32 sums, then divided by the row's FP32 sum of the exponentials); the softmax is FP32. `out` must not overlap q, k or v. Owned by the caller; read during
  * the call only.
  */
 typedef struct ConfideAttention {
