@@ -10,7 +10,7 @@ import Testing
 /// with rows past the last full 8 (FP32 reads those panels of A in place and copies only the last).
 let gemmShapes: [(m: Int, k: Int, n: Int)] = [
     (1, 1, 1), (3, 1, 5), (1, 1, 33), (7, 13, 9), (1, 64, 1), (17, 33, 65), (8, 64, 32), (33, 129, 47),
-    (65, 300, 97), (2, 600, 3), (41, 1100, 35), (21, 64, 40), (19, 512, 70),
+    (65, 300, 97), (2, 600, 3), (41, 1100, 35), (21, 64, 40), (19, 512, 70), (5, 4200, 37),
 ]
 
 @Suite("Kernel plugins against straightforward references")

@@ -576,6 +576,9 @@ ConfideError *kc_batched_matmul(const kc_impl *impl, const ConfideBatchedMatmul 
 
 /* ---- Softmax and layer norm ----------------------------------------------------------------- */
 
+/* 1 / a row's sum of exponentials; 0 for a row that was all −∞ (its exponentials are zeros). */
+static float reciprocal(float sum) { return sum > 0.0f ? 1.0f / sum : 0.0f; }
+
 typedef struct softmax_job {
     const kc_impl *impl;
     const ConfideSoftmax *d;
@@ -589,8 +592,7 @@ static void softmax_body(void *context, uint64_t begin, uint64_t end) {
         uint64_t outer = item / d->inner_count, inner = item % d->inner_count;
         float *x = d->x + outer * d->x_outer_stride + inner * d->x_inner_stride + row * d->ldx;
         const float *mask = d->mask ? d->mask + outer * d->mask_outer_stride : NULL;
-        float sum = job->impl->exp_row(x, mask, d->cols);
-        float inverse = sum > 0.0f ? 1.0f / sum : 0.0f;
+        float inverse = reciprocal(job->impl->exp_row(x, mask, d->cols));
         for (uint64_t j = 0; j < d->cols; j++) x[j] *= inverse;
     }
 }
@@ -704,7 +706,7 @@ static void attention_item(const attention_job *job, const attention_slice *slic
     /* FP32 rows need no conversion: a row-layout micro-kernel reads the blocks of Q and the probabilities in
        place. */
     int in_place = kg == 1 && path->a_layout == KC_A_ROWS;
-    /* BF16 rows: the softmax writes the probabilities' BF16 pairs itself. */
+    /* BF16 rows: the exponentials go straight into P·V's A as BF16 pairs (padding rows zero). */
     int exp_pairs = kg == 2 && path->a_layout == KC_A_ROWS && job->impl->exp_row_bf16;
 
     /* Kᵀ as weight panels for Q·Kᵀ: column j is key j, so each key's row converts into one column. */
@@ -751,24 +753,20 @@ static void attention_item(const attention_job *job, const attention_slice *slic
             tile.cols = (uint32_t)min_u64(KC_NR, length - panel * KC_NR);
             path->micro(&tile);
         }
-        if (exp_pairs) {
-            /* The exponentials go straight into P·V's A as BF16 pairs; padding rows are zero. */
-            for (uint32_t i = 0; i < rows; i++) {
-                float sum = job->impl->exp_row_bf16(scores + i * ld_scores, length, a + i * pv_units);
-                inverse[i] = sum > 0.0f ? 1.0f / sum : 0.0f;
-            }
-            memset(a + rows * pv_units, 0, (mr - rows) * pv_units * sizeof(uint32_t));
-        } else {
-            for (uint32_t i = 0; i < rows; i++) {
-                float sum = job->impl->exp_row(scores + i * ld_scores, NULL, length);
-                inverse[i] = sum > 0.0f ? 1.0f / sum : 0.0f;
-            }
+        for (uint32_t i = 0; i < rows; i++) {
+            float *row = scores + i * ld_scores;
+            inverse[i] = reciprocal(exp_pairs ? job->impl->exp_row_bf16(row, length, a + i * pv_units)
+                                              : job->impl->exp_row(row, NULL, length));
         }
         if (in_place) {
             tile.a = (const uint32_t *)scores;
             tile.a_row_units = ld_scores;
         } else {
-            if (!exp_pairs) pack_a_block(path, d->precision, scores, ld_scores, rows, length, a, pv_units, row_scale);
+            if (exp_pairs) {
+                memset(a + rows * pv_units, 0, (mr - rows) * pv_units * sizeof(uint32_t));
+            } else {
+                pack_a_block(path, d->precision, scores, ld_scores, rows, length, a, pv_units, row_scale);
+            }
             tile.a = a;
             tile.a_row_units = pv_units;
         }

@@ -60,23 +60,22 @@ KX_INLINE __mmask16 kx_mask(uint64_t remaining) {
     return remaining >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << remaining) - 1u);
 }
 
-/* Asks for the lines of C a tile's epilogue touches (its rows' cols values), and of the residual rows on the last
-   chunk, before the K loop: the epilogue then finds them in L1 instead of stalling on each row's misses. */
+/* Asks for the lines of one row's `bytes` (at most 128: no more than 3 lines, which its first, middle and last
+   bytes each fall in). */
+KX_INLINE void kx_prefetch_row(const float *row, uint64_t bytes) {
+    const char *first = (const char *)row;
+    _mm_prefetch(first, _MM_HINT_T0);
+    _mm_prefetch(first + (bytes - 1) / 2, _MM_HINT_T0);
+    _mm_prefetch(first + bytes - 1, _MM_HINT_T0);
+}
+
+/* Asks for the lines of C a tile's epilogue touches, and of the residual rows on the last chunk, before the K loop:
+   the epilogue then finds them in L1 instead of stalling on each row's misses. */
 KX_INLINE void kx_prefetch_epilogue(const kc_tile *t) {
-    uint64_t last_byte = t->cols * sizeof(float) - 1;
-    for (uint32_t i = 0; i < t->rows; i++) {
-        const char *c = (const char *)(t->c + i * t->ldc);
-        __builtin_prefetch(c, 1, 3);
-        __builtin_prefetch(c + 64 < c + last_byte ? c + 64 : c + last_byte, 1, 3);
-        __builtin_prefetch(c + last_byte, 1, 3);
-    }
+    uint64_t bytes = t->cols * sizeof(float);
+    for (uint32_t i = 0; i < t->rows; i++) kx_prefetch_row(t->c + i * t->ldc, bytes);
     if (t->last && t->residual) {
-        for (uint32_t i = 0; i < t->rows; i++) {
-            const char *r = (const char *)(t->residual + i * t->ldr);
-            __builtin_prefetch(r, 0, 3);
-            __builtin_prefetch(r + 64 < r + last_byte ? r + 64 : r + last_byte, 0, 3);
-            __builtin_prefetch(r + last_byte, 0, 3);
-        }
+        for (uint32_t i = 0; i < t->rows; i++) kx_prefetch_row(t->residual + i * t->ldr, bytes);
     }
 }
 

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #define KC_NR 32u         /* columns per packed weight panel and per micro-tile */
-#define KC_KCU 256u       /* 32-bit k-units per K chunk */
+#define KC_KCU 1024u      /* 32-bit k-units per K chunk: a tile's 64 rows of A and one panel over a chunk stay in L2 */
 #define KC_KPAD 16u       /* K units are padded to a multiple of this */
 #define KC_MAGIC 0x434b5043u
 #define KC_PREFETCH_LINE 64u  /* bytes of kc_tile.prefetch per unit */
