@@ -269,67 +269,68 @@ __attribute__((target(KX_BASE))) void kx_pack_row_int8(const float *src, uint64_
     }
 }
 
-/* The largest row stride whose 16 row offsets fit a gather's 32-bit indices. */
-#define KX_GATHER_MAX_LD (1u << 26)
-
-/* kc_path.pack_columns one row at a time, for strides too large for gathers. */
-static void kx_pack_columns_by_row(void (*pack_row)(const float *, uint64_t, uint32_t *, uint64_t, uint64_t, float *),
-                                   const float *src, uint64_t ld, uint64_t rows, uint64_t k, uint32_t *panel,
-                                   uint64_t units) {
-    float unused;
-    for (uint64_t row = 0; row < KC_NR; row++) {
-        for (uint64_t u = 0; u < units; u++) panel[u * KC_NR + row] = 0;
-        if (row < rows) pack_row(src + row * ld, k, panel + row, KC_NR, units, &unused);
+/* Transposes 16 × 16 32-bit units in registers: r[i] holds row i on entry and column i on return. Units, then unit
+   pairs, swap within 128-bit lanes; two lane shuffles then move each lane of four rows to its column. */
+KX_INLINE void kx_transpose16(__m512i r[16]) {
+    __m512i t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
     }
+    /* r[4g + j], lane l: rows 4g … 4g + 3 of column 4l + j. */
+    for (int g = 0; g < 16; g += 4) {
+        r[g] = _mm512_unpacklo_epi64(t[g], t[g + 2]);
+        r[g + 1] = _mm512_unpackhi_epi64(t[g], t[g + 2]);
+        r[g + 2] = _mm512_unpacklo_epi64(t[g + 1], t[g + 3]);
+        r[g + 3] = _mm512_unpackhi_epi64(t[g + 1], t[g + 3]);
+    }
+    for (int j = 0; j < 4; j++) {
+        __m512i low01 = _mm512_shuffle_i32x4(r[j], r[4 + j], 0x44), high01 = _mm512_shuffle_i32x4(r[j], r[4 + j], 0xee);
+        __m512i low23 = _mm512_shuffle_i32x4(r[8 + j], r[12 + j], 0x44);
+        __m512i high23 = _mm512_shuffle_i32x4(r[8 + j], r[12 + j], 0xee);
+        t[j] = _mm512_shuffle_i32x4(low01, low23, 0x88);
+        t[4 + j] = _mm512_shuffle_i32x4(low01, low23, 0xdd);
+        t[8 + j] = _mm512_shuffle_i32x4(high01, high23, 0x88);
+        t[12 + j] = _mm512_shuffle_i32x4(high01, high23, 0xdd);
+    }
+    for (int i = 0; i < 16; i++) r[i] = t[i];
 }
 
-/* The offsets of 16 rows `ld` (at most KX_GATHER_MAX_LD) floats apart, for gathers. */
-KX_INLINE __m512i kx_row_offsets(uint64_t ld) {
-    return _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                              _mm512_set1_epi32((int)ld));
-}
-
-/* Value `column` of 16 rows (those in `mask`), zero for the rest and past k. */
-KX_INLINE __m512 kx_gather_column(const float *src, __m512i offsets, __mmask16 mask, uint64_t column, uint64_t k) {
-    if (column >= k || mask == 0) return _mm512_setzero_ps();
-    return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, offsets, src + column, 4);
-}
-
-/* The body of a column packer: `PACK_ROW` row by row for strides too large for gathers, else GATHER(src, offsets,
-   mask, u, k) (16 rows' unit u as a vector of 32-bit units) for rows 0-15 and 16-31 of every unit. */
-#define KX_PACK_COLUMNS_BODY(PACK_ROW, GATHER)                                                                     \
-    if (ld > KX_GATHER_MAX_LD) {                                                                                   \
-        kx_pack_columns_by_row(PACK_ROW, src, ld, rows, k, panel, units);                                          \
-        return;                                                                                                    \
-    }                                                                                                              \
-    __m512i offsets = kx_row_offsets(ld);                                                                          \
-    __mmask16 low = kx_mask(rows), high = rows > 16 ? kx_mask(rows - 16) : 0;                                      \
-    for (uint64_t u = 0; u < units; u++) {                                                                         \
-        _mm512_storeu_si512(panel + u * KC_NR, GATHER(src, offsets, low, u, k));                                   \
-        _mm512_storeu_si512(panel + u * KC_NR + 16, GATHER(src + 16 * ld, offsets, high, u, k));                   \
+/* The body of a column packer: for each block of 16 units and 16 rows, ROW(row, k, u0) gives a row's units u0 …
+   u0 + 15 (zero past k), the block is transposed in registers, and each unit's 16 rows are one store. Rows past
+   `rows` are zero. */
+#define KX_PACK_COLUMNS_BODY(ROW)                                                                                  \
+    for (uint64_t u0 = 0; u0 < units; u0 += 16) {                                                                 \
+        uint64_t count = units - u0 < 16 ? units - u0 : 16;                                                        \
+        for (uint64_t c0 = 0; c0 < KC_NR; c0 += 16) {                                                              \
+            __m512i r[16];                                                                                         \
+            for (uint64_t i = 0; i < 16; i++) r[i] = c0 + i < rows ? ROW(src + (c0 + i) * ld, k, u0) : _mm512_setzero_si512(); \
+            kx_transpose16(r);                                                                                     \
+            for (uint64_t j = 0; j < count; j++) _mm512_storeu_si512(panel + (u0 + j) * KC_NR + c0, r[j]);        \
+        }                                                                                                          \
     }
 
-/* FP32 values of 16 rows, as 32-bit units. */
-KX_INLINE __m512i kx_gather_units(const float *src, __m512i offsets, __mmask16 mask, uint64_t u, uint64_t k) {
-    return _mm512_castps_si512(kx_gather_column(src, offsets, mask, u, k));
+/* FP32 values u0 … u0 + 15 of a row, as units. */
+KX_INLINE __m512i kx_row_units(const float *row, uint64_t k, uint64_t u0) {
+    return _mm512_castps_si512(_mm512_maskz_loadu_ps(kx_tail(k, u0), row + u0));
 }
 
 __attribute__((target(KX_BASE))) void kx_pack_columns_fp32(const float *src, uint64_t ld, uint64_t rows, uint64_t k,
                                                            uint32_t *panel, uint64_t units) {
-    KX_PACK_COLUMNS_BODY(kx_pack_row_fp32, kx_gather_units)
+    KX_PACK_COLUMNS_BODY(kx_row_units)
 }
 
-/* BF16 pairs (values 2u, 2u + 1) of 16 rows, as 32-bit units. */
-static inline __attribute__((always_inline, target(KX_BASE ",avx512bf16"))) __m512i
-kx_gather_pairs(const float *src, __m512i offsets, __mmask16 mask, uint64_t u, uint64_t k) {
-    __m512i low = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(kx_gather_column(src, offsets, mask, 2 * u, k)));
-    __m512i high = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(kx_gather_column(src, offsets, mask, 2 * u + 1, k)));
-    return _mm512_or_si512(low, _mm512_slli_epi32(high, 16));
+/* BF16 pairs u0 … u0 + 15 (values 2u0 … 2u0 + 31) of a row, as units. */
+static inline __attribute__((always_inline, target(KX_BASE ",avx512bf16"))) __m512i kx_row_pairs(const float *row,
+                                                                                                uint64_t k, uint64_t u0) {
+    __m512 low = _mm512_maskz_loadu_ps(kx_tail(k, 2 * u0), row + 2 * u0);
+    __m512 high = _mm512_maskz_loadu_ps(kx_tail(k, 2 * u0 + 16), row + 2 * u0 + 16);
+    return (__m512i)_mm512_cvtne2ps_pbh(high, low);
 }
 
 __attribute__((target(KX_BASE ",avx512bf16"))) void kx_pack_columns_bf16(const float *src, uint64_t ld, uint64_t rows,
                                                                         uint64_t k, uint32_t *panel, uint64_t units) {
-    KX_PACK_COLUMNS_BODY(kx_pack_row_bf16, kx_gather_pairs)
+    KX_PACK_COLUMNS_BODY(kx_row_pairs)
 }
 
 __attribute__((target(KX_BASE))) void kx_store_rows_f32(const kc_tile *t, const float *sums, uint64_t ld) {

@@ -22,7 +22,8 @@ KC_HIDDEN void kx_micro_int8(const kc_tile *tile);
 KC_HIDDEN void kx_pack_row_fp32(const float *src, uint64_t k, uint32_t *dst, uint64_t step, uint64_t units, float *row_scale);
 KC_HIDDEN void kx_pack_row_bf16(const float *src, uint64_t k, uint32_t *dst, uint64_t step, uint64_t units, float *row_scale);
 KC_HIDDEN void kx_pack_row_int8(const float *src, uint64_t k, uint32_t *dst, uint64_t step, uint64_t units, float *row_scale);
-/** Column packers for kc_path.pack_columns (gathers): FP32, and BF16 pairs (needs AVX512_BF16). */
+/** Column packers for kc_path.pack_columns (16 × 16 transposes in registers): FP32, and BF16 pairs (needs
+    AVX512_BF16). */
 KC_HIDDEN void kx_pack_columns_fp32(const float *src, uint64_t ld, uint64_t rows, uint64_t k, uint32_t *panel, uint64_t units);
 KC_HIDDEN void kx_pack_columns_bf16(const float *src, uint64_t ld, uint64_t rows, uint64_t k, uint32_t *panel, uint64_t units);
 /** BF16 pair interleaver for kc_path.pack_pairs (attention's V); needs AVX512_BF16. */
