@@ -9,6 +9,8 @@
 #define KX_BASE "avx512f,avx512bw,avx512vl,avx512dq,fma"
 #define KX_INLINE static inline __attribute__((always_inline, target(KX_BASE)))
 
+#define KX_LOG2E 1.44269504088896341f
+
 /* 2^t for t ≤ 0: t = n + f with n an integer and |f| ≤ ½, 2^f by a degree-5 polynomial (a Chebyshev fit, relative
    error 2.3e-7), scaled by 2^n. From −126 on the result becomes denormal; below −151 (−∞ included) it is 0. */
 KX_INLINE __m512 kx_exp2_nonpositive(__m512 t) {
@@ -304,7 +306,9 @@ KX_INLINE void kx_transpose16(__m512i r[16]) {
         uint64_t count = units - u0 < 16 ? units - u0 : 16;                                                        \
         for (uint64_t c0 = 0; c0 < KC_NR; c0 += 16) {                                                              \
             __m512i r[16];                                                                                         \
-            for (uint64_t i = 0; i < 16; i++) r[i] = c0 + i < rows ? ROW(src + (c0 + i) * ld, k, u0) : _mm512_setzero_si512(); \
+            for (uint64_t i = 0; i < 16; i++) {                                                                    \
+                r[i] = c0 + i < rows ? ROW(src + (c0 + i) * ld, k, u0) : _mm512_setzero_si512();                   \
+            }                                                                                                      \
             kx_transpose16(r);                                                                                     \
             for (uint64_t j = 0; j < count; j++) _mm512_storeu_si512(panel + (u0 + j) * KC_NR + c0, r[j]);        \
         }                                                                                                          \
@@ -362,7 +366,7 @@ KX_INLINE float kx_row_max(const float *x, const float *mask, uint64_t n) {
 KX_INLINE __m512 kx_exp_shifted(const float *x, const float *mask, __mmask16 m, __m512 shift) {
     __m512 v = _mm512_maskz_loadu_ps(m, x);
     if (mask) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, mask));
-    return _mm512_maskz_mov_ps(m, kx_exp2_nonpositive(_mm512_fmadd_ps(v, _mm512_set1_ps(1.44269504088896341f), shift)));
+    return _mm512_maskz_mov_ps(m, kx_exp2_nonpositive(_mm512_fmadd_ps(v, _mm512_set1_ps(KX_LOG2E), shift)));
 }
 
 __attribute__((target(KX_BASE))) float kx_exp_row(float *x, const float *mask, uint64_t n) {
@@ -371,7 +375,7 @@ __attribute__((target(KX_BASE))) float kx_exp_row(float *x, const float *mask, u
         for (uint64_t j = 0; j < n; j += 16) _mm512_mask_storeu_ps(x + j, kx_mask(n - j), _mm512_setzero_ps());
         return 0.0f;
     }
-    __m512 shift = _mm512_set1_ps(-top * 1.44269504088896341f), sum = _mm512_setzero_ps();
+    __m512 shift = _mm512_set1_ps(-top * KX_LOG2E), sum = _mm512_setzero_ps();
     for (uint64_t j = 0; j < n; j += 16) {
         __mmask16 m = kx_mask(n - j);
         __m512 e = kx_exp_shifted(x + j, mask ? mask + j : NULL, m, shift);
@@ -385,10 +389,12 @@ __attribute__((target(KX_BASE ",avx512bf16"))) float kx_exp_row_bf16(const float
     float top = kx_row_max(x, NULL, n);
     uint64_t count = (n + 1) / 2;
     if (top == -INFINITY) {
-        for (uint64_t u = 0; u < count; u += 16) _mm512_mask_storeu_epi32(units + u, kx_mask(count - u), _mm512_setzero_si512());
+        for (uint64_t u = 0; u < count; u += 16) {
+            _mm512_mask_storeu_epi32(units + u, kx_mask(count - u), _mm512_setzero_si512());
+        }
         return 0.0f;
     }
-    __m512 shift = _mm512_set1_ps(-top * 1.44269504088896341f), sum = _mm512_setzero_ps();
+    __m512 shift = _mm512_set1_ps(-top * KX_LOG2E), sum = _mm512_setzero_ps();
     for (uint64_t u = 0; u < count; u += 16) {
         __m512 low = kx_exp_shifted(x + 2 * u, NULL, kx_tail(n, 2 * u), shift);
         __m512 high = kx_exp_shifted(x + 2 * u + 16, NULL, kx_tail(n, 2 * u + 16), shift);
