@@ -92,7 +92,8 @@ struct BertHandlerTests {
         }
     }
 
-    /// 40 texts of 256 tokens exceed one encoder pass (8192 tokens): the batch runs in passes, with the same result.
+    /// 40 texts of 256 tokens exceed one encoder pass (1,024 tokens): the batch runs in passes of four texts, with
+    /// the same result (texts 31 and 32 sit on either side of a pass boundary).
     @Test func aBatchLargerThanOnePassGivesWhatEachTextGivesAlone() throws {
         let bert = try BertFixtures.tester(precision: .fp32)
         let texts = (0..<40).map { "text \($0) " + String(repeating: "word\($0 % 7) ", count: 300) }

@@ -104,9 +104,11 @@ struct BertEncoder: Sendable {
     /// The width of one embedding.
     var width: Int { config.hiddenSize }
 
-    /// The most tokens one pass through the encoder takes: a larger batch runs in several passes, so scratch
-    /// memory stays bounded (about 40 MB for MiniLM) however many texts a batch holds.
-    static let tokensPerPass = 8192
+    /// The most tokens one pass through the encoder takes (a text is never split; BERT's are at most 512): a larger
+    /// batch runs in several passes, so scratch memory stays bounded however many texts a batch holds (14 MB for
+    /// MiniLM, 38 MB for BERT-Large), and a pass's activations stay in the L3 cache between its layers (32 texts
+    /// of 128 tokens ran 1–3 % faster in passes of 1,024 tokens than in one of 4,096).
+    static let tokensPerPass = 1024
 
     /// Runs the sequences packed in `ids` (`lengths[i]` tokens each, one after the other) through the encoder
     /// and writes one pooled (and, per the model, L2-normalised) embedding per sequence into `output`
