@@ -101,8 +101,8 @@ typedef struct kc_impl {
         values are all −∞ becomes zeros and returns 0. */
     float (*exp_row)(float *x, const float *mask, uint64_t n);
     /** exp_row's exponentials of a row without mask, rounded to BF16 pairs into units[0, ⌈n/2⌉) (the high half of
-        an odd row's last unit 0) instead of into x: the probabilities of BF16 attention, packed as P·V's A in the
-        row layout. NULL: exp_row, then the path's pack_row. */
+        an odd row's last unit 0) instead of into x: BF16 attention's undivided probabilities, packed as P·V's A in
+        the row layout. NULL: exp_row, then the path's pack_row. */
     float (*exp_row_bf16)(const float *x, uint64_t n, uint32_t *units);
     void (*layer_norm_row)(const float *x, float *y, const float *gamma, const float *beta, float eps, uint64_t n);
 } kc_impl;
