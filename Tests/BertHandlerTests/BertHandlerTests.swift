@@ -199,7 +199,6 @@ enum BertFixtures {
         try HostAPI.useKernels(try PluginLoader.open(path: library(kernelsProduct)))
     }
 
-    /// `libBert.so` serving the cached model in `precision`.
     /// The cosine of each reference text's embedding from `bert` to the reference's.
     static func cosines(_ bert: HandlerTester, rows: [(text: String, embedding: [Double])]) throws -> [Double] {
         var cosines: [Double] = []
@@ -219,6 +218,7 @@ enum BertFixtures {
         return cosines
     }
 
+    /// `libBert.so` serving the cached model in `precision`, with model.json's `parameters`.
     static func tester(precision: ModelConfig.Precision, parameters: String = "{}") throws -> HandlerTester {
         try activation.get()
         let config = ModelLoadConfig(

@@ -211,12 +211,24 @@ KX_INLINE void kx_put_units(uint32_t *dst, uint64_t step, uint64_t u, uint64_t c
 
 KX_INLINE __mmask16 kx_tail(uint64_t k, uint64_t position) { return kx_mask(k > position ? k - position : 0); }
 
+/* FP32 values u0 … u0 + 15 of a row, as units. */
+KX_INLINE __m512i kx_row_units(const float *row, uint64_t k, uint64_t u0) {
+    return _mm512_castps_si512(_mm512_maskz_loadu_ps(kx_tail(k, u0), row + u0));
+}
+
+/* BF16 pairs u0 … u0 + 15 (values 2u0 … 2u0 + 31) of a row, as units. */
+static inline __attribute__((always_inline, target(KX_BASE ",avx512bf16"))) __m512i kx_row_pairs(const float *row,
+                                                                                                uint64_t k, uint64_t u0) {
+    __m512 low = _mm512_maskz_loadu_ps(kx_tail(k, 2 * u0), row + 2 * u0);
+    __m512 high = _mm512_maskz_loadu_ps(kx_tail(k, 2 * u0 + 16), row + 2 * u0 + 16);
+    return (__m512i)_mm512_cvtne2ps_pbh(high, low);
+}
+
 __attribute__((target(KX_BASE))) void kx_pack_row_fp32(const float *src, uint64_t k, uint32_t *dst, uint64_t step,
                                                        uint64_t units, float *row_scale) {
     (void)row_scale;
     for (uint64_t u = 0; u < units; u += 16) {
-        __m512i v = _mm512_castps_si512(_mm512_maskz_loadu_ps(kx_tail(k, u), src + u));
-        kx_put_units(dst, step, u, units - u < 16 ? units - u : 16, v);
+        kx_put_units(dst, step, u, units - u < 16 ? units - u : 16, kx_row_units(src, k, u));
     }
 }
 
@@ -224,10 +236,7 @@ __attribute__((target(KX_BASE ",avx512bf16"))) void kx_pack_row_bf16(const float
                                                                     uint64_t step, uint64_t units, float *row_scale) {
     (void)row_scale;
     for (uint64_t u = 0; u < units; u += 16) {
-        __m512 low = _mm512_maskz_loadu_ps(kx_tail(k, 2 * u), src + 2 * u);
-        __m512 high = _mm512_maskz_loadu_ps(kx_tail(k, 2 * u + 16), src + 2 * u + 16);
-        __m512i v = (__m512i)_mm512_cvtne2ps_pbh(high, low);
-        kx_put_units(dst, step, u, units - u < 16 ? units - u : 16, v);
+        kx_put_units(dst, step, u, units - u < 16 ? units - u : 16, kx_row_pairs(src, k, u));
     }
 }
 
@@ -314,22 +323,9 @@ KX_INLINE void kx_transpose16(__m512i r[16]) {
         }                                                                                                          \
     }
 
-/* FP32 values u0 … u0 + 15 of a row, as units. */
-KX_INLINE __m512i kx_row_units(const float *row, uint64_t k, uint64_t u0) {
-    return _mm512_castps_si512(_mm512_maskz_loadu_ps(kx_tail(k, u0), row + u0));
-}
-
 __attribute__((target(KX_BASE))) void kx_pack_columns_fp32(const float *src, uint64_t ld, uint64_t rows, uint64_t k,
                                                            uint32_t *panel, uint64_t units) {
     KX_PACK_COLUMNS_BODY(kx_row_units)
-}
-
-/* BF16 pairs u0 … u0 + 15 (values 2u0 … 2u0 + 31) of a row, as units. */
-static inline __attribute__((always_inline, target(KX_BASE ",avx512bf16"))) __m512i kx_row_pairs(const float *row,
-                                                                                                uint64_t k, uint64_t u0) {
-    __m512 low = _mm512_maskz_loadu_ps(kx_tail(k, 2 * u0), row + 2 * u0);
-    __m512 high = _mm512_maskz_loadu_ps(kx_tail(k, 2 * u0 + 16), row + 2 * u0 + 16);
-    return (__m512i)_mm512_cvtne2ps_pbh(high, low);
 }
 
 __attribute__((target(KX_BASE ",avx512bf16"))) void kx_pack_columns_bf16(const float *src, uint64_t ld, uint64_t rows,

@@ -70,7 +70,7 @@ struct Bert: Handler {
 
     /// The precision of attention's two products (`"parameters": {"attention_precision": "fp32"}` or `"bf16"`; the
     /// softmax is FP32 always). By default FP32 models keep FP32 and BF16 and INT8 models use BF16: for INT8 it is
-    /// about 5% faster at batch 8 and lowers the worst cosine to the reference texts from 0.9857 to 0.9827 (the bar
+    /// about 5% faster at batch 8 and lowers the worst cosine to the reference texts from 0.9857 to 0.9807 (the bar
     /// is 0.98; see docs/BERT.md).
     static func attentionPrecision(_ parameters: JSONObject?, precision: Kernels.Precision) throws(HandlerError)
         -> Kernels.Precision
