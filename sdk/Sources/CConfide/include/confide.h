@@ -495,8 +495,8 @@ typedef struct ConfideSoftmax {
  * head_size columns starting at `base + row · ld + h · head_size` of q, k, v (ld_qkv) and out
  * (ld_out). Tokens attend only within their own sequence. The two products run in `precision`:
  * CONFIDE_PRECISION_FP32, or CONFIDE_PRECISION_BF16 (Q, K, V and each exp(score − row maximum) rounded
- * to BF16, FP32 sums, then divided by the row's FP32 sum of the exponentials); the softmax is FP32. `out` must not overlap q, k or v. Owned by the caller; read during
- * the call only.
+ * to BF16, FP32 sums, then divided by the row's FP32 sum of the exponentials); the softmax is FP32.
+ * `out` must not overlap q, k or v. Owned by the caller; read during the call only.
  */
 typedef struct ConfideAttention {
     uint32_t struct_size;
