@@ -221,8 +221,8 @@ enum Reply {
             if !single { writer.raw("]") }
             let json = writer.bytes
             let out = try request.addOutput(
-                name: "body", dataType: .bytes, shape: [1], byteCount: BytesElements.encodedSize([json]))
-            BytesElements.encode([json], into: out)
+                name: "body", dataType: .bytes, shape: [1], byteCount: try BytesElements.encodedSize([json]))
+            try BytesElements.encode([json], into: out)
             try request.respond("content_type", strings: ["application/json"])
         }
     }

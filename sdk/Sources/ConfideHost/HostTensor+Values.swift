@@ -19,7 +19,7 @@ extension HostTensor {
     public init?(name: String, byteElements: [[UInt8]], shape: [Int64]? = nil) {
         let shape = shape ?? [Int64(byteElements.count)]
         guard Shape.elementCount(shape) == byteElements.count,
-              let buffer = TensorBuffer(copying: BytesElements.encode(byteElements))
+              let encoded = try? BytesElements.encode(byteElements), let buffer = TensorBuffer(copying: encoded)
         else { return nil }
         self.init(name: name, dataType: .bytes, shape: shape, buffer: buffer)
     }

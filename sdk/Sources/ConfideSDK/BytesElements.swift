@@ -25,17 +25,37 @@ public enum BytesElements {
         (try? decode(data))?.count
     }
 
-    /// The serialised size of the given elements.
-    public static func encodedSize<C: Collection>(_ elements: C) -> Int where C.Element: Collection<UInt8> {
-        elements.reduce(0) { $0 + 4 + $1.count }
+    /// The serialised size of the given elements. Throws when an element is 4 GiB or larger (its length does
+    /// not fit the 4-byte prefix) or the total overflows.
+    public static func encodedSize<C: Collection>(_ elements: C) throws(HandlerError) -> Int
+    where C.Element: Collection<UInt8> {
+        var size = 0
+        for element in elements {
+            guard UInt32(exactly: element.count) != nil else {
+                throw .invalidArgument("a BYTES element of \(element.count) bytes is longer than 4 GiB - 1")
+            }
+            let (withPrefix, overflowPrefix) = element.count.addingReportingOverflow(4)
+            let (total, overflow) = size.addingReportingOverflow(withPrefix)
+            guard !overflowPrefix, !overflow else { throw .invalidArgument("BYTES elements too large to serialise") }
+            size = total
+        }
+        return size
     }
 
-    /// Serialises elements into `buffer`, which must hold exactly ``encodedSize(_:)`` bytes.
+    /// Serialises elements into `buffer`. Throws, leaving the buffer partly written, when an element is 4 GiB
+    /// or larger or the elements do not fit the buffer.
     public static func encode<C: Collection>(_ elements: C, into buffer: UnsafeMutableRawBufferPointer)
+        throws(HandlerError)
     where C.Element: Collection<UInt8> {
         var offset = 0
         for element in elements {
-            buffer.storeBytes(of: UInt32(element.count).littleEndian, toByteOffset: offset, as: UInt32.self)
+            guard let length = UInt32(exactly: element.count) else {
+                throw .invalidArgument("a BYTES element of \(element.count) bytes is longer than 4 GiB - 1")
+            }
+            guard buffer.count - offset >= 4, buffer.count - offset - 4 >= element.count else {
+                throw .invalidArgument("BYTES elements do not fit a buffer of \(buffer.count) bytes")
+            }
+            buffer.storeBytes(of: length.littleEndian, toByteOffset: offset, as: UInt32.self)
             offset += 4
             for byte in element {
                 buffer[offset] = byte
@@ -44,11 +64,15 @@ public enum BytesElements {
         }
     }
 
-    /// Serialises elements into a new byte array.
-    public static func encode<C: Collection>(_ elements: C) -> [UInt8] where C.Element: Collection<UInt8> {
-        [UInt8](unsafeUninitializedCapacity: encodedSize(elements)) { buffer, count in
-            encode(elements, into: UnsafeMutableRawBufferPointer(buffer))
-            count = buffer.count
+    /// Serialises elements into a new byte array. Throws when an element is 4 GiB or larger.
+    public static func encode<C: Collection>(_ elements: C) throws(HandlerError) -> [UInt8]
+    where C.Element: Collection<UInt8> {
+        let size = try encodedSize(elements)
+        var bytes = [UInt8](repeating: 0, count: size)
+        let result = bytes.withUnsafeMutableBytes { buffer in
+            Result { () throws(HandlerError) in try encode(elements, into: buffer) }
         }
+        try result.get()
+        return bytes
     }
 }

@@ -76,8 +76,8 @@ public struct Request {
         let elements = strings.map { Array($0.utf8) }
         let out = try addOutput(
             name: name, dataType: .bytes, shape: shape ?? [Int64(strings.count)],
-            byteCount: BytesElements.encodedSize(elements))
-        BytesElements.encode(elements, into: out)
+            byteCount: try BytesElements.encodedSize(elements))
+        try BytesElements.encode(elements, into: out)
     }
 
     /// Fails this request alone; outputs already added are discarded.

@@ -112,14 +112,14 @@ struct TestKitTests {
 struct BytesElementsTests {
     @Test func roundTrips() throws {
         let elements: [[UInt8]] = [[], [0], Array("héllo".utf8)]
-        let encoded = BytesElements.encode(elements)
-        #expect(encoded.count == BytesElements.encodedSize(elements))
+        let encoded = try BytesElements.encode(elements)
+        #expect(try encoded.count == BytesElements.encodedSize(elements))
         let decoded = try encoded.withUnsafeBytes { try BytesElements.decode($0).map { Array($0) } }
         #expect(decoded == elements)
     }
 
-    @Test func truncatedDataIsAnErrorNotATrap() {
-        let encoded = BytesElements.encode([Array("abcdef".utf8)])
+    @Test func truncatedDataIsAnErrorNotATrap() throws {
+        let encoded = try BytesElements.encode([Array("abcdef".utf8)])
         for length in 0..<encoded.count {
             let prefix = Array(encoded.prefix(length))
             let count = prefix.withUnsafeBytes { BytesElements.count($0) }
