@@ -4,6 +4,15 @@ public struct JSONError: Error, Sendable, Equatable, CustomStringConvertible {
     public let message: String
     /// The byte offset where it was found.
     public let offset: Int
+    /// Whether the text may be valid but goes past a limit (nesting depth) rather than being malformed.
+    public let isLimit: Bool
+
+    /// Creates an error at `offset`.
+    public init(message: String, offset: Int, isLimit: Bool = false) {
+        self.message = message
+        self.offset = offset
+        self.isLimit = isLimit
+    }
 
     public var description: String { "invalid JSON at byte \(offset): \(message)" }
 }
@@ -40,7 +49,9 @@ private struct Parser {
         self.bytes = bytes
     }
 
-    func error(_ message: String) -> JSONError { JSONError(message: message, offset: position) }
+    func error(_ message: String, isLimit: Bool = false) -> JSONError {
+        JSONError(message: message, offset: position, isLimit: isLimit)
+    }
 
     var current: UInt8? { position < bytes.count ? bytes[position] : nil }
 
@@ -73,7 +84,9 @@ private struct Parser {
     }
 
     mutating func parseArray(depth: Int) throws(JSONError) -> JSONValue {
-        guard depth <= JSONParser.maximumDepth else { throw error("nesting deeper than \(JSONParser.maximumDepth)") }
+        guard depth <= JSONParser.maximumDepth else {
+            throw error("nesting deeper than \(JSONParser.maximumDepth)", isLimit: true)
+        }
         position += 1
         var elements: [JSONValue] = []
         skipWhitespace()
@@ -97,7 +110,9 @@ private struct Parser {
     }
 
     mutating func parseObject(depth: Int) throws(JSONError) -> JSONValue {
-        guard depth <= JSONParser.maximumDepth else { throw error("nesting deeper than \(JSONParser.maximumDepth)") }
+        guard depth <= JSONParser.maximumDepth else {
+            throw error("nesting deeper than \(JSONParser.maximumDepth)", isLimit: true)
+        }
         position += 1
         var object = JSONObject()
         skipWhitespace()
