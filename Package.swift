@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "ConfideClient", targets: ["ConfideClient"]),
         .library(name: "ConfideServer", targets: ["ConfideServer"]),
         .library(name: "ConfideJSON", targets: ["ConfideJSON"]),
+        .library(name: "ConfideKServe", targets: ["ConfideKServe"]),
         .library(name: "ConfideEnvelope", targets: ["ConfideEnvelope"]),
         .library(name: "ConfideAttestation", targets: ["ConfideAttestation"]),
         .library(name: "BertModel", targets: ["BertModel"]),
@@ -76,9 +77,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "ConfideKServe",
+            dependencies: [
+                "ConfideJSON",
+                .product(name: "ConfideHost", package: "sdk"),
+                .product(name: "ConfideSDK", package: "sdk"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "ConfideServer",
             dependencies: [
-                "ConfideRuntime", "ConfideJSON", "ConfideClient", "ConfideEnvelope", "ConfideAttestation",
+                "ConfideRuntime", "ConfideJSON", "ConfideKServe", "ConfideClient", "ConfideEnvelope", "ConfideAttestation",
                 .product(name: "ConfideHost", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -96,7 +107,7 @@ let package = Package(
         .target(
             name: "ConfideClient",
             dependencies: [
-                "ConfideJSON", "ConfideEnvelope", "ConfideAttestation",
+                "ConfideJSON", "ConfideKServe", "ConfideEnvelope", "ConfideAttestation",
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "ConfideHost", package: "sdk"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -108,7 +119,8 @@ let package = Package(
         .executableTarget(
             name: "ConfideCLI",
             dependencies: [
-                "ConfideRuntime", "ConfideServer", "ConfideClient", "ConfideJSON", "CCPUFeatures", cABI, "ConfideEnvelope",
+                "ConfideRuntime", "ConfideServer", "ConfideClient", "ConfideJSON", "ConfideKServe", "CCPUFeatures", cABI,
+                "ConfideEnvelope",
                 "ConfideAttestation",
                 .product(name: "ConfideHost", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
@@ -203,7 +215,7 @@ let package = Package(
         .testTarget(
             name: "ConfideTests",
             dependencies: [
-                "ConfideRuntime", "ConfideServer", "ConfideClient", "ConfideJSON", "ConfideEnvelope",
+                "ConfideRuntime", "ConfideServer", "ConfideClient", "ConfideJSON", "ConfideKServe", "ConfideEnvelope",
                 "ConfideAttestation", "MiniLMCache",
                 .product(name: "ConfideHost", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),

@@ -1,5 +1,6 @@
 import ConfideHost
 import ConfideJSON
+import ConfideKServe
 public import ConfideRuntime
 import ConfideSDK
 import NIOCore
@@ -77,11 +78,11 @@ public final class InferenceAPI: RequestResponder {
         _ respond: @escaping @Sendable (ServerResponse) -> Void
     ) {
         let decoded: InferRequest
-        do {
-            decoded = try InferRequestDecoder.decode(
+        do throws(KServeCodecError) {
+            decoded = try KServeCodec.decodeRequest(
                 body: request.body, headerLength: request.headers.first(name: "Inference-Header-Content-Length"))
         } catch {
-            return respond(ErrorResponses.kserve(error))
+            return respond(ErrorResponses.kserve(APIError(error)))
         }
         let hostRequest = HostRequest(id: decoded.id ?? "", inputs: decoded.inputs, requestedOutputs: decoded.outputs.map(\.name))
         let modelName = model.name
@@ -92,10 +93,11 @@ public final class InferenceAPI: RequestResponder {
         version.scheduler.submit(hostRequest, deadline: deadline) { result in
             switch result {
             case .success(let outputs):
-                do throws(APIError) {
-                    respond(try InferResponseEncoder.encode(model: modelName, version: versionName, request: decoded, outputs: outputs))
+                do throws(KServeCodecError) {
+                    respond(ServerResponse(kserve: try KServeCodec.encodeResponse(
+                        model: modelName, version: versionName, request: decoded, outputs: outputs)))
                 } catch {
-                    respond(ErrorResponses.kserve(error))
+                    respond(ErrorResponses.kserve(APIError(error)))
                 }
             case .failure(let failure):
                 respond(ErrorResponses.kserve(APIError(failure)))
@@ -203,11 +205,11 @@ public final class InferenceAPI: RequestResponder {
                         body: ByteBuffer(bytes: elements[0])))
                     return
                 }
-                let plain = InferRequest(id: nil, inputs: [], outputs: [], binaryOutputsByDefault: false)
-                do throws(APIError) {
-                    respond(try InferResponseEncoder.encode(model: modelName, version: versionName, request: plain, outputs: outputs))
+                do throws(KServeCodecError) {
+                    respond(ServerResponse(kserve: try KServeCodec.encodeResponse(
+                        model: modelName, version: versionName, request: InferRequest(inputs: []), outputs: outputs)))
                 } catch {
-                    respond(ErrorResponses.torchServe(error))
+                    respond(ErrorResponses.torchServe(APIError(error)))
                 }
             }
         }

@@ -1,4 +1,5 @@
-import NIOCore
+import ConfideHost
+import ConfideKServe
 
 /// Entry points for fuzzing the server's parsers of untrusted bytes (see `Tests/Fuzz`). Each must
 /// return normally on any input.
@@ -6,10 +7,12 @@ public enum ServerFuzz {
     /// Decodes `bytes` as a KServe v2 inference request body; the first byte, when present, picks a
     /// split point for the binary tensor extension's JSON header.
     public static func inferRequest(_ bytes: [UInt8]) {
-        guard let first = bytes.first else { return }
-        let body = Array(bytes.dropFirst())
-        let headerLength = first < 128 ? nil : String(Int(first - 128) * body.count / 127)
-        _ = try? InferRequestDecoder.decode(body: ByteBuffer(bytes: body), headerLength: headerLength)
+        guard let (body, headerLength) = KServeFuzz.split(bytes) else { return }
+        if let request = try? KServeCodec.decodeRequest(body: body, headerLength: headerLength) {
+            for input in request.inputs {
+                precondition(input.consistencyProblem() == nil, "accepted an inconsistent input '\(input.name)'")
+            }
+        }
     }
 
     /// Parses `bytes` as the query string of `GET /attestation`; a nonce it accepts must be 16 to 64 bytes.

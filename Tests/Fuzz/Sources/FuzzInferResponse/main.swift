@@ -1,0 +1,4 @@
+import ConfideKServe
+import FuzzDriver
+
+runFuzzer(KServeFuzz.inferResponse)
