@@ -48,7 +48,7 @@ public final class KServeClient: Sendable {
             return try KServeCodec.decodeResponse(
                 body: response.body, headerLength: response.headers.first(name: "Inference-Header-Content-Length"))
         } catch {
-            throw KServeError(status: 0, message: "malformed inference response: \(error.message)")
+            throw KServeError(status: 0, message: error.message)
         }
     }
 

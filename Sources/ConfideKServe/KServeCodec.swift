@@ -183,12 +183,13 @@ public enum KServeCodec {
         var reader = Reader(json, message: "request", limits: limits)
         var request = InferRequest(inputs: [])
         var headers: [TensorHeader]?
-        var seen: Set<String> = []
+        var seen = KeySet()
         try reader.expect(.object, else: "the request must be a JSON object")
         try reader.openObject()
         while let key = try reader.nextKey() {
-            if ["id", "parameters", "inputs", "outputs"].contains(key) {
-                guard seen.insert(key).inserted else { throw .malformed("the request has the key \"\(key)\" twice") }
+            switch key {
+            case "id", "parameters", "inputs", "outputs": try seen.insert(key, in: "the request")
+            default: break
             }
             switch key {
             case "id":

@@ -121,10 +121,12 @@ struct TensorHeader {
         try reader.expect(.object, else: "each \(role) must be an object")
         try reader.openObject()
         var header = TensorHeader()
-        var seen: Set<String> = []
+        var seen = KeySet()
         while let key = try reader.nextKey() {
-            if ["name", "datatype", "shape", "parameters", "data"].contains(key) {
-                guard seen.insert(key).inserted else { throw .malformed("an \(role) has the key \"\(key)\" twice") }
+            switch key {
+            case "name", "datatype", "shape", "parameters", "data":
+                try seen.insert(key, in: "an \(role)")
+            default: break
             }
             switch key {
             case "name":
@@ -136,7 +138,10 @@ struct TensorHeader {
                 header.name = name
             case "datatype":
                 try reader.expect(.string, else: "an \(role)'s \"datatype\" must be a string")
-                header.typeName = try reader.string(maximumLength: 64, "an \(role)'s datatype")
+                let typeName = try reader.json { (scanner: inout JSONScanner) throws(JSONError) in
+                    try scanner.readString(maximumLength: 64)
+                }
+                header.typeName = typeName ?? "(a string of more than 64 bytes)"
             case "shape":
                 try reader.expect(.array, else: "an \(role)'s \"shape\" must be an array")
                 try reader.openArray()
@@ -216,5 +221,16 @@ struct TensorHeader {
         guard kind == .array else { return try visit(&reader, kind) }
         try reader.openArray()
         while try reader.nextElement() { try forEachLeaf(&reader, visit) }
+    }
+}
+
+/// The known keys an object has had, to refuse one given twice.
+struct KeySet {
+    private var seen: [String] = []
+
+    /// Records `key`; throws when `owner` (for example "an input") already had it.
+    mutating func insert(_ key: String, in owner: String) throws(KServeCodecError) {
+        guard !seen.contains(key) else { throw .malformed("\(owner) has the key \"\(key)\" twice") }
+        seen.append(key)
     }
 }
