@@ -53,9 +53,11 @@ struct BenchCodec: ParsableCommand {
             body.writeString("]}]}")
             return body
         }
-        var binary = ByteBuffer(string: header + #""FP32","shape":[\#(bodySize / 4)],"parameters":{"binary_data_size":\#(bodySize / 4 * 4)}}]}"#)
+        let binarySize = bodySize / 4 * 4
+        var binary = ByteBuffer(
+            string: header + #""FP32","shape":[\#(bodySize / 4)],"parameters":{"binary_data_size":\#(binarySize)}}]}"#)
         let jsonLength = binary.readableBytes
-        binary.writeRepeatingByte(0, count: bodySize / 4 * 4)
+        binary.writeRepeatingByte(0, count: binarySize)
         var deep = ByteBuffer(string: #"{"inputs":[],"x":"#)
         deep.writeRepeatingByte(UInt8(ascii: "["), count: bodySize / 2)
         deep.writeRepeatingByte(UInt8(ascii: "]"), count: bodySize / 2)

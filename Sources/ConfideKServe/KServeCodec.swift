@@ -148,7 +148,8 @@ public enum KServeCodec {
         guard let headerLength else { return bodySize }
         guard let length = Int(headerLength), length >= 0, length <= bodySize else {
             throw .malformed(
-                "Inference-Header-Content-Length \(headerLength.prefix(40)) is not a length within the body of \(bodySize) bytes")
+                "Inference-Header-Content-Length \(headerLength.prefix(40)) is not a length within the body of "
+                    + "\(bodySize) bytes")
         }
         return length
     }
@@ -169,7 +170,8 @@ public enum KServeCodec {
         for wanted in request.outputs {
             guard let tensor = outputs.first(where: { $0.name == wanted.name }) else {
                 throw .unknownOutput(
-                    "model '\(model)' produced no output named '\(wanted.name)' (outputs: \(outputs.map(\.name).joined(separator: ", ")))")
+                    "model '\(model)' produced no output named '\(wanted.name)' "
+                        + "(outputs: \(outputs.map(\.name).joined(separator: ", ")))")
             }
             selected.append((tensor, wanted.binary ?? request.binaryOutputsByDefault))
         }

@@ -46,7 +46,8 @@ extension TensorHeader {
             throw .malformed("\(role) '\(name)' has \(data.count) values but shape \(shape) needs \(count)")
         }
         guard data.depth <= max(shape.count, 1) else {
-            throw .malformed("\(role) '\(name)': \"data\" nests \(data.depth) arrays deep but shape \(shape) has rank \(shape.count)")
+            throw .malformed(
+                "\(role) '\(name)': \"data\" nests \(data.depth) arrays deep but shape \(shape) has rank \(shape.count)")
         }
         try spend(count, of: &elementBudget)
         reader.scanner.position = data.start
@@ -60,23 +61,29 @@ extension TensorHeader {
     ) throws(KServeCodecError) -> HostTensor {
         guard size >= 0, let byteCount = Int(exactly: size), let bytes = binary.take(byteCount) else {
             throw .malformed(
-                "\(role) '\(name)': binary_data_size \(binaryDataSizeText ?? "") exceeds the \(binary.remaining) bytes of binary data left")
+                "\(role) '\(name)': binary_data_size \(binaryDataSizeText ?? "") exceeds the \(binary.remaining) bytes "
+                    + "of binary data left")
         }
         if dataType == .bytes {
             guard let elements = BytesElements.count(bytes) else {
                 throw .malformed("\(role) '\(name)' holds malformed BYTES data")
             }
             guard elements == count else {
-                throw .malformed("\(role) '\(name)' holds \(elements) BYTES elements but its shape \(shape) needs \(count)")
+                throw .malformed(
+                    "\(role) '\(name)' holds \(elements) BYTES elements but its shape \(shape) needs \(count)")
             }
         } else {
-            guard let expected = dataType.byteCount(forShape: shape), expected == byteCount else {
+            let expected = dataType.byteCount(forShape: shape)
+            guard expected == byteCount else {
+                let needed = expected.map { String($0) } ?? "more than can be addressed"
                 throw .malformed(
-                    "\(role) '\(name)' holds \(byteCount) bytes but shape \(shape) of \(dataType) needs \(dataType.byteCount(forShape: shape).map { String($0) } ?? "more than can be addressed")")
+                    "\(role) '\(name)' holds \(byteCount) bytes but shape \(shape) of \(dataType) needs \(needed)")
             }
         }
         try spend(count, of: &elementBudget)
-        guard let buffer = TensorBuffer(copying: bytes) else { throw .outOfMemory("out of memory for \(role) '\(name)'") }
+        guard let buffer = TensorBuffer(copying: bytes) else {
+            throw .outOfMemory("out of memory for \(role) '\(name)'")
+        }
         return HostTensor(name: name, dataType: dataType, shape: shape, buffer: buffer)
     }
 
@@ -113,7 +120,9 @@ extension TensorHeader {
                     try reader.skip()
                     throw invalid(reader, start)
                 }
-                guard let converted = value(try reader.number()), index < data.count else { throw invalid(reader, start) }
+                guard let converted = value(try reader.number()), index < data.count else {
+                    throw invalid(reader, start)
+                }
                 out.storeBytes(of: converted, toByteOffset: index * MemoryLayout<T>.size, as: T.self)
                 index += 1
             }

@@ -19,7 +19,8 @@ struct Reader {
             return try body(&scanner)
         } catch {
             throw error.isLimit
-                ? .limitExceeded("the \(message) is too deeply nested: \(error)") : .malformed("malformed \(message): \(error)")
+                ? .limitExceeded("the \(message) is too deeply nested: \(error)")
+                : .malformed("malformed \(message): \(error)")
         }
     }
 
@@ -117,7 +118,9 @@ struct TensorHeader {
     var data: DataExtent?
 
     /// Reads a tensor object; `data` is checked and located, not converted.
-    static func read(_ reader: inout Reader, role: String, limits: KServeLimits) throws(KServeCodecError) -> TensorHeader {
+    static func read(
+        _ reader: inout Reader, role: String, limits: KServeLimits
+    ) throws(KServeCodecError) -> TensorHeader {
         try reader.expect(.object, else: "each \(role) must be an object")
         try reader.openObject()
         var header = TensorHeader()
