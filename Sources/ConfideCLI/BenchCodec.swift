@@ -2,6 +2,7 @@ import ArgumentParser
 import ConfideHost
 import ConfideJSON
 import ConfideKServe
+import ConfideSDK
 import Foundation
 import NIOCore
 
@@ -29,11 +30,38 @@ struct BenchCodec: ParsableCommand {
             }
             report(name, size, peak, milliseconds, result)
         }
+        smallRequests()
         let tree = objects(inData: false)
         let (peak, milliseconds, result) = measure {
             (try? JSONParser.parse(Array(tree.readableBytesView))) == nil ? "refused" : "parsed"
         }
         report("{\"a\":0} as a JSONValue tree (reference)", tree.readableBytes, peak, milliseconds, result)
+    }
+
+    /// The time per request of a small request (one sentence as BYTES, the shape of an embedding call) and of
+    /// its response (384 FP32 values), beside parsing the same request into a `JSONValue` tree.
+    private func smallRequests() {
+        let body = ByteBuffer(
+            string: #"{"id":"1","inputs":[{"name":"text","shape":[1],"datatype":"BYTES","data":["A cat sat on the mat."]}]}"#)
+        let iterations = 100_000
+        let clock = ContinuousClock()
+        func microseconds(_ body: () -> Void) -> Double {
+            let start = clock.now
+            for _ in 0..<iterations { body() }
+            let elapsed = clock.now - start
+            return (Double(elapsed.components.seconds) * 1e6 + Double(elapsed.components.attoseconds) / 1e12)
+                / Double(iterations)
+        }
+        let decode = microseconds { _ = try? KServeCodec.decodeRequest(body: body, headerLength: nil) }
+        let tree = microseconds { _ = try? JSONParser.parse(Array(body.readableBytesView)) }
+        let values = (0..<384).map { Float($0) / 384 }
+        guard let output = HostTensor(name: "embedding", dataType: .fp32, shape: [1, 384], values: values) else { return }
+        let request = InferRequest(id: "1", inputs: [])
+        let encode = microseconds {
+            _ = try? KServeCodec.encodeResponse(model: "minilm", version: "1", request: request, outputs: [output])
+        }
+        print(String(format: "small request: decode %.2f µs (a JSONValue tree of it: %.2f µs); ", decode, tree)
+            + String(format: "384 FP32 response: encode %.2f µs", encode))
     }
 
     private func report(_ name: String, _ size: Int, _ peak: Int, _ milliseconds: Double, _ result: String) {
