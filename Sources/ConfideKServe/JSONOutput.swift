@@ -166,8 +166,9 @@ enum JSONSize {
         case .uint16, .int16: perElement = 4
         case .uint32, .int32: perElement = 3
         case .uint64, .int64: perElement = 3
-        case .fp16, .bf16: perElement = 13
-        case .fp32: perElement = 7
+        case .fp16: perElement = 8
+        case .bf16: perElement = 9
+        case .fp32: perElement = 5
         case .fp64: perElement = 4
         case .bytes:
             guard let elements = try? BytesElements.decode(tensor.buffer.bytes) else { return 2 }

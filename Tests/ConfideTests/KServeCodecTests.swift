@@ -79,6 +79,21 @@ struct KServeCodecTests {
             model: "m", version: "1", request: request, outputs: [output, other]))
     }
 
+    @Test(arguments: [DataType.fp16, .bf16, .fp32, .fp64])
+    func theSizeEstimateBoundsRandomFloats(dataType: DataType) throws {
+        var generator = SystemRandomNumberGenerator()
+        let count = 20_000
+        let size = try #require(dataType.elementSize)
+        let bytes = (0..<(count * size)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let tensor = try #require(bytes.withUnsafeBytes { raw in TensorBuffer(copying: raw) }.map {
+            HostTensor(name: "r", dataType: dataType, shape: [Int64(count)], buffer: $0)
+        })
+        let request = InferRequest(inputs: [])
+        let encoded = try KServeCodec.encodeResponse(model: "m", version: "1", request: request, outputs: [tensor])
+        #expect(encoded.body.readableBytes <= KServeCodec.responseSizeEstimate(
+            model: "m", version: "1", request: request, outputs: [tensor]))
+    }
+
     @Test func responseTextIsTheFormatClientsRead() throws {
         let floats = try #require(HostTensor(name: "f", dataType: .fp32, shape: [3], values: [Float(1), 0.5, .nan]))
         let bools = try #require(HostTensor(name: "b", dataType: .bool, shape: [1], values: [UInt8(1)]))
