@@ -62,8 +62,8 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func rejectBody(context: ChannelHandlerContext, declared: Int?) {
         rejectingBody = true
         let size = declared.map { "\($0) bytes" } ?? "more bytes"
-        let message = JSONErrorBody.make("request body of \(size) exceeds the limit of \(maxBodySize) bytes")
-        write(.json(.payloadTooLarge, message), version: head?.version ?? .http1_1, keepAlive: false, context: context)
+        let error = APIError(.payloadTooLarge, "request body of \(size) exceeds the limit of \(maxBodySize) bytes")
+        write(ErrorFormat.kserve.response(error), version: head?.version ?? .http1_1, keepAlive: false, context: context)
     }
 
     private func write(_ response: ServerResponse, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) {

@@ -1,4 +1,3 @@
-import ConfideJSON
 import NIOExtras
 public import NIOCore
 import NIOHTTP1
@@ -73,16 +72,5 @@ private final class QuiescingBox: @unchecked Sendable {
 
     init(_ helper: ServerQuiescingHelper) {
         self.helper = helper
-    }
-}
-
-/// The `{"error": "..."}` body of the KServe protocol's errors.
-enum JSONErrorBody {
-    static func make(_ message: String) -> [UInt8] {
-        var writer = JSONWriter()
-        writer.raw("{\"error\":")
-        writer.string(message)
-        writer.raw("}")
-        return writer.bytes
     }
 }

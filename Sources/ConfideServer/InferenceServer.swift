@@ -132,22 +132,21 @@ public final class InferenceServer: Service, Sendable {
         let api = InferenceAPI(
             repository: repository,
             deadlines: DeadlinePolicy(default: configuration.requestTimeout, maximum: configuration.maxRequestTimeout))
-        // The gateway decrypts and hands the inner request to the same chain as plaintext requests, so
-        // tokens inside encrypted requests are checked the same way; keys and evidence are public.
-        let authorized: any RequestResponder = configuration.tokens.map {
-            BearerAuthorization(
-                tokens: $0, scope: .inference, guarding: api, isPublic: BearerAuthorization.isProbe,
-                model: BearerAuthorization.inferenceModel)
+        // The gateway decrypts, routes the inner request with the same router and hands it to the same chain as
+        // plaintext requests, so tokens inside encrypted requests are checked the same way.
+        let authorized: any RouteResponder = configuration.tokens.map {
+            BearerAuthorization(tokens: $0, scope: .inference, guarding: api)
         } ?? api
         let attestation = AttestationAPI(provider: evidenceProvider, keyStore: keyStore, next: authorized, logger: logger)
         let gateway = ObliviousGatewayAPI(
             keyStore: keyStore, next: attestation, configuration: configuration.oblivious,
             maxContentSize: configuration.maxBodySize, logger: logger)
+        let inference = Listener(surface: .inference, sites: SitePolicy(boundTo: configuration.host), next: gateway)
         let http: HTTPServer
         do {
             http = try await HTTPServer.start(
                 host: configuration.host, port: configuration.port,
-                responder: ResponseCounter(api: "inference", counting: gateway, factory: metricsFactory),
+                responder: ResponseCounter(api: "inference", counting: inference, factory: metricsFactory),
                 maxBodySize: configuration.maxBodySize)
         } catch {
             repository.shutdown()
@@ -160,12 +159,14 @@ public final class InferenceServer: Service, Sendable {
         var management: HTTPServer?
         if let port = configuration.managementPort {
             let managementAPI = ManagementAPI(repository: repository)
-            let responder: any RequestResponder = configuration.tokens.map {
+            let authorized: any RouteResponder = configuration.tokens.map {
                 BearerAuthorization(tokens: $0, scope: .management, guarding: managementAPI)
             } ?? managementAPI
+            let listener = Listener(
+                surface: .management, sites: SitePolicy(boundTo: configuration.managementHost), next: authorized)
             let server = try await HTTPServer.start(
                 host: configuration.managementHost, port: port,
-                responder: ResponseCounter(api: "management", counting: responder, factory: metricsFactory),
+                responder: ResponseCounter(api: "management", counting: listener, factory: metricsFactory),
                 maxBodySize: 64 << 10)
             logger.info("management API listening", metadata: ["address": "\(server.localAddress)"])
             management = server
@@ -173,7 +174,10 @@ public final class InferenceServer: Service, Sendable {
         var metrics: HTTPServer?
         if let port = configuration.metricsPort {
             let server = try await HTTPServer.start(
-                host: configuration.host, port: port, responder: MetricsAPI(registry: registry), maxBodySize: 4096)
+                host: configuration.host, port: port,
+                responder: Listener(
+                    surface: .metrics, sites: SitePolicy(boundTo: configuration.host), next: MetricsAPI(registry: registry)),
+                maxBodySize: 4096)
             logger.info("metrics listening", metadata: ["address": "\(server.localAddress)"])
             metrics = server
         }
@@ -251,15 +255,11 @@ public final class InferenceServer: Service, Sendable {
         guard configuration.tokens == nil else { return }
         var exposed = [configuration.host]
         if configuration.managementPort != nil { exposed.append(configuration.managementHost) }
-        if let open = exposed.first(where: { !isLoopback($0) }), !configuration.allowUnauthenticated {
+        if let open = exposed.first(where: { !SitePolicy.isLoopback($0) }), !configuration.allowUnauthenticated {
             throw AuthorizationError(
                 "refusing to serve on \(open) without a token file: give --tokens FILE, or --allow-unauthenticated to accept anyone who can reach it")
         }
         logger.warning("no token file: the inference and management APIs accept every request that reaches \(exposed.joined(separator: ", "))")
-    }
-
-    private static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
     /// Serves until a graceful shutdown is requested, then shuts down.

@@ -14,7 +14,8 @@ public enum ServerFuzz {
 
     /// Parses `bytes` as the query string of `GET /attestation`; a nonce it accepts must be 16 to 64 bytes.
     public static func attestationQuery(_ bytes: [UInt8]) {
-        if let nonce = try? AttestationAPI.nonce(query: String(decoding: bytes, as: UTF8.self)) {
+        let query = String(decoding: bytes, as: UTF8.self)
+        if let parameters = try? QueryParameters(parsing: query[...]), let nonce = try? AttestationAPI.nonce(parameters) {
             precondition((16...64).contains(nonce.count), "accepted a nonce of \(nonce.count) bytes")
         }
     }
