@@ -24,6 +24,8 @@ let package = Package(
         fuzzTarget("FuzzJSON", "ConfideJSON"),
         fuzzTarget("FuzzInferRequest", "ConfideServer"),
         fuzzTarget("FuzzAttestationQuery", "ConfideServer"),
+        fuzzTarget("FuzzRouter", "ConfideServer"),
+        fuzzTarget("FuzzManagementQuery", "ConfideServer"),
         fuzzTarget("FuzzBinaryHTTP", "ConfideEnvelope"),
         fuzzTarget("FuzzOHTTPRequest", "ConfideEnvelope"),
         fuzzTarget("FuzzKeyConfigs", "ConfideEnvelope"),
