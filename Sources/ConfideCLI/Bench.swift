@@ -2,10 +2,10 @@ import ArgumentParser
 
 /// `confide bench`: benchmarks; `confide bench http` (the default) is the HTTP load generator,
 /// `confide bench kernels` measures the kernel plugins, `confide bench model` a model's handler in-process,
-/// `confide bench envelope` the cost of encryption.
+/// `confide bench envelope` the cost of encryption, `confide bench attack` a server under hostile load.
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure throughput and latency.",
-        subcommands: [BenchHTTP.self, BenchKernels.self, BenchModel.self, BenchEnvelope.self],
+        subcommands: [BenchHTTP.self, BenchKernels.self, BenchModel.self, BenchEnvelope.self, BenchAttack.self],
         defaultSubcommand: BenchHTTP.self)
 }
