@@ -24,6 +24,7 @@ let package = Package(
         fuzzTarget("FuzzJSON", "ConfideJSON"),
         fuzzTarget("FuzzInferRequest", "ConfideServer"),
         fuzzTarget("FuzzAttestationQuery", "ConfideServer"),
+        fuzzTarget("FuzzModelArchive", "ConfideServer"),
         fuzzTarget("FuzzBinaryHTTP", "ConfideEnvelope"),
         fuzzTarget("FuzzOHTTPRequest", "ConfideEnvelope"),
         fuzzTarget("FuzzKeyConfigs", "ConfideEnvelope"),
