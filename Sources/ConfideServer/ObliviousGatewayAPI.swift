@@ -37,6 +37,7 @@ public final class ObliviousGatewayAPI: RequestResponder {
     private let next: any RequestResponder
     private let configuration: ObliviousGatewayConfiguration
     private let limits: BinaryHTTPLimits
+    private let clock: GatewayClock
     private let logger: Logger
 
     /// Serves the keys of `keyStore` and decrypts requests for `next`.
@@ -51,7 +52,10 @@ public final class ObliviousGatewayAPI: RequestResponder {
         keyStore: GatewayKeyStore, next: any RequestResponder, configuration: ObliviousGatewayConfiguration,
         maxContentSize: Int, logger: Logger
     ) {
-        let replayGuard = ReplayGuard(window: configuration.replayWindow, capacity: configuration.replayCapacity)
+        let clock = configuration.clock ?? GatewayClock()
+        let replayGuard = ReplayGuard(
+            window: configuration.replayWindow, capacity: configuration.replayCapacity, clock: clock)
+        self.clock = clock
         self.gateway = OHTTPGateway(keyStore: keyStore, replayGuard: replayGuard)
         self.next = next
         self.configuration = configuration
@@ -122,10 +126,10 @@ public final class ObliviousGatewayAPI: RequestResponder {
         }
         if configuration.requireDate || binary.headerValue("date") != nil {
             do {
-                try binary.checkDate(now: Date(), allowedSkew: configuration.allowedDateSkew)
+                try binary.checkDate(now: clock.date, allowedSkew: configuration.allowedDateSkew)
             } catch {
                 var response = ProblemDetails.response(.badRequest, type: Self.dateProblemType, detail: error.reason)
-                response.headers.add(name: "Date", value: HTTPDate.format(Date()))
+                response.headers.add(name: "Date", value: HTTPDate.format(clock.date))
                 throw InnerRefusal(response)
             }
         }
