@@ -23,7 +23,9 @@ struct Archive: ParsableCommand {
         @Option(help: "The archive to write, NAME.cfa: the model store serves it as the model NAME.")
         var output: String
 
-        @Option(help: "The model the archive belongs to (default: the output's NAME); the store serves it only as NAME.cfa.")
+        @Option(help: """
+            The model the archive belongs to (default: the output's NAME); the store serves it only as that model.
+            """)
         var model: String?
 
         @Option(help: "A file holding the 32-byte key (raw or 64 hex digits) to encrypt with.")
@@ -64,7 +66,9 @@ struct Archive: ParsableCommand {
                 "wrote \(output): model '\(archive.model)' version \(archive.version), \(archive.files.count) files, "
                     + "\(bytes.count) bytes\(keyName.map { ", encrypted under '\($0)'" } ?? "")")
             if archive.model != outputName {
-                print("serve it as \(archive.model).\(ModelStore.archiveExtension): the store refuses it under any other name")
+                print(
+                    "serve it as \(archive.model).\(ModelStore.archiveExtension): the store refuses it under any "
+                        + "other name")
             }
         }
 

@@ -104,7 +104,8 @@ public struct ModelArchive: Sendable {
             payload.append(contentsOf: files[path] ?? [])
         }
         guard (key == nil) == (keyName == nil) else {
-            throw ArchiveError(key == nil ? "an archive with a key name needs the key" : "an encrypted archive needs a key name")
+            throw ArchiveError(
+                key == nil ? "an archive with a key name needs the key" : "an encrypted archive needs a key name")
         }
         guard key.map({ $0.bitCount == 256 }) ?? true else { throw ArchiveError("the key must be 32 bytes (AES-256)") }
         var header = Self.magic + [Self.formatVersion, key == nil ? 0 : 1]

@@ -19,8 +19,10 @@ extension ServerFuzz {
 
     private static func checkKeyName(_ name: KeyName) {
         let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-/".utf8)
-        precondition(name.rawValue.utf8.allSatisfy(allowed.contains), "accepted the key name \(name.rawValue.debugDescription)")
+        precondition(
+            name.rawValue.utf8.allSatisfy(allowed.contains), "accepted the key name \(name.rawValue.debugDescription)")
         precondition(!name.segments.contains { $0 == "." || $0 == ".." }, "accepted a '.' or '..' segment")
-        precondition((1...KeyName.maximumSegments).contains(name.segments.count), "accepted \(name.segments.count) segments")
+        precondition(
+            (1...KeyName.maximumSegments).contains(name.segments.count), "accepted \(name.segments.count) segments")
     }
 }

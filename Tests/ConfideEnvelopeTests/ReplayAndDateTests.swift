@@ -86,7 +86,8 @@ struct GatewayClockTests {
         let sealed = try OHTTPClientRequest(sealing: try request.encoded(), for: gateway.keyStore.currentConfiguration)
 
         func accept() throws {
-            let inner = try BinaryHTTPRequest(decoding: try gateway.decapsulateRequest(sealed.encapsulatedRequest).binaryRequest)
+            let decapsulated = try gateway.decapsulateRequest(sealed.encapsulatedRequest)
+            let inner = try BinaryHTTPRequest(decoding: decapsulated.binaryRequest)
             try inner.checkDate(now: clock.date, allowedSkew: skew)
         }
         try accept()

@@ -38,7 +38,8 @@ func writeArchive(
 ) throws {
     let archive = ModelArchive(
         files: slowModelFiles(weights: weights), model: model, version: version, keyName: try keyName.map(KeyName.init))
-    try Data(try archive.encoded(key: key)).write(to: store.appendingPathComponent("\(model).\(ModelStore.archiveExtension)"))
+    let file = store.appendingPathComponent("\(model).\(ModelStore.archiveExtension)")
+    try Data(try archive.encoded(key: key)).write(to: file)
 }
 
 /// Starts a server on the model store `models` with the `slow` handler.
@@ -46,7 +47,8 @@ func startServer(
     root: TemporaryDirectory, models: URL, configure: (inout ServerConfiguration) throws -> Void
 ) async throws -> TestServer {
     var configuration = ServerConfiguration(
-        handlersDirectory: try makeServerHandlersDirectory(in: root, plugins: ["FixtureSlow"]), modelsDirectory: models.path)
+        handlersDirectory: try makeServerHandlersDirectory(in: root, plugins: ["FixtureSlow"]),
+        modelsDirectory: models.path)
     configuration.port = 0
     configuration.metricsPort = nil
     configuration.managementPort = nil
@@ -138,7 +140,9 @@ struct ArchiveBindingTests {
 
     @Test(arguments: ["", "v1", "1.0", "-1", String(repeating: "1", count: 21)])
     func archivesOfBadVersionsAreRefused(version: String) throws {
-        #expect(throws: ArchiveError.self) { try ModelArchive(files: archiveFiles, model: "m", version: version).encoded() }
+        #expect(throws: ArchiveError.self) {
+            try ModelArchive(files: archiveFiles, model: "m", version: version).encoded()
+        }
     }
 
     private func swap(_ first: URL, _ second: URL) throws {
@@ -168,10 +172,12 @@ struct ArchiveEncryptionRequirementTests {
             path: models.path, keys: { name in try provider.key(named: name) },
             requiredEncryption: EncryptionRequirement(everyModel: true))
         let folder = #expect(throws: ModelStoreError.self) { try store.load(name: "folder") }
-        #expect(folder?.message.contains("model 'folder' must be an encrypted archive") == true, "\(folder?.message ?? "")")
+        #expect(
+            folder?.message.contains("model 'folder' must be an encrypted archive") == true, "\(folder?.message ?? "")")
         #expect(folder?.message.contains("is a folder") == true)
         let plain = #expect(throws: ModelStoreError.self) { try store.load(name: "plain") }
-        #expect(plain?.message.contains("model 'plain' must be an encrypted archive") == true, "\(plain?.message ?? "")")
+        #expect(
+            plain?.message.contains("model 'plain' must be an encrypted archive") == true, "\(plain?.message ?? "")")
         #expect(plain?.message.contains("not encrypted") == true)
         #expect(try store.load(name: "sealed").artifacts?["weights/w.bin"] == [1])
         #expect(provider.requested == ["k"])
@@ -207,7 +213,9 @@ struct ArchiveEncryptionRequirementTests {
         let repository = server.server.repository
         #expect(repository.models.keys.sorted() == ["other", "sealed"])
         #expect(repository.failures.map(\.model) == ["folder", "plain"])
-        #expect(repository.failures.allSatisfy { $0.message.contains("model '\($0.model)' must be an encrypted archive") })
+        #expect(repository.failures.allSatisfy {
+            $0.message.contains("model '\($0.model)' must be an encrypted archive")
+        })
         #expect(try await send(server.port, .POST, "/v2/models/sealed/infer", body: int32Request(1)).status == .ok)
         #expect(try await send(server.port, .POST, "/v2/models/plain/infer", body: int32Request(1)).status != .ok)
         // A model added to the store later and registered (as the management API does) obeys it too.

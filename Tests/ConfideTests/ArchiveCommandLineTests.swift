@@ -25,7 +25,8 @@ struct ArchiveCommandLineTests {
         #expect(header == ModelArchive.Header(model: "prod", version: "1", keyName: try KeyName("default/keys/m")))
 
         let build = root.url.appendingPathComponent("debug-build-7.cfa").path
-        let renamed = try await ConfideCommand.run("archive", "create", source.path, "--output", build, "--model", "debug")
+        let renamed = try await ConfideCommand.run(
+            "archive", "create", source.path, "--output", build, "--model", "debug")
         #expect(renamed.status == 0, "\(renamed.output)")
         #expect(renamed.output.contains("serve it as debug.cfa"))
         #expect(try ModelArchive.header(of: Array(try Data(contentsOf: URL(fileURLWithPath: build)))).model == "debug")

@@ -118,7 +118,9 @@ struct ArchiveTests {
         #expect(fetched == keyBytes)
         #expect(await keyError(provider, "default/keys/nothere")?.message.contains("HTTP 404") == true)
         #expect(await keyError(provider, "default/keys/short")?.message.contains("must be 32 bytes") == true)
-        let oneSegment = #expect(throws: KeyProviderError.self) { try provider.key(named: KeyName("not-a-resource-path")) }
+        let oneSegment = #expect(throws: KeyProviderError.self) {
+            try provider.key(named: KeyName("not-a-resource-path"))
+        }
         #expect(oneSegment?.message.contains("<repository>/<type>/<tag>") == true)
         // The same endpoint supplies the key of an encrypted archive to a server.
         let server = try await startWithArchive(keyName: "default/keys/model", provider: provider)

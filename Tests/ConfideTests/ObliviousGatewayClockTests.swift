@@ -47,7 +47,8 @@ struct ObliviousGatewayClockTests {
         monotonic.advance(by: .seconds(61))
         let replayed = try await inner()
         #expect(replayed.status == 400)
-        #expect(try JSONParser.parse(replayed.content).objectValue?["type"]?.stringValue == ObliviousGatewayAPI.dateProblemType)
+        let type = try JSONParser.parse(replayed.content).objectValue?["type"]?.stringValue
+        #expect(type == ObliviousGatewayAPI.dateProblemType)
         let gatewayDate = try HTTPDate.parse(try #require(replayed.headerValue("date")))
         #expect(gatewayDate.timeIntervalSinceNow > 50, "the gateway's Date must be its own clock's, 61 s ahead")
     }
