@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConfideRuntime
 import ConfideServer
 import Logging
 import ServiceLifecycle
@@ -56,6 +57,13 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "Where keys of encrypted model archives come from: file:DIR (key files) or cdh[:HOST:PORT] (the Confidential Data Hub, 127.0.0.1:8006).")
     var keyProvider: String?
+
+    @Flag(help: "Serve only encrypted model archives: refuse every model that is a folder or a plain archive.")
+    var requireEncrypted = false
+
+    @Option(help: ArgumentHelp(
+        "Refuse the named model unless it is an encrypted archive (repeatable).", valueName: "name"))
+    var requireEncryptedModel: [String] = []
 
     @Option(help: "The name of an X25519 private key, from --key-provider, that every replica uses for the gateway (rotation is then off).")
     var ohttpKey: String?
@@ -120,6 +128,8 @@ struct Serve: AsyncParsableCommand {
         configuration.tokens = try tokens.map { path throws(AuthorizationError) in try TokenStore(contentsOf: path) }
         configuration.allowUnauthenticated = allowUnauthenticated
         configuration.keyProvider = try keyProvider.map(Self.keyProvider)
+        configuration.requiredEncryption = EncryptionRequirement(
+            everyModel: requireEncrypted, models: Set(requireEncryptedModel))
         configuration.kernels = kernels
         configuration.attestation = attestation.source
         configuration.oblivious.rotationInterval = ohttpRotation == 0 ? nil : .seconds(ohttpRotation)

@@ -37,6 +37,9 @@ public struct ServerConfiguration: Sendable {
     public var allowUnauthenticated = false
     /// Where the keys of encrypted model archives come from; `nil` refuses encrypted archives.
     public var keyProvider: (any KeyProvider)?
+    /// Which models must be encrypted archives; a folder or a plain archive for one of them is not served, and
+    /// neither is one registered later through the management API.
+    public var requiredEncryption: EncryptionRequirement = .none
     /// The kernel plugin to force by name; nil picks the best one this CPU supports, unless the
     /// `CONFIDE_KERNELS` environment variable names one.
     public var kernels: String?
@@ -122,7 +125,9 @@ public final class InferenceServer: Service, Sendable {
         let evidenceProvider = try makeEvidenceProvider(configuration.attestation, logger: logger)
         let keyStore = try makeKeyStore(configuration, logger: logger)
         let repository = try ModelRepository(
-            store: ModelStore(path: configuration.modelsDirectory, keys: archiveKeys(configuration.keyProvider)),
+            store: ModelStore(
+                path: configuration.modelsDirectory, keys: archiveKeys(configuration.keyProvider),
+                requiredEncryption: configuration.requiredEncryption),
             handlers: handlers,
             options: ModelRepository.Options(
                 topology: topology, pinWorkers: configuration.pinWorkers,
@@ -203,8 +208,14 @@ public final class InferenceServer: Service, Sendable {
     /// key id is derived from the key so that every replica agrees on it.
     private static func makeKeyStore(_ configuration: ServerConfiguration, logger: Logger) throws -> GatewayKeyStore {
         let oblivious = configuration.oblivious
-        guard let name = oblivious.sharedKeyName else {
+        guard let text = oblivious.sharedKeyName else {
             return try GatewayKeyStore(suites: oblivious.suites, gracePeriod: oblivious.gracePeriod)
+        }
+        let name: KeyName
+        do throws(KeyNameError) {
+            name = try KeyName(text)
+        } catch {
+            throw KeyProviderError("the shared gateway key name is refused: \(error.message)")
         }
         guard let provider = configuration.keyProvider else {
             throw KeyProviderError("a shared gateway key ('\(name)') needs a key provider (--key-provider)")
@@ -246,7 +257,7 @@ public final class InferenceServer: Service, Sendable {
 
     private static func archiveKeys(_ provider: (any KeyProvider)?) -> ArchiveKeyLookup? {
         guard let provider else { return nil }
-        return { (name: String) throws -> SymmetricKey in try provider.key(named: name) }
+        return { (name: KeyName) throws -> SymmetricKey in try provider.key(named: name) }
     }
 
     /// Refuses to serve without tokens on an address other than loopback unless the operator allowed it;

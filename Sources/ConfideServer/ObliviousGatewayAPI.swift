@@ -38,6 +38,7 @@ public final class ObliviousGatewayAPI: RouteResponder {
     private let router = Router(surface: .inference)
     private let configuration: ObliviousGatewayConfiguration
     private let limits: BinaryHTTPLimits
+    private let clock: GatewayClock
     private let logger: Logger
 
     /// Serves the keys of `keyStore` and decrypts requests for `next`.
@@ -52,7 +53,10 @@ public final class ObliviousGatewayAPI: RouteResponder {
         keyStore: GatewayKeyStore, next: any RouteResponder, configuration: ObliviousGatewayConfiguration,
         maxContentSize: Int, logger: Logger
     ) {
-        let replayGuard = ReplayGuard(window: configuration.replayWindow, capacity: configuration.replayCapacity)
+        let clock = configuration.clock ?? GatewayClock()
+        let replayGuard = ReplayGuard(
+            window: configuration.replayWindow, capacity: configuration.replayCapacity, clock: clock)
+        self.clock = clock
         self.gateway = OHTTPGateway(keyStore: keyStore, replayGuard: replayGuard)
         self.next = next
         self.configuration = configuration
@@ -117,11 +121,11 @@ public final class ObliviousGatewayAPI: RouteResponder {
         }
         if configuration.requireDate || binary.headerValue("date") != nil {
             do {
-                try binary.checkDate(now: Date(), allowedSkew: configuration.allowedDateSkew)
+                try binary.checkDate(now: clock.date, allowedSkew: configuration.allowedDateSkew)
             } catch {
                 throw RoutingError(family: .gateway, error: APIError(
                     .badRequest, error.reason, problemType: Self.dateProblemType,
-                    headers: [("Date", HTTPDate.format(Date()))]))
+                    headers: [("Date", HTTPDate.format(clock.date))]))
             }
         }
         var headers = HTTPHeaders(binary.headerFields.map { ($0.name, $0.value) })

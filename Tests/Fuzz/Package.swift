@@ -26,6 +26,7 @@ let package = Package(
         fuzzTarget("FuzzAttestationQuery", "ConfideServer"),
         fuzzTarget("FuzzRouter", "ConfideServer"),
         fuzzTarget("FuzzManagementQuery", "ConfideServer"),
+        fuzzTarget("FuzzModelArchive", "ConfideServer"),
         fuzzTarget("FuzzBinaryHTTP", "ConfideEnvelope"),
         fuzzTarget("FuzzOHTTPRequest", "ConfideEnvelope"),
         fuzzTarget("FuzzKeyConfigs", "ConfideEnvelope"),
