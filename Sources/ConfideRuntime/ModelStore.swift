@@ -123,7 +123,7 @@ public struct ModelStore: Sendable {
         }
         let configPath = (folder as NSString).appendingPathComponent("model.json")
         guard let data = FileManager.default.contents(atPath: configPath) else {
-            throw ModelStoreError("no model.json in \(folder)")
+            throw ModelStoreError("no model.json in \(folder)", missing: !isDirectory(folder))
         }
         let bytes = [UInt8](data)
         let config = try ModelConfig(json: bytes)

@@ -208,6 +208,7 @@ struct ArchiveEncryptionRequirementTests {
         let server = try await startServer(root: root, models: models) { configuration in
             configuration.keyProvider = RecordingKeyProvider(key: key)
             configuration.requiredEncryption = EncryptionRequirement(models: ["folder", "plain", "sealed", "late"])
+            configuration.managementPort = 0
         }
         defer { Task { await server.stop() } }
         let repository = server.server.repository
@@ -222,6 +223,9 @@ struct ArchiveEncryptionRequirementTests {
         try writeArchive("late", to: models)
         let late = #expect(throws: RepositoryError.self) { try repository.register("late") }
         #expect(late?.message.contains("model 'late' must be an encrypted archive") == true, "\(late?.message ?? "")")
+        let refused = try await send(server.managementPort, .POST, "/v2/repository/models/late/load")
+        #expect(refused.status == .badRequest, "a model the store refuses is not a missing one: \(refused.text)")
+        #expect(try await send(server.managementPort, .POST, "/v2/repository/models/absent/load").status == .notFound)
         try writeArchive("late", to: models, keyName: "k", key: key)
         #expect(try repository.register("late").name == "late")
     }
