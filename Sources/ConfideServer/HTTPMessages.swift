@@ -15,6 +15,9 @@ public struct ServerRequest: Sendable {
     public var headers: HTTPHeaders
     /// The body.
     public var body: ByteBuffer
+    /// The memory budget of the server that received the request: a responder reserves from it what it allocates
+    /// for the request beyond the body (the body itself is already counted until the response is handed back).
+    public var budget: MemoryBudget = .unlimited
 
     /// Creates a request.
     public init(method: HTTPMethod, uri: String, headers: HTTPHeaders = [:], body: ByteBuffer = ByteBuffer()) {
