@@ -25,6 +25,12 @@ public struct ServerConfiguration: Sendable {
     public var managementPort: Int? = 8081
     /// The largest request body accepted; larger ones get 413.
     public var maxBodySize: Int = 16 << 20
+    /// The bytes of request bodies in flight and of responses not yet written that all listeners may hold
+    /// together; a request whose body does not fit gets 503 with `Retry-After`.
+    public var memoryBudget: Int = 1 << 30
+    /// The inference listener's connection limit and timeouts (the management and metrics listeners keep at most
+    /// 64 connections each and share the timeouts).
+    public var connections = ConnectionLimits()
     /// How long a request may wait for a worker when neither its model nor the request says.
     public var requestTimeout: Duration = .seconds(60)
     /// The longest deadline a request may ask for (KServe's `timeout` parameter, in microseconds).
@@ -147,12 +153,14 @@ public final class InferenceServer: Service, Sendable {
             keyStore: keyStore, next: attestation, configuration: configuration.oblivious,
             maxContentSize: configuration.maxBodySize, logger: logger)
         let inference = Listener(surface: .inference, sites: SitePolicy(boundTo: configuration.host), next: gateway)
+        let budget = MemoryBudget(limit: configuration.memoryBudget)
+        let limits = configuration.connections.forListeners()
         let http: HTTPServer
         do {
             http = try await HTTPServer.start(
                 host: configuration.host, port: configuration.port,
                 responder: ResponseCounter(api: "inference", counting: inference, factory: metricsFactory),
-                maxBodySize: configuration.maxBodySize)
+                maxBodySize: configuration.maxBodySize, limits: limits.inference, budget: budget)
         } catch {
             repository.shutdown()
             throw error
@@ -172,7 +180,7 @@ public final class InferenceServer: Service, Sendable {
             let server = try await HTTPServer.start(
                 host: configuration.managementHost, port: port,
                 responder: ResponseCounter(api: "management", counting: listener, factory: metricsFactory),
-                maxBodySize: 64 << 10)
+                maxBodySize: 64 << 10, limits: limits.management, budget: budget)
             logger.info("management API listening", metadata: ["address": "\(server.localAddress)"])
             management = server
         }
@@ -182,7 +190,7 @@ public final class InferenceServer: Service, Sendable {
                 host: configuration.host, port: port,
                 responder: Listener(
                     surface: .metrics, sites: SitePolicy(boundTo: configuration.host), next: MetricsAPI(registry: registry)),
-                maxBodySize: 4096)
+                maxBodySize: 4096, limits: limits.metrics, budget: budget)
             logger.info("metrics listening", metadata: ["address": "\(server.localAddress)"])
             metrics = server
         }
