@@ -1,14 +1,14 @@
+import Glibc
 import NIOCore
-import NIOPosix
 import Synchronization
 
 /// The first handler of a connection: it keeps the connection in its listener's registry, enforces the idle,
 /// header, body and write timeouts, and stops reading while a response is still being written.
 ///
-/// The request handler further down the pipeline reports each request's stages (``requestHeadReceived(expectingBody:)``,
-/// ``requestReceived()``, ``responseStarted()``, ``responseProgressed()``, ``responseFinished()``); raw bytes arriving
-/// after an idle period start the header timeout. A timer is scheduled only when a deadline earlier than the pending
-/// one appears, so a request answered at once schedules none.
+/// The request handler further down the pipeline reports each request's stages
+/// (``requestHeadReceived(expectingBody:)``, ``requestReceived()``, ``responseStarted()``, ``responseProgressed()``,
+/// ``responseFinished()``); raw bytes arriving after an idle period start the header timeout. A timer is scheduled
+/// only when a deadline earlier than the pending one appears, so a request answered at once schedules none.
 final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -130,8 +130,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         let wasBusy = isBusy
         unfinishedWrites -= 1
         guard unfinishedWrites == 0 else { return }
-        if stage == .idle { stageStart = .now() }
-        updateSlot(wasBusy: wasBusy)
+        let now = NIODeadline.now()
+        if stage == .idle { stageStart = now }
+        updateSlot(wasBusy: wasBusy, now: now)
         armTimer()
         if readHeld, let context {
             readHeld = false
@@ -168,10 +169,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         }
     }
 
-    private func updateSlot(wasBusy: Bool) {
+    private func updateSlot(wasBusy: Bool, now: @autoclosure () -> NIODeadline = .now()) {
         let busy = isBusy
         guard busy != wasBusy, let slot else { return }
-        slot.idleSince.store(busy ? ConnectionSlot.busy : NIODeadline.now().uptimeNanoseconds, ordering: .relaxed)
+        slot.idleSince.store(busy ? ConnectionSlot.busy : now().uptimeNanoseconds, ordering: .relaxed)
     }
 
     /// The timer fired: closes the connection if its deadline passed, otherwise waits for the new deadline.

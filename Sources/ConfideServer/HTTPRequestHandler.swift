@@ -157,7 +157,8 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func refuse(_ error: APIError, context: ChannelHandlerContext) {
         rejectingBody = true
         dropBody()
-        write(renderError(error), version: head?.version ?? .http1_1, keepAlive: false, context: context, close: .output)
+        let version = head?.version ?? .http1_1
+        write(renderError(error), version: version, keepAlive: false, context: context, close: .output)
     }
 
     private func write(
@@ -174,8 +175,8 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         let connection = connection
         budget.charge(size)
         connection.responseStarted()
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: response.status, headers: headers))),
-                      promise: nil)
+        let head = HTTPResponseHead(version: version, status: response.status, headers: headers)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
         while body.readableBytes > Self.writeSlice, let slice = body.readSlice(length: Self.writeSlice) {
             let progressed = context.eventLoop.makePromise(of: Void.self)
             progressed.futureResult.assumeIsolated().whenSuccess { connection.responseProgressed() }

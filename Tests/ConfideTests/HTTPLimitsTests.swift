@@ -38,24 +38,29 @@ struct HTTPLimitsTests {
     @Test func nonReadingClientsOfLargeResponsesAreCutOffAndTheBudgetReturnsToZero() async throws {
         let server = try await TestServer.start(maxBodySize: 16 << 20) {
             $0.memoryBudget = 128 << 20
-            $0.connections.writeTimeout = .seconds(1)
+            $0.connections.writeTimeout = .seconds(3)
         }
         defer { Task { await server.stop() } }
-        let size = 12 << 20
-        let request = Array("POST /predictions/echo HTTP/1.1\r\nHost: t\r\nContent-Length: \(size)\r\n\r\n".utf8)
-            + [UInt8](repeating: 0x61, count: size)
+        // A 2 MiB BYTES element of 0x01 comes back as JSON, "\u0001" per byte: a 12 MiB response.
+        let size = 2 << 20
+        let header = #"{"inputs":[{"name":"x","datatype":"BYTES","shape":[1],"#
+            + #""parameters":{"binary_data_size":\#(size + 4)}}]}"#
+        let body = Array(header.utf8) + [0, 0, 32, 0] + [UInt8](repeating: 1, count: size)
+        let head = "POST /v2/models/echo/infer HTTP/1.1\r\nHost: t\r\nContent-Length: \(body.count)\r\n"
+            + "Inference-Header-Content-Length: \(header.utf8.count)\r\n\r\n"
         // Tiny receive buffers: the server's writes stall once its own send buffer (at most 4 MiB) is full.
         let sockets = try (0..<3).map { _ in try RawSocket(port: server.port, receiveBuffer: 4096) }
-        let sent = await onOwnThread { sockets.allSatisfy { (try? $0.send(request)) != nil } }
+        let sent = await onOwnThread { sockets.allSatisfy { (try? $0.send(Array(head.utf8) + body)) != nil } }
         #expect(sent)
         let budget = server.server.http.budget
-        #expect(try await eventually { budget.inUse >= 3 * size }, "responses not charged: \(budget.inUse)")
+        // More than the three bodies could ever hold (3 × 4 MiB): the unwritten responses are charged.
+        #expect(try await eventually { budget.inUse >= 3 * 5 * size }, "responses not charged: \(budget.inUse)")
         #expect(try await eventually(within: .seconds(20)) { budget.inUse == 0 }, "\(budget.inUse) bytes still held")
         #expect(try await eventually { server.server.http.connectionCount == 0 })
         let answers = await onOwnThread { sockets.map { $0.readUntilClosed(timeout: .seconds(20)) } }
         for answer in answers {
             #expect(answer.closed)
-            #expect(answer.bytes.count < size, "the whole response arrived")
+            #expect(answer.bytes.count < 6 * size, "the whole response arrived")
         }
         sockets.forEach { $0.close() }
     }
@@ -69,7 +74,8 @@ struct HTTPLimitsTests {
         // A body of 3 MiB that never completes holds its buffer (4 MiB, a power of two) against the budget.
         let holder = try RawSocket(port: server.port)
         let head = "POST /predictions/echo HTTP/1.1\r\nHost: t\r\nContent-Length: \(3 << 20)\r\n\r\n"
-        let sent = await onOwnThread { (try? holder.send(Array(head.utf8) + [UInt8](repeating: 1, count: (3 << 20) - 1))) != nil }
+        let request = Array(head.utf8) + [UInt8](repeating: 1, count: (3 << 20) - 1)
+        let sent = await onOwnThread { (try? holder.send(request)) != nil }
         #expect(sent)
         #expect(try await eventually { budget.inUse >= 3 << 20 })
         let refused = try RawSocket(port: server.port)
@@ -86,9 +92,11 @@ struct HTTPLimitsTests {
             latencies.append(ContinuousClock.now - start)
         }
         latencies.sort()
-        print("health latency while over budget: median \(latencies[latencies.count / 2]), max \(latencies[latencies.count - 1])")
-        #expect(latencies[latencies.count / 2] < .milliseconds(250), "\(latencies)")
-        #expect(latencies[latencies.count - 1] < .seconds(2), "\(latencies)")
+        let median = latencies[latencies.count / 2]
+        let slowest = latencies[latencies.count - 1]
+        print("health latency while over budget: median \(median), max \(slowest)")
+        #expect(median < .milliseconds(250), "\(latencies)")
+        #expect(slowest < .seconds(2), "\(latencies)")
         holder.close()
         refused.close()
         #expect(try await eventually { budget.inUse == 0 }, "\(budget.inUse) bytes still held")
@@ -138,6 +146,27 @@ struct HTTPLimitsTests {
         let oldest = await onOwnThread { silent[0].readUntilClosed(timeout: .seconds(5)) }
         #expect(oldest.closed)
         silent.forEach { $0.close() }
+    }
+
+    @Test func atTheLimitWithEveryConnectionBusyANewConnectionIsClosed() async throws {
+        let server = try await TestServer.start {
+            $0.connections.maxConnections = 2
+        }
+        defer { Task { await server.stop() } }
+        let busy = try (0..<2).map { _ in try RawSocket(port: server.port) }
+        for socket in busy {
+            try socket.send("POST /predictions/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nabc")
+        }
+        #expect(try await eventually { server.server.http.budget.inUse > 0 })
+        try await Task.sleep(for: .milliseconds(100))
+        let refused = try RawSocket(port: server.port)
+        let answer = await onOwnThread { refused.readUntilClosed(timeout: .seconds(5)) }
+        #expect(answer.closed)
+        #expect(answer.bytes.isEmpty)
+        #expect(server.server.http.connectionCount == 2)
+        (busy + [refused]).forEach { $0.close() }
+        let http = server.server.http
+        #expect(try await eventually { http.connectionCount == 0 && http.budget.inUse == 0 })
     }
 
     @Test func idleConnectionsAreClosed() async throws {
@@ -325,7 +354,9 @@ private final class RawSocket: @unchecked Sendable {
     func send(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
-            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let sent = bytes[offset...].withUnsafeBytes {
+                Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             guard sent > 0 else { throw RawSocketError(message: "send: errno \(errno)") }
             offset += sent
         }
@@ -351,7 +382,8 @@ private final class RawSocket: @unchecked Sendable {
             guard received > 0 else { return Answer(bytes: bytes, closed: true) }
             bytes += chunk[..<received]
             if pause > .zero {
-                Thread.sleep(forTimeInterval: Double(pause.components.seconds) + Double(pause.components.attoseconds) / 1e18)
+                let components = pause.components
+                Thread.sleep(forTimeInterval: Double(components.seconds) + Double(components.attoseconds) / 1e18)
             }
         }
         return Answer(bytes: bytes, closed: false)
