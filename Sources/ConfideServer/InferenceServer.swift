@@ -155,6 +155,11 @@ public final class InferenceServer: Service, Sendable {
         let inference = Listener(surface: .inference, sites: SitePolicy(boundTo: configuration.host), next: gateway)
         let budget = MemoryBudget(limit: configuration.memoryBudget)
         let limits = configuration.connections.forListeners()
+        if limits.inference.maxConnections < configuration.connections.maxConnections {
+            logger.warning(
+                "connection limit lowered to fit the file-descriptor limit",
+                metadata: ["max_connections": "\(limits.inference.maxConnections)"])
+        }
         let http: HTTPServer
         do {
             http = try await HTTPServer.start(

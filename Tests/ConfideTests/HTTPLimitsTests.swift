@@ -1,5 +1,5 @@
 import ConfideClient
-import ConfideServer
+@testable import ConfideServer
 import Foundation
 import Glibc
 import NIOCore
@@ -232,6 +232,34 @@ struct HTTPLimitsTests {
         #expect(answer.closed)
         #expect(answer.bytes.count > size, "\(answer.bytes.count) bytes")
         #expect(try await eventually { server.server.http.budget.inUse == 0 })
+    }
+
+    @Test func chunkedBodiesAreCollectedAndReleased() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let socket = try RawSocket(port: server.port)
+        defer { socket.close() }
+        let chunk = String(repeating: "c", count: 100_000)
+        try socket.send(
+            "POST /predictions/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+        for _ in 0..<3 { try socket.send(String(100_000, radix: 16) + "\r\n" + chunk + "\r\n") }
+        try socket.send("0\r\n\r\n")
+        let answer = await onOwnThread { socket.readUntilClosed(timeout: .seconds(10)) }
+        #expect(answer.text.hasPrefix("HTTP/1.1 200"))
+        #expect(answer.text.hasSuffix(String(repeating: "c", count: 300_000)))
+        #expect(try await eventually { server.server.http.budget.inUse == 0 })
+    }
+
+    @Test func theFileDescriptorLimitIsRaisedAndConnectionsFitBelowIt() {
+        var configured = ConnectionLimits()
+        configured.maxConnections = .max
+        let limits = configured.forListeners()
+        var descriptors = rlimit()
+        #expect(getrlimit(Int32(RLIMIT_NOFILE.rawValue), &descriptors) == 0)
+        #expect(descriptors.rlim_cur == descriptors.rlim_max)
+        let total = limits.inference.maxConnections + limits.management.maxConnections + limits.metrics.maxConnections
+        #expect(UInt64(total) < descriptors.rlim_cur)
+        #expect(limits.management.maxConnections == 64)
     }
 
     @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
