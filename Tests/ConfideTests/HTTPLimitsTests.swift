@@ -19,7 +19,7 @@ struct HTTPLimitsTests {
         let before = try MemoryUsage.current()
         let sockets = try (0..<128).map { _ in try RawSocket(port: server.port) }
         for socket in sockets {
-            try socket.send("POST /v2/models/echo/infer HTTP/1.1\r\nHost: t\r\nContent-Length: 16777216\r\n\r\n")
+            try socket.send(requestHead("POST", "/v2/models/echo/infer", "Content-Length: 16777216"))
         }
         try await Task.sleep(for: .milliseconds(300))
         let during = try MemoryUsage.current()
@@ -46,7 +46,7 @@ struct HTTPLimitsTests {
         let header = #"{"inputs":[{"name":"x","datatype":"BYTES","shape":[1],"#
             + #""parameters":{"binary_data_size":\#(size + 4)}}]}"#
         let body = Array(header.utf8) + [0, 0, 32, 0] + [UInt8](repeating: 1, count: size)
-        let head = "POST /v2/models/echo/infer HTTP/1.1\r\nHost: t\r\nContent-Length: \(body.count)\r\n"
+        let head = "POST /v2/models/echo/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: \(body.count)\r\n"
             + "Inference-Header-Content-Length: \(header.utf8.count)\r\n\r\n"
         // Tiny receive buffers: the server's writes stall once its own send buffer (at most 4 MiB) is full.
         let sockets = try (0..<3).map { _ in try RawSocket(port: server.port, receiveBuffer: 4096) }
@@ -73,13 +73,13 @@ struct HTTPLimitsTests {
         let budget = server.server.http.budget
         // A body of 3 MiB that never completes holds its buffer (4 MiB, a power of two) against the budget.
         let holder = try RawSocket(port: server.port)
-        let head = "POST /predictions/echo HTTP/1.1\r\nHost: t\r\nContent-Length: \(3 << 20)\r\n\r\n"
+        let head = "POST /predictions/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: \(3 << 20)\r\n\r\n"
         let request = Array(head.utf8) + [UInt8](repeating: 1, count: (3 << 20) - 1)
         let sent = await onOwnThread { (try? holder.send(request)) != nil }
         #expect(sent)
         #expect(try await eventually { budget.inUse >= 3 << 20 })
         let refused = try RawSocket(port: server.port)
-        try refused.send("POST /predictions/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1024\r\n\r\n")
+        try refused.send("POST /predictions/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1024\r\n\r\n")
         let answer = await onOwnThread { refused.readUntilClosed(timeout: .seconds(10)) }
         #expect(answer.text.hasPrefix("HTTP/1.1 503"), "\(answer.text)")
         #expect(answer.text.lowercased().contains("retry-after: 1"), "\(answer.text)")
@@ -108,7 +108,7 @@ struct HTTPLimitsTests {
         }
         defer { Task { await server.stop() } }
         let budget = server.server.http.budget
-        let head = "POST /predictions/echo HTTP/1.1\r\nHost: t\r\nContent-Length: \(2 << 20)\r\n\r\n"
+        let head = "POST /predictions/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: \(2 << 20)\r\n\r\n"
         let first = try RawSocket(port: server.port)
         let second = try RawSocket(port: server.port)
         // Both heads fit the empty budget; the two bodies together do not.
@@ -155,7 +155,7 @@ struct HTTPLimitsTests {
         defer { Task { await server.stop() } }
         let busy = try (0..<2).map { _ in try RawSocket(port: server.port) }
         for socket in busy {
-            try socket.send("POST /predictions/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nabc")
+            try socket.send("POST /predictions/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\nabc")
         }
         #expect(try await eventually { server.server.http.budget.inUse > 0 })
         try await Task.sleep(for: .milliseconds(100))
@@ -175,7 +175,7 @@ struct HTTPLimitsTests {
         let socket = try RawSocket(port: server.port)
         defer { socket.close() }
         let start = ContinuousClock.now
-        try socket.send("GET /v2/health/live HTTP/1.1\r\nHost: t\r\n\r\n")
+        try socket.send("GET /v2/health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         let answer = await onOwnThread { socket.readUntilClosed(timeout: .seconds(10)) }
         #expect(answer.text.hasPrefix("HTTP/1.1 200"), "\(answer.text)")
         #expect(answer.closed)
@@ -192,7 +192,7 @@ struct HTTPLimitsTests {
             partial.close()
         }
         let start = ContinuousClock.now
-        try partial.send("GET /v2/health/live HTTP/1.1\r\nHost: t\r\n")
+        try partial.send("GET /v2/health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         let answers = await onOwnThread { [silent, partial].map { $0.readUntilClosed(timeout: .seconds(10)) } }
         for answer in answers {
             #expect(answer.closed)
@@ -206,7 +206,7 @@ struct HTTPLimitsTests {
         defer { Task { await server.stop() } }
         let socket = try RawSocket(port: server.port)
         defer { socket.close() }
-        try socket.send("POST /v2/models/echo/infer HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n{\"inputs\":")
+        try socket.send(requestHead("POST", "/v2/models/echo/infer", "Content-Length: 100") + #"{"inputs":"#)
         let answer = await onOwnThread { socket.readUntilClosed(timeout: .seconds(10)) }
         #expect(answer.text.hasPrefix("HTTP/1.1 408"), "\(answer.text)")
         #expect(answer.text.contains("did not arrive within"), "\(answer.text)")
@@ -222,7 +222,7 @@ struct HTTPLimitsTests {
         let size = 12 << 20
         let socket = try RawSocket(port: server.port, receiveBuffer: 65536)
         defer { socket.close() }
-        let head = "POST /predictions/echo HTTP/1.1\r\nHost: t\r\nContent-Length: \(size)\r\nConnection: close\r\n\r\n"
+        let head = requestHead("POST", "/predictions/echo", "Content-Length: \(size)", "Connection: close")
         let request = Array(head.utf8) + [UInt8](repeating: 0x62, count: size)
         let answer = await onOwnThread {
             guard (try? socket.send(request)) != nil else { return RawSocket.Answer(bytes: [], closed: true) }
@@ -240,8 +240,7 @@ struct HTTPLimitsTests {
         let socket = try RawSocket(port: server.port)
         defer { socket.close() }
         let chunk = String(repeating: "c", count: 100_000)
-        try socket.send(
-            "POST /predictions/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+        try socket.send(requestHead("POST", "/predictions/echo", "Transfer-Encoding: chunked", "Connection: close"))
         for _ in 0..<3 { try socket.send(String(100_000, radix: 16) + "\r\n" + chunk + "\r\n") }
         try socket.send("0\r\n\r\n")
         let answer = await onOwnThread { socket.readUntilClosed(timeout: .seconds(10)) }
@@ -267,8 +266,8 @@ struct HTTPLimitsTests {
         defer { Task { await server.stop() } }
         let socket = try RawSocket(port: server.port)
         defer { socket.close() }
-        let one = "POST /predictions/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\none"
-        let two = "POST /predictions/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nConnection: close\r\n\r\ntwo"
+        let one = "POST /predictions/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3\r\n\r\none"
+        let two = requestHead("POST", "/predictions/echo", "Content-Length: 3", "Connection: close") + "two"
         try socket.send(one + two)
         let answer = await onOwnThread { socket.readUntilClosed(timeout: .seconds(10)) }
         let first = try #require(answer.text.range(of: "one"))
@@ -308,6 +307,11 @@ struct MemoryBudgetTests {
         #expect(granted == 1000)
         #expect(budget.inUse == 1000)
     }
+}
+
+/// A request head for the loopback server with the given header fields.
+private func requestHead(_ method: String, _ path: String, _ fields: String...) -> String {
+    "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n" + fields.map { $0 + "\r\n" }.joined() + "\r\n"
 }
 
 /// Polls `condition` until it holds or `within` passes.
