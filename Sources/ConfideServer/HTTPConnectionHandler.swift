@@ -6,9 +6,10 @@ import Synchronization
 /// header, body and write timeouts, and stops reading while a response is still being written.
 ///
 /// The request handler further down the pipeline reports each request's stages
-/// (``requestHeadReceived(expectingBody:)``, ``requestReceived()``, ``responseStarted()``, ``responseProgressed()``,
-/// ``responseFinished()``); raw bytes arriving after an idle period start the header timeout. A timer is scheduled
-/// only when a deadline earlier than the pending one appears, so a request answered at once schedules none.
+/// (``requestHeadReceived(expectingBody:)``, ``requestReceived()``, ``responseStarted()``, ``responseFlushed()``,
+/// ``responseProgressed()``, ``responseFinished()``); raw bytes arriving after an idle period start the header
+/// timeout. A timer is scheduled only when a deadline earlier than the pending one appears, so a request answered at
+/// once schedules none and reads the clock once.
 final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -82,11 +83,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if stage == .idle && unfinishedWrites == 0 {
-            stage = .readingHead
-            stageStart = .now()
-        }
+        let startsHead = stage == .idle && unfinishedWrites == 0
+        if startsHead { stage = .readingHead }
         context.fireChannelRead(data)
+        // Read the clock only for a head that did not arrive whole.
+        if startsHead && stage == .readingHead { stageStart = .now() }
         armTimer()
     }
 
@@ -116,8 +117,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         let wasBusy = isBusy
         stage = .idle
         unfinishedWrites += 1
-        lastWriteProgress = .now()
         updateSlot(wasBusy: wasBusy)
+    }
+
+    /// A response was handed to the socket: the write timeout runs if part of it is still unwritten.
+    func responseFlushed() {
+        if unfinishedWrites > 0 { lastWriteProgress = .now() }
+        armTimer()
     }
 
     /// Part of a response reached the socket.
@@ -141,7 +147,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     /// Schedules the timer if the current deadline comes before the pending one. Called after each read and write.
-    func armTimer() {
+    private func armTimer() {
         guard !stopped, let deadline, let context else { return }
         if let timerDeadline, timerDeadline <= deadline { return }
         timer?.cancel()

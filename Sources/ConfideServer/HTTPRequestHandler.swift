@@ -190,6 +190,6 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
             connection.responseFinished()
             if !keepAlive { context.close(mode: close, promise: nil) }
         }
-        connection.armTimer()
+        connection.responseFlushed()
     }
 }

@@ -23,9 +23,10 @@ struct HTTPLimitsTests {
         }
         try await Task.sleep(for: .milliseconds(300))
         let during = try MemoryUsage.current()
-        // Allocating the declared lengths would take 2 GiB of address space.
+        // Allocating the declared lengths would take 2 GiB of address space. The bounds leave room for other tests
+        // running in this process at the same time (a model loading, servers starting).
         #expect(during.virtualBytes - before.virtualBytes < 768 << 20, "\(before) → \(during)")
-        #expect(during.residentBytes - before.residentBytes < 64 << 20, "\(before) → \(during)")
+        #expect(during.residentBytes - before.residentBytes < 256 << 20, "\(before) → \(during)")
         let answers = await onOwnThread { sockets.map { $0.readUntilClosed(timeout: .seconds(20)) } }
         for answer in answers {
             #expect(answer.closed)
