@@ -165,7 +165,8 @@ public final class InferenceServer: Service, Sendable {
             http = try await HTTPServer.start(
                 host: configuration.host, port: configuration.port,
                 responder: ResponseCounter(api: "inference", counting: inference, factory: metricsFactory),
-                maxBodySize: configuration.maxBodySize, limits: limits.inference, budget: budget)
+                maxBodySize: configuration.maxBodySize, limits: limits.inference, budget: budget,
+                renderError: ErrorFormat.kserve.response)
         } catch {
             repository.shutdown()
             throw error
@@ -185,7 +186,8 @@ public final class InferenceServer: Service, Sendable {
             let server = try await HTTPServer.start(
                 host: configuration.managementHost, port: port,
                 responder: ResponseCounter(api: "management", counting: listener, factory: metricsFactory),
-                maxBodySize: 64 << 10, limits: limits.management, budget: budget)
+                maxBodySize: 64 << 10, limits: limits.management, budget: budget,
+                renderError: ErrorFormat.torchServe.response)
             logger.info("management API listening", metadata: ["address": "\(server.localAddress)"])
             management = server
         }
@@ -195,7 +197,7 @@ public final class InferenceServer: Service, Sendable {
                 host: configuration.host, port: port,
                 responder: Listener(
                     surface: .metrics, sites: SitePolicy(boundTo: configuration.host), next: MetricsAPI(registry: registry)),
-                maxBodySize: 4096, limits: limits.metrics, budget: budget)
+                maxBodySize: 4096, limits: limits.metrics, budget: budget, renderError: ErrorFormat.kserve.response)
             logger.info("metrics listening", metadata: ["address": "\(server.localAddress)"])
             metrics = server
         }

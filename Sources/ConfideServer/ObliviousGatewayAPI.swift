@@ -88,6 +88,16 @@ public final class ObliviousGatewayAPI: RouteResponder {
         guard SitePolicy.mediaType(request.headers.first(name: "Content-Type") ?? "") == Self.requestMediaType else {
             return reply(.failure(APIError(.unsupportedMediaType, "the gateway accepts \(Self.requestMediaType) only")))
         }
+        // The plaintext and the inner request's body are two more copies of the body while the request lasts.
+        let copies = request.body.readableBytes * 2
+        guard request.budget.tryReserve(copies) else {
+            return reply(.failure(.overloaded("the server's memory budget is spent; retry shortly")))
+        }
+        let budget = request.budget
+        let reply: RouteReply = { result in
+            budget.release(copies)
+            reply(result)
+        }
         let decapsulated: OHTTPDecapsulatedRequest
         do {
             decapsulated = try gateway.decapsulateRequest(Array(request.body.readableBytesView))
@@ -97,7 +107,7 @@ public final class ObliviousGatewayAPI: RouteResponder {
         }
         let inner: RoutedRequest
         do {
-            inner = try innerRequest(decapsulated.binaryRequest)
+            inner = try innerRequest(decapsulated.binaryRequest, budget: budget)
         } catch {
             logger.debug("inner request refused", metadata: ["status": "\(error.error.status.code)"])
             return seal(error.family.errorFormat.response(error.error), for: decapsulated, reply)
@@ -108,9 +118,10 @@ public final class ObliviousGatewayAPI: RouteResponder {
         }
     }
 
-    /// Decodes, checks and routes the inner request, with the same router as plaintext requests; a refusal
-    /// carries the error to encrypt and the protocol whose format it is written in.
-    private func innerRequest(_ bytes: [UInt8]) throws(RoutingError) -> RoutedRequest {
+    /// Decodes, checks and routes the inner request, with the same router as plaintext requests and the outer
+    /// request's memory budget; a refusal carries the error to encrypt and the protocol whose format it is
+    /// written in.
+    private func innerRequest(_ bytes: [UInt8], budget: MemoryBudget) throws(RoutingError) -> RoutedRequest {
         let binary: BinaryHTTPRequest
         do {
             binary = try BinaryHTTPRequest(decoding: bytes, limits: limits)
@@ -132,9 +143,10 @@ public final class ObliviousGatewayAPI: RouteResponder {
         if !binary.authority.isEmpty, !headers.contains(name: "Host") {
             headers.add(name: "Host", value: binary.authority)
         }
-        let request = ServerRequest(
+        var request = ServerRequest(
             method: HTTPMethod(rawValue: binary.method), uri: binary.path, headers: headers,
             body: ByteBuffer(bytes: binary.content))
+        request.budget = budget
         let route = try router.route(method: request.method, path: request.path, query: request.query)
         guard route.family != .gateway else {
             throw RoutingError(family: .gateway, error: .notFound("the gateway is not reachable through itself"))
