@@ -11,13 +11,22 @@ struct Archive: ParsableCommand {
 
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Pack a model folder (model.json and artifacts) into NAME.cfa for the model store.")
+            abstract: "Pack a model folder (model.json and artifacts) into NAME.cfa for the model store.",
+            discussion: """
+                The archive's header names the model (and its version, 1) it belongs to: the server serves it only \
+                as that model, so an archive put in another model's place is refused.
+                """)
 
         @Argument(help: "The model folder.")
         var folder: String
 
-        @Option(help: "The archive to write; its name (without .cfa) becomes the model's name.")
+        @Option(help: "The archive to write, NAME.cfa: the model store serves it as the model NAME.")
         var output: String
+
+        @Option(help: """
+            The model the archive belongs to (default: the output's NAME); the store serves it only as that model.
+            """)
+        var model: String?
 
         @Option(help: "A file holding the 32-byte key (raw or 64 hex digits) to encrypt with.")
         var keyFile: String?
@@ -28,10 +37,24 @@ struct Archive: ParsableCommand {
         func validate() throws {
             guard (keyFile == nil) == (keyName == nil) else { throw ValidationError("give --key-file and --key-name together") }
             guard output.hasSuffix(".\(ModelStore.archiveExtension)") else { throw ValidationError("--output must end in .cfa") }
+            if let keyName {
+                do throws(KeyNameError) {
+                    _ = try KeyName(keyName)
+                } catch {
+                    throw ValidationError("--key-name: \(error.message)")
+                }
+            }
+        }
+
+        /// The model name the store gives the output file: its name without `.cfa`.
+        private var outputName: String {
+            String(URL(fileURLWithPath: output).lastPathComponent.dropLast(ModelStore.archiveExtension.count + 1))
         }
 
         func run() throws {
-            let archive = try ModelArchive(packing: folder, keyName: keyName)
+            let archive = try ModelArchive(
+                packing: folder, model: model ?? outputName, version: ModelStore.archiveVersion,
+                keyName: keyName.map(KeyName.init))
             var key: SymmetricKey?
             if let keyFile {
                 guard let data = FileManager.default.contents(atPath: keyFile) else { throw ValidationError("cannot read \(keyFile)") }
@@ -39,7 +62,14 @@ struct Archive: ParsableCommand {
             }
             let bytes = try archive.encoded(key: key)
             try Data(bytes).write(to: URL(fileURLWithPath: output))
-            print("wrote \(output): \(archive.files.count) files, \(bytes.count) bytes\(keyName.map { ", encrypted under '\($0)'" } ?? "")")
+            print(
+                "wrote \(output): model '\(archive.model)' version \(archive.version), \(archive.files.count) files, "
+                    + "\(bytes.count) bytes\(keyName.map { ", encrypted under '\($0)'" } ?? "")")
+            if archive.model != outputName {
+                print(
+                    "serve it as \(archive.model).\(ModelStore.archiveExtension): the store refuses it under any "
+                        + "other name")
+            }
         }
 
         private static func key(_ bytes: [UInt8]) throws -> SymmetricKey {

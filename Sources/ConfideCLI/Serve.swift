@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConfideRuntime
 import ConfideServer
 import Logging
 import ServiceLifecycle
@@ -39,6 +40,27 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The largest request body accepted, in bytes.")
     var maxBodySize = 16 << 20
 
+    @Option(help: ArgumentHelp(
+        "The bytes of request bodies in flight and responses not yet written the server may hold; beyond, 503.",
+        valueName: "bytes"))
+    var memoryBudget = 1 << 30
+
+    @Option(help: "The most open connections of the inference API (kept below the file-descriptor limit).")
+    var maxConnections = 10_000
+
+    @Option(help: ArgumentHelp("How long a kept-alive connection may wait for its next request.", valueName: "seconds"))
+    var idleTimeout = 60
+
+    @Option(help: ArgumentHelp("How long a request head may take to arrive.", valueName: "seconds"))
+    var headerTimeout = 10
+
+    @Option(help: ArgumentHelp("How long a request body may take to arrive; beyond, 408.", valueName: "seconds"))
+    var bodyTimeout = 60
+
+    @Option(help: ArgumentHelp(
+        "How long writing a response may go without progress before the connection is cut.", valueName: "seconds"))
+    var writeTimeout = 30
+
     @Option(help: "How long a request may wait for a worker, in milliseconds, unless its model or the request says.")
     var requestTimeoutMs = 60_000
 
@@ -56,6 +78,13 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "Where keys of encrypted model archives come from: file:DIR (key files) or cdh[:HOST:PORT] (the Confidential Data Hub, 127.0.0.1:8006).")
     var keyProvider: String?
+
+    @Flag(help: "Serve only encrypted model archives: refuse every model that is a folder or a plain archive.")
+    var requireEncrypted = false
+
+    @Option(help: ArgumentHelp(
+        "Refuse the named model unless it is an encrypted archive (repeatable).", valueName: "name"))
+    var requireEncryptedModel: [String] = []
 
     @Option(help: "The name of an X25519 private key, from --key-provider, that every replica uses for the gateway (rotation is then off).")
     var ohttpKey: String?
@@ -102,6 +131,12 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--ohttp-rotation and --ohttp-grace must not be negative")
         }
         guard ohttpDateSkew > 0 else { throw ValidationError("--ohttp-date-skew must be positive") }
+        guard maxConnections > 0, idleTimeout > 0, headerTimeout > 0, bodyTimeout > 0, writeTimeout > 0 else {
+            throw ValidationError("--max-connections and the --*-timeout options must be positive")
+        }
+        guard memoryBudget >= maxBodySize else {
+            throw ValidationError("--memory-budget (\(memoryBudget)) must be at least --max-body-size (\(maxBodySize))")
+        }
     }
 
     func run() async throws {
@@ -114,12 +149,20 @@ struct Serve: AsyncParsableCommand {
         configuration.managementHost = managementHost
         configuration.managementPort = noManagement ? nil : managementPort
         configuration.maxBodySize = maxBodySize
+        configuration.memoryBudget = memoryBudget
+        configuration.connections.maxConnections = maxConnections
+        configuration.connections.idleTimeout = .seconds(idleTimeout)
+        configuration.connections.headerTimeout = .seconds(headerTimeout)
+        configuration.connections.bodyTimeout = .seconds(bodyTimeout)
+        configuration.connections.writeTimeout = .seconds(writeTimeout)
         configuration.requestTimeout = .milliseconds(requestTimeoutMs)
         configuration.maxRequestTimeout = .milliseconds(maxRequestTimeoutMs)
         configuration.pinWorkers = !noPin
         configuration.tokens = try tokens.map { path throws(AuthorizationError) in try TokenStore(contentsOf: path) }
         configuration.allowUnauthenticated = allowUnauthenticated
         configuration.keyProvider = try keyProvider.map(Self.keyProvider)
+        configuration.requiredEncryption = EncryptionRequirement(
+            everyModel: requireEncrypted, models: Set(requireEncryptedModel))
         configuration.kernels = kernels
         configuration.attestation = attestation.source
         configuration.oblivious.rotationInterval = ohttpRotation == 0 ? nil : .seconds(ohttpRotation)

@@ -135,10 +135,13 @@ public struct ModelConfig: Sendable, Equatable {
 public struct ModelStoreError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What is wrong, for people.
     public let message: String
+    /// Whether the store has no such model at all (rather than one it refuses to load).
+    public let isMissing: Bool
 
-    /// Creates an error.
-    public init(_ message: String) {
+    /// Creates an error; `missing` when the store holds no model of that name.
+    public init(_ message: String, missing: Bool = false) {
         self.message = message
+        self.isMissing = missing
     }
 
     public var description: String { message }

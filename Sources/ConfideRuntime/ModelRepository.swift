@@ -153,6 +153,7 @@ public final class ModelRepository: Sendable {
         do throws(ModelStoreError) {
             stored = try store.load(name: name)
         } catch {
+            guard error.isMissing else { throw RepositoryError(.invalid, "model '\(name)' cannot be loaded: \(error.message)") }
             throw RepositoryError(.notFound, "no model '\(name)' in the model store: \(error.message)")
         }
         var adjusted = stored

@@ -3,7 +3,30 @@ public import Crypto
 import Foundation
 
 /// Finds the key an encrypted model archive names (e.g. from a key file or the key broker).
-public typealias ArchiveKeyLookup = @Sendable (_ keyName: String) throws -> SymmetricKey
+public typealias ArchiveKeyLookup = @Sendable (_ keyName: KeyName) throws -> SymmetricKey
+
+/// Which models of a store must come from encrypted archives: a folder or a plain archive for one of them is
+/// refused.
+public struct EncryptionRequirement: Sendable, Equatable {
+    /// Whether every model must be an encrypted archive.
+    public var everyModel: Bool
+    /// The models that must be encrypted archives (besides every model when ``everyModel`` is set).
+    public var models: Set<String>
+
+    /// No model needs to be encrypted.
+    public static let none = EncryptionRequirement()
+
+    /// Requires encryption for every model, or for the named ones.
+    public init(everyModel: Bool = false, models: Set<String> = []) {
+        self.everyModel = everyModel
+        self.models = models
+    }
+
+    /// Whether the model must be an encrypted archive.
+    public func applies(to model: String) -> Bool {
+        everyModel || models.contains(model)
+    }
+}
 
 /// One model found in the model store: its configuration and its versions.
 public struct StoredModel: Sendable {
@@ -36,20 +59,26 @@ public struct StoredModel: Sendable {
 /// `<name>.cfa` per model (see ``ModelArchive``), decrypted in memory with a key from `keys`.
 ///
 /// Versions are numbered subfolders (`1/`, `2/`, ...) holding that version's artifacts; a model with
-/// none has a single version `1` whose artifacts sit next to `model.json`. An archive is version `1`.
+/// none has a single version `1` whose artifacts sit next to `model.json`. An archive is version `1`, and its
+/// header must name the model it is stored as and that version.
 public struct ModelStore: Sendable {
     /// The store's folder.
     public let path: String
     /// Where the keys of encrypted archives come from; `nil` refuses encrypted archives.
     public let keys: ArchiveKeyLookup?
+    /// Which models must be encrypted archives.
+    public let requiredEncryption: EncryptionRequirement
 
     /// The extension of model archives.
     public static let archiveExtension = "cfa"
+    /// The version an archive is served as.
+    public static let archiveVersion = "1"
 
     /// Opens a model store folder.
-    public init(path: String, keys: ArchiveKeyLookup? = nil) {
+    public init(path: String, keys: ArchiveKeyLookup? = nil, requiredEncryption: EncryptionRequirement = .none) {
         self.path = path
         self.keys = keys
+        self.requiredEncryption = requiredEncryption
     }
 
     /// Reads every model. A model whose folder or configuration is broken comes back as a failure
@@ -87,9 +116,14 @@ public struct ModelStore: Sendable {
         if !isDirectory(folder), FileManager.default.fileExists(atPath: archive) {
             return try loadArchive(name: name, path: archive)
         }
+        if isDirectory(folder), requiredEncryption.applies(to: name) {
+            throw ModelStoreError(
+                "model '\(name)' must be an encrypted archive, but \(folder) is a folder; pack it with "
+                    + "'confide archive create \(folder) --output \(archive) --key-file FILE --key-name NAME'")
+        }
         let configPath = (folder as NSString).appendingPathComponent("model.json")
         guard let data = FileManager.default.contents(atPath: configPath) else {
-            throw ModelStoreError("no model.json in \(folder)")
+            throw ModelStoreError("no model.json in \(folder)", missing: !isDirectory(folder))
         }
         let bytes = [UInt8](data)
         let config = try ModelConfig(json: bytes)
@@ -113,8 +147,19 @@ public struct ModelStore: Sendable {
         let bytes = Array(data)
         let archive: ModelArchive
         do throws(ArchiveError) {
+            let header = try ModelArchive.header(of: bytes)
+            guard header.model == name else {
+                throw ArchiveError(
+                    "it belongs to model '\(header.model)', not '\(name)': an archive is served only as the model "
+                        + "its header names")
+            }
+            guard header.version == Self.archiveVersion else {
+                throw ArchiveError(
+                    "it holds version \(header.version) of '\(name)'; an archive is served as version "
+                        + "\(Self.archiveVersion) only")
+            }
             var key: SymmetricKey?
-            if let keyName = try ModelArchive.keyName(of: bytes) {
+            if let keyName = header.keyName {
                 guard let keys else {
                     throw ArchiveError("it is encrypted under key '\(keyName)' and the server has no key provider (--key-provider)")
                 }
@@ -123,6 +168,8 @@ public struct ModelStore: Sendable {
                 } catch {
                     throw ArchiveError("its key '\(keyName)' is not available: \(error)")
                 }
+            } else if requiredEncryption.applies(to: name) {
+                throw ArchiveError("model '\(name)' must be an encrypted archive, but this archive is not encrypted")
             }
             archive = try ModelArchive(decoding: bytes, key: key)
         } catch {
@@ -130,12 +177,13 @@ public struct ModelStore: Sendable {
         }
         guard let configBytes = archive.files["model.json"] else { throw ModelStoreError("archive \(path) has no model.json") }
         let config = try ModelConfig(json: configBytes)
-        if let version = config.defaultVersion, version != "1" {
-            throw ModelStoreError("model.json: an archive holds version 1 only, not \"\(version)\"")
+        if let version = config.defaultVersion, version != Self.archiveVersion {
+            throw ModelStoreError("model.json: an archive holds version \(Self.archiveVersion) only, not \"\(version)\"")
         }
         return StoredModel(
             name: name, path: path, config: config, configText: String(decoding: configBytes, as: UTF8.self),
-            versions: [(name: "1", path: "")], defaultVersion: "1", artifacts: archive.files)
+            versions: [(name: Self.archiveVersion, path: "")], defaultVersion: Self.archiveVersion,
+            artifacts: archive.files)
     }
 
     private func isDirectory(_ path: String) -> Bool {

@@ -26,17 +26,17 @@ import Foundation
 ///
 /// The evidence's 64-byte report data is ``reportData(keyConfigurations:nonce:)`` of exactly the
 /// `key_configurations` bytes returned and the nonce. Every other request goes to the wrapped responder.
-public final class AttestationAPI: RequestResponder {
+public final class AttestationAPI: RouteResponder {
     /// The endpoint's path.
     public static let path = "/attestation"
 
     private let provider: any EvidenceProvider
     private let keyStore: GatewayKeyStore
-    private let next: any RequestResponder
+    private let next: any RouteResponder
     private let logger: Logger
 
     /// Serves evidence from `provider` for the keys of `keyStore`; other requests go to `next`.
-    public init(provider: any EvidenceProvider, keyStore: GatewayKeyStore, next: any RequestResponder, logger: Logger) {
+    public init(provider: any EvidenceProvider, keyStore: GatewayKeyStore, next: any RouteResponder, logger: Logger) {
         self.provider = provider
         self.keyStore = keyStore
         self.next = next
@@ -54,28 +54,22 @@ public final class AttestationAPI: RequestResponder {
         return nil
     }
 
-    public func handle(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void) {
-        guard request.path == Self.path else {
-            return next.handle(request, respond: respond)
-        }
-        guard request.method == .GET else {
-            var response = ServerResponse.json(
-                .methodNotAllowed, JSONErrorBody.make("\(Self.path) accepts GET only"))
-            response.headers.add(name: "Allow", value: "GET")
-            return respond(response)
+    public func handle(_ request: RoutedRequest, reply: @escaping RouteReply) {
+        guard request.route.action == .attestation else {
+            return next.handle(request, reply: reply)
         }
         let nonce: [UInt8]
         do {
-            nonce = try Self.nonce(query: request.query)
+            nonce = try Self.nonce(request.route.query)
         } catch {
-            return respond(.json(error.status, JSONErrorBody.make(error.message)))
+            return reply(.failure(error))
         }
         // The same bytes are bound and returned, so a rotation in between cannot make them disagree.
         guard let keys = try? keyStore.encodedConfigurations(),
               let binding = try? reportData(keyConfigurations: keys, nonce: nonce)
         else {
             logger.error("cannot bind the gateway's key configurations")
-            return respond(.json(.internalServerError, JSONErrorBody.make("the key configurations cannot be bound")))
+            return reply(.failure(APIError(.internalServerError, "the key configurations cannot be bound")))
         }
         let provider = provider
         let logger = logger
@@ -85,10 +79,9 @@ public final class AttestationAPI: RequestResponder {
                 evidence = try await provider.evidence(reportData: binding)
             } catch {
                 logger.error("attestation evidence unavailable", metadata: ["error": "\(error)"])
-                return respond(.json(
-                    .serviceUnavailable, JSONErrorBody.make("attestation evidence is unavailable: \(error.message)")))
+                return reply(.failure(.overloaded("attestation evidence is unavailable: \(error.message)")))
             }
-            respond(.json(.ok, Self.document(evidence, keys: keys, provider: provider)))
+            reply(.success(.json(.ok, Self.document(evidence, keys: keys, provider: provider))))
         }
     }
 
@@ -105,13 +98,12 @@ public final class AttestationAPI: RequestResponder {
         return JSONValue.object(object).serialized
     }
 
-    /// The `nonce` parameter of a query string, decoded from hexadecimal and 16 to 64 bytes long.
-    static func nonce(query: String) throws(APIError) -> [UInt8] {
-        let parameters = query.split(separator: "&").filter { $0.hasPrefix("nonce=") }
-        guard parameters.count == 1, let parameter = parameters.first else {
-            throw .badRequest("give exactly one nonce: \(path)?nonce=<hex, 16 to 64 bytes>")
+    /// The `nonce` parameter, decoded from hexadecimal and 16 to 64 bytes long.
+    static func nonce(_ query: QueryParameters) throws(APIError) -> [UInt8] {
+        guard let text = query["nonce"] else {
+            throw .badRequest("give a nonce: \(path)?nonce=<hex, 16 to 64 bytes>")
         }
-        let digits = Array(parameter.utf8.dropFirst(6))
+        let digits = Array(text.utf8)
         let lengths = KeyBinding.nonceLengths
         guard digits.count % 2 == 0, lengths.contains(digits.count / 2) else {
             throw .badRequest(
@@ -122,21 +114,13 @@ public final class AttestationAPI: RequestResponder {
         bytes.reserveCapacity(digits.count / 2)
         var index = 0
         while index + 1 < digits.count {
-            guard let high = hexValue(digits[index]), let low = hexValue(digits[index + 1]) else {
+            guard let high = PercentDecoding.hexValue(digits[index]), let low = PercentDecoding.hexValue(digits[index + 1])
+            else {
                 throw .badRequest("the nonce is not hexadecimal")
             }
             bytes.append(high << 4 | low)
             index += 2
         }
         return bytes
-    }
-
-    private static func hexValue(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }

@@ -118,62 +118,48 @@ public struct AuthorizationError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// Checks `Authorization: Bearer <token>` before a request reaches the API it guards: a missing or
-/// unknown token gets 401, a token without the scope (or, for inference, the model) gets 403.
-/// Requests that `isPublic` exempts (health probes) pass without a token.
-public struct BearerAuthorization: RequestResponder {
+/// Checks `Authorization: Bearer <token>` before a routed request reaches the API it guards: a missing or
+/// unknown token gets 401, a token without the listener's scope gets 403, and so does a token limited to some
+/// models on a route for another model or on a route that names no model. Public routes (probes, the
+/// gateway, the evidence) pass without a token; the gateway's inner requests come back through this check.
+public struct BearerAuthorization: RouteResponder {
     private let tokens: TokenStore
     private let scope: TokenScope
-    private let inner: any RequestResponder
-    private let isPublic: @Sendable (ServerRequest) -> Bool
-    private let model: @Sendable (ServerRequest) -> String?
-    private let format: @Sendable (APIError) -> ServerResponse
+    private let next: any RouteResponder
 
-    /// Guards `inner`: every request needs a token with `scope`; `model` names the model a request
-    /// addresses (for tokens limited to models).
-    public init(
-        tokens: TokenStore, scope: TokenScope, guarding inner: any RequestResponder,
-        isPublic: @escaping @Sendable (ServerRequest) -> Bool = { _ in false },
-        model: @escaping @Sendable (ServerRequest) -> String? = { _ in nil }
-    ) {
+    /// Guards `next`: every non-public route needs a token with `scope`.
+    public init(tokens: TokenStore, scope: TokenScope, guarding next: any RouteResponder) {
         self.tokens = tokens
         self.scope = scope
-        self.inner = inner
-        self.isPublic = isPublic
-        self.model = model
-        self.format = scope == .management ? ErrorResponses.torchServe : ErrorResponses.kserve
+        self.next = next
     }
 
-    public func handle(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void) {
-        if isPublic(request) { return inner.handle(request, respond: respond) }
-        guard let header = request.headers.first(name: "Authorization"), header.lowercased().hasPrefix("bearer "),
+    public func handle(_ request: RoutedRequest, reply: @escaping RouteReply) {
+        do throws(APIError) {
+            try check(request)
+        } catch {
+            return reply(.failure(error))
+        }
+        next.handle(request, reply: reply)
+    }
+
+    private func check(_ request: RoutedRequest) throws(APIError) {
+        let access = request.route.access
+        if access == .public { return }
+        guard let header = request.request.headers.first(name: "Authorization"), header.lowercased().hasPrefix("bearer "),
               let entry = tokens.entry(for: String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
         else {
-            var response = format(APIError(.unauthorized, "a valid bearer token is required"))
-            response.headers.add(name: "WWW-Authenticate", value: "Bearer")
-            return respond(response)
+            throw APIError(.unauthorized, "a valid bearer token is required", headers: [("WWW-Authenticate", "Bearer")])
         }
         guard entry.scopes.contains(scope) else {
-            return respond(format(APIError(.forbidden, "token '\(entry.name)' lacks the \(scope.rawValue) scope")))
+            throw APIError(.forbidden, "token '\(entry.name)' lacks the \(scope.rawValue) scope")
         }
-        if let allowed = entry.models, let name = model(request), !allowed.contains(name) {
-            return respond(format(APIError(.forbidden, "token '\(entry.name)' may not use model '\(name)'")))
+        guard let allowed = entry.models else { return }
+        guard case .model(let name) = access else {
+            throw APIError(.forbidden, "token '\(entry.name)' is limited to some models and this call names none")
         }
-        inner.handle(request, respond: respond)
-    }
-}
-
-extension BearerAuthorization {
-    /// Health probes stay open: Kubernetes calls them without credentials.
-    public static func isProbe(_ request: ServerRequest) -> Bool {
-        ["/v2/health/live", "/v2/health/ready", "/ping"].contains(request.path)
-    }
-
-    /// The model an inference request addresses: `/v2/models/{model}/...` or `/predictions/{model}/...`.
-    public static func inferenceModel(_ request: ServerRequest) -> String? {
-        let path = request.pathSegments
-        if path.count >= 3, path[0] == "v2", path[1] == "models" { return PercentDecoding.decode(path[2]) }
-        if path.count >= 2, path[0] == "predictions" { return PercentDecoding.decode(path[1]) }
-        return nil
+        guard allowed.contains(name) else {
+            throw APIError(.forbidden, "token '\(entry.name)' may not use model '\(Router.printable(name))'")
+        }
     }
 }

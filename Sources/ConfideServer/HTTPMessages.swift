@@ -1,7 +1,9 @@
+import ConfideJSON
 public import NIOCore
 public import NIOHTTP1
 
-/// A complete HTTP request as the router sees it: head and whole body.
+/// A complete HTTP request as a listener receives it: head and whole body. Only the ``Router`` reads its path
+/// and query; everything after it acts on the ``Route``.
 public struct ServerRequest: Sendable {
     /// The method.
     public var method: HTTPMethod
@@ -13,6 +15,9 @@ public struct ServerRequest: Sendable {
     public var headers: HTTPHeaders
     /// The body.
     public var body: ByteBuffer
+    /// The memory budget of the server that received the request: a responder reserves from it what it allocates
+    /// for the request beyond the body (the body itself is already counted until the response is handed back).
+    public var budget: MemoryBudget = .unlimited
 
     /// Creates a request.
     public init(method: HTTPMethod, uri: String, headers: HTTPHeaders = [:], body: ByteBuffer = ByteBuffer()) {
@@ -26,20 +31,6 @@ public struct ServerRequest: Sendable {
         }
         self.headers = headers
         self.body = body
-    }
-
-    /// The path's segments, without empty ones.
-    public var pathSegments: [Substring] { path.split(separator: "/") }
-
-    /// The query's parameters (percent-decoded; the last of repeated names wins).
-    public var queryItems: [String: String] {
-        var items: [String: String] = [:]
-        for pair in query.split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = PercentDecoding.decode(parts[0])
-            items[name] = parts.count > 1 ? PercentDecoding.decode(parts[1].replacing("+", with: " ")) : ""
-        }
-        return items
     }
 }
 
@@ -63,6 +54,9 @@ public struct ServerResponse: Sendable {
     public static func json(_ status: HTTPResponseStatus = .ok, _ bytes: [UInt8]) -> ServerResponse {
         ServerResponse(status: status, headers: ["Content-Type": "application/json"], body: ByteBuffer(bytes: bytes))
     }
+
+    /// A 200 response with a JSON value as its body.
+    static func json(_ value: JSONValue) -> ServerResponse { .json(.ok, value.serialized) }
 }
 
 /// Answers a request by calling `respond` exactly once, on any thread.

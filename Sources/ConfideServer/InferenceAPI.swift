@@ -3,12 +3,13 @@ import ConfideJSON
 import ConfideKServe
 public import ConfideRuntime
 import ConfideSDK
+import Dispatch
 import NIOCore
 import NIOHTTP1
 
 /// The inference APIs: the KServe Open Inference Protocol v2 (REST, with the binary tensor extension)
 /// and TorchServe's inference API, over the models of a repository.
-public final class InferenceAPI: RequestResponder {
+public final class InferenceAPI: RouteResponder {
     /// The server's name and version, reported by `GET /v2`.
     public static let serverName = "confide"
     /// The server's version.
@@ -23,66 +24,53 @@ public final class InferenceAPI: RequestResponder {
         self.deadlines = deadlines
     }
 
-    public func handle(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void) {
-        let segments = request.pathSegments.map { PercentDecoding.decode($0) }
-        switch segments.first {
-        case "v2": kserve(request, Array(segments.dropFirst()), respond)
-        case "ping" where segments.count == 1:
-            respond(only(.GET, request) ?? .json(.ok, Array(#"{"status":"Healthy"}"#.utf8)))
-        case "predictions": torchServe(request, Array(segments.dropFirst()), respond)
-        default: respond(ErrorResponses.kserve(.notFound("no route for \(request.method) \(request.path)")))
+    public func handle(_ request: RoutedRequest, reply: @escaping RouteReply) {
+        let route = request.route
+        do throws(APIError) {
+            switch route.action {
+            case .serverMetadata: reply(.success(serverMetadata()))
+            case .live: reply(.success(ServerResponse(status: .ok)))
+            case .ready: reply(.success(ServerResponse(status: repository.failures.isEmpty ? .ok : .serviceUnavailable)))
+            case .ping: reply(.success(.json(.ok, Array(#"{"status":"Healthy"}"#.utf8))))
+            case .modelMetadata:
+                let (model, version) = try locate(route)
+                reply(.success(modelMetadata(model, version)))
+            case .modelReady:
+                _ = try locate(route)
+                reply(.success(ServerResponse(status: .ok)))
+            case .infer:
+                let (model, version) = try locate(route)
+                if request.request.body.readableBytes < Self.inlineDecodeLimit {
+                    infer(request.request, model, version, reply)
+                } else {
+                    DispatchQueue.global().async { self.infer(request.request, model, version, reply) }
+                }
+            case .predict:
+                let (model, version) = try locate(route)
+                predict(request.request, model, version, reply)
+            default:
+                throw .notFound("no route for \(route.action) on the inference API")
+            }
+        } catch {
+            reply(.failure(error))
         }
     }
+
+    /// Bodies smaller than this are decoded on the event loop; larger ones on another thread, so that one large
+    /// body never stalls the connections that share the loop.
+    static let inlineDecodeLimit = 64 << 10
 
     // MARK: KServe v2
 
-    private func kserve(_ request: ServerRequest, _ path: [String], _ respond: @escaping @Sendable (ServerResponse) -> Void) {
-        switch path {
-        case []:
-            respond(only(.GET, request) ?? serverMetadata())
-        case ["health", "live"]:
-            respond(only(.GET, request) ?? ServerResponse(status: .ok))
-        case ["health", "ready"]:
-            respond(only(.GET, request) ?? ServerResponse(status: repository.failures.isEmpty ? .ok : .serviceUnavailable))
-        default:
-            guard path.count >= 2, path[0] == "models" else {
-                return respond(ErrorResponses.kserve(.notFound("no route for \(request.method) \(request.path)")))
-            }
-            var rest = path.dropFirst(2)
-            var versionName: String?
-            if rest.first == "versions" {
-                guard rest.count >= 2 else { return respond(ErrorResponses.kserve(.notFound("no version in \(request.path)"))) }
-                versionName = rest[rest.startIndex + 1]
-                rest = rest.dropFirst(2)
-            }
-            let located: (ServedModel, ServedVersion)
-            do {
-                located = try locate(path[1], versionName)
-            } catch {
-                return respond(ErrorResponses.kserve(error))
-            }
-            let (model, version) = located
-            switch Array(rest) {
-            case []: respond(only(.GET, request) ?? modelMetadata(model, version))
-            case ["ready"]: respond(only(.GET, request) ?? ServerResponse(status: .ok))
-            case ["infer"]:
-                if let refusal = only(.POST, request) { return respond(refusal) }
-                infer(request, model, version, respond)
-            default: respond(ErrorResponses.kserve(.notFound("no route for \(request.method) \(request.path)")))
-            }
-        }
-    }
-
     private func infer(
-        _ request: ServerRequest, _ model: ServedModel, _ version: ServedVersion,
-        _ respond: @escaping @Sendable (ServerResponse) -> Void
+        _ request: ServerRequest, _ model: ServedModel, _ version: ServedVersion, _ reply: @escaping RouteReply
     ) {
         let decoded: InferRequest
         do throws(KServeCodecError) {
             decoded = try KServeCodec.decodeRequest(
                 body: request.body, headerLength: request.headers.first(name: "Inference-Header-Content-Length"))
         } catch {
-            return respond(ErrorResponses.kserve(APIError(error)))
+            return reply(.failure(APIError(error)))
         }
         let hostRequest = HostRequest(id: decoded.id ?? "", inputs: decoded.inputs, requestedOutputs: decoded.outputs.map(\.name))
         let modelName = model.name
@@ -93,14 +81,12 @@ public final class InferenceAPI: RequestResponder {
         version.scheduler.submit(hostRequest, deadline: deadline) { result in
             switch result {
             case .success(let outputs):
-                do throws(KServeCodecError) {
-                    respond(ServerResponse(kserve: try KServeCodec.encodeResponse(
-                        model: modelName, version: versionName, request: decoded, outputs: outputs)))
-                } catch {
-                    respond(ErrorResponses.kserve(APIError(error)))
-                }
+                reply(Result { () throws(KServeCodecError) in
+                    ServerResponse(kserve: try KServeCodec.encodeResponse(
+                        model: modelName, version: versionName, request: decoded, outputs: outputs))
+                }.mapError(APIError.init))
             case .failure(let failure):
-                respond(ErrorResponses.kserve(APIError(failure)))
+                reply(.failure(APIError(failure)))
             }
             metrics.recordLatency(since: received)
         }
@@ -143,22 +129,20 @@ public final class InferenceAPI: RequestResponder {
         return .json(.ok, body.serialized)
     }
 
-    private func locate(_ name: String, _ versionName: String?) throws(APIError) -> (ServedModel, ServedVersion) {
+    private func locate(_ route: Route) throws(APIError) -> (ServedModel, ServedVersion) {
+        let name = route.model ?? ""
         guard let model = repository.model(name) else {
             if let failure = repository.failures.first(where: { $0.model == name }) {
                 throw APIError(.serviceUnavailable, "model '\(name)' is not available: \(failure.message)")
             }
-            throw .notFound("unknown model '\(name)'")
+            throw .notFound("unknown model '\(Router.printable(name))'")
         }
-        guard let version = model.version(versionName) else {
-            throw .notFound("model '\(name)' has no version '\(versionName ?? "")' (versions: \(model.versionNames.joined(separator: ", ")))")
+        guard let version = model.version(route.version) else {
+            throw .notFound(
+                "model '\(name)' has no version '\(Router.printable(route.version ?? ""))' "
+                    + "(versions: \(model.versionNames.joined(separator: ", ")))")
         }
         return (model, version)
-    }
-
-    private func only(_ method: HTTPMethod, _ request: ServerRequest) -> ServerResponse? {
-        guard request.method != method else { return nil }
-        return ErrorResponses.methodNotAllowed(request, allowed: [method], format: ErrorResponses.kserve)
     }
 
     // MARK: TorchServe
@@ -167,19 +151,10 @@ public final class InferenceAPI: RequestResponder {
     /// `body` of shape [1] (and the request's content type as `content_type`). A handler output named
     /// `body` is returned verbatim, with the `content_type` output as its content type; other outputs
     /// are returned as JSON.
-    private func torchServe(_ request: ServerRequest, _ path: [String], _ respond: @escaping @Sendable (ServerResponse) -> Void) {
-        guard path.count == 1 || path.count == 2 else {
-            return respond(ErrorResponses.torchServe(.notFound("no route for \(request.method) \(request.path)")))
-        }
-        guard request.method == .POST || request.method == .PUT else {
-            return respond(ErrorResponses.methodNotAllowed(request, allowed: [.POST, .PUT], format: ErrorResponses.torchServe))
-        }
-        let located: (ServedModel, ServedVersion)
-        do {
-            located = try locate(path[0], path.count == 2 ? path[1] : nil)
-        } catch {
-            return respond(ErrorResponses.torchServe(error))
-        }
+    private func predict(
+        _ request: ServerRequest, _ model: ServedModel, _ version: ServedVersion, _ reply: @escaping RouteReply
+    ) {
+        let located = (model, version)
         var body = request.body
         var inputs: [HostTensor] = []
         if let bodyTensor = HostTensor(name: "body", byteElements: [body.readBytes(length: body.readableBytes) ?? []]) {
@@ -195,42 +170,21 @@ public final class InferenceAPI: RequestResponder {
         located.1.scheduler.submit(HostRequest(inputs: inputs), deadline: deadline) { result in
             switch result {
             case .failure(let failure):
-                respond(ErrorResponses.torchServe(APIError(failure)))
+                reply(.failure(APIError(failure)))
             case .success(let outputs):
                 if let output = outputs.first(where: { $0.name == "body" }), let elements = output.byteElements(),
                    elements.count == 1 {
                     let contentType = outputs.first(where: { $0.name == "content_type" })?.strings()?.first
-                    respond(ServerResponse(
+                    reply(.success(ServerResponse(
                         status: .ok, headers: ["Content-Type": contentType ?? "application/octet-stream"],
-                        body: ByteBuffer(bytes: elements[0])))
+                        body: ByteBuffer(bytes: elements[0]))))
                     return
                 }
-                do throws(KServeCodecError) {
-                    respond(ServerResponse(kserve: try KServeCodec.encodeResponse(
-                        model: modelName, version: versionName, request: InferRequest(inputs: []), outputs: outputs)))
-                } catch {
-                    respond(ErrorResponses.torchServe(APIError(error)))
-                }
+                reply(Result { () throws(KServeCodecError) in
+                    ServerResponse(kserve: try KServeCodec.encodeResponse(
+                        model: modelName, version: versionName, request: InferRequest(inputs: []), outputs: outputs))
+                }.mapError(APIError.init))
             }
         }
-    }
-}
-
-/// Decoding of `%XX` escapes in URL path segments.
-enum PercentDecoding {
-    static func decode(_ segment: Substring) -> String {
-        guard segment.contains("%") else { return String(segment) }
-        var bytes: [UInt8] = []
-        var iterator = Array(segment.utf8)[...]
-        while let byte = iterator.popFirst() {
-            if byte == UInt8(ascii: "%"), iterator.count >= 2,
-               let value = UInt8(String(decoding: iterator.prefix(2), as: UTF8.self), radix: 16) {
-                bytes.append(value)
-                iterator = iterator.dropFirst(2)
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -25,6 +25,12 @@ public struct ServerConfiguration: Sendable {
     public var managementPort: Int? = 8081
     /// The largest request body accepted; larger ones get 413.
     public var maxBodySize: Int = 16 << 20
+    /// The bytes of request bodies in flight and of responses not yet written that all listeners may hold
+    /// together; a request whose body does not fit gets 503 with `Retry-After`.
+    public var memoryBudget: Int = 1 << 30
+    /// The inference listener's connection limit and timeouts (the management and metrics listeners keep at most
+    /// 64 connections each and share the timeouts).
+    public var connections = ConnectionLimits()
     /// How long a request may wait for a worker when neither its model nor the request says.
     public var requestTimeout: Duration = .seconds(60)
     /// The longest deadline a request may ask for (KServe's `timeout` parameter, in microseconds).
@@ -37,6 +43,9 @@ public struct ServerConfiguration: Sendable {
     public var allowUnauthenticated = false
     /// Where the keys of encrypted model archives come from; `nil` refuses encrypted archives.
     public var keyProvider: (any KeyProvider)?
+    /// Which models must be encrypted archives; a folder or a plain archive for one of them is not served, and
+    /// neither is one registered later through the management API.
+    public var requiredEncryption: EncryptionRequirement = .none
     /// The kernel plugin to force by name; nil picks the best one this CPU supports, unless the
     /// `CONFIDE_KERNELS` environment variable names one.
     public var kernels: String?
@@ -122,7 +131,9 @@ public final class InferenceServer: Service, Sendable {
         let evidenceProvider = try makeEvidenceProvider(configuration.attestation, logger: logger)
         let keyStore = try makeKeyStore(configuration, logger: logger)
         let repository = try ModelRepository(
-            store: ModelStore(path: configuration.modelsDirectory, keys: archiveKeys(configuration.keyProvider)),
+            store: ModelStore(
+                path: configuration.modelsDirectory, keys: archiveKeys(configuration.keyProvider),
+                requiredEncryption: configuration.requiredEncryption),
             handlers: handlers,
             options: ModelRepository.Options(
                 topology: topology, pinWorkers: configuration.pinWorkers,
@@ -132,23 +143,30 @@ public final class InferenceServer: Service, Sendable {
         let api = InferenceAPI(
             repository: repository,
             deadlines: DeadlinePolicy(default: configuration.requestTimeout, maximum: configuration.maxRequestTimeout))
-        // The gateway decrypts and hands the inner request to the same chain as plaintext requests, so
-        // tokens inside encrypted requests are checked the same way; keys and evidence are public.
-        let authorized: any RequestResponder = configuration.tokens.map {
-            BearerAuthorization(
-                tokens: $0, scope: .inference, guarding: api, isPublic: BearerAuthorization.isProbe,
-                model: BearerAuthorization.inferenceModel)
+        // The gateway decrypts, routes the inner request with the same router and hands it to the same chain as
+        // plaintext requests, so tokens inside encrypted requests are checked the same way.
+        let authorized: any RouteResponder = configuration.tokens.map {
+            BearerAuthorization(tokens: $0, scope: .inference, guarding: api)
         } ?? api
         let attestation = AttestationAPI(provider: evidenceProvider, keyStore: keyStore, next: authorized, logger: logger)
         let gateway = ObliviousGatewayAPI(
             keyStore: keyStore, next: attestation, configuration: configuration.oblivious,
             maxContentSize: configuration.maxBodySize, logger: logger)
+        let inference = Listener(surface: .inference, sites: SitePolicy(boundTo: configuration.host), next: gateway)
+        let budget = MemoryBudget(limit: configuration.memoryBudget)
+        let limits = configuration.connections.forListeners()
+        if limits.inference.maxConnections < configuration.connections.maxConnections {
+            logger.warning(
+                "connection limit lowered to fit the file-descriptor limit",
+                metadata: ["max_connections": "\(limits.inference.maxConnections)"])
+        }
         let http: HTTPServer
         do {
             http = try await HTTPServer.start(
                 host: configuration.host, port: configuration.port,
-                responder: ResponseCounter(api: "inference", counting: gateway, factory: metricsFactory),
-                maxBodySize: configuration.maxBodySize)
+                responder: ResponseCounter(api: "inference", counting: inference, factory: metricsFactory),
+                maxBodySize: configuration.maxBodySize, limits: limits.inference, budget: budget,
+                renderError: ErrorFormat.kserve.response)
         } catch {
             repository.shutdown()
             throw error
@@ -160,20 +178,26 @@ public final class InferenceServer: Service, Sendable {
         var management: HTTPServer?
         if let port = configuration.managementPort {
             let managementAPI = ManagementAPI(repository: repository)
-            let responder: any RequestResponder = configuration.tokens.map {
+            let authorized: any RouteResponder = configuration.tokens.map {
                 BearerAuthorization(tokens: $0, scope: .management, guarding: managementAPI)
             } ?? managementAPI
+            let listener = Listener(
+                surface: .management, sites: SitePolicy(boundTo: configuration.managementHost), next: authorized)
             let server = try await HTTPServer.start(
                 host: configuration.managementHost, port: port,
-                responder: ResponseCounter(api: "management", counting: responder, factory: metricsFactory),
-                maxBodySize: 64 << 10)
+                responder: ResponseCounter(api: "management", counting: listener, factory: metricsFactory),
+                maxBodySize: 64 << 10, limits: limits.management, budget: budget,
+                renderError: ErrorFormat.torchServe.response)
             logger.info("management API listening", metadata: ["address": "\(server.localAddress)"])
             management = server
         }
         var metrics: HTTPServer?
         if let port = configuration.metricsPort {
             let server = try await HTTPServer.start(
-                host: configuration.host, port: port, responder: MetricsAPI(registry: registry), maxBodySize: 4096)
+                host: configuration.host, port: port,
+                responder: Listener(
+                    surface: .metrics, sites: SitePolicy(boundTo: configuration.host), next: MetricsAPI(registry: registry)),
+                maxBodySize: 4096, limits: limits.metrics, budget: budget, renderError: ErrorFormat.kserve.response)
             logger.info("metrics listening", metadata: ["address": "\(server.localAddress)"])
             metrics = server
         }
@@ -199,8 +223,14 @@ public final class InferenceServer: Service, Sendable {
     /// key id is derived from the key so that every replica agrees on it.
     private static func makeKeyStore(_ configuration: ServerConfiguration, logger: Logger) throws -> GatewayKeyStore {
         let oblivious = configuration.oblivious
-        guard let name = oblivious.sharedKeyName else {
+        guard let text = oblivious.sharedKeyName else {
             return try GatewayKeyStore(suites: oblivious.suites, gracePeriod: oblivious.gracePeriod)
+        }
+        let name: KeyName
+        do throws(KeyNameError) {
+            name = try KeyName(text)
+        } catch {
+            throw KeyProviderError("the shared gateway key name is refused: \(error.message)")
         }
         guard let provider = configuration.keyProvider else {
             throw KeyProviderError("a shared gateway key ('\(name)') needs a key provider (--key-provider)")
@@ -242,7 +272,7 @@ public final class InferenceServer: Service, Sendable {
 
     private static func archiveKeys(_ provider: (any KeyProvider)?) -> ArchiveKeyLookup? {
         guard let provider else { return nil }
-        return { (name: String) throws -> SymmetricKey in try provider.key(named: name) }
+        return { (name: KeyName) throws -> SymmetricKey in try provider.key(named: name) }
     }
 
     /// Refuses to serve without tokens on an address other than loopback unless the operator allowed it;
@@ -251,15 +281,11 @@ public final class InferenceServer: Service, Sendable {
         guard configuration.tokens == nil else { return }
         var exposed = [configuration.host]
         if configuration.managementPort != nil { exposed.append(configuration.managementHost) }
-        if let open = exposed.first(where: { !isLoopback($0) }), !configuration.allowUnauthenticated {
+        if let open = exposed.first(where: { !SitePolicy.isLoopback($0) }), !configuration.allowUnauthenticated {
             throw AuthorizationError(
                 "refusing to serve on \(open) without a token file: give --tokens FILE, or --allow-unauthenticated to accept anyone who can reach it")
         }
         logger.warning("no token file: the inference and management APIs accept every request that reaches \(exposed.joined(separator: ", "))")
-    }
-
-    private static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
     /// Serves until a graceful shutdown is requested, then shuts down.

@@ -1,13 +1,17 @@
 import ConfideClient
+public import ConfideRuntime
 public import Crypto
 import Foundation
 import NIOCore
 import NIOHTTP1
 
-/// Supplies the 32-byte keys that encrypted model archives name (and, later, shared gateway keys).
+/// Supplies the 32-byte keys that encrypted model archives and the shared gateway key name.
+///
+/// A provider receives only a ``KeyName``, a name already checked against the key-name grammar, so that no
+/// character of a name (from an archive's header or the command line) can change the file or URL it is fetched from.
 public protocol KeyProvider: Sendable {
     /// The key with the given name. Blocks the calling thread; never call it on an event loop.
-    func key(named name: String) throws(KeyProviderError) -> SymmetricKey
+    func key(named name: KeyName) throws(KeyProviderError) -> SymmetricKey
 }
 
 /// Why a key could not be had.
@@ -24,7 +28,7 @@ public struct KeyProviderError: Error, Sendable, CustomStringConvertible {
 }
 
 /// Keys in local files, for development: the key named `a/b/c` is the file `<directory>/a/b/c`, holding
-/// 32 raw bytes or 64 hex digits.
+/// 32 raw bytes or 64 hex digits. The key-name grammar keeps every key file inside `directory`.
 public struct KeyFileProvider: KeyProvider {
     /// The folder holding key files.
     public let directory: String
@@ -34,18 +38,16 @@ public struct KeyFileProvider: KeyProvider {
         self.directory = directory
     }
 
-    public func key(named name: String) throws(KeyProviderError) -> SymmetricKey {
-        guard !name.isEmpty, !name.hasPrefix("/"), !name.split(separator: "/").contains("..") else {
-            throw KeyProviderError("'\(name)' is not a key name")
-        }
-        guard let data = FileManager.default.contents(atPath: (directory as NSString).appendingPathComponent(name)) else {
+    public func key(named name: KeyName) throws(KeyProviderError) -> SymmetricKey {
+        let path = name.segments.reduce(directory) { ($0 as NSString).appendingPathComponent(String($1)) }
+        guard let data = FileManager.default.contents(atPath: path) else {
             throw KeyProviderError("no key file '\(name)' in \(directory)")
         }
         return try Self.key(from: Array(data), name: name)
     }
 
     /// A 32-byte key from raw bytes or 64 hex digits (surrounding whitespace ignored).
-    static func key(from bytes: [UInt8], name: String) throws(KeyProviderError) -> SymmetricKey {
+    static func key(from bytes: [UInt8], name: KeyName) throws(KeyProviderError) -> SymmetricKey {
         if bytes.count == 32 { return SymmetricKey(data: bytes) }
         let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         let digits = Array(text.utf8)
@@ -65,8 +67,8 @@ public struct KeyFileProvider: KeyProvider {
 
 /// Keys from the Confidential Containers key broker, as reached from inside a confidential pod: the
 /// Confidential Data Hub's resource endpoint, `GET http://127.0.0.1:8006/cdh/resource/<repository>/<type>/<tag>`,
-/// which releases the resource only after the pod's attestation. A key named `repo/type/tag` is that
-/// resource.
+/// which releases the resource only after the pod's attestation. A key named `repo/type/tag` (a ``KeyName`` of exactly
+/// three segments, so the URL path holds nothing but the name's own characters) is that resource.
 public struct ConfidentialDataHubProvider: KeyProvider {
     /// The endpoint's host.
     public let host: String
@@ -82,12 +84,12 @@ public struct ConfidentialDataHubProvider: KeyProvider {
         self.timeoutSeconds = timeoutSeconds
     }
 
-    public func key(named name: String) throws(KeyProviderError) -> SymmetricKey {
-        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts.allSatisfy({ !$0.isEmpty && $0 != ".." }) else {
+    public func key(named name: KeyName) throws(KeyProviderError) -> SymmetricKey {
+        let segments = name.segments
+        guard segments.count == 3 else {
             throw KeyProviderError("key '\(name)' must name a key broker resource as <repository>/<type>/<tag>")
         }
-        let path = "/cdh/resource/\(name)"
+        let path = "/cdh/resource/" + segments.joined(separator: "/")
         let response: ClientResponse
         do {
             let connection = try HTTPConnection.connecting(host: host, port: port).wait()

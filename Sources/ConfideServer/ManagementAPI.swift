@@ -8,7 +8,12 @@ import NIOHTTP1
 /// TorchServe's management calls (list, describe, register from the model store, scale, unregister,
 /// set the default version) and the KServe v2 model repository extension, mapped onto the same
 /// operations. Models are only ever registered by name from the model store, never from a URL.
-public struct ManagementAPI: RequestResponder {
+public struct ManagementAPI: RouteResponder {
+    /// The most models one page of `GET /models` lists.
+    public static let maximumPageSize = 1_000
+    /// The most workers a model version may be given.
+    public static let maximumWorkers = 1_024
+
     private let repository: ModelRepository
 
     /// Manages the models of `repository`.
@@ -16,78 +21,75 @@ public struct ManagementAPI: RequestResponder {
         self.repository = repository
     }
 
-    public func handle(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void) {
+    public func handle(_ request: RoutedRequest, reply: @escaping RouteReply) {
         // Loading a model, fetching its key or draining its workers blocks: keep it off the event loop.
-        DispatchQueue.global().async { route(request, respond: respond) }
+        DispatchQueue.global().async {
+            reply(Result { () throws(APIError) in try perform(request) })
+        }
     }
 
-    private func route(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void) {
-        let path = request.pathSegments.map { PercentDecoding.decode($0) }
-        if path.first == "v2" {
-            respond(Self.result(format: ErrorResponses.kserve) { () throws(APIError) in try kserveRepository(request, Array(path.dropFirst())) })
-        } else if path.first == "models" {
-            respond(Self.result(format: ErrorResponses.torchServe) { () throws(APIError) in try torchServe(request, Array(path.dropFirst())) })
-        } else {
-            respond(ErrorResponses.torchServe(.notFound("no route for \(request.method) \(request.path)")))
+    private func perform(_ request: RoutedRequest) throws(APIError) -> ServerResponse {
+        let route = request.route
+        let model = route.model ?? ""
+        switch route.action {
+        case .listModels: return try list(route.query)
+        case .registerModel: return try register(route)
+        case .describeModel: return try describe(model, version: route.version)
+        case .scaleModel: return try scale(model, route.version, route.query)
+        case .setDefaultVersion:
+            let version = route.version ?? ""
+            try repositoryCall { () throws(RepositoryError) in try repository.setDefaultVersion(model, version) }
+            return status("Default version successfully updated for model \"\(model)\" to \"\(version)\"")
+        case .unregisterModel:
+            try repositoryCall { () throws(RepositoryError) in try repository.unregister(model) }
+            return status("Model \"\(model)\" unregistered")
+        case .unregisterVersion:
+            throw .badRequest("versions are loaded together: unregister the whole model with DELETE /models/\(model)")
+        case .repositoryIndex: return try index(request.request.body)
+        case .repositoryLoad:
+            try repositoryCall { () throws(RepositoryError) in _ = try repository.register(model) }
+            return .json(.ok, Array("{}".utf8))
+        case .repositoryUnload:
+            try repositoryCall { () throws(RepositoryError) in try repository.unregister(model) }
+            return .json(.ok, Array("{}".utf8))
+        default:
+            throw .notFound("no route for \(route.action) on the management API")
         }
     }
 
     // MARK: TorchServe
 
-    private func torchServe(_ request: ServerRequest, _ path: [String]) throws(APIError) -> ServerResponse {
-        let query = request.queryItems
-        switch (request.method, path.count) {
-        case (.GET, 0): return try list(query)
-        case (.POST, 0): return try register(query)
-        case (.GET, 1), (.GET, 2): return try describe(path[0], version: path.count == 2 ? path[1] : nil)
-        case (.PUT, 1): return try scale(path[0], nil, query)
-        case (.PUT, 2): return try scale(path[0], path[1], query)
-        case (.PUT, 3) where path[2] == "set-default":
-            try perform { () throws(RepositoryError) in try repository.setDefaultVersion(path[0], path[1]) }
-            return status("Default version successfully updated for model \"\(path[0])\" to \"\(path[1])\"")
-        case (.DELETE, 1):
-            try perform { () throws(RepositoryError) in try repository.unregister(path[0]) }
-            return status("Model \"\(path[0])\" unregistered")
-        case (.DELETE, 2):
-            throw .badRequest("versions are loaded together: unregister the whole model with DELETE /models/\(path[0])")
-        default:
-            throw APIError(.methodNotAllowed, "no management call for \(request.method) \(request.path)")
-        }
-    }
-
-    private func list(_ query: [String: String]) throws(APIError) -> ServerResponse {
-        let limit = Int(query["limit"] ?? "100") ?? -1
-        let offset = Int(query["next_page_token"] ?? "0") ?? -1
-        guard limit > 0, offset >= 0 else { throw .badRequest("limit must be positive and next_page_token a page token") }
+    /// A page of model names: `limit` (1 to ``maximumPageSize``, default 100) from the offset that
+    /// `next_page_token` gives.
+    private func list(_ query: QueryParameters) throws(APIError) -> ServerResponse {
+        let limit = try query.integer("limit", in: 1...Self.maximumPageSize) ?? 100
+        let offset = try query.integer("next_page_token", in: 0...Int(Int32.max)) ?? 0
         let names = repository.models.keys.sorted()
         let page = names.dropFirst(offset).prefix(limit)
         var body = JSONObject([
             "models": .array(page.map { .object(JSONObject(["modelName": .string($0), "modelUrl": .string($0)])) }),
         ])
-        if offset + limit < names.count { body["nextPageToken"] = .string(String(offset + limit)) }
-        return .json(.ok, JSONValue.object(body).serialized)
+        let next = offset + limit
+        if next < names.count { body["nextPageToken"] = .string(String(next)) }
+        return .json(.object(body))
     }
 
-    private func register(_ query: [String: String]) throws(APIError) -> ServerResponse {
-        guard let url = query["url"], !url.isEmpty else { throw .badRequest("register a model with ?url=<name in the model store>") }
-        guard !url.contains("://") else {
-            throw .badRequest("remote model URLs are refused: register a model of the model store by its name")
-        }
-        var workers: Int?
-        if let text = query["initial_workers"] {
-            guard let count = Int(text) else { throw .badRequest("initial_workers must be a number") }
-            workers = count
-        }
-        let model = try perform { () throws(RepositoryError) in try repository.register(url, workers: workers) }
+    private func register(_ route: Route) throws(APIError) -> ServerResponse {
+        guard let name = route.model else { throw .badRequest("register a model with ?url=<name in the model store>") }
+        let workers = try route.query.integer("initial_workers", in: 0...Self.maximumWorkers)
+        let model = try repositoryCall { () throws(RepositoryError) in try repository.register(name, workers: workers) }
         let count = model.version(nil)?.scheduler.workers.count ?? 0
         return status("Model \"\(model.name)\" Version: \(model.defaultVersion) registered with \(count) initial workers")
     }
 
-    private func scale(_ name: String, _ version: String?, _ query: [String: String]) throws(APIError) -> ServerResponse {
-        guard let text = query["min_worker"] ?? query["max_worker"], let workers = Int(text) else {
+    private func scale(_ name: String, _ version: String?, _ query: QueryParameters) throws(APIError) -> ServerResponse {
+        let range = 0...Self.maximumWorkers
+        let minimum = try query.integer("min_worker", in: range)
+        let maximum = try query.integer("max_worker", in: range)
+        guard let workers = minimum ?? maximum else {
             throw .badRequest("scale a model with ?min_worker=N")
         }
-        try perform { () throws(RepositoryError) in try repository.scale(name, version: version, workers: workers) }
+        try repositoryCall { () throws(RepositoryError) in try repository.scale(name, version: version, workers: workers) }
         return status("Workers of model \"\(name)\" set to \(workers)")
     }
 
@@ -128,26 +130,14 @@ public struct ManagementAPI: RequestResponder {
 
     // MARK: KServe v2 repository extension
 
-    private func kserveRepository(_ request: ServerRequest, _ path: [String]) throws(APIError) -> ServerResponse {
-        guard request.method == .POST else { throw APIError(.methodNotAllowed, "\(request.path) accepts POST only") }
-        switch path {
-        case ["repository", "index"]:
-            var readyOnly = false
-            if request.body.readableBytes > 0 {
-                let body = try? JSONParser.parse(Array(request.body.readableBytesView))
-                guard let object = body?.objectValue else { throw .badRequest("the index request must be a JSON object") }
-                readyOnly = object["ready"]?.boolValue ?? false
-            }
-            return .json(.ok, JSONValue.array(try index(readyOnly: readyOnly)).serialized)
-        case _ where path.count == 4 && path[0] == "repository" && path[1] == "models" && path[3] == "load":
-            try perform { () throws(RepositoryError) in _ = try repository.register(path[2]) }
-            return .json(.ok, Array("{}".utf8))
-        case _ where path.count == 4 && path[0] == "repository" && path[1] == "models" && path[3] == "unload":
-            try perform { () throws(RepositoryError) in try repository.unregister(path[2]) }
-            return .json(.ok, Array("{}".utf8))
-        default:
-            throw .notFound("no route for \(request.method) \(request.path)")
+    private func index(_ body: ByteBuffer) throws(APIError) -> ServerResponse {
+        var readyOnly = false
+        if body.readableBytes > 0 {
+            let value = try? JSONParser.parse(body.readableBytesView)
+            guard let object = value?.objectValue else { throw .badRequest("the index request must be a JSON object") }
+            readyOnly = object["ready"]?.boolValue ?? false
         }
+        return .json(.array(try index(readyOnly: readyOnly)))
     }
 
     private func index(readyOnly: Bool) throws(APIError) -> [JSONValue] {
@@ -178,31 +168,16 @@ public struct ManagementAPI: RequestResponder {
     // MARK: Helpers
 
     @discardableResult
-    private func perform<T>(_ operation: () throws(RepositoryError) -> T) throws(APIError) -> T {
+    private func repositoryCall<T>(_ operation: () throws(RepositoryError) -> T) throws(APIError) -> T {
         do {
             return try operation()
         } catch {
-            let status: HTTPResponseStatus =
-                switch error.code {
-                case .notFound: .notFound
-                case .alreadyExists: .conflict
-                case .invalid: .badRequest
-                case .unavailable: .serviceUnavailable
-                }
-            throw APIError(status, error.message)
+            throw APIError(error)
         }
     }
 
     private func status(_ message: String) -> ServerResponse {
         .json(.ok, JSONValue.object(JSONObject(["status": .string(message)])).serialized)
-    }
-
-    private static func result(format: (APIError) -> ServerResponse, _ body: () throws(APIError) -> ServerResponse) -> ServerResponse {
-        do {
-            return try body()
-        } catch {
-            return format(error)
-        }
     }
 }
 

@@ -3,7 +3,7 @@ import NIOHTTP1
 public import Prometheus
 
 /// Serves `GET /metrics` in the Prometheus text format.
-public struct MetricsAPI: RequestResponder {
+public struct MetricsAPI: RouteResponder {
     private let registry: PrometheusCollectorRegistry
 
     /// Serves the metrics of `registry`.
@@ -11,16 +11,13 @@ public struct MetricsAPI: RequestResponder {
         self.registry = registry
     }
 
-    public func handle(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void) {
-        guard request.path == "/metrics" else {
-            return respond(.json(.notFound, JSONErrorBody.make("no route for \(request.method) \(request.path)")))
+    public func handle(_ request: RoutedRequest, reply: @escaping RouteReply) {
+        guard request.route.action == .metrics else {
+            return reply(.failure(.notFound("no route for \(request.route.action) on the metrics listener")))
         }
-        guard request.method == .GET else {
-            return respond(.json(.methodNotAllowed, JSONErrorBody.make("/metrics accepts GET only")))
-        }
-        respond(ServerResponse(
+        reply(.success(ServerResponse(
             status: .ok, headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"],
-            body: ByteBuffer(bytes: registry.emitToBuffer())))
+            body: ByteBuffer(bytes: registry.emitToBuffer()))))
     }
 
     /// A metrics factory for `registry` with buckets suited to inference: durations from 50 µs to 10 s

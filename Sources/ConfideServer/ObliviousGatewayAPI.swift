@@ -21,7 +21,7 @@ import Foundation
 /// accept is 400 with the problem type ``keyProblemType`` so that clients refetch the keys. Errors of the inner
 /// request, including a `Date` outside the allowed skew, are answered encrypted as inner responses. No log line holds
 /// plaintext.
-public final class ObliviousGatewayAPI: RequestResponder {
+public final class ObliviousGatewayAPI: RouteResponder {
     /// The gateway's path (RFC 9540).
     public static let path = "/.well-known/ohttp-gateway"
     /// The media type of an encapsulated request.
@@ -34,9 +34,11 @@ public final class ObliviousGatewayAPI: RequestResponder {
     public static let dateProblemType = "https://iana.org/assignments/http-problem-types#date"
 
     private let gateway: OHTTPGateway
-    private let next: any RequestResponder
+    private let next: any RouteResponder
+    private let router = Router(surface: .inference)
     private let configuration: ObliviousGatewayConfiguration
     private let limits: BinaryHTTPLimits
+    private let clock: GatewayClock
     private let logger: Logger
 
     /// Serves the keys of `keyStore` and decrypts requests for `next`.
@@ -48,10 +50,13 @@ public final class ObliviousGatewayAPI: RequestResponder {
     ///   - maxContentSize: the largest inner request content accepted.
     ///   - logger: where refusals are logged, by kind only.
     public init(
-        keyStore: GatewayKeyStore, next: any RequestResponder, configuration: ObliviousGatewayConfiguration,
+        keyStore: GatewayKeyStore, next: any RouteResponder, configuration: ObliviousGatewayConfiguration,
         maxContentSize: Int, logger: Logger
     ) {
-        let replayGuard = ReplayGuard(window: configuration.replayWindow, capacity: configuration.replayCapacity)
+        let clock = configuration.clock ?? GatewayClock()
+        let replayGuard = ReplayGuard(
+            window: configuration.replayWindow, capacity: configuration.replayCapacity, clock: clock)
+        self.clock = clock
         self.gateway = OHTTPGateway(keyStore: keyStore, replayGuard: replayGuard)
         self.next = next
         self.configuration = configuration
@@ -59,93 +64,99 @@ public final class ObliviousGatewayAPI: RequestResponder {
         self.logger = logger
     }
 
-    public func handle(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void) {
-        guard request.path == Self.path else {
-            return next.handle(request, respond: respond)
-        }
-        switch request.method {
-        case .GET: respond(keys())
-        case .POST: decapsulate(request, respond)
-        default:
-            var response = ProblemDetails.response(
-                .methodNotAllowed, type: nil, detail: "\(Self.path) accepts GET and POST only")
-            response.headers.add(name: "Allow", value: "GET, POST")
-            respond(response)
+    public func handle(_ request: RoutedRequest, reply: @escaping RouteReply) {
+        switch request.route.action {
+        case .gatewayKeys: reply(keys())
+        case .gatewayRequest: decapsulate(request.request, reply)
+        default: next.handle(request, reply: reply)
         }
     }
 
-    private func keys() -> ServerResponse {
+    private func keys() -> Result<ServerResponse, APIError> {
         do {
             let body = try gateway.keyStore.encodedConfigurations()
-            return ServerResponse(
+            return .success(ServerResponse(
                 status: .ok, headers: ["Content-Type": OHTTPKeyConfiguration.mediaType, "Cache-Control": "no-cache"],
-                body: ByteBuffer(bytes: body))
+                body: ByteBuffer(bytes: body)))
         } catch {
             logger.error("cannot encode the gateway's key configurations", metadata: ["code": "\(error.code)"])
-            return ProblemDetails.response(.internalServerError, type: nil, detail: "the keys cannot be encoded")
+            return .failure(APIError(.internalServerError, "the keys cannot be encoded"))
         }
     }
 
-    private func decapsulate(_ request: ServerRequest, _ respond: @escaping @Sendable (ServerResponse) -> Void) {
-        guard Self.mediaType(of: request.headers) == Self.requestMediaType else {
-            return respond(ProblemDetails.response(
-                .unsupportedMediaType, type: nil, detail: "the gateway accepts \(Self.requestMediaType) only"))
+    private func decapsulate(_ request: ServerRequest, _ reply: @escaping RouteReply) {
+        guard SitePolicy.mediaType(request.headers.first(name: "Content-Type") ?? "") == Self.requestMediaType else {
+            return reply(.failure(APIError(.unsupportedMediaType, "the gateway accepts \(Self.requestMediaType) only")))
+        }
+        // The plaintext and the inner request's body are two more copies of the body while the request lasts.
+        let copies = request.body.readableBytes * 2
+        guard request.budget.tryReserve(copies) else {
+            return reply(.failure(.overloaded("the server's memory budget is spent; retry shortly")))
+        }
+        let budget = request.budget
+        let reply: RouteReply = { result in
+            budget.release(copies)
+            reply(result)
         }
         let decapsulated: OHTTPDecapsulatedRequest
         do {
             decapsulated = try gateway.decapsulateRequest(Array(request.body.readableBytesView))
         } catch {
             logger.debug("encapsulated request refused", metadata: ["code": "\(error.code)"])
-            return respond(Self.refusal(error))
+            return reply(.failure(Self.refusal(error)))
         }
-        let inner: ServerRequest
+        let inner: RoutedRequest
         do {
-            inner = try innerRequest(decapsulated.binaryRequest)
+            inner = try innerRequest(decapsulated.binaryRequest, budget: budget)
         } catch {
-            logger.debug("inner request refused", metadata: ["status": "\(error.response.status.code)"])
-            return seal(error.response, for: decapsulated, respond)
+            logger.debug("inner request refused", metadata: ["status": "\(error.error.status.code)"])
+            return seal(error.family.errorFormat.response(error.error), for: decapsulated, reply)
         }
-        next.handle(inner) { [self] response in
-            seal(response, for: decapsulated, respond)
+        let family = inner.route.family
+        next.handle(inner) { [self] result in
+            seal(result.response(in: family), for: decapsulated, reply)
         }
     }
 
-    /// Decodes and checks the inner request; a refusal carries the inner response to encrypt.
-    private func innerRequest(_ bytes: [UInt8]) throws(InnerRefusal) -> ServerRequest {
+    /// Decodes, checks and routes the inner request, with the same router as plaintext requests and the outer
+    /// request's memory budget; a refusal carries the error to encrypt and the protocol whose format it is
+    /// written in.
+    private func innerRequest(_ bytes: [UInt8], budget: MemoryBudget) throws(RoutingError) -> RoutedRequest {
         let binary: BinaryHTTPRequest
         do {
             binary = try BinaryHTTPRequest(decoding: bytes, limits: limits)
         } catch {
-            throw InnerRefusal(ProblemDetails.response(
-                error.code == .binaryHTTPLimitExceeded ? .payloadTooLarge : .badRequest, type: nil,
-                detail: "the inner request is not acceptable binary HTTP: \(error.reason)"))
+            throw RoutingError(family: .gateway, error: APIError(
+                error.code == .binaryHTTPLimitExceeded ? .payloadTooLarge : .badRequest,
+                "the inner request is not acceptable binary HTTP: \(error.reason)"))
         }
         if configuration.requireDate || binary.headerValue("date") != nil {
             do {
-                try binary.checkDate(now: Date(), allowedSkew: configuration.allowedDateSkew)
+                try binary.checkDate(now: clock.date, allowedSkew: configuration.allowedDateSkew)
             } catch {
-                var response = ProblemDetails.response(.badRequest, type: Self.dateProblemType, detail: error.reason)
-                response.headers.add(name: "Date", value: HTTPDate.format(Date()))
-                throw InnerRefusal(response)
+                throw RoutingError(family: .gateway, error: APIError(
+                    .badRequest, error.reason, problemType: Self.dateProblemType,
+                    headers: [("Date", HTTPDate.format(clock.date))]))
             }
-        }
-        guard binary.path.hasPrefix("/") else {
-            throw InnerRefusal(ProblemDetails.response(
-                .badRequest, type: nil, detail: "the inner request's path must start with '/'"))
         }
         var headers = HTTPHeaders(binary.headerFields.map { ($0.name, $0.value) })
         if !binary.authority.isEmpty, !headers.contains(name: "Host") {
             headers.add(name: "Host", value: binary.authority)
         }
-        return ServerRequest(
+        var request = ServerRequest(
             method: HTTPMethod(rawValue: binary.method), uri: binary.path, headers: headers,
             body: ByteBuffer(bytes: binary.content))
+        request.budget = budget
+        let route = try router.route(method: request.method, path: request.path, query: request.query)
+        guard route.family != .gateway else {
+            throw RoutingError(family: .gateway, error: .notFound("the gateway is not reachable through itself"))
+        }
+        return RoutedRequest(route: route, request: request)
     }
 
     /// Encrypts `response` to the client of `decapsulated` and answers it.
     private func seal(
-        _ response: ServerResponse, for decapsulated: OHTTPDecapsulatedRequest,
-        _ respond: @escaping @Sendable (ServerResponse) -> Void
+        _ response: ServerResponse, for decapsulated: OHTTPDecapsulatedRequest, _ reply: @escaping RouteReply
     ) {
         let binary = BinaryHTTPResponse(
             status: Int(response.status.code),
@@ -153,52 +164,27 @@ public final class ObliviousGatewayAPI: RequestResponder {
             content: Array(response.body.readableBytesView))
         do {
             let sealed = try decapsulated.encapsulateResponse(try binary.encoded())
-            respond(ServerResponse(
+            reply(.success(ServerResponse(
                 status: .ok, headers: ["Content-Type": Self.responseMediaType, "Cache-Control": "no-store"],
-                body: ByteBuffer(bytes: sealed)))
+                body: ByteBuffer(bytes: sealed))))
         } catch {
             logger.error("cannot encapsulate an inner response", metadata: ["code": "\(error.code)"])
-            respond(ProblemDetails.response(
-                .internalServerError, type: nil, detail: "the response could not be encapsulated"))
+            reply(.failure(APIError(.internalServerError, "the response could not be encapsulated")))
         }
     }
 
     /// The outer answer to a request that could not be decapsulated. The details never describe the plaintext.
-    static func refusal(_ error: EnvelopeError) -> ServerResponse {
+    static func refusal(_ error: EnvelopeError) -> APIError {
         if error.code.isKeyConfigurationProblem {
-            return ProblemDetails.response(
-                .badRequest, type: keyProblemType,
-                detail: "the key configuration is not accepted; fetch the current keys from \(path)")
+            return APIError(
+                .badRequest, "the key configuration is not accepted; fetch the current keys from \(path)",
+                problemType: keyProblemType)
         }
         switch error.code {
-        case .decryptionFailed:
-            return ProblemDetails.response(.badRequest, type: nil, detail: "the request could not be decrypted")
-        case .replayedRequest:
-            return ProblemDetails.response(
-                .badRequest, type: nil, detail: "this encapsulated request was already received")
-        case .replayGuardFull:
-            var response = ProblemDetails.response(
-                .serviceUnavailable, type: nil, detail: "the gateway is busy; retry shortly")
-            response.headers.add(name: "Retry-After", value: "1")
-            return response
-        default:
-            return ProblemDetails.response(.badRequest, type: nil, detail: "the encapsulated request is malformed")
+        case .decryptionFailed: return .badRequest("the request could not be decrypted")
+        case .replayedRequest: return .badRequest("this encapsulated request was already received")
+        case .replayGuardFull: return .overloaded("the gateway is busy; retry shortly")
+        default: return .badRequest("the encapsulated request is malformed")
         }
-    }
-
-    /// The media type of a `Content-Type` field, lowercased and without parameters.
-    private static func mediaType(of headers: HTTPHeaders) -> String? {
-        guard let value = headers.first(name: "Content-Type") else { return nil }
-        let type = value.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        return String(type.filter { $0 != " " && $0 != "\t" }).lowercased()
-    }
-}
-
-/// An inner request the gateway refuses, with the inner response that says why.
-private struct InnerRefusal: Error {
-    let response: ServerResponse
-
-    init(_ response: ServerResponse) {
-        self.response = response
     }
 }

@@ -1,5 +1,7 @@
 import ConfideHost
 import ConfideKServe
+import NIOCore
+import NIOHTTP1
 
 /// Entry points for fuzzing the server's parsers of untrusted bytes (see `Tests/Fuzz`). Each must
 /// return normally on any input.
@@ -17,8 +19,34 @@ public enum ServerFuzz {
 
     /// Parses `bytes` as the query string of `GET /attestation`; a nonce it accepts must be 16 to 64 bytes.
     public static func attestationQuery(_ bytes: [UInt8]) {
-        if let nonce = try? AttestationAPI.nonce(query: String(decoding: bytes, as: UTF8.self)) {
+        let query = String(decoding: bytes, as: UTF8.self)
+        if let parameters = try? QueryParameters(parsing: query[...]), let nonce = try? AttestationAPI.nonce(parameters) {
             precondition((16...64).contains(nonce.count), "accepted a nonce of \(nonce.count) bytes")
+        }
+    }
+
+    /// Routes `bytes` as a request target: the first byte picks the listener and the method. A route it accepts
+    /// must name only models and versions that a model store could hold.
+    public static func route(_ bytes: [UInt8]) {
+        guard let first = bytes.first else { return }
+        let surfaces: [Surface] = [.inference, .management, .metrics]
+        let methods: [HTTPMethod] = [.GET, .POST, .PUT, .DELETE]
+        let request = ServerRequest(
+            method: methods[Int(first >> 2) % methods.count], uri: String(decoding: bytes.dropFirst(), as: UTF8.self))
+        let router = Router(surface: surfaces[Int(first) % surfaces.count])
+        guard let route = try? router.route(method: request.method, path: request.path, query: request.query) else { return }
+        for name in [route.model, route.version].compactMap({ $0 }) {
+            precondition(!name.isEmpty && !name.contains("/") && name != "..", "routed a name a store cannot hold")
+        }
+    }
+
+    /// Parses `bytes` as a management query string and reads its paging and worker parameters as the management
+    /// API does; every value it accepts must be within its range.
+    public static func managementQuery(_ bytes: [UInt8]) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard let query = try? QueryParameters(parsing: text[...]) else { return }
+        for (name, range) in [("limit", 1...ManagementAPI.maximumPageSize), ("min_worker", 0...ManagementAPI.maximumWorkers)] {
+            if let value = try? query.integer(name, in: range) { precondition(range.contains(value), "accepted \(value)") }
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 import ConfideEnvelope
@@ -6,7 +7,7 @@ import ConfideEnvelope
 struct ReplayGuardTests {
     @Test func rejectsRepeatsWithinTheWindowOnly() throws {
         let clock = ManualClock()
-        let replayGuard = ReplayGuard(window: .seconds(30), now: clock.now)
+        let replayGuard = ReplayGuard(window: .seconds(30), clock: GatewayClock(monotonic: clock.now))
         let enc = [UInt8](repeating: 1, count: 32)
         try replayGuard.check(enc)
         #expect(throws: EnvelopeError.replayedRequest(reason: "")) { try replayGuard.check(enc) }
@@ -18,7 +19,7 @@ struct ReplayGuardTests {
 
     @Test func refusesNewEntriesWhenFull() throws {
         let clock = ManualClock()
-        let replayGuard = ReplayGuard(window: .seconds(10), capacity: 2, now: clock.now)
+        let replayGuard = ReplayGuard(window: .seconds(10), capacity: 2, clock: GatewayClock(monotonic: clock.now))
         try replayGuard.check([1])
         try replayGuard.check([2])
         #expect(throws: EnvelopeError.replayGuardFull(reason: "")) { try replayGuard.check([3]) }
@@ -29,7 +30,8 @@ struct ReplayGuardTests {
 
     @Test func staysBoundedUnderChurn() throws {
         let clock = ManualClock()
-        let replayGuard = ReplayGuard(window: .milliseconds(10), capacity: 64, now: clock.now)
+        let replayGuard = ReplayGuard(
+            window: .milliseconds(10), capacity: 64, clock: GatewayClock(monotonic: clock.now))
         for value in 0..<20_000 {
             try replayGuard.check(withUnsafeBytes(of: value) { Array($0) })
             clock.advance(by: .milliseconds(1))
@@ -48,6 +50,56 @@ struct ReplayGuardTests {
             return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
         }
         #expect(accepted == 1)
+    }
+}
+
+/// The replay window and the `Date` check read one clock that the host's wall clock cannot move after start.
+struct GatewayClockTests {
+    private static let start = Date(timeIntervalSince1970: 784_111_777)  // Sun, 06 Nov 1994 08:49:37 GMT
+
+    @Test func readsTheWallClockOnceAndThenCountsMonotonicTime() {
+        let monotonic = ManualClock()
+        let hostWallClock = Mutex(Self.start)
+        let clock = GatewayClock(wallClock: { hostWallClock.withLock { $0 } }, monotonic: monotonic.now)
+        #expect(clock.date == Self.start)
+        hostWallClock.withLock { $0 -= 3_600 }
+        #expect(clock.date == Self.start)
+        monotonic.advance(by: .milliseconds(2_500))
+        #expect(clock.date == Self.start + 2.5)
+        #expect(clock.instant == monotonic.now())
+    }
+
+    /// A request is accepted, its `enc` is forgotten after the replay window, then the host moves its wall clock
+    /// back by that much: the replay is still refused, by its `Date`, because the gateway never reads the host's
+    /// wall clock again.
+    @Test func aForgottenRequestStaysRefusedWhenTheHostMovesItsClockBack() throws {
+        let skew = Duration.seconds(60)
+        let window = skew * 2 + .seconds(1)
+        let monotonic = ManualClock()
+        let hostWallClock = Mutex(Self.start)
+        let clock = GatewayClock(wallClock: { hostWallClock.withLock { $0 } }, monotonic: monotonic.now)
+        let gateway = OHTTPGateway(
+            keyStore: try GatewayKeyStore(), replayGuard: ReplayGuard(window: window, clock: clock))
+        let request = BinaryHTTPRequest(
+            method: "GET", path: "/v2/models/echo",
+            headerFields: [BinaryHTTPField(name: "date", value: HTTPDate.format(Self.start))])
+        let sealed = try OHTTPClientRequest(sealing: try request.encoded(), for: gateway.keyStore.currentConfiguration)
+
+        func accept() throws {
+            let decapsulated = try gateway.decapsulateRequest(sealed.encapsulatedRequest)
+            let inner = try BinaryHTTPRequest(decoding: decapsulated.binaryRequest)
+            try inner.checkDate(now: clock.date, allowedSkew: skew)
+        }
+        try accept()
+        #expect(throws: EnvelopeError.replayedRequest(reason: "")) { try accept() }
+
+        monotonic.advance(by: window)
+        hostWallClock.withLock { $0 += 121 }  // the host's clock kept time with the window...
+        hostWallClock.withLock { $0 -= 121 }  // ...and then the host moves it back
+        #expect(gateway.replayGuard?.count == 0, "the enc should be forgotten after the window")
+        #expect(throws: EnvelopeError.dateOutsideSkew(reason: "")) { try accept() }
+        // Read from the host's wall clock, as the gateway once did, the replay would pass the Date check.
+        try request.checkDate(now: hostWallClock.withLock { $0 }, allowedSkew: skew)
     }
 }
 

@@ -31,11 +31,15 @@ struct ArchiveTests {
     let key = SymmetricKey(size: .bits256)
 
     @Test func plainAndEncryptedArchivesRoundTrip() throws {
-        let plain = try ModelArchive(files: archiveFiles).encoded()
+        let plain = try ModelArchive(files: archiveFiles, model: "m").encoded()
         #expect(try ModelArchive(decoding: plain).files == archiveFiles)
-        let sealed = try ModelArchive(files: archiveFiles, keyName: "default/keys/model").encoded(key: key)
-        #expect(try ModelArchive.keyName(of: sealed) == "default/keys/model")
-        #expect(try ModelArchive(decoding: sealed, key: key).files == archiveFiles)
+        #expect(try ModelArchive.header(of: plain) == ModelArchive.Header(model: "m", version: "1", keyName: nil))
+        let keyName = try KeyName("default/keys/model")
+        let sealed = try ModelArchive(files: archiveFiles, model: "m", version: "7", keyName: keyName).encoded(key: key)
+        #expect(try ModelArchive.header(of: sealed) == ModelArchive.Header(model: "m", version: "7", keyName: keyName))
+        let decoded = try ModelArchive(decoding: sealed, key: key)
+        #expect(decoded.files == archiveFiles)
+        #expect((decoded.model, decoded.version, decoded.keyName) == ("m", "7", keyName))
         #expect(!sealed.contains(subsequence: Array("weights/w.bin".utf8)), "an encrypted archive must not show its file names")
     }
 
@@ -51,11 +55,11 @@ struct ArchiveTests {
         try FileManager.default.createSymbolicLink(
             at: entry.appendingPathComponent("weights/w.bin"), withDestinationURL: cache.appendingPathComponent("w.bin"))
         try Data("secret".utf8).write(to: entry.appendingPathComponent(".hidden"))
-        #expect(try ModelArchive(packing: entry.path).files == archiveFiles)
+        #expect(try ModelArchive(packing: entry.path, model: "entry").files == archiveFiles)
     }
 
     @Test func everyChangeToAnEncryptedArchiveIsRejected() throws {
-        let sealed = try ModelArchive(files: archiveFiles, keyName: "k").encoded(key: key)
+        let sealed = try ModelArchive(files: archiveFiles, model: "m", keyName: KeyName("k")).encoded(key: key)
         for offset in sealed.indices {
             var tampered = sealed
             tampered[offset] ^= 0x01
@@ -108,11 +112,16 @@ struct ArchiveTests {
             ]),
             maxBodySize: 1024)
         let provider = ConfidentialDataHubProvider(port: broker.port)
-        let fetched = await onOwnThread { try? provider.key(named: "default/keys/model").withUnsafeBytes { Array($0) } }
+        let fetched = await onOwnThread {
+            try? provider.key(named: KeyName("default/keys/model")).withUnsafeBytes { Array($0) }
+        }
         #expect(fetched == keyBytes)
         #expect(await keyError(provider, "default/keys/nothere")?.message.contains("HTTP 404") == true)
         #expect(await keyError(provider, "default/keys/short")?.message.contains("must be 32 bytes") == true)
-        #expect(throws: KeyProviderError.self) { try provider.key(named: "not-a-resource-path") }
+        let oneSegment = #expect(throws: KeyProviderError.self) {
+            try provider.key(named: KeyName("not-a-resource-path"))
+        }
+        #expect(oneSegment?.message.contains("<repository>/<type>/<tag>") == true)
         // The same endpoint supplies the key of an encrypted archive to a server.
         let server = try await startWithArchive(keyName: "default/keys/model", provider: provider)
         #expect(try await send(server.port, .POST, "/v2/models/sealed/infer", body: int32Request(1)).status == .ok)
@@ -124,11 +133,13 @@ struct ArchiveTests {
     /// Fetches a key off the concurrency pool (the provider blocks) and returns the error, if any.
     private func keyError(_ provider: ConfidentialDataHubProvider, _ name: String) async -> KeyProviderError? {
         await onOwnThread { () -> KeyProviderError? in
-            do throws(KeyProviderError) {
-                _ = try provider.key(named: name)
+            do {
+                _ = try provider.key(named: KeyName(name))
                 return nil
-            } catch {
+            } catch let error as KeyProviderError {
                 return error
+            } catch {
+                return KeyProviderError("not a key name: \(error)")
             }
         }
     }
@@ -136,7 +147,7 @@ struct ArchiveTests {
     private func startWithArchive(keyName: String, provider: (any KeyProvider)?) async throws -> TestServer {
         let root = try TemporaryDirectory()
         let models = try root.subdirectory("models")
-        let sealed = try ModelArchive(files: archiveFiles, keyName: keyName).encoded(key: key)
+        let sealed = try ModelArchive(files: archiveFiles, model: "sealed", keyName: KeyName(keyName)).encoded(key: key)
         try Data(sealed).write(to: models.appendingPathComponent("sealed.cfa"))
         var configuration = ServerConfiguration(
             handlersDirectory: try makeServerHandlersDirectory(in: root, plugins: ["FixtureSlow"]), modelsDirectory: models.path)

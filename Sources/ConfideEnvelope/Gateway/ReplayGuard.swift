@@ -4,8 +4,8 @@ import Synchronization
 ///
 /// Memory is bounded: when ``capacity`` unexpired entries are held, new requests are refused with
 /// ``EnvelopeError/Code/replayGuardFull`` rather than forgetting entries early, which would let replays through.
-/// Pair the guard with ``BinaryHTTPRequest/checkDate(now:allowedSkew:)`` so requests older than the window are
-/// refused by their date. Thread-safe.
+/// Pair the guard with ``BinaryHTTPRequest/checkDate(now:allowedSkew:)`` reading the same ``GatewayClock`` so that
+/// requests older than the window are refused by their date. Thread-safe.
 public final class ReplayGuard: Sendable {
     private struct Entry {
         let enc: [UInt8]
@@ -25,23 +25,20 @@ public final class ReplayGuard: Sendable {
     public let capacity: Int
 
     private let state = Mutex(State())
-    private let now: @Sendable () -> ContinuousClock.Instant
+    /// The clock the window is measured on.
+    public let clock: GatewayClock
 
-    /// Creates a guard that remembers each `enc` for `window`, holding at most `capacity` entries.
-    public init(
-        window: Duration,
-        capacity: Int = 100_000,
-        now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
-    ) {
+    /// Creates a guard that remembers each `enc` for `window` of `clock`'s time, holding at most `capacity` entries.
+    public init(window: Duration, capacity: Int = 100_000, clock: GatewayClock = GatewayClock()) {
         self.window = window
         self.capacity = max(1, capacity)
-        self.now = now
+        self.clock = clock
     }
 
     /// Records `enc`, or throws ``EnvelopeError/Code/replayedRequest`` if it was seen within the window.
     public func check(_ enc: [UInt8]) throws(EnvelopeError) {
         enum Outcome { case fresh, replayed, full }
-        let now = self.now()
+        let now = self.clock.instant
         let outcome = self.state.withLock { state -> Outcome in
             Self.prune(&state, now: now)
             if state.seen.contains(enc) {
@@ -66,7 +63,7 @@ public final class ReplayGuard: Sendable {
 
     /// How many entries are remembered now.
     public var count: Int {
-        let now = self.now()
+        let now = self.clock.instant
         return self.state.withLock { state in
             Self.prune(&state, now: now)
             return state.seen.count

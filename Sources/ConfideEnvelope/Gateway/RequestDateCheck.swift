@@ -5,11 +5,12 @@ public import Foundation
 #endif
 
 extension BinaryHTTPRequest {
-    /// Checks that the request's `Date` header field is within `allowedSkew` of `now` (RFC 9458 §6.7).
+    /// Checks that the request's `Date` header field is within `allowedSkew` of `now` (RFC 9458 §6.7). A gateway
+    /// passes the ``GatewayClock/date`` of the clock its ``ReplayGuard`` reads, never the host's wall clock.
     ///
     /// Throws ``EnvelopeError/Code/missingDate``, ``EnvelopeError/Code/invalidDate`` or
     /// ``EnvelopeError/Code/dateOutsideSkew``; a gateway answers with its own `Date` so the client can correct.
-    public func checkDate(now: Date = Date(), allowedSkew: Duration) throws(EnvelopeError) {
+    public func checkDate(now: Date, allowedSkew: Duration) throws(EnvelopeError) {
         guard let text = self.headerValue("date") else {
             throw .missingDate(reason: "the inner request has no Date header field")
         }
