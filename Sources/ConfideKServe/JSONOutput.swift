@@ -46,28 +46,50 @@ struct JSONOutput {
     /// A string value whose UTF-8 is `bytes` (invalid UTF-8 is replaced, as `String(decoding:)` does).
     mutating func string(_ bytes: UnsafeRawBufferPointer) {
         guard UTF8Validation.isValid(bytes) else { return string(String(decoding: bytes, as: UTF8.self)) }
-        raw("\"")
-        var runStart = 0
-        for index in 0..<bytes.count {
-            let byte = bytes[index]
-            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[runStart..<index]))
-            runStart = index + 1
-            switch byte {
-            case UInt8(ascii: "\""): raw("\\\"")
-            case UInt8(ascii: "\\"): raw("\\\\")
-            case 0x0A: raw("\\n")
-            case 0x0D: raw("\\r")
-            case 0x09: raw("\\t")
-            default:
-                let hex: StaticString = "0123456789abcdef"
-                raw("\\u00")
-                buffer.writeInteger(hex.utf8Start[Int(byte >> 4)])
-                buffer.writeInteger(hex.utf8Start[Int(byte & 0xF)])
-            }
+        let size = JSONSize.escapedSize(validUTF8: bytes)
+        guard size != bytes.count else {
+            raw("\"")
+            buffer.writeBytes(bytes)
+            raw("\"")
+            return
         }
-        buffer.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[runStart..<bytes.count]))
-        raw("\"")
+        let hex: StaticString = "0123456789abcdef"
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: JSONSize.add(size, 2)) { out in
+            var offset = 0
+            func put(_ byte: UInt8) {
+                guard offset < out.count else { return }
+                out[offset] = byte
+                offset += 1
+            }
+            put(UInt8(ascii: "\""))
+            for byte in bytes {
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                    put(UInt8(ascii: "\\"))
+                    put(byte)
+                case 0x0A:
+                    put(UInt8(ascii: "\\"))
+                    put(UInt8(ascii: "n"))
+                case 0x0D:
+                    put(UInt8(ascii: "\\"))
+                    put(UInt8(ascii: "r"))
+                case 0x09:
+                    put(UInt8(ascii: "\\"))
+                    put(UInt8(ascii: "t"))
+                case 0..<0x20:
+                    put(UInt8(ascii: "\\"))
+                    put(UInt8(ascii: "u"))
+                    put(UInt8(ascii: "0"))
+                    put(UInt8(ascii: "0"))
+                    put(hex.utf8Start[Int(byte >> 4)])
+                    put(hex.utf8Start[Int(byte & 0xF)])
+                default:
+                    put(byte)
+                }
+            }
+            put(UInt8(ascii: "\""))
+            return offset
+        }
     }
 
     /// A string value.
@@ -178,9 +200,13 @@ enum JSONSize {
         return overflow ? Int.max : add(size, 2)
     }
 
-    /// The exact bytes a BYTES element takes inside quotes (at most 6 per byte; invalid UTF-8 at most 3).
+    /// The exact bytes a string takes inside quotes (at most 6 per byte; for invalid UTF-8 an upper bound).
     private static func escapedSize(_ bytes: UnsafeRawBufferPointer) -> Int {
-        guard UTF8Validation.isValid(bytes) else { return string(bytes.count) }
+        UTF8Validation.isValid(bytes) ? escapedSize(validUTF8: bytes) : string(bytes.count)
+    }
+
+    /// The exact bytes a string of valid UTF-8 takes inside quotes.
+    static func escapedSize(validUTF8 bytes: UnsafeRawBufferPointer) -> Int {
         var size = 0
         for byte in bytes {
             switch byte {
