@@ -182,6 +182,26 @@ public struct JSONScanner {
 
     /// Reads a number. Numbers too large for a `Double` are refused.
     public mutating func readNumber() throws(JSONError) -> JSONNumber {
+        let (start, negative, magnitude) = try scanNumber()
+        if let magnitude {
+            let value = negative ? -Double(magnitude) : Double(magnitude)
+            return JSONNumber(exactInteger: (negative, magnitude), value: value)
+        }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
+        guard let value = Double(text), value.isFinite else {
+            throw JSONError(message: "number out of range", offset: start)
+        }
+        return JSONNumber(exactInteger: nil, value: value)
+    }
+
+    /// Reads past a number, checking its syntax but not its range.
+    public mutating func skipNumber() throws(JSONError) {
+        _ = try scanNumber()
+    }
+
+    /// Reads a number's text: where it starts, its sign, and its magnitude when it is an integer that fits
+    /// `UInt64`.
+    private mutating func scanNumber() throws(JSONError) -> (start: Int, negative: Bool, magnitude: UInt64?) {
         skipWhitespace()
         justOpened = false
         let start = position
@@ -206,27 +226,18 @@ public struct JSONScanner {
                 position += 1
             }
         }
-        var isInteger = true
         if current == UInt8(ascii: ".") {
-            isInteger = false
+            magnitude = nil
             position += 1
             guard skipDigits() > 0 else { throw error("expected a digit after '.'") }
         }
         if current == UInt8(ascii: "e") || current == UInt8(ascii: "E") {
-            isInteger = false
+            magnitude = nil
             position += 1
             if current == UInt8(ascii: "+") || current == UInt8(ascii: "-") { position += 1 }
             guard skipDigits() > 0 else { throw error("expected a digit in the exponent") }
         }
-        if isInteger, let magnitude {
-            let value = negative ? -Double(magnitude) : Double(magnitude)
-            return JSONNumber(exactInteger: (negative, magnitude), value: value)
-        }
-        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
-        guard let value = Double(text), value.isFinite else {
-            throw JSONError(message: "number out of range", offset: start)
-        }
-        return JSONNumber(exactInteger: nil, value: value)
+        return (start, negative, magnitude)
     }
 
     private mutating func skipDigits() -> Int {
@@ -347,7 +358,7 @@ public struct JSONScanner {
             try openArray()
             while try nextElement() { try skipValue() }
         case .string: try readString { _ in }
-        case .number: _ = try readNumber()
+        case .number: try skipNumber()
         case .bool: _ = try readBool()
         case .null: try readNull()
         }

@@ -52,6 +52,10 @@ struct Reader {
         try json { (scanner: inout JSONScanner) throws(JSONError) in try scanner.readNumber() }
     }
 
+    mutating func skipNumber() throws(KServeCodecError) {
+        try json { (scanner: inout JSONScanner) throws(JSONError) in try scanner.skipNumber() }
+    }
+
     mutating func bool() throws(KServeCodecError) -> Bool {
         try json { (scanner: inout JSONScanner) throws(JSONError) in try scanner.readBool() }
     }
@@ -205,7 +209,7 @@ struct TensorHeader {
                 let (total, overflow) = extent.stringBytes.addingReportingOverflow(length)
                 guard !overflow else { throw .limitExceeded("\"data\" holds too many bytes of strings") }
                 extent.stringBytes = total
-            case .number: _ = try reader.number()
+            case .number: try reader.skipNumber()
             case .bool: _ = try reader.bool()
             case .null: try reader.null()
             case .object, .array: throw .malformed("\"data\" arrays may hold only numbers, booleans and strings")

@@ -233,6 +233,7 @@ struct KServeCodecTests {
             (request(input: #""name":"x","datatype":"INT9","shape":[1],"data":[1]"#), "unknown datatype \"INT9\""),
             (request(input: #""name":"x","datatype":"INT8","shape":[-1],"data":[1]"#), "non-negative integers"),
             (request(input: #""name":"x","datatype":"INT8","shape":[1]"#), "neither \"data\" nor"),
+            (request(input: #""name":"x","datatype":"FP64","shape":[1],"data":[1e400]"#), "number out of range"),
             (request(input: #""name":"x","name":"y","datatype":"INT8","shape":[1],"data":[1]"#), "twice"),
             (#"{"inputs":[{"name":"x","datatype":"INT8","shape":[1],"data":[1]}]} x"#, "unexpected text after"),
             (#"{"inputs":[{"name":"x","datatype":"INT8","shape":[1],"data":[1]},{"name":"x","datatype":"INT8","shape":[1],"data":[1]}]}"#, "appears twice"),
