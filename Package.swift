@@ -89,7 +89,7 @@ let package = Package(
         .target(
             name: "ConfideServer",
             dependencies: [
-                "ConfideRuntime", "ConfideJSON", "ConfideKServe", "ConfideClient", "ConfideEnvelope", "ConfideAttestation",
+                "ConfideRuntime", "CConfideSystem", "ConfideJSON", "ConfideKServe", "ConfideClient", "ConfideEnvelope", "ConfideAttestation",
                 .product(name: "ConfideHost", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "confide_system.h"
 
+#include <malloc.h>
 #include <numa.h>
 #include <sched.h>
 #include <sys/syscall.h>
@@ -36,4 +37,13 @@ int confide_numa_available(void) { return numa_available() >= 0 ? 1 : 0; }
 
 void confide_numa_prefer_node(int node) {
     if (numa_available() >= 0 && node >= 0 && node <= numa_max_node()) numa_set_preferred(node);
+}
+
+int confide_return_large_blocks(int threshold) {
+#ifdef M_MMAP_THRESHOLD
+    return mallopt(M_MMAP_THRESHOLD, threshold) == 1;
+#else
+    (void)threshold;
+    return 0;
+#endif
 }

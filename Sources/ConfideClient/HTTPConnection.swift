@@ -88,7 +88,10 @@ public final class HTTPConnection: Sendable {
         if !request.headers.contains(name: "Host") { request.headers.add(name: "Host", value: host) }
         request.headers.replaceOrAdd(name: "Content-Length", value: String(request.body.readableBytes))
         let promise = channel.eventLoop.makePromise(of: ClientResponse.self)
-        channel.writeAndFlush(PendingRequest(request: request, promise: promise), promise: nil)
+        // A request that cannot be written (the server closed the connection first) fails instead of waiting.
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { promise.fail($0) }
+        channel.writeAndFlush(PendingRequest(request: request, promise: promise), promise: written)
         return promise.futureResult
     }
 

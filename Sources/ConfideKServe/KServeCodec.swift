@@ -20,6 +20,10 @@ public struct KServeBody: Sendable {
 /// is allocated from a declared shape or size before that check. Its memory is the body plus the tensors it
 /// returns (at most 4 times the body: one-digit FP64 values) plus a few hundred bytes per tensor.
 public enum KServeCodec {
+    /// The most bytes of tensors a decode returns per byte of body (one-digit FP64 values: 2 bytes of JSON, 8 of
+    /// tensor), so that a server can reserve a request's memory before decoding it.
+    public static let maximumExpansion = 4
+
     // MARK: Server
 
     /// Decodes an inference request. `headerLength` is the `Inference-Header-Content-Length` header field.

@@ -65,13 +65,24 @@ public final class InferenceAPI: RouteResponder {
     private func infer(
         _ request: ServerRequest, _ model: ServedModel, _ version: ServedVersion, _ reply: @escaping RouteReply
     ) {
+        // The tensors are reserved at their largest before decoding, then at their real size until the reply.
+        let budget = request.budget
+        var reserved = request.body.readableBytes * KServeCodec.maximumExpansion
+        guard budget.tryReserve(reserved) else {
+            return reply(.failure(.overloaded("the server's memory budget is spent; retry shortly")))
+        }
         let decoded: InferRequest
         do throws(KServeCodecError) {
             decoded = try KServeCodec.decodeRequest(
                 body: request.body, headerLength: request.headers.first(name: "Inference-Header-Content-Length"))
         } catch {
+            budget.release(reserved)
             return reply(.failure(APIError(error)))
         }
+        let tensors = min(decoded.inputs.reduce(0) { $0 + $1.buffer.count }, reserved)
+        budget.release(reserved - tensors)
+        reserved = tensors
+        let reply = budget.releasing(reserved, after: reply)
         let hostRequest = HostRequest(id: decoded.id ?? "", inputs: decoded.inputs, requestedOutputs: decoded.outputs.map(\.name))
         let modelName = model.name
         let versionName = version.name
@@ -81,15 +92,27 @@ public final class InferenceAPI: RouteResponder {
         version.scheduler.submit(hostRequest, deadline: deadline) { result in
             switch result {
             case .success(let outputs):
-                reply(Result { () throws(KServeCodecError) in
-                    ServerResponse(kserve: try KServeCodec.encodeResponse(
-                        model: modelName, version: versionName, request: decoded, outputs: outputs))
-                }.mapError(APIError.init))
+                reply(Self.encode(model: modelName, version: versionName, request: decoded, outputs: outputs, budget: budget))
             case .failure(let failure):
                 reply(.failure(APIError(failure)))
             }
             metrics.recordLatency(since: received)
         }
+    }
+
+    /// The KServe response for `outputs`, made only when its largest size fits the memory budget, which holds it
+    /// while it is made; from the reply on, the HTTP layer counts it until it is written.
+    private static func encode(
+        model: String, version: String, request: InferRequest, outputs: [HostTensor], budget: MemoryBudget
+    ) -> Result<ServerResponse, APIError> {
+        let size = KServeCodec.responseSizeEstimate(model: model, version: version, request: request, outputs: outputs)
+        guard budget.tryReserve(size) else {
+            return .failure(.overloaded("a response of \(size) bytes does not fit the server's memory budget now"))
+        }
+        defer { budget.release(size) }
+        return Result { () throws(KServeCodecError) in
+            ServerResponse(kserve: try KServeCodec.encodeResponse(model: model, version: version, request: request, outputs: outputs))
+        }.mapError(APIError.init)
     }
 
     private func serverMetadata() -> ServerResponse {
@@ -154,6 +177,12 @@ public final class InferenceAPI: RouteResponder {
     private func predict(
         _ request: ServerRequest, _ model: ServedModel, _ version: ServedVersion, _ reply: @escaping RouteReply
     ) {
+        // The body becomes a tensor: one more copy of it while the request lasts.
+        let copy = request.body.readableBytes
+        guard request.budget.tryReserve(copy) else {
+            return reply(.failure(.overloaded("the server's memory budget is spent; retry shortly")))
+        }
+        let reply = request.budget.releasing(copy, after: reply)
         let located = (model, version)
         var body = request.body
         var inputs: [HostTensor] = []
@@ -180,10 +209,9 @@ public final class InferenceAPI: RouteResponder {
                         body: ByteBuffer(bytes: elements[0]))))
                     return
                 }
-                reply(Result { () throws(KServeCodecError) in
-                    ServerResponse(kserve: try KServeCodec.encodeResponse(
-                        model: modelName, version: versionName, request: InferRequest(inputs: []), outputs: outputs))
-                }.mapError(APIError.init))
+                reply(Self.encode(
+                    model: modelName, version: versionName, request: InferRequest(inputs: []), outputs: outputs,
+                    budget: request.budget))
             }
         }
     }

@@ -1,6 +1,7 @@
 public import ConfideAttestation
 public import ConfideEnvelope
 public import ConfideRuntime
+import CConfideSystem
 import ConfideHost
 import Crypto
 public import Logging
@@ -153,6 +154,8 @@ public final class InferenceServer: Service, Sendable {
             keyStore: keyStore, next: attestation, configuration: configuration.oblivious,
             maxContentSize: configuration.maxBodySize, logger: logger)
         let inference = Listener(surface: .inference, sites: SitePolicy(boundTo: configuration.host), next: gateway)
+        // Buffers of requests and responses go back to the OS when freed, so the memory budget bounds the resident set.
+        _ = confide_return_large_blocks(Self.largeBlock)
         let budget = MemoryBudget(limit: configuration.memoryBudget)
         let limits = configuration.connections.forListeners()
         if limits.inference.maxConnections < configuration.connections.maxConnections {
@@ -287,6 +290,9 @@ public final class InferenceServer: Service, Sendable {
         }
         logger.warning("no token file: the inference and management APIs accept every request that reaches \(exposed.joined(separator: ", "))")
     }
+
+    /// The size from which the C allocator maps each block on its own and unmaps it when freed.
+    static let largeBlock: Int32 = 256 << 10
 
     /// Serves until a graceful shutdown is requested, then shuts down.
     public func run() async throws {

@@ -94,10 +94,7 @@ public final class ObliviousGatewayAPI: RouteResponder {
             return reply(.failure(.overloaded("the server's memory budget is spent; retry shortly")))
         }
         let budget = request.budget
-        let reply: RouteReply = { result in
-            budget.release(copies)
-            reply(result)
-        }
+        let reply = budget.releasing(copies, after: reply)
         let decapsulated: OHTTPDecapsulatedRequest
         do {
             decapsulated = try gateway.decapsulateRequest(Array(request.body.readableBytesView))

@@ -23,4 +23,12 @@ int confide_numa_available(void);
 /** Makes `node` the preferred node for the calling thread's future allocations (no-op without NUMA). */
 void confide_numa_prefer_node(int node);
 
+/**
+ * Makes the C allocator serve every allocation of `threshold` bytes or more with its own mapping and return it
+ * to the OS when freed (glibc's mmap threshold, fixed instead of growing with the largest block freed), so
+ * that request and response buffers do not stay resident after a burst. Returns 1 when the allocator took the
+ * setting, 0 otherwise.
+ */
+int confide_return_large_blocks(int threshold);
+
 #endif

@@ -61,3 +61,14 @@ public struct Listener: RequestResponder {
         next.handle(RoutedRequest(route: route, request: request)) { respond($0.response(in: route.family)) }
     }
 }
+
+extension MemoryBudget {
+    /// `reply`, giving back `bytes` of this budget before it answers: for memory a stage reserved for a request
+    /// and holds until the request is answered.
+    func releasing(_ bytes: Int, after reply: @escaping RouteReply) -> RouteReply {
+        { result in
+            self.release(bytes)
+            reply(result)
+        }
+    }
+}

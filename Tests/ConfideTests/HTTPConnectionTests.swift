@@ -1,0 +1,27 @@
+import ConfideClient
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+import Testing
+
+@Suite("The client's HTTP connection")
+struct HTTPConnectionTests {
+    /// A server that closes every connection as soon as it accepts it, as a server at its connection limit does.
+    @Test func aRequestOnAConnectionTheServerClosedFailsInsteadOfWaiting() async throws {
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in channel.close() }
+            .bind(host: "127.0.0.1", port: 0).get()
+        defer { server.close(promise: nil) }
+        let connection = try await HTTPConnection.connect(host: "127.0.0.1", port: server.localAddress?.port ?? 0)
+        try await Task.sleep(for: .milliseconds(200))
+        let outcome = Mutex<String?>(nil)
+        connection.sending(ClientRequest(method: .GET, uri: "/")).whenComplete { result in
+            outcome.withLock { $0 = (try? result.get()) == nil ? "failed" : "answered" }
+        }
+        for _ in 0..<50 where outcome.withLock({ $0 }) == nil {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(outcome.withLock { $0 } == "failed")
+    }
+}
