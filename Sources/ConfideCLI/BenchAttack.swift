@@ -18,7 +18,8 @@ struct BenchAttack: AsyncParsableCommand {
             never read it (--slow-readers), bodies of millions of small JSON objects (--json-bombs), connections
             that send nothing at all (--silent), and management queries whose paging overflows. Meanwhile
             --good-clients send small requests to --good-model one after another, and a probe asks
-            GET /v2/health/live every --probe-interval-ms on a new connection. With --server-pid, the server's
+            GET /v2/health/live every --probe-interval-ms on a new connection. Afterwards it waits up to --linger
+            seconds for the server to close the connections the attack held open. With --server-pid, the server's
             resident memory is sampled too. Loopback only: the URL must name 127.0.0.1, ::1 or localhost.
             """)
 
@@ -60,6 +61,9 @@ struct BenchAttack: AsyncParsableCommand {
 
     @Option(help: "Milliseconds between health probes.")
     var probeIntervalMs = 50
+
+    @Option(help: "Seconds to wait after the attack for the server to close the connections the attack held.")
+    var linger = 10.0
 
     @Option(help: "The server's process id, to sample its resident memory.")
     var serverPid: Int32?
@@ -107,7 +111,6 @@ private struct Attack: Sendable {
     func run() async throws -> AttackReport {
         let report = AttackReport()
         report.baseRSS = options.serverPid.flatMap(Self.residentBytes) ?? 0
-        let end = ContinuousClock.now + .seconds(options.seconds)
         var held: [any Channel] = []
         held += try await open(options.silent) { _ in }
         held += try await open(options.headersOnly) { channel in
@@ -122,6 +125,7 @@ private struct Attack: Sendable {
         for channel in held {
             channel.closeFuture.whenComplete { _ in closedByServer.add(1, ordering: .relaxed) }
         }
+        let end = ContinuousClock.now + .seconds(options.seconds)
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await probe(until: end, into: report) }
             group.addTask { await sampleMemory(until: end, into: report) }
@@ -134,6 +138,11 @@ private struct Attack: Sendable {
             if let managementPort {
                 group.addTask { await overflowPaging(managementPort, until: end, into: report) }
             }
+        }
+        // The server's timeouts end every held connection; give the last ones opened time to reach theirs.
+        let linger = ContinuousClock.now + .seconds(options.linger)
+        while closedByServer.load(ordering: .relaxed) < held.count, ContinuousClock.now < linger {
+            try? await Task.sleep(for: .milliseconds(100))
         }
         report.heldConnections = held.count
         report.closedByServer = closedByServer.load(ordering: .relaxed)
