@@ -180,53 +180,8 @@ private struct Parser {
     }
 
     mutating func parseEscape(into scratch: inout [UInt8]) throws(JSONError) {
-        guard let escape = current else { throw error("unterminated escape") }
-        position += 1
-        switch escape {
-        case UInt8(ascii: "\""): scratch.append(0x22)
-        case UInt8(ascii: "\\"): scratch.append(0x5C)
-        case UInt8(ascii: "/"): scratch.append(0x2F)
-        case UInt8(ascii: "b"): scratch.append(0x08)
-        case UInt8(ascii: "f"): scratch.append(0x0C)
-        case UInt8(ascii: "n"): scratch.append(0x0A)
-        case UInt8(ascii: "r"): scratch.append(0x0D)
-        case UInt8(ascii: "t"): scratch.append(0x09)
-        case UInt8(ascii: "u"):
-            var scalar = UInt32(try parseHex4())
-            if (0xD800..<0xDC00).contains(scalar) {
-                guard bytes.count - position >= 6, bytes[position] == UInt8(ascii: "\\"),
-                      bytes[position + 1] == UInt8(ascii: "u")
-                else { throw error("unpaired surrogate in \\u escape") }
-                position += 2
-                let low = UInt32(try parseHex4())
-                guard (0xDC00..<0xE000).contains(low) else { throw error("invalid low surrogate in \\u escape") }
-                scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-            } else if (0xDC00..<0xE000).contains(scalar) {
-                throw error("unpaired surrogate in \\u escape")
-            }
-            guard let unicode = Unicode.Scalar(scalar) else { throw error("invalid \\u escape") }
-            scratch.append(contentsOf: Array(String(Character(unicode)).utf8))
-        default:
-            throw error("invalid escape '\\\(Unicode.Scalar(escape))'")
-        }
-    }
-
-    mutating func parseHex4() throws(JSONError) -> UInt16 {
-        guard bytes.count - position >= 4 else { throw error("truncated \\u escape") }
-        var value: UInt16 = 0
-        for _ in 0..<4 {
-            let byte = bytes[position]
-            let digit: UInt8
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-            default: throw error("invalid hex digit in \\u escape")
-            }
-            value = value << 4 | UInt16(digit)
-            position += 1
-        }
-        return value
+        var escaped = try JSONScanner.escape(in: bytes, at: &position)
+        withUnsafeBytes(of: &escaped.bytes) { scratch.append(contentsOf: $0[0..<escaped.count]) }
     }
 
     func decodeUTF8(_ buffer: UnsafeBufferPointer<UInt8>, at offset: Int) throws(JSONError) -> String {

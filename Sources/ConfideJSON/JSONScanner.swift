@@ -290,7 +290,28 @@ public struct JSONScanner {
 
     /// One escape after its backslash, as up to 4 bytes of UTF-8.
     private mutating func readEscape() throws(JSONError) -> (bytes: (UInt8, UInt8, UInt8, UInt8), count: Int) {
-        guard let escape = current else { throw error("unterminated escape") }
+        try Self.escape(in: bytes, at: &position)
+    }
+
+    /// The escape that starts at `position` (just after its backslash) in `bytes`, as up to 4 bytes of UTF-8;
+    /// `position` moves past it. Shared by the scanner and ``JSONParser``.
+    static func escape(in bytes: UnsafeBufferPointer<UInt8>, at position: inout Int) throws(JSONError)
+        -> (bytes: (UInt8, UInt8, UInt8, UInt8), count: Int)
+    {
+        let start = position
+        func error(_ message: String) -> JSONError { JSONError(message: message, offset: start) }
+        func hex4() throws(JSONError) -> UInt32 {
+            guard position >= 0, bytes.count - position >= 4 else { throw error("truncated \\u escape") }
+            var value: UInt32 = 0
+            for _ in 0..<4 {
+                guard let digit = hexValue(bytes[position]) else { throw error("invalid hex digit in \\u escape") }
+                value = value << 4 | UInt32(digit)
+                position += 1
+            }
+            return value
+        }
+        guard position >= 0, position < bytes.count else { throw error("unterminated escape") }
+        let escape = bytes[position]
         position += 1
         func one(_ byte: UInt8) -> (bytes: (UInt8, UInt8, UInt8, UInt8), count: Int) { ((byte, 0, 0, 0), 1) }
         switch escape {
@@ -303,13 +324,13 @@ public struct JSONScanner {
         case UInt8(ascii: "r"): return one(0x0D)
         case UInt8(ascii: "t"): return one(0x09)
         case UInt8(ascii: "u"):
-            var scalar = UInt32(try readHex4())
+            var scalar = try hex4()
             if (0xD800..<0xDC00).contains(scalar) {
                 guard bytes.count - position >= 6, bytes[position] == UInt8(ascii: "\\"),
                       bytes[position + 1] == UInt8(ascii: "u")
                 else { throw error("unpaired surrogate in \\u escape") }
                 position += 2
-                let low = UInt32(try readHex4())
+                let low = try hex4()
                 guard (0xDC00..<0xE000).contains(low) else { throw error("invalid low surrogate in \\u escape") }
                 scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
             } else if (0xDC00..<0xE000).contains(scalar) {
@@ -321,22 +342,14 @@ public struct JSONScanner {
         }
     }
 
-    private mutating func readHex4() throws(JSONError) -> UInt16 {
-        guard bytes.count - position >= 4 else { throw error("truncated \\u escape") }
-        var value: UInt16 = 0
-        for _ in 0..<4 {
-            guard let byte = current else { throw error("truncated \\u escape") }
-            let digit: UInt8
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-            default: throw error("invalid hex digit in \\u escape")
-            }
-            value = value << 4 | UInt16(digit)
-            position += 1
+    /// The value of a hexadecimal digit.
+    private static func hexValue(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+        default: nil
         }
-        return value
     }
 
     // MARK: Skipping
