@@ -23,3 +23,11 @@ public func runFuzzer(_ body: @escaping ([UInt8]) -> Void) -> Never {
     }
     exit(status)
 }
+
+/// libFuzzer's per-input entry point, which its runtime refers to even when the driver above runs it: feeds the
+/// input to the target.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    target?(data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [])
+    return 0
+}
