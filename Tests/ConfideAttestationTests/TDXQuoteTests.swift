@@ -103,6 +103,58 @@ struct TDXChainAndReportTests {
         }
     }
 
+    /// The QE report of a quote with one field of it changed at `offset` (within the 384-byte report).
+    static func qeReport(of file: String, changing offset: Int, to bytes: [UInt8]) throws -> SGXReportBody {
+        var quoteBytes = try Fixtures.bytes(file)
+        let report = try TDXQuote(bytes: quoteBytes).signatureData.qeReport.raw
+        let start = try #require(
+            (0...(quoteBytes.count - report.count)).first { quoteBytes[$0..<($0 + report.count)].elementsEqual(report) })
+        quoteBytes.replaceSubrange((start + offset)..<(start + offset + bytes.count), with: bytes)
+        return try TDXQuote(bytes: quoteBytes).signatureData.qeReport
+    }
+
+    @Test(arguments: TDXQuoteTests.expected.map(\.file))
+    func theQuotingEnclaveIsIntelsTDQE(_ file: String) throws {
+        let report = try TDXQuote(bytes: try Fixtures.bytes(file)).signatureData.qeReport
+        try QEIdentity.intelTDQE.check(report)
+        #expect(report.isvProdID == 2)
+    }
+
+    /// Another signer, the SGX QE's product ID, another MISCSELECT, a debug enclave: each refused, by name; an
+    /// ATTRIBUTES bit outside the mask is ignored.
+    @Test func aQEReportOfAnotherEnclaveIsRefused() throws {
+        let file = "tdx-quote-v4-spr.bin"
+        let cases: [(offset: Int, bytes: [UInt8], reason: String)] = [
+            (128, [UInt8](repeating: 0xAB, count: 32), "MRSIGNER"),
+            (256, [1, 0], "ISVPRODID is 1"),
+            (16, [1, 0, 0, 0], "MISCSELECT"),
+            (48, [0x13], "ATTRIBUTES"),
+        ]
+        for change in cases {
+            let report = try Self.qeReport(of: file, changing: change.offset, to: change.bytes)
+            let error = #expect(throws: AttestationError.self) { try QEIdentity.intelTDQE.check(report) }
+            #expect(error?.code == .qeIdentityMismatch)
+            #expect(error?.message.contains(change.reason) == true, "\(error?.message ?? "")")
+        }
+        let outsideTheMask = try Self.qeReport(of: file, changing: 48 + 8, to: [0xFF])
+        try QEIdentity.intelTDQE.check(outsideTheMask)
+    }
+
+    /// A host's own enclave whose report its PCK key signs (here a key of the test's own, passed as the PCK key):
+    /// the signature and the key binding hold, and the quote is still refused for the enclave's identity.
+    @Test func aValidlySignedReportOfAnotherEnclaveIsRefused() throws {
+        var bytes = try Fixtures.bytes("tdx-quote-v4-spr.bin")
+        let report = try TDXQuote(bytes: bytes).signatureData.qeReport.raw
+        let start = try #require(
+            (0...(bytes.count - report.count)).first { bytes[$0..<($0 + report.count)].elementsEqual(report) })
+        bytes[start + 128] ^= 0x01
+        let pck = P256.Signing.PrivateKey()
+        let signature = try pck.signature(for: Array(bytes[start..<(start + report.count)])).rawRepresentation
+        bytes.replaceSubrange((start + report.count)..<(start + report.count + 64), with: signature)
+        let quote = try TDXQuote(bytes: bytes)
+        expectError(.qeIdentityMismatch) { try TDXQuoteVerifier.verifyQEReport(quote, pckKey: pck.publicKey) }
+    }
+
     @Test func rawTDReportParses() throws {
         let report = try TDReport(bytes: try Fixtures.bytes("tdreport.bin"))
         #expect(report.reportType == [0x81, 0x00, 0x01, 0x00])

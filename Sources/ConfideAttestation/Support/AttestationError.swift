@@ -45,6 +45,7 @@ extension AttestationError {
             case reportDataMismatch
             case measurementNotAllowed
             case debugNotAllowed
+            case qeIdentityMismatch
             case simulatedEvidenceRefused
             case invalidArgument
             case providerUnavailable
@@ -81,6 +82,9 @@ extension AttestationError {
         public static let measurementNotAllowed = ErrorCode(.measurementNotAllowed)
         /// The evidence comes from a guest a debugger can read, and the policy does not accept that.
         public static let debugNotAllowed = ErrorCode(.debugNotAllowed)
+        /// The quoting enclave that signed a TDX quote is not the one Intel publishes (MRSIGNER, ISVPRODID,
+        /// MISCSELECT or ATTRIBUTES differ).
+        public static let qeIdentityMismatch = ErrorCode(.qeIdentityMismatch)
         /// Simulated evidence was presented and the policy does not accept it.
         public static let simulatedEvidenceRefused = ErrorCode(.simulatedEvidenceRefused)
         /// A caller-supplied argument is out of range (for example a nonce length).

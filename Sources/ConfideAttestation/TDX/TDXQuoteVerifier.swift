@@ -39,8 +39,9 @@ public enum TDXQuoteVerifier {
         try Self.checkSignature(quote.signatureData.signature, of: quote.signedBytes, with: key, "quote signature")
     }
 
-    /// Checks the QE report signature with the PCK leaf key, and that the QE report data binds the attestation key:
-    /// its first 32 bytes are `SHA-256(attestation key || QE authentication data)` and the remaining 32 are zero.
+    /// Checks the QE report signature with the PCK leaf key, that the QE report data binds the attestation key (its
+    /// first 32 bytes are `SHA-256(attestation key || QE authentication data)` and the remaining 32 are zero), and
+    /// that the report is from Intel's production TD quoting enclave (``QEIdentity/intelTDQE``).
     public static func verifyQEReport(_ quote: TDXQuote, pckKey: P256.Signing.PublicKey) throws(AttestationError) {
         let data = quote.signatureData
         try Self.checkSignature(data.qeReportSignature, of: data.qeReport.raw, with: pckKey, "QE report signature")
@@ -49,6 +50,7 @@ public enum TDXQuoteVerifier {
         guard data.qeReport.reportData == expected else {
             throw AttestationError(.invalidSignature, "QE report data does not bind the attestation key")
         }
+        try QEIdentity.intelTDQE.check(data.qeReport)
     }
 
     private static func checkSignature(
