@@ -41,8 +41,8 @@ struct BenchCodec: ParsableCommand {
     /// The time per request of a small request (one sentence as BYTES, the shape of an embedding call) and of
     /// its response (384 FP32 values), beside parsing the same request into a `JSONValue` tree.
     private func smallRequests() {
-        let body = ByteBuffer(
-            string: #"{"id":"1","inputs":[{"name":"text","shape":[1],"datatype":"BYTES","data":["A cat sat on the mat."]}]}"#)
+        let input = #"{"name":"text","shape":[1],"datatype":"BYTES","data":["A cat sat on the mat."]}"#
+        let body = ByteBuffer(string: #"{"id":"1","inputs":[\#(input)]}"#)
         let iterations = 100_000
         let clock = ContinuousClock()
         func microseconds(_ body: () -> Void) -> Double {
@@ -55,7 +55,9 @@ struct BenchCodec: ParsableCommand {
         let decode = microseconds { _ = try? KServeCodec.decodeRequest(body: body, headerLength: nil) }
         let tree = microseconds { _ = try? JSONParser.parse(Array(body.readableBytesView)) }
         let values = (0..<384).map { Float($0) / 384 }
-        guard let output = HostTensor(name: "embedding", dataType: .fp32, shape: [1, 384], values: values) else { return }
+        guard let output = HostTensor(name: "embedding", dataType: .fp32, shape: [1, 384], values: values) else {
+            return
+        }
         let request = InferRequest(id: "1", inputs: [])
         let encode = microseconds {
             _ = try? KServeCodec.encodeResponse(model: "minilm", version: "1", request: request, outputs: [output])
