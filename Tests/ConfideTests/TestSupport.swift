@@ -94,6 +94,10 @@ struct TestServer {
         configuration.maxBodySize = maxBodySize
         configuration.tokens = tokens
         configuration.attestation = .simulated
+        // A test client on a loaded 2-core CI machine can stall for seconds between connecting and writing; the
+        // tests of the timeouts set their own.
+        configuration.connections.headerTimeout = .seconds(120)
+        configuration.connections.idleTimeout = .seconds(120)
         try configure(&configuration)
         var logger = logs.map { recorder in Logger(label: "confide-test") { _ in recorder } }
             ?? Logger(label: "confide-test")

@@ -44,6 +44,9 @@ struct LiveServer {
         configuration.managementPort = 0
         configuration.tokens = tokens
         configuration.attestation = .simulated
+        // A test client on a loaded 2-core CI machine can stall for seconds between connecting and writing.
+        configuration.connections.headerTimeout = .seconds(120)
+        configuration.connections.idleTimeout = .seconds(120)
         var logger = Logger(label: "confide-deploy-test")
         logger.logLevel = .error
         let server = try await InferenceServer.start(configuration, logger: logger)
