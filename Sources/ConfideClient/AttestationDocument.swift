@@ -11,7 +11,8 @@ import Foundation
 ///
 /// The JSON members are `evidence_type` (`tdx-quote`, `sev-snp-report` or `simulated`), `evidence` (base64),
 /// `key_configurations` (base64 of an `application/ohttp-keys` body), `insecure` and, for simulated evidence,
-/// `public_key` (base64 of the P-256 key `x || y` that signs it). Nothing in it is trusted until
+/// `public_key` (base64 of the P-256 key `x || y` that signs it), and optionally `endorsements` with the members
+/// `tdx_collateral` and `snp_certificates` (base64, see ``Endorsements``). Nothing in it is trusted until
 /// ``AttestationVerifier`` has checked the evidence against a policy.
 public struct AttestationDocument: Sendable, Hashable {
     /// The kind of evidence.
@@ -24,17 +25,20 @@ public struct AttestationDocument: Sendable, Hashable {
     public var insecure: Bool
     /// The key that signs simulated evidence, `x || y`; `nil` for hardware evidence.
     public var publicKey: [UInt8]?
+    /// The collateral and certificates the server sent with its evidence.
+    public var endorsements: Endorsements
 
     /// Creates a document.
     public init(
         evidenceType: EvidenceType, evidence: [UInt8], keyConfigurations: [UInt8], insecure: Bool,
-        publicKey: [UInt8]? = nil
+        publicKey: [UInt8]? = nil, endorsements: Endorsements = Endorsements()
     ) {
         self.evidenceType = evidenceType
         self.evidence = evidence
         self.keyConfigurations = keyConfigurations
         self.insecure = insecure
         self.publicKey = publicKey
+        self.endorsements = endorsements
     }
 
     /// Parses the JSON a server answered; throws ``ObliviousClientError/Code/malformedAttestation``.
@@ -56,6 +60,19 @@ public struct AttestationDocument: Sendable, Hashable {
         self.keyConfigurations = try Self.base64(object, "key_configurations")
         self.insecure = object["insecure"]?.boolValue ?? (type == .simulated)
         self.publicKey = object["public_key"] == nil ? nil : try Self.base64(object, "public_key")
+        self.endorsements = Endorsements()
+        if let member = object["endorsements"] {
+            guard let endorsements = member.objectValue else {
+                throw ObliviousClientError(
+                    .malformedAttestation, "the attestation document's endorsements is not an object")
+            }
+            if endorsements["tdx_collateral"] != nil {
+                self.endorsements.tdxCollateral = try Self.base64(endorsements, "tdx_collateral")
+            }
+            if endorsements["snp_certificates"] != nil {
+                self.endorsements.snpCertificates = try Self.base64(endorsements, "snp_certificates")
+            }
+        }
     }
 
     private static func base64(_ object: JSONObject, _ key: String) throws(ObliviousClientError) -> [UInt8] {

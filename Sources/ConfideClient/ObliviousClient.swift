@@ -82,7 +82,8 @@ public final class ObliviousClient: Sendable {
         let verified: VerifiedEvidence
         do {
             verified = try await AttestationVerifier.verify(
-                evidence: document.evidence, type: document.evidenceType, policy: policy)
+                evidence: document.evidence, type: document.evidenceType, endorsements: document.endorsements,
+                policy: policy)
         } catch {
             throw ObliviousClientError(
                 .attestationRefused, "the server's \(document.evidenceType.rawValue) evidence is refused: "

@@ -21,10 +21,13 @@ import Foundation
 ///  "evidence": "<base64>",
 ///  "key_configurations": "<base64 of the application/ohttp-keys body>",
 ///  "insecure": false,
-///  "public_key": "<base64, simulated evidence only: the P-256 key x || y that signs it>"}
+///  "public_key": "<base64, simulated evidence only: the P-256 key x || y that signs it>",
+///  "endorsements": {"tdx_collateral": "<base64 of the PCS collateral JSON>",
+///                   "snp_certificates": "<base64 of the VCEK/VLEK chain>"}}
 /// ```
 ///
-/// The evidence's 64-byte report data is ``reportData(keyConfigurations:nonce:)`` of exactly the
+/// `endorsements` and its members are present when the server has them. The evidence's 64-byte report data is
+/// ``reportData(keyConfigurations:nonce:)`` of exactly the
 /// `key_configurations` bytes returned and the nonce. Every other request goes to the wrapped responder.
 public final class AttestationAPI: RouteResponder {
     /// The endpoint's path.
@@ -94,6 +97,16 @@ public final class AttestationAPI: RouteResponder {
         ])
         if evidence.type == .simulated, let publicKey = simulatedPublicKey(of: provider) {
             object["public_key"] = .string(Data(publicKey).base64EncodedString())
+        }
+        if !evidence.endorsements.isEmpty {
+            var endorsements = JSONObject()
+            if let collateral = evidence.endorsements.tdxCollateral {
+                endorsements["tdx_collateral"] = .string(Data(collateral).base64EncodedString())
+            }
+            if let certificates = evidence.endorsements.snpCertificates {
+                endorsements["snp_certificates"] = .string(Data(certificates).base64EncodedString())
+            }
+            object["endorsements"] = .object(endorsements)
         }
         return JSONValue.object(object).serialized
     }

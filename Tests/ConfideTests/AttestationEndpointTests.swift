@@ -215,11 +215,19 @@ struct ObliviousClientTests {
         await #expect(throws: ObliviousClientError(.attestationRefused, "")) {
             _ = try await ObliviousClient.verify(retyped, nonce: nonce, policy: simulatedPolicy())
         }
-        for json in ["[]", "{}", #"{"evidence_type":"simulated","evidence":"!!","key_configurations":""}"#] {
+        let base = #"{"evidence_type":"simulated","evidence":"AA==","key_configurations":"""#
+        for json in [
+            "[]", "{}", #"{"evidence_type":"simulated","evidence":"!!","key_configurations":""}"#,
+            base + #","endorsements":"AA=="}"#, base + #","endorsements":{"tdx_collateral":"!"}}"#,
+        ] {
             #expect(throws: ObliviousClientError(.malformedAttestation, "")) {
                 _ = try AttestationDocument(json: Array(json.utf8))
             }
         }
+        let endorsed = try AttestationDocument(
+            json: Array((base + #","endorsements":{"tdx_collateral":"e30=","snp_certificates":"AQI="}}"#).utf8))
+        #expect(endorsed.endorsements == Endorsements(tdxCollateral: Array("{}".utf8), snpCertificates: [1, 2]))
+        #expect(try AttestationDocument(json: Array((base + "}").utf8)).endorsements.isEmpty)
     }
 }
 

@@ -14,11 +14,14 @@ public struct Evidence: Sendable, Hashable {
     public let type: EvidenceType
     /// The serialized evidence: the quote, the report, or the simulated evidence.
     public let bytes: [UInt8]
+    /// The collateral and certificates that came with the evidence, served with it to clients.
+    public var endorsements: Endorsements
 
-    /// Wraps serialized evidence of a kind.
-    public init(type: EvidenceType, bytes: [UInt8]) {
+    /// Wraps serialized evidence of a kind and what endorses it.
+    public init(type: EvidenceType, bytes: [UInt8], endorsements: Endorsements = Endorsements()) {
         self.type = type
         self.bytes = bytes
+        self.endorsements = endorsements
     }
 }
 

@@ -7,11 +7,13 @@ public enum AttestationVerifier {
     /// - Parameters:
     ///   - evidence: The serialized evidence.
     ///   - type: What kind of evidence it claims to be.
+    ///   - endorsements: The collateral and certificates that came with the evidence.
     ///   - policy: What the caller accepts.
     /// - Throws: ``AttestationError`` naming the first check that failed.
     public static func verify(
         evidence: [UInt8],
         type: EvidenceType,
+        endorsements: Endorsements = Endorsements(),
         policy: AttestationPolicy
     ) async throws(AttestationError) -> VerifiedEvidence {
         let verified: VerifiedEvidence
@@ -36,7 +38,8 @@ public enum AttestationVerifier {
     public static func verify(_ evidence: Evidence, policy: AttestationPolicy) async throws(AttestationError)
         -> VerifiedEvidence
     {
-        try await Self.verify(evidence: evidence.bytes, type: evidence.type, policy: policy)
+        try await Self.verify(
+            evidence: evidence.bytes, type: evidence.type, endorsements: evidence.endorsements, policy: policy)
     }
 
     private static func verifyTDX(_ bytes: [UInt8], policy: AttestationPolicy) async throws(AttestationError)
