@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "ConfideKServe", targets: ["ConfideKServe"]),
         .library(name: "ConfideEnvelope", targets: ["ConfideEnvelope"]),
         .library(name: "ConfideAttestation", targets: ["ConfideAttestation"]),
+        .library(name: "ConfideMeasurement", targets: ["ConfideMeasurement"]),
         .library(name: "BertModel", targets: ["BertModel"]),
         .plugin(name: "InstallHandlers", targets: ["InstallHandlers"]),
         // Handlers shipped with Confide: each a plugin loaded with dlopen from handlers/.
@@ -58,6 +59,11 @@ let package = Package(
     targets: [
         // MARK: Runtime
         .target(name: "ConfideJSON", swiftSettings: swiftSettings),
+        .target(
+            name: "ConfideMeasurement",
+            dependencies: ["ConfideJSON", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
         .target(name: "CCPUFeatures", cSettings: [.unsafeFlags(["-O3"])]),
         .target(
             name: "CConfideSystem",
@@ -66,7 +72,7 @@ let package = Package(
         .target(
             name: "ConfideRuntime",
             dependencies: [
-                "ConfideJSON", "CConfideSystem", "CCPUFeatures", cABI,
+                "ConfideJSON", "ConfideMeasurement", "CConfideSystem", "CCPUFeatures", cABI,
                 .product(name: "ConfideHost", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "Logging", package: "swift-log"),
@@ -144,6 +150,7 @@ let package = Package(
         .target(
             name: "ConfideAttestation",
             dependencies: [
+                "ConfideMeasurement",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -216,7 +223,7 @@ let package = Package(
             name: "ConfideTests",
             dependencies: [
                 "ConfideRuntime", "ConfideServer", "ConfideClient", "ConfideJSON", "ConfideKServe", "ConfideEnvelope",
-                "ConfideAttestation", "MiniLMCache",
+                "ConfideAttestation", "ConfideMeasurement", "MiniLMCache",
                 .product(name: "ConfideHost", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "ConfideTestKit", package: "sdk"),
@@ -228,7 +235,7 @@ let package = Package(
         .testTarget(
             name: "ConfideAttestationTests",
             dependencies: [
-                "ConfideAttestation",
+                "ConfideAttestation", "ConfideMeasurement",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),

@@ -1,9 +1,12 @@
 #define _GNU_SOURCE
 #include "confide_system.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <numa.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -46,4 +49,30 @@ int confide_return_large_blocks(int threshold) {
     (void)threshold;
     return 0;
 #endif
+}
+
+int confide_sealed_memory_file(const char *name, const void *bytes, size_t count) {
+    int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) return -1;
+    const unsigned char *cursor = bytes;
+    size_t left = count;
+    while (left > 0) {
+        ssize_t written = write(fd, cursor, left);
+        if (written < 0 && errno == EINTR) continue;
+        if (written <= 0) {
+            int saved = errno;
+            close(fd);
+            errno = saved == 0 ? EIO : saved;
+            return -1;
+        }
+        cursor += written;
+        left -= (size_t)written;
+    }
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
 }

@@ -2,12 +2,13 @@ import ArgumentParser
 import ConfideAttestation
 import ConfideClient
 import ConfideEnvelope
+import ConfideMeasurement
 import Foundation
 
 /// `confide attest`: verify attestation evidence from a file or from a running server.
 struct Attest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Verify attestation evidence.", subcommands: [Verify.self, Fetch.self])
+        abstract: "Verify attestation evidence.", subcommands: [Verify.self, Fetch.self, Measure.self])
 
     /// Where a report is printed.
     enum Stream {
@@ -33,6 +34,29 @@ struct Attest: AsyncParsableCommand {
         for configuration in keys.configurations {
             let suites = configuration.symmetricSuites.map(\.description).joined(separator: " ")
             stream.print("key:          id \(configuration.keyID), KEM \(configuration.kem), suites \(suites)")
+        }
+        report(keys.measured, log: keys.document.measurements, register: keys.document.register, to: stream)
+    }
+
+    /// Prints what a verified measurement log says is live on the server.
+    static func report(_ state: MeasuredState, log: MeasurementLogSnapshot, register: String, to stream: Stream) {
+        let anchoring = register == "none" ? "bound through the report data only" : "replayed into \(register)"
+        stream.print("log:          \(log.events.count) events, digest \(Hex.encode(log.digest)), \(anchoring)")
+        if let executable = state.executable {
+            stream.print("executable:   \(executable.path) sha384 \(Hex.encode(executable.digest))")
+        }
+        for plugin in state.plugins {
+            stream.print(
+                "plugin:       \(plugin.name) \(plugin.version) (\(plugin.kind), ABI \(plugin.abi), \(plugin.file)) "
+                    + "sha384 \(Hex.encode(plugin.digest))")
+        }
+        for model in state.models {
+            stream.print(
+                "model:        \(model.name) version \(model.version) (\(model.handler), \(model.source)) "
+                    + "digest \(Hex.encode(model.digest))")
+        }
+        for name in state.settings.keys.sorted() {
+            stream.print("setting:      \(name) = \(state.settings[name] ?? "")")
         }
     }
 }

@@ -1,9 +1,15 @@
 import ArgumentParser
 import ConfideAttestation
+import ConfideMeasurement
 import Foundation
 
 /// The command-line flags that make an attestation policy.
 struct PolicyOptions: ParsableArguments {
+    @Option(name: .customLong("policy"), help: ArgumentHelp(
+        "A policy file (JSON, docs/MEASUREMENTS.md): the executables, plugins, models and settings allowed, and "
+            + "the evidence measurements accepted (added to the flags below).", valueName: "file"))
+    var policyFile: String?
+
     @Option(help: ArgumentHelp("An accepted TDX MRTD, 48 bytes in hex (repeat for several).", valueName: "hex"))
     var mrtd: [String] = []
 
@@ -23,10 +29,14 @@ struct PolicyOptions: ParsableArguments {
     /// The policy these flags describe; its expected report data is set by the client for each attestation.
     func policy() throws -> AttestationPolicy {
         var policy = AttestationPolicy(expectedReportData: [])
-        policy.allowedTDX = try mrtd.map { TDXReferenceValues(mrTD: try Hex.decode($0, bytes: 48, what: "--mrtd")) }
-        let measurements = try measurement.map { try Hex.decode($0, bytes: 48, what: "--measurement") }
+        let file = try policyFile.map(Self.readPolicy)
+        policy.measurements = file
+        let mrTDs = try mrtd.map { try Hex.decode($0, bytes: 48, what: "--mrtd") } + (file?.mrTDs ?? [])
+        policy.allowedTDX = mrTDs.map { TDXReferenceValues(mrTD: $0) }
+        let measurements =
+            try measurement.map { try Hex.decode($0, bytes: 48, what: "--measurement") } + (file?.measurements ?? [])
         policy.allowedSNPMeasurements = Set(measurements)
-        policy.acceptSimulated = acceptSimulated
+        policy.acceptSimulated = acceptSimulated || file?.acceptSimulated == true
         policy.allowedSimulatedMeasurements =
             measurements.isEmpty ? [SimulatedEvidenceProvider.defaultMeasurement] : Set(measurements)
         if let vcek {
@@ -36,6 +46,17 @@ struct PolicyOptions: ParsableArguments {
             policy.snpVCEK = Array(data)
         }
         return policy
+    }
+
+    private static func readPolicy(_ path: String) throws -> MeasurementPolicy {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ValidationError("cannot read the policy file \(path)")
+        }
+        do {
+            return try MeasurementPolicy(json: Array(data))
+        } catch {
+            throw ValidationError("the policy file \(path): \(error.message)")
+        }
     }
 }
 

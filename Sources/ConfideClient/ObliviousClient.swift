@@ -1,6 +1,7 @@
 public import ConfideAttestation
 public import ConfideEnvelope
 public import ConfideHost
+public import ConfideMeasurement
 import ConfideJSON
 import NIOCore
 import NIOHTTP1
@@ -68,22 +69,29 @@ public final class ObliviousClient: Sendable {
 
     /// Verifies a server's attestation document for the client's `nonce` and returns the keys it vouches for.
     ///
-    /// The report data must equal ``reportData(keyConfigurations:nonce:)`` of the document's key configurations and
-    /// `nonce`; `policy.expectedReportData` is replaced by that binding.
+    /// The report data must equal ``reportData(keyConfigurations:nonce:measurementLog:)`` of the document's key
+    /// configurations, `nonce` and the digest of the document's measurement log (`policy.expectedReportData` is
+    /// replaced by that binding); the log must then replay to the register the evidence reports and satisfy
+    /// `policy.measurements`, when set.
     public static func verify(
         _ document: AttestationDocument, nonce: [UInt8], policy: AttestationPolicy
     ) async throws(ObliviousClientError) -> AttestedKeys {
         var policy = policy
         do {
-            policy.expectedReportData = try reportData(keyConfigurations: document.keyConfigurations, nonce: nonce)
+            policy.expectedReportData = try reportData(
+                keyConfigurations: document.keyConfigurations, nonce: nonce,
+                measurementLog: document.measurements.digest)
         } catch {
             throw ObliviousClientError(.invalidArgument, error.message)
         }
         let verified: VerifiedEvidence
+        let measured: MeasuredState
         do {
             verified = try await AttestationVerifier.verify(
                 evidence: document.evidence, type: document.evidenceType, endorsements: document.endorsements,
                 policy: policy)
+            measured = try AttestationVerifier.verify(
+                measurementLog: document.measurements, evidence: verified, policy: policy)
         } catch {
             throw ObliviousClientError(
                 .attestationRefused, "the server's \(document.evidenceType.rawValue) evidence is refused: "
@@ -101,7 +109,7 @@ public final class ObliviousClient: Sendable {
         }
         return AttestedKeys(
             document: document, evidence: verified, configurations: configurations, configuration: configuration,
-            nonce: nonce)
+            nonce: nonce, measured: measured)
     }
 
     /// Sends `request` encrypted through the server's gateway and returns the decrypted inner response.
@@ -197,6 +205,8 @@ public struct AttestedKeys: Sendable {
     public let configuration: OHTTPKeyConfiguration
     /// The client's nonce the evidence binds.
     public let nonce: [UInt8]
+    /// What the server's measurement log says is live: its executable, plugins, models and access settings.
+    public let measured: MeasuredState
 }
 
 /// Why an ``ObliviousClient`` could not trust a server or exchange a request.

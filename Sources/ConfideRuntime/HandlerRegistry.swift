@@ -1,6 +1,14 @@
 public import ConfideHost
+public import ConfideMeasurement
 import CConfide
+import CConfideSystem
 import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// The plugins found in a folder: the handlers and kernel plugins loaded, and the files refused with the reason.
 public struct HandlerRegistry: Sendable {
@@ -25,25 +33,70 @@ public struct HandlerRegistry: Sendable {
     public init() {}
 
     /// Loads every `*.so` in `directory`, in name order. A bad plugin is refused and the rest still load.
-    public static func scan(directory: String) -> HandlerRegistry {
+    /// With `measurements`, every file is recorded before it is opened and every accepted plugin before it is used
+    /// (see ``load(path:measurements:)``).
+    public static func scan(directory: String, measurements: MeasurementLog? = nil) -> HandlerRegistry {
         var registry = HandlerRegistry()
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
             .filter { $0.hasSuffix(".so") }
             .sorted()
         for file in files {
             let path = URL(fileURLWithPath: directory).appendingPathComponent(file).path
-            registry.load(path: path)
+            registry.load(path: path, measurements: measurements)
         }
         return registry
     }
 
     /// Loads one plugin file, recording it as loaded or refused.
-    public mutating func load(path: String) {
-        do {
-            add(try PluginLoader.open(path: path))
-        } catch {
-            refusals.append(Refusal(path: path, error: error))
+    ///
+    /// The file is read once, and the bytes read are what `dlopen` opens: they are copied into a sealed memory
+    /// file loaded through `/proc/self/fd` (and kept open), so the file cannot change between measuring and
+    /// loading. With
+    /// `measurements`, a ``MeasurementEvent/Kind/pluginFile`` event with the bytes' SHA-384 is recorded before any
+    /// of the plugin's code runs, and a ``MeasurementEvent/Kind/plugin`` event once its descriptor is accepted;
+    /// a plugin whose event cannot be recorded is refused.
+    public mutating func load(path: String, measurements: MeasurementLog? = nil) {
+        let file = URL(fileURLWithPath: path).lastPathComponent
+        guard let data = FileManager.default.contents(atPath: path) else {
+            return refuse(path, .notALibrary, "cannot read the plugin file \(path)")
         }
+        let bytes = Array(data)
+        let digest = SubjectDigest.of(bytes)
+        do throws(MeasurementError) {
+            try measurements?.record(MeasurementEvent(kind: .pluginFile, fields: ["file": file], digest: digest))
+        } catch {
+            return refuse(path, .notALibrary, "\(path) could not be measured: \(error.message)")
+        }
+        let descriptor = bytes.withUnsafeBytes { confide_sealed_memory_file(file, $0.baseAddress, $0.count) }
+        guard descriptor >= 0 else {
+            return refuse(path, .notALibrary, "cannot stage \(path) for loading: \(String(cString: strerror(errno)))")
+        }
+        // The memory file stays open, as the library stays loaded: the dynamic linker knows a library by its path,
+        // so a `/proc/self/fd` number must never be reused for another plugin.
+        let plugin: LoadedPlugin
+        do {
+            plugin = try PluginLoader.open(path: "/proc/self/fd/\(descriptor)", origin: path)
+        } catch {
+            return refusals.append(Refusal(path: path, error: error))
+        }
+        let kind = plugin.kind == CONFIDE_PLUGIN_KERNELS ? "kernels" : "handler"
+        let event = MeasurementEvent(
+            kind: .plugin,
+            fields: [
+                "name": plugin.name, "version": plugin.version,
+                "abi": "\(plugin.abiVersion.major).\(plugin.abiVersion.minor)", "kind": kind, "file": file,
+            ],
+            digest: digest)
+        do throws(MeasurementError) {
+            try measurements?.record(event)
+        } catch {
+            return refuse(path, .invalidDescriptor, "plugin '\(plugin.name)' could not be measured: \(error.message)")
+        }
+        add(plugin)
+    }
+
+    private mutating func refuse(_ path: String, _ code: PluginLoadError.Code, _ message: String) {
+        refusals.append(Refusal(path: path, error: PluginLoadError(code, message)))
     }
 
     /// Adds an already negotiated plugin, as a handler or a kernel plugin by its kind; refuses a second

@@ -1,5 +1,6 @@
 public import ConfideHost
 import ConfideJSON
+public import ConfideMeasurement
 import ConfideSDK
 public import CoreMetrics
 import Foundation
@@ -14,13 +15,16 @@ public final class ServedVersion: Sendable {
     public let model: PluginModel
     /// The workers.
     public let scheduler: Scheduler
+    /// The event recorded in the measurement log when the version was loaded.
+    public let measurement: MeasurementEvent
     /// The version's metrics.
     public var metrics: ModelMetrics { scheduler.metrics }
 
-    init(name: String, model: PluginModel, scheduler: Scheduler) {
+    init(name: String, model: PluginModel, scheduler: Scheduler, measurement: MeasurementEvent) {
         self.name = name
         self.model = model
         self.scheduler = scheduler
+        self.measurement = measurement
     }
 }
 
@@ -94,12 +98,18 @@ public final class ModelRepository: Sendable {
         public var pinWorkers: Bool
         /// Where the models' metrics go.
         public var metricsFactory: any MetricsFactory
+        /// Where every model version loaded or unloaded is recorded, before it takes effect.
+        public var measurements: MeasurementLog?
 
         /// Creates options.
-        public init(topology: Topology, pinWorkers: Bool = true, metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance) {
+        public init(
+            topology: Topology, pinWorkers: Bool = true, metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance,
+            measurements: MeasurementLog? = nil
+        ) {
             self.topology = topology
             self.pinWorkers = pinWorkers
             self.metricsFactory = metricsFactory
+            self.measurements = measurements
         }
     }
 
@@ -173,6 +183,13 @@ public final class ModelRepository: Sendable {
         }
         guard let removed else { throw RepositoryError(.notFound, "model '\(name)' is not registered") }
         for version in removed.versions.values {
+            let loaded = version.measurement
+            do throws(MeasurementError) {
+                try options.measurements?.record(
+                    MeasurementEvent(kind: .modelUnloaded, descriptor: loaded.descriptor, digest: loaded.digest))
+            } catch {
+                logger.error("model unload not measured", metadata: ["model": "\(name)", "error": "\(error)"])
+            }
             let placements = version.scheduler.workers.map(\.placement)
             version.scheduler.shutdown()
             state.withLock { $0.planner.release(placements) }
@@ -294,6 +311,13 @@ public final class ModelRepository: Sendable {
                 } catch {
                     throw ModelLoadFailure(model: stored.name, message: "placement refused: \(error.message)")
                 }
+                let measurement: MeasurementEvent
+                do throws(MeasurementError) {
+                    measurement = try measure(stored, version: version)
+                } catch {
+                    state.withLock { $0.planner.release(placements) }
+                    throw ModelLoadFailure(model: stored.name, message: "version \(version.name) not measured: \(error.message)")
+                }
                 do throws(HandlerError) {
                     let loadConfig = ModelLoadConfig(
                         name: stored.name, version: version.name, path: version.path, configJSON: stored.configText,
@@ -303,7 +327,8 @@ public final class ModelRepository: Sendable {
                     let scheduler = try Scheduler(
                         model: model, modelName: stored.name, policy: policy, placements: placements,
                         pin: options.pinWorkers, metrics: metrics)
-                    versions.append(ServedVersion(name: version.name, model: model, scheduler: scheduler))
+                    versions.append(
+                        ServedVersion(name: version.name, model: model, scheduler: scheduler, measurement: measurement))
                 } catch {
                     state.withLock { $0.planner.release(placements) }
                     throw ModelLoadFailure(model: stored.name, message: "version \(version.name): \(error.message)")
@@ -318,6 +343,18 @@ public final class ModelRepository: Sendable {
             }
         }
         return ServedModel(stored: stored, versions: versions)
+    }
+
+    /// Records the version in the measurement log before the handler loads it.
+    private func measure(
+        _ stored: StoredModel, version: (name: String, path: String)
+    ) throws(MeasurementError) -> MeasurementEvent {
+        guard let measurements = options.measurements else {
+            return MeasurementEvent(kind: .modelLoaded, descriptor: [], digest: [])
+        }
+        let event = try stored.measurement(version: version)
+        try measurements.record(event)
+        return event
     }
 
     /// The in-memory files of a model from an archive, as aligned buffers for the handler.

@@ -1,5 +1,6 @@
 import ConfideJSON
 public import Crypto
+public import ConfideMeasurement
 import Foundation
 
 /// Finds the key an encrypted model archive names (e.g. from a key file or the key broker).
@@ -44,6 +45,26 @@ public struct StoredModel: Sendable {
     public let defaultVersion: String
     /// The model's files when it came from an archive (decrypted, in memory only); `nil` for a folder.
     public let artifacts: [String: [UInt8]]?
+    /// SHA-384 of the archive's bytes as read, when it came from an archive; `nil` for a folder.
+    public let archiveDigest: [UInt8]?
+
+    /// The measurement event of one of its versions: the archive's digest, or the digest of `model.json` and the
+    /// version's folder (see ``SubjectDigest/modelFolder(config:folder:)``).
+    public func measurement(version: (name: String, path: String)) throws(MeasurementError) -> MeasurementEvent {
+        let digest: [UInt8]
+        if let archiveDigest {
+            digest = archiveDigest
+        } else {
+            digest = try SubjectDigest.modelFolder(config: Array(configText.utf8), folder: version.path)
+        }
+        return MeasurementEvent(
+            kind: .modelLoaded,
+            fields: [
+                "model": name, "version": version.name, "handler": config.handler,
+                "source": archiveDigest == nil ? "folder" : "archive",
+            ],
+            digest: digest)
+    }
 
     /// The same model with another number of workers.
     func withWorkers(_ workers: Int) -> StoredModel {
@@ -51,7 +72,7 @@ public struct StoredModel: Sendable {
         config.workers = workers
         return StoredModel(
             name: name, path: path, config: config, configText: configText, versions: versions,
-            defaultVersion: defaultVersion, artifacts: artifacts)
+            defaultVersion: defaultVersion, artifacts: artifacts, archiveDigest: archiveDigest)
     }
 }
 
@@ -139,7 +160,7 @@ public struct ModelStore: Sendable {
         }
         return StoredModel(
             name: name, path: folder, config: config, configText: String(decoding: bytes, as: UTF8.self),
-            versions: versions, defaultVersion: defaultVersion, artifacts: nil)
+            versions: versions, defaultVersion: defaultVersion, artifacts: nil, archiveDigest: nil)
     }
 
     private func loadArchive(name: String, path: String) throws(ModelStoreError) -> StoredModel {
@@ -183,7 +204,7 @@ public struct ModelStore: Sendable {
         return StoredModel(
             name: name, path: path, config: config, configText: String(decoding: configBytes, as: UTF8.self),
             versions: [(name: Self.archiveVersion, path: "")], defaultVersion: Self.archiveVersion,
-            artifacts: archive.files)
+            artifacts: archive.files, archiveDigest: SubjectDigest.of(bytes))
     }
 
     private func isDirectory(_ path: String) -> Bool {

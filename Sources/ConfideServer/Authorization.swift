@@ -28,9 +28,12 @@ public struct TokenStore: Sendable {
 
     /// The allowed tokens.
     public let entries: [Entry]
+    /// SHA-384 of the token file's bytes, recorded in the measurement log.
+    public let fileDigest: [UInt8]
 
     /// Parses a token file's contents.
     public init(json bytes: [UInt8]) throws(AuthorizationError) {
+        self.fileDigest = Array(SHA384.hash(data: bytes))
         let value: JSONValue
         do {
             value = try JSONParser.parse(bytes)

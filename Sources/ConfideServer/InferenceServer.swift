@@ -3,6 +3,7 @@ public import ConfideEnvelope
 public import ConfideRuntime
 import CConfideSystem
 import ConfideHost
+import ConfideMeasurement
 import Crypto
 public import Logging
 import Prometheus
@@ -114,7 +115,12 @@ public final class InferenceServer: Service, Sendable {
             case .debug: logger.debug("\(message)")
             }
         }
-        let handlers = HandlerRegistry.scan(directory: configuration.handlersDirectory)
+        let evidenceProvider = try makeEvidenceProvider(configuration.attestation, logger: logger)
+        let register = evidenceProvider.anchoringRegister
+        let measurements = MeasurementLog(anchors: register.map { [$0.anchor] } ?? [])
+        try StartupMeasurements.record(configuration, provider: evidenceProvider, into: measurements)
+        logger.info("measurement log", metadata: ["anchored_in": "\(register?.name ?? "report data only")"])
+        let handlers = HandlerRegistry.scan(directory: configuration.handlersDirectory, measurements: measurements)
         for plugin in handlers.plugins.values.sorted(by: { $0.name < $1.name }) {
             logger.info("handler loaded", metadata: ["handler": "\(plugin.name)", "version": "\(plugin.version)", "path": "\(plugin.origin)"])
         }
@@ -129,7 +135,6 @@ public final class InferenceServer: Service, Sendable {
             from: Array(handlers.kernelPlugins.values), explicit: configuration.kernels)
         logger.info(
             "kernels", metadata: ["plugin": "\(kernels.plugin?.name ?? "none")", "reason": "\(kernels.reason)"])
-        let evidenceProvider = try makeEvidenceProvider(configuration.attestation, logger: logger)
         let keyStore = try makeKeyStore(configuration, logger: logger)
         let repository = try ModelRepository(
             store: ModelStore(
@@ -138,7 +143,7 @@ public final class InferenceServer: Service, Sendable {
             handlers: handlers,
             options: ModelRepository.Options(
                 topology: topology, pinWorkers: configuration.pinWorkers,
-                metricsFactory: metricsFactory),
+                metricsFactory: metricsFactory, measurements: measurements),
             logger: logger)
         try checkExposure(configuration, logger: logger)
         let api = InferenceAPI(
@@ -149,7 +154,9 @@ public final class InferenceServer: Service, Sendable {
         let authorized: any RouteResponder = configuration.tokens.map {
             BearerAuthorization(tokens: $0, scope: .inference, guarding: api)
         } ?? api
-        let attestation = AttestationAPI(provider: evidenceProvider, keyStore: keyStore, next: authorized, logger: logger)
+        let attestation = AttestationAPI(
+            provider: evidenceProvider, keyStore: keyStore, measurements: measurements,
+            register: register?.name ?? "none", next: authorized, logger: logger)
         let gateway = ObliviousGatewayAPI(
             keyStore: keyStore, next: attestation, configuration: configuration.oblivious,
             maxContentSize: configuration.maxBodySize, logger: logger)

@@ -6,9 +6,10 @@ import Testing
 struct VerifierPolicyTests {
     static let keyConfigurations: [UInt8] = Array(0..<41)
     static let nonce: [UInt8] = Array(100..<132)
+    static let log = [UInt8](repeating: 0x11, count: 48)
 
     static func simulatedPolicy() throws -> AttestationPolicy {
-        var policy = try AttestationPolicy(keyConfigurations: Self.keyConfigurations, nonce: Self.nonce)
+        var policy = try AttestationPolicy(keyConfigurations: Self.keyConfigurations, nonce: Self.nonce, measurementLog: Self.log)
         policy.acceptSimulated = true
         policy.allowedSimulatedMeasurements = [SimulatedEvidenceProvider.defaultMeasurement]
         return policy
@@ -18,14 +19,14 @@ struct VerifierPolicyTests {
         -> Evidence
     {
         let provider = try SimulatedEvidenceProvider()
-        return try await provider.evidence(reportData: try reportData(keyConfigurations: keys, nonce: nonce))
+        return try await provider.evidence(reportData: try reportData(keyConfigurations: keys, nonce: nonce, measurementLog: Self.log))
     }
 
     @Test func simulatedEvidenceRoundTrips() async throws {
         let provider = try SimulatedEvidenceProvider()
         #expect(provider.isInsecure)
         let evidence = try await provider.evidence(
-            reportData: try reportData(keyConfigurations: Self.keyConfigurations, nonce: Self.nonce)
+            reportData: try reportData(keyConfigurations: Self.keyConfigurations, nonce: Self.nonce, measurementLog: Self.log)
         )
         #expect(evidence.type == .simulated)
         let verified = try await AttestationVerifier.verify(evidence, policy: try Self.simulatedPolicy())
@@ -45,7 +46,7 @@ struct VerifierPolicyTests {
         await expectError(.simulatedEvidenceRefused) {
             _ = try await AttestationVerifier.verify(evidence, policy: policy)
         }
-        #expect(try AttestationPolicy(keyConfigurations: [], nonce: Self.nonce).acceptSimulated == false)
+        #expect(try AttestationPolicy(keyConfigurations: [], nonce: Self.nonce, measurementLog: Self.log).acceptSimulated == false)
     }
 
     @Test func wrongNonceIsRefused() async throws {
@@ -104,7 +105,7 @@ struct VerifierPolicyTests {
             _ = try await AttestationVerifier.verify(evidence: bytes, type: .tdxQuote, policy: policy)
         }
         policy.allowedTDX = [TDXReferenceValues(mrTD: quote.body.mrTD)]
-        policy.expectedReportData = try reportData(keyConfigurations: Self.keyConfigurations, nonce: Self.nonce)
+        policy.expectedReportData = try reportData(keyConfigurations: Self.keyConfigurations, nonce: Self.nonce, measurementLog: Self.log)
         await expectError(.reportDataMismatch) {
             _ = try await AttestationVerifier.verify(evidence: bytes, type: .tdxQuote, policy: policy)
         }

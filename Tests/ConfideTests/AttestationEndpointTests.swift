@@ -3,6 +3,7 @@ import ConfideClient
 import ConfideEnvelope
 import ConfideHost
 import ConfideJSON
+import ConfideMeasurement
 import ConfideServer
 import Foundation
 import NIOCore
@@ -54,7 +55,11 @@ struct AttestationEndpointTests {
         #expect(document.keyConfigurations == Array(keys.body.readableBytesView))
         let evidence = try SimulatedEvidence(bytes: document.evidence)
         try evidence.verifySignature()
-        #expect(evidence.reportData == (try reportData(keyConfigurations: document.keyConfigurations, nonce: nonce)))
+        let binding = try reportData(
+            keyConfigurations: document.keyConfigurations, nonce: nonce, measurementLog: document.measurements.digest)
+        #expect(evidence.reportData == binding)
+        #expect(evidence.rtmr3 == document.measurements.digest)
+        #expect(document.register == "simulated-rtmr3")
         #expect(evidence.measurement == SimulatedEvidenceProvider.defaultMeasurement)
         #expect(document.publicKey == evidence.publicKey)
         #expect(document.publicKey == AttestationAPI.simulatedPublicKey(of: server.server.evidenceProvider))
@@ -215,7 +220,8 @@ struct ObliviousClientTests {
         await #expect(throws: ObliviousClientError(.attestationRefused, "")) {
             _ = try await ObliviousClient.verify(retyped, nonce: nonce, policy: simulatedPolicy())
         }
-        let base = #"{"evidence_type":"simulated","evidence":"AA==","key_configurations":"""#
+        let base = #"{"evidence_type":"simulated","evidence":"AA==","key_configurations":"","#
+            + #""measurements":{"register":"none","events":[]}"#
         for json in [
             "[]", "{}", #"{"evidence_type":"simulated","evidence":"!!","key_configurations":""}"#,
             base + #","endorsements":"AA=="}"#, base + #","endorsements":{"tdx_collateral":"!"}}"#,

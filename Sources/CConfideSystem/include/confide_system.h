@@ -31,4 +31,11 @@ void confide_numa_prefer_node(int node);
  */
 int confide_return_large_blocks(int threshold);
 
+/**
+ * Copies `count` bytes into a new anonymous memory file and seals it against every change (write, grow, shrink,
+ * further seals), so that what is later opened through `/proc/self/fd/<fd>` is exactly these bytes. `name`
+ * labels the file for debugging. Returns the descriptor (close-on-exec), or -1 with errno set.
+ */
+int confide_sealed_memory_file(const char *name, const void *bytes, size_t count);
+
 #endif

@@ -33,6 +33,8 @@ public struct AutomaticEvidenceProvider: EvidenceProvider {
 
     public var isInsecure: Bool { self.selected.isInsecure }
 
+    public var anchoringRegister: AnchoringRegister? { self.selected.anchoringRegister }
+
     public func evidence(reportData: [UInt8]) async throws(AttestationError) -> Evidence {
         try await self.selected.evidence(reportData: reportData)
     }

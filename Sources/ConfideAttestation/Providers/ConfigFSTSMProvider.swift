@@ -18,6 +18,7 @@ public struct ConfigFSTSMProvider: EvidenceProvider {
     /// The kind of evidence this provider produces, from the entry's `provider` file.
     public let evidenceType: EvidenceType
 
+    private let rtmr3: RTMR3Anchor?
     private let afterInblobWrite: (@Sendable (_ entry: String) throws -> Void)?
 
     /// Creates a provider after checking which TEE configfs-tsm reports.
@@ -27,14 +28,17 @@ public struct ConfigFSTSMProvider: EvidenceProvider {
     ///     `nil` to accept whichever the machine provides.
     ///   - root: The configfs-tsm report directory; tests point it at a fake tree.
     ///   - entryName: A fixed entry to use (created if missing, never removed), or `nil` for a fresh one per request.
+    ///   - rtmr3Path: Where TDX's RTMR3 can be extended (see ``RTMR3Anchor``); used when the file exists.
     /// - Throws: ``AttestationError/ErrorCode/providerUnavailable`` when configfs-tsm is absent or reports an unknown
     ///   provider, ``AttestationError/ErrorCode/providerMismatch`` when it is not the expected one.
     public init(
         expected: EvidenceType? = nil,
         root: String = Self.defaultRoot,
-        entryName: String? = nil
+        entryName: String? = nil,
+        rtmr3Path: String = RTMR3Anchor.defaultPath
     ) throws(AttestationError) {
-        try self.init(expected: expected, root: root, entryName: entryName, afterInblobWrite: nil)
+        try self.init(
+            expected: expected, root: root, entryName: entryName, rtmr3Path: rtmr3Path, afterInblobWrite: nil)
     }
 
     /// Creates a provider with a hook run right after `inblob` is written, so that a fake tree can play the kernel.
@@ -42,6 +46,7 @@ public struct ConfigFSTSMProvider: EvidenceProvider {
         expected: EvidenceType?,
         root: String,
         entryName: String?,
+        rtmr3Path: String = RTMR3Anchor.defaultPath,
         afterInblobWrite: (@Sendable (_ entry: String) throws -> Void)?
     ) throws(AttestationError) {
         self.root = root
@@ -57,9 +62,15 @@ public struct ConfigFSTSMProvider: EvidenceProvider {
             )
         }
         self.evidenceType = found
+        self.rtmr3 = found == .tdxQuote ? RTMR3Anchor(path: rtmr3Path) : nil
     }
 
     public var isInsecure: Bool { false }
+
+    /// RTMR3, when the machine is TDX and the kernel lets it be extended.
+    public var anchoringRegister: AnchoringRegister? {
+        self.rtmr3.map { AnchoringRegister(name: "rtmr3", anchor: $0) }
+    }
 
     /// Asks the kernel for evidence carrying `reportData` (64 bytes).
     ///

@@ -33,6 +33,16 @@ public protocol EvidenceProvider: Sendable {
     /// Whether the evidence proves nothing (simulated); servers should say so loudly.
     var isInsecure: Bool { get }
 
-    /// Produces evidence whose report data is `reportData` (64 bytes, see ``reportData(keyConfigurations:nonce:)``).
+    /// Produces evidence whose report data is `reportData` (64 bytes, see
+    /// ``reportData(keyConfigurations:nonce:measurementLog:)``).
     func evidence(reportData: [UInt8]) async throws(AttestationError) -> Evidence
+
+    /// The register this provider's evidence reports and the server's measurement events are anchored in, or
+    /// `nil` when the log is bound through the report data only (SEV-SNP, TDX without RTMR3 extension).
+    var anchoringRegister: AnchoringRegister? { get }
+}
+
+extension EvidenceProvider {
+    /// No register: the log is bound through the report data only.
+    public var anchoringRegister: AnchoringRegister? { nil }
 }

@@ -46,6 +46,8 @@ extension AttestationError {
             case measurementNotAllowed
             case debugNotAllowed
             case qeIdentityMismatch
+            case measurementLogMismatch
+            case measurementLogRefused
             case simulatedEvidenceRefused
             case invalidArgument
             case providerUnavailable
@@ -85,6 +87,10 @@ extension AttestationError {
         /// The quoting enclave that signed a TDX quote is not the one Intel publishes (MRSIGNER, ISVPRODID,
         /// MISCSELECT or ATTRIBUTES differ).
         public static let qeIdentityMismatch = ErrorCode(.qeIdentityMismatch)
+        /// The measurement log does not replay to the register the evidence reports.
+        public static let measurementLogMismatch = ErrorCode(.measurementLogMismatch)
+        /// The measurement log records something the policy does not allow.
+        public static let measurementLogRefused = ErrorCode(.measurementLogRefused)
         /// Simulated evidence was presented and the policy does not accept it.
         public static let simulatedEvidenceRefused = ErrorCode(.simulatedEvidenceRefused)
         /// A caller-supplied argument is out of range (for example a nonce length).

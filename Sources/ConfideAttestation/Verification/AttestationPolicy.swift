@@ -1,11 +1,12 @@
+public import ConfideMeasurement
 public import Foundation
 
-/// What a client accepts: the measurements it trusts, the report data it expects, and whether simulated evidence
-/// is acceptable.
+/// What a client accepts: the measurements it trusts, the report data it expects, whether simulated evidence
+/// is acceptable, and what may run on the server (its measurement log's policy).
 ///
 /// An empty allow-list accepts nothing: a policy must name every measurement it trusts.
 public struct AttestationPolicy: Sendable {
-    /// The report data the evidence must carry: see ``reportData(keyConfigurations:nonce:)``.
+    /// The report data the evidence must carry: see ``reportData(keyConfigurations:nonce:measurementLog:)``.
     public var expectedReportData: [UInt8]
     /// The TDX reference values accepted; evidence must match at least one entry.
     public var allowedTDX: [TDXReferenceValues]
@@ -21,6 +22,9 @@ public struct AttestationPolicy: Sendable {
     public var acceptDebug: Bool
     /// The time at which certificate chains must be valid; `nil` means the current time.
     public var validationTime: Date?
+    /// What the server's measurement log may hold (its executable, plugins, models and settings); `nil` accepts
+    /// any log (the log is still bound to the evidence, and replayed into simulated evidence's register).
+    public var measurements: MeasurementPolicy?
 
     /// Creates a policy that expects `expectedReportData` and accepts nothing until measurements are added.
     public init(expectedReportData: [UInt8]) {
@@ -32,11 +36,15 @@ public struct AttestationPolicy: Sendable {
         self.acceptSimulated = false
         self.acceptDebug = false
         self.validationTime = nil
+        self.measurements = nil
     }
 
-    /// Creates a policy that expects the binding of `keyConfigurations` and the client's fresh `nonce`.
-    public init(keyConfigurations: [UInt8], nonce: [UInt8]) throws(AttestationError) {
-        self.init(expectedReportData: try reportData(keyConfigurations: keyConfigurations, nonce: nonce))
+    /// Creates a policy that expects the binding of `keyConfigurations`, the measurement log's digest and the
+    /// client's fresh `nonce`.
+    public init(keyConfigurations: [UInt8], nonce: [UInt8], measurementLog: [UInt8]) throws(AttestationError) {
+        self.init(
+            expectedReportData: try reportData(
+                keyConfigurations: keyConfigurations, nonce: nonce, measurementLog: measurementLog))
     }
 }
 

@@ -82,17 +82,21 @@ public enum PluginLoader {
 
     /// Opens a shared library with `dlopen(RTLD_NOW | RTLD_LOCAL)` and negotiates with its entry point.
     /// The library is never closed: a Swift image cannot be unloaded safely.
-    public static func open(path: String) throws(PluginLoadError) -> LoadedPlugin {
+    /// - Parameters:
+    ///   - path: What `dlopen` opens (for example `/proc/self/fd/N` of a file already read and measured).
+    ///   - origin: Where the plugin came from, for messages and ``LoadedPlugin/origin``; `path` when omitted.
+    public static func open(path: String, origin: String? = nil) throws(PluginLoadError) -> LoadedPlugin {
+        let origin = origin ?? path
         _ = dlerror()
         guard let image = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
             let reason = dlerror().map { String(cString: $0) } ?? "unknown error"
-            throw PluginLoadError(.notALibrary, "cannot load a plugin: \(reason)")
+            throw PluginLoadError(.notALibrary, "cannot load a plugin from \(origin): \(reason)")
         }
         guard let symbol = dlsym(image, CONFIDE_PLUGIN_ENTRY) else {
-            throw PluginLoadError(.missingEntry, "\(path) does not export \(CONFIDE_PLUGIN_ENTRY): not a Confide plugin")
+            throw PluginLoadError(.missingEntry, "\(origin) does not export \(CONFIDE_PLUGIN_ENTRY): not a Confide plugin")
         }
         let entry = unsafeBitCast(symbol, to: ConfidePluginEntryFn.self)
-        return try negotiate(entry: entry, origin: path)
+        return try negotiate(entry: entry, origin: origin)
     }
 
     /// Negotiates with an entry point: calls it with the host's version and checks the descriptor.
