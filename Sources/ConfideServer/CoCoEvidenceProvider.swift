@@ -44,6 +44,19 @@ public struct CoCoEvidenceProvider: EvidenceProvider {
 
     public var isInsecure: Bool { false }
 
+    /// The attestation agent behind `provider`, itself a ``CoCoEvidenceProvider`` or one that automatic detection
+    /// chose; `nil` for evidence from anywhere else. Where it is not `nil`, runtime measurements go through the
+    /// agent's event log, never straight to the TEE's registers, which would break the agent's replay of its log.
+    public static func agent(behind provider: any EvidenceProvider) -> CoCoAttestationAgent? {
+        if let coco = provider as? CoCoEvidenceProvider {
+            return coco.agent
+        }
+        if let automatic = provider as? AutomaticEvidenceProvider {
+            return agent(behind: automatic.selected)
+        }
+        return nil
+    }
+
     public func evidence(reportData: [UInt8]) async throws(AttestationError) -> Evidence {
         try await self.agentEvidence(reportData: reportData).evidence
     }

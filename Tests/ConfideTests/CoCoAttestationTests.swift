@@ -306,12 +306,14 @@ struct CoCoAttestationTests {
         let found = try await AutomaticEvidenceProvider.detect(configFSRoot: absent, agent: agent.client)
         #expect(found.warning == nil)
         #expect(found.selected is CoCoEvidenceProvider)
+        #expect(CoCoEvidenceProvider.agent(behind: found)?.port == agent.port)
         #expect(found.evidenceType == .tdxQuote && !found.isInsecure)
         #expect(agent.runtimeData.count == 1, "detection asks for evidence once")
 
         agent.mode = .featureOff
         let off = try await AutomaticEvidenceProvider.detect(configFSRoot: absent, agent: agent.client)
         #expect(off.evidenceType == .simulated)
+        #expect(CoCoEvidenceProvider.agent(behind: off) == nil)
         #expect(off.warning?.contains("agent.guest_components_rest_api=all") == true, "\(off.warning ?? "")")
 
         let closed = try await CoCoAgentStandIn.start(.featureOff)
