@@ -93,7 +93,9 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: """
         Where attestation evidence comes from: auto (TDX or SEV-SNP through configfs-tsm when present, otherwise \
-        simulated with a warning), simulated (insecure), tdx or snp.
+        through the Confidential Containers attestation agent at 127.0.0.1:8006 when it answers, otherwise simulated \
+        with a warning), simulated (insecure), tdx or snp (configfs-tsm), or coco (the attestation agent, inside a \
+        Confidential Containers pod).
         """)
     var attestation: AttestationMode = .auto
 
@@ -114,7 +116,7 @@ struct Serve: AsyncParsableCommand {
 
     /// The evidence providers `--attestation` names.
     enum AttestationMode: String, ExpressibleByArgument, CaseIterable {
-        case auto, simulated, tdx, snp
+        case auto, simulated, tdx, snp, coco
 
         var source: AttestationSource {
             switch self {
@@ -122,6 +124,7 @@ struct Serve: AsyncParsableCommand {
             case .simulated: .simulated
             case .tdx: .tdx
             case .snp: .snp
+            case .coco: .coco
             }
         }
     }

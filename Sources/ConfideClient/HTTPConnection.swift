@@ -43,6 +43,14 @@ public struct ClientError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
+/// A response whose body was longer than the connection allows (`maxResponseBodySize`).
+public struct ResponseTooLarge: Error, Sendable, CustomStringConvertible {
+    /// The most body bytes the connection accepts.
+    public let limit: Int
+
+    public var description: String { "the response body is larger than \(limit) bytes" }
+}
+
 /// One keep-alive HTTP/1.1 connection. Requests are sent in order and may be pipelined; each `send`
 /// returns its own response.
 public final class HTTPConnection: Sendable {
@@ -62,15 +70,22 @@ public final class HTTPConnection: Sendable {
     }
 
     /// Opens a connection to `host:port`, for callers that work with futures.
+    ///
+    /// - Parameters:
+    ///   - connectTimeout: How long connecting may take.
+    ///   - maxResponseBodySize: The most body bytes a response may have; a longer one fails its request with
+    ///     ``ResponseTooLarge`` and closes the connection, instead of being held in memory.
     public static func connecting(
-        host: String, port: Int, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        host: String, port: Int, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        connectTimeout: TimeAmount = .seconds(10), maxResponseBodySize: Int = .max
     ) -> EventLoopFuture<HTTPConnection> {
         ClientBootstrap(group: group)
+            .connectTimeout(connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(ResponseHandler())
+                    try channel.pipeline.syncOperations.addHandler(ResponseHandler(maxBodySize: maxResponseBodySize))
                 }
             }
             .connect(host: host, port: port)
@@ -117,9 +132,14 @@ private final class ResponseHandler: ChannelDuplexHandler {
     typealias OutboundIn = PendingRequest
     typealias OutboundOut = HTTPClientRequestPart
 
+    private let maxBodySize: Int
     private var waiting: [EventLoopPromise<ClientResponse>] = []
     private var head: HTTPResponseHead?
     private var body = ByteBuffer()
+
+    init(maxBodySize: Int) {
+        self.maxBodySize = maxBodySize
+    }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let pending = unwrapOutboundIn(data)
@@ -139,6 +159,14 @@ private final class ResponseHandler: ChannelDuplexHandler {
             self.head = head
             body = context.channel.allocator.buffer(capacity: 0)
         case .body(var chunk):
+            guard head != nil else { return }
+            guard chunk.readableBytes <= maxBodySize - body.readableBytes else {
+                head = nil
+                body = ByteBuffer()
+                failAll(ResponseTooLarge(limit: maxBodySize))
+                context.close(promise: nil)
+                return
+            }
             body.writeBuffer(&chunk)
         case .end:
             guard let head, !waiting.isEmpty else { return }

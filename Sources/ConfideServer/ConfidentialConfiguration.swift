@@ -33,7 +33,8 @@ public struct ObliviousGatewayConfiguration: Sendable {
 
 /// Where the attestation evidence served at `/attestation` comes from.
 public enum AttestationSource: Sendable {
-    /// Intel TDX or AMD SEV-SNP through configfs-tsm when present, otherwise simulated evidence (with a warning).
+    /// Intel TDX or AMD SEV-SNP through configfs-tsm when present, otherwise through the Confidential Containers
+    /// attestation agent when it answers, otherwise simulated evidence (with a warning).
     case automatic
     /// Simulated evidence signed by a key generated at start-up. **Insecure**: it proves nothing.
     case simulated
@@ -41,6 +42,9 @@ public enum AttestationSource: Sendable {
     case tdx
     /// AMD SEV-SNP reports through configfs-tsm; the server does not start without them.
     case snp
+    /// TDX quotes or SEV-SNP reports through the Confidential Containers attestation agent
+    /// (``ServerConfiguration/attestationAgent``), as inside a CoCo pod; the server does not start without them.
+    case coco
     /// A provider chosen by the caller.
     case provider(any EvidenceProvider)
 }

@@ -55,6 +55,9 @@ public struct ServerConfiguration: Sendable {
     public var oblivious = ObliviousGatewayConfiguration()
     /// Where the attestation evidence served at `/attestation` comes from.
     public var attestation: AttestationSource = .automatic
+    /// The Confidential Containers attestation agent that `.coco` takes evidence from and `.automatic` tries when
+    /// configfs-tsm is absent.
+    public var attestationAgent = CoCoAttestationAgent()
 
     /// Creates a configuration.
     public init(handlersDirectory: String, modelsDirectory: String) {
@@ -115,8 +118,11 @@ public final class InferenceServer: Service, Sendable {
             case .debug: logger.debug("\(message)")
             }
         }
-        let evidenceProvider = try makeEvidenceProvider(configuration.attestation, logger: logger)
-        let register = evidenceProvider.anchoringRegister
+        let evidenceProvider = try await makeEvidenceProvider(
+            configuration.attestation, agent: configuration.attestationAgent, logger: logger)
+        let register = CoCoEvidenceProvider.agent(behind: evidenceProvider).map {
+            AnchoringRegister(name: "aael", anchor: AttestationAgentAnchor(agent: $0))
+        } ?? evidenceProvider.anchoringRegister
         let measurements = MeasurementLog(anchors: register.map { [$0.anchor] } ?? [])
         try StartupMeasurements.record(configuration, provider: evidenceProvider, into: measurements)
         logger.info("measurement log", metadata: ["anchored_in": "\(register?.name ?? "report data only")"])
@@ -252,16 +258,16 @@ public final class InferenceServer: Service, Sendable {
         return try GatewayKeyStore(currentKey: key, gracePeriod: oblivious.gracePeriod)
     }
 
-    private static func makeEvidenceProvider(_ source: AttestationSource, logger: Logger) throws
-        -> any EvidenceProvider
-    {
+    private static func makeEvidenceProvider(
+        _ source: AttestationSource, agent: CoCoAttestationAgent, logger: Logger
+    ) async throws -> any EvidenceProvider {
         let insecure = "INSECURE: serving SIMULATED attestation evidence that proves nothing about this machine; "
             + "requests are NOT confidential. Clients refuse it unless they opt in."
         let provider: any EvidenceProvider
         var warning: String?
         switch source {
         case .automatic:
-            let automatic = try AutomaticEvidenceProvider()
+            let automatic = try await AutomaticEvidenceProvider.detect(agent: agent)
             warning = automatic.warning
             provider = automatic
         case .simulated:
@@ -270,6 +276,8 @@ public final class InferenceServer: Service, Sendable {
             provider = try ConfigFSTSMProvider(expected: .tdxQuote)
         case .snp:
             provider = try ConfigFSTSMProvider(expected: .snpReport)
+        case .coco:
+            provider = try await CoCoEvidenceProvider(agent: agent)
         case .provider(let chosen):
             provider = chosen
         }

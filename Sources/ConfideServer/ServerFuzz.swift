@@ -1,3 +1,4 @@
+import ConfideAttestation
 import ConfideHost
 import ConfideKServe
 import NIOCore
@@ -22,6 +23,19 @@ public enum ServerFuzz {
         let query = String(decoding: bytes, as: UTF8.self)
         if let parameters = try? QueryParameters(parsing: query[...]), let nonce = try? AttestationAPI.nonce(parameters) {
             precondition((16...64).contains(nonce.count), "accepted a nonce of \(nonce.count) bytes")
+        }
+    }
+
+    /// Unwraps `bytes` as the Confidential Containers attestation agent's evidence answer; evidence it accepts must
+    /// be a whole SEV-SNP report or a TDX quote within its size limit.
+    public static func cocoEvidence(_ bytes: [UInt8]) {
+        guard let answer = try? CoCoAttestationAgent.parseEvidence(bytes) else { return }
+        switch answer.evidence.type {
+        case .snpReport:
+            precondition(answer.evidence.bytes.count == SNPReport.size, "rebuilt a report of another size")
+        case .tdxQuote:
+            precondition(answer.evidence.bytes.count <= TDXQuote.maximumSize, "accepted an oversized quote")
+        case .simulated: preconditionFailure("unwrapped simulated evidence")
         }
     }
 

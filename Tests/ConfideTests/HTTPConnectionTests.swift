@@ -1,4 +1,5 @@
 import ConfideClient
+import ConfideServer
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -23,5 +24,32 @@ struct HTTPConnectionTests {
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(outcome.withLock { $0 } == "failed")
+    }
+
+    /// A body of exactly the limit arrives; one byte more fails the request instead of being held.
+    @Test func aResponseBodyOverTheLimitFailsItsRequest() async throws {
+        let server = try await HTTPServer.start(
+            host: "127.0.0.1", port: 0, responder: FixedBody(size: 1000), maxBodySize: 1024)
+        defer { Task { await server.shutdown() } }
+        let atLimit = try await HTTPConnection.connecting(
+            host: "127.0.0.1", port: server.port, maxResponseBodySize: 1000
+        ).get()
+        defer { atLimit.closeNow() }
+        #expect(try await atLimit.send(ClientRequest(method: .GET, uri: "/")).body.readableBytes == 1000)
+        let below = try await HTTPConnection.connecting(host: "127.0.0.1", port: server.port, maxResponseBodySize: 999)
+            .get()
+        defer { below.closeNow() }
+        await #expect(throws: ResponseTooLarge.self) {
+            _ = try await below.send(ClientRequest(method: .GET, uri: "/"))
+        }
+    }
+}
+
+/// Answers every request with `size` bytes.
+private struct FixedBody: RequestResponder {
+    let size: Int
+
+    func handle(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void) {
+        respond(ServerResponse(body: ByteBuffer(repeating: 0x61, count: size)))
     }
 }

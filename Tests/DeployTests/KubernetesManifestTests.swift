@@ -174,7 +174,9 @@ struct KubernetesManifestTests {
     @Test func tdxOverlayRunsInATDXGuestWithTheDataHub() throws {
         let deployment = try ConfideDeployment("deploy/kubernetes/overlays/tdx")
         #expect(deployment.pod["runtimeClassName"] == .string("kata-qemu-tdx"))
-        #expect(deployment.serve.attestation == .tdx)
+        // Stock CoCo guests keep configfs-tsm from containers: evidence comes from the attestation agent, whose REST
+        // API the kernel parameter turns on.
+        #expect(deployment.serve.attestation == .coco)
         let provider = try #require(deployment.serve.keyProvider)
         #expect(
             provider == "cdh" || provider == "cdh:127.0.0.1:8006",
@@ -185,6 +187,9 @@ struct KubernetesManifestTests {
             let value = try #require(annotations[key]?.string, "no \(key)")
             #expect(Int(value).map { $0 > 0 } == true, "\(key) is \(value), not a positive integer")
         }
+        let kernelParameters = try #require(
+            annotations["io.katacontainers.config.hypervisor.kernel_params"]?.string, "no kernel_params annotation")
+        #expect(kernelParameters.split(separator: " ").contains("agent.guest_components_rest_api=all"))
     }
 
     @Test func devOverlayServesSimulatedEvidenceOutsideATEE() throws {

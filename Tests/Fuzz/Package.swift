@@ -25,6 +25,7 @@ let package = Package(
         fuzzTarget("FuzzInferRequest", "ConfideServer"),
         fuzzTarget("FuzzInferResponse", "ConfideKServe"),
         fuzzTarget("FuzzAttestationQuery", "ConfideServer"),
+        fuzzTarget("FuzzCoCoEvidence", "ConfideServer"),
         fuzzTarget("FuzzRouter", "ConfideServer"),
         fuzzTarget("FuzzManagementQuery", "ConfideServer"),
         fuzzTarget("FuzzModelArchive", "ConfideServer"),

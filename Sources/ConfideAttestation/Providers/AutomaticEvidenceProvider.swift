@@ -29,6 +29,13 @@ public struct AutomaticEvidenceProvider: EvidenceProvider {
         }
     }
 
+    /// Wraps a provider that a probe elsewhere chose (for example the Confidential Containers attestation agent, found
+    /// where configfs-tsm is absent), with the operators' warning when it is simulated.
+    public init(selected: any EvidenceProvider, warning: String?) {
+        self.selected = selected
+        self.warning = warning
+    }
+
     public var evidenceType: EvidenceType { self.selected.evidenceType }
 
     public var isInsecure: Bool { self.selected.isInsecure }

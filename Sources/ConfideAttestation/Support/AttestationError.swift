@@ -11,7 +11,8 @@ public struct AttestationError: Error, Hashable, Sendable, CustomStringConvertib
     /// Where the error was raised.
     public let location: String
 
-    init(_ code: ErrorCode, _ message: String, file: String = #fileID, line: UInt = #line) {
+    /// Creates an error; the package's other modules raise these too (the attestation agent's client).
+    package init(_ code: ErrorCode, _ message: String, file: String = #fileID, line: UInt = #line) {
         self.code = code
         self.message = message
         self.location = "\(file):\(line)"
@@ -53,6 +54,7 @@ extension AttestationError {
             case providerUnavailable
             case providerMismatch
             case concurrentRequest
+            case providerFailed
             case io
         }
 
@@ -97,10 +99,14 @@ extension AttestationError {
         public static let invalidArgument = ErrorCode(.invalidArgument)
         /// No evidence provider is available on this machine.
         public static let providerUnavailable = ErrorCode(.providerUnavailable)
-        /// The configfs-tsm provider is not the one that was asked for.
+        /// The evidence provider (configfs-tsm, the attestation agent) produces another kind of evidence than the one
+        /// that was asked for.
         public static let providerMismatch = ErrorCode(.providerMismatch)
         /// Another writer changed the configfs-tsm report while it was being produced.
         public static let concurrentRequest = ErrorCode(.concurrentRequest)
+        /// The evidence provider answered, but with an error or with something it should not (for example the
+        /// Confidential Containers attestation agent answering HTTP 500).
+        public static let providerFailed = ErrorCode(.providerFailed)
         /// Reading or writing a file failed.
         public static let io = ErrorCode(.io)
 
