@@ -3,6 +3,7 @@ public import ConfideMeasurement
 import CConfide
 import CConfideSystem
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -50,8 +51,7 @@ public struct HandlerRegistry: Sendable {
     /// Loads one plugin file, recording it as loaded or refused.
     ///
     /// The file is read once, and the bytes read are what `dlopen` opens: they are copied into a sealed memory
-    /// file loaded through `/proc/self/fd` (and kept open), so the file cannot change between measuring and
-    /// loading. With
+    /// file loaded through `/proc/self/fd`, so the file cannot change between measuring and loading. With
     /// `measurements`, a ``MeasurementEvent/Kind/pluginFile`` event with the bytes' SHA-384 is recorded before any
     /// of the plugin's code runs, and a ``MeasurementEvent/Kind/plugin`` event once its descriptor is accepted;
     /// a plugin whose event cannot be recorded is refused.
@@ -67,12 +67,12 @@ public struct HandlerRegistry: Sendable {
         } catch {
             return refuse(path, .notALibrary, "\(path) could not be measured: \(error.message)")
         }
-        let descriptor = bytes.withUnsafeBytes { confide_sealed_memory_file(file, $0.baseAddress, $0.count) }
-        guard descriptor >= 0 else {
-            return refuse(path, .notALibrary, "cannot stage \(path) for loading: \(String(cString: strerror(errno)))")
+        let descriptor: Int32
+        do throws(PluginLoadError) {
+            descriptor = try Self.stage(bytes, digest: digest, name: file)
+        } catch {
+            return refusals.append(Refusal(path: path, error: error))
         }
-        // The memory file stays open, as the library stays loaded: the dynamic linker knows a library by its path,
-        // so a `/proc/self/fd` number must never be reused for another plugin.
         let plugin: LoadedPlugin
         do {
             plugin = try PluginLoader.open(path: "/proc/self/fd/\(descriptor)", origin: path)
@@ -93,6 +93,27 @@ public struct HandlerRegistry: Sendable {
             return refuse(path, .invalidDescriptor, "plugin '\(plugin.name)' could not be measured: \(error.message)")
         }
         add(plugin)
+    }
+
+    /// The sealed memory files staged so far, by the SHA-384 of their bytes. They stay open, as libraries stay
+    /// loaded: the dynamic linker knows a library by its path, so a `/proc/self/fd` number must never be reused for
+    /// other bytes, and the same bytes staged again reuse their file, so `dlopen` returns the image already loaded.
+    private static let staged = Mutex<[[UInt8]: Int32]>([:])
+
+    /// The descriptor of a sealed memory file holding exactly `bytes`.
+    private static func stage(_ bytes: [UInt8], digest: [UInt8], name: String) throws(PluginLoadError) -> Int32 {
+        try staged.withLock { staged throws(PluginLoadError) in
+            if let descriptor = staged[digest] {
+                return descriptor
+            }
+            let descriptor = bytes.withUnsafeBytes { confide_sealed_memory_file(name, $0.baseAddress, $0.count) }
+            guard descriptor >= 0 else {
+                throw PluginLoadError(
+                    .notALibrary, "cannot stage \(name) for loading: \(String(cString: strerror(errno)))")
+            }
+            staged[digest] = descriptor
+            return descriptor
+        }
     }
 
     private mutating func refuse(_ path: String, _ code: PluginLoadError.Code, _ message: String) {
