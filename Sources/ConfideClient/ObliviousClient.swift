@@ -91,7 +91,8 @@ public final class ObliviousClient: Sendable {
                 evidence: document.evidence, type: document.evidenceType, endorsements: document.endorsements,
                 policy: policy)
             measured = try AttestationVerifier.verify(
-                measurementLog: document.measurements, evidence: verified, policy: policy)
+                measurementLog: document.measurements, register: document.register, evidence: verified,
+                policy: policy)
         } catch {
             throw ObliviousClientError(
                 .attestationRefused, "the server's \(document.evidenceType.rawValue) evidence is refused: "

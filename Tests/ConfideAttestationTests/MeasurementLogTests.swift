@@ -106,17 +106,43 @@ struct MeasurementLogTests {
         policy.allowedSimulatedMeasurements = [SimulatedEvidenceProvider.defaultMeasurement]
         let evidence = try await provider.evidence(reportData: policy.expectedReportData)
         let verified = try await AttestationVerifier.verify(evidence, policy: policy)
-        let state = try AttestationVerifier.verify(measurementLog: log.snapshot, evidence: verified, policy: policy)
+        let state = try AttestationVerifier.verify(
+            measurementLog: log.snapshot, register: "simulated-rtmr3", evidence: verified, policy: policy)
         #expect(state.plugins.map(\.name) == ["echo"])
         // A log the register did not see: an event missing, or one more.
         for other in [MeasurementLogSnapshot(events: []), MeasurementLogSnapshot(events: [Self.plugin, Self.plugin])] {
             expectError(.measurementLogMismatch) {
-                _ = try AttestationVerifier.verify(measurementLog: other, evidence: verified, policy: policy)
+                _ = try AttestationVerifier.verify(
+                    measurementLog: other, register: "simulated-rtmr3", evidence: verified, policy: policy)
             }
         }
         policy.measurements = MeasurementPolicy()
         expectError(.measurementLogRefused) {
-            _ = try AttestationVerifier.verify(measurementLog: log.snapshot, evidence: verified, policy: policy)
+            _ = try AttestationVerifier.verify(
+            measurementLog: log.snapshot, register: "simulated-rtmr3", evidence: verified, policy: policy)
+        }
+    }
+
+    /// A TDX quote's RTMR3 must replay the log when the server says it anchors there or the policy requires it.
+    @Test func aTDXQuotesRTMR3MustReplayTheLogWhenRequired() throws {
+        let quote = try TDXQuote(bytes: try Fixtures.bytes("tdx-quote-v4-b.bin"))
+        let verified = VerifiedEvidence(
+            type: .tdxQuote, measurement: quote.body.mrTD, reportData: quote.body.reportData, claims: .tdx(quote))
+        let log = MeasurementLogSnapshot(events: [Self.plugin])
+        var policy = AttestationPolicy(expectedReportData: quote.body.reportData)
+        #expect(quote.body.rtmrs[3] != log.digest)
+        _ = try AttestationVerifier.verify(measurementLog: log, register: "none", evidence: verified, policy: policy)
+        expectError(.measurementLogMismatch) {
+            _ = try AttestationVerifier.verify(measurementLog: log, register: "rtmr3", evidence: verified, policy: policy)
+        }
+        policy.measurements = Self.policy
+        policy.measurements?.rtmr3 = .replay
+        expectError(.measurementLogMismatch) {
+            _ = try AttestationVerifier.verify(measurementLog: log, register: "none", evidence: verified, policy: policy)
+        }
+        policy.measurements?.rtmr3 = .ignore
+        expectError(.measurementLogRefused) {
+            _ = try AttestationVerifier.verify(measurementLog: log, register: "aael", evidence: verified, policy: policy)
         }
     }
 

@@ -4,13 +4,15 @@ extension AttestationVerifier {
     /// Checks a server's measurement log against evidence that already passed ``verify(evidence:type:endorsements:policy:)``
     /// with the report data that binds the log's digest, and returns what the log says is live.
     ///
-    /// Simulated evidence's RTMR3 must equal the log's replay; a TDX quote's RTMR3 must too when the policy's
-    /// measurement policy asks for it (``MeasurementPolicy/RegisterRequirement/replay``). Then every event must be
-    /// allowed by ``AttestationPolicy/measurements``, when set.
+    /// Simulated evidence's RTMR3 must equal the log's replay; a TDX quote's RTMR3 must too when the server says it
+    /// anchors its log there (`register` is `rtmr3`) or the policy's measurement policy asks for it
+    /// (``MeasurementPolicy/RegisterRequirement/replay``), so a server cannot escape the check by naming another
+    /// register. Then every event must be allowed by ``AttestationPolicy/measurements``, when set.
     /// - Throws: ``AttestationError/ErrorCode/measurementLogMismatch`` when a register disagrees with the log,
     ///   ``AttestationError/ErrorCode/measurementLogRefused`` naming the first event or setting the policy refuses.
     public static func verify(
-        measurementLog log: MeasurementLogSnapshot, evidence: VerifiedEvidence, policy: AttestationPolicy
+        measurementLog log: MeasurementLogSnapshot, register: String, evidence: VerifiedEvidence,
+        policy: AttestationPolicy
     ) throws(AttestationError) -> MeasuredState {
         let replayed = log.digest
         switch evidence.claims {
@@ -22,7 +24,8 @@ extension AttestationVerifier {
                         + "(\(Hex.encode(replayed)))")
             }
         case .tdx(let quote):
-            if policy.measurements?.rtmr3 == .replay, quote.body.rtmrs.count == 4, quote.body.rtmrs[3] != replayed {
+            let required = register == "rtmr3" || policy.measurements?.rtmr3 == .replay
+            if required, quote.body.rtmrs.count == 4, quote.body.rtmrs[3] != replayed {
                 throw AttestationError(
                     .measurementLogMismatch,
                     "RTMR3 \(Hex.encode(quote.body.rtmrs[3])) is not the replay of the measurement log "

@@ -19,6 +19,14 @@ public struct VerifiedEvidence: Sendable {
     /// All parsed fields.
     public let claims: Claims
 
+    /// Wraps claims that passed every check.
+    package init(type: EvidenceType, measurement: [UInt8], reportData: [UInt8], claims: Claims) {
+        self.type = type
+        self.measurement = measurement
+        self.reportData = reportData
+        self.claims = claims
+    }
+
     /// Whether the evidence was simulated, and so proves nothing about the hardware.
     public var isSimulated: Bool {
         self.type == .simulated
