@@ -247,3 +247,22 @@ struct FailingAnchor: MeasurementAnchor {
         throw MeasurementError("refused")
     }
 }
+
+/// The measurement fuzz entry points over random and mutated inputs; the test passes if nothing traps.
+struct MeasurementFuzzEntryPointTests {
+    @Test func servedLogAndPolicyEntryPoints() {
+        var rng = FuzzEntryPointTests.SplitMix64(state: 18)
+        let log = JSONValue.object(
+            MeasurementLogSnapshot(events: [MeasurementLogTests.plugin, MeasurementLogTests.executable])
+                .json(register: "rtmr3").objectValue ?? JSONObject()).serialized
+        let policy = JSONValue.object(MeasurementLogTests.policy.json.objectValue ?? JSONObject()).serialized
+        for round in 0..<3_000 {
+            MeasurementFuzz.servedLog(
+                round % 5 == 0 ? FuzzEntryPointTests.random(&rng, maximumCount: 300)
+                    : FuzzEntryPointTests.mutate(log, &rng))
+            MeasurementFuzz.policyFile(
+                round % 5 == 0 ? FuzzEntryPointTests.random(&rng, maximumCount: 300)
+                    : FuzzEntryPointTests.mutate(policy, &rng))
+        }
+    }
+}

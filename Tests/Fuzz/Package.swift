@@ -35,6 +35,8 @@ let package = Package(
         fuzzTarget("FuzzTDXQuote", "ConfideAttestation"),
         fuzzTarget("FuzzSNPReport", "ConfideAttestation"),
         fuzzTarget("FuzzSimulatedEvidence", "ConfideAttestation"),
+        fuzzTarget("FuzzMeasurementLog", "ConfideMeasurement"),
+        fuzzTarget("FuzzMeasurementPolicy", "ConfideMeasurement"),
         fuzzTarget("FuzzSafeTensors", "BertModel"),
         fuzzTarget("FuzzBertTokenizer", "BertModel"),
     ]

@@ -1,0 +1,4 @@
+import ConfideMeasurement
+import FuzzDriver
+
+runFuzzer(MeasurementFuzz.servedLog)
