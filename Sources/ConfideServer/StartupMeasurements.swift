@@ -8,6 +8,12 @@ enum StartupMeasurements {
     /// Where the running executable can be read.
     static let executable = "/proc/self/exe"
 
+    /// The executable's event, measured once per process: every server a process starts runs the same bytes.
+    private static let executableEvent = Result { () throws(MeasurementError) -> MeasurementEvent in
+        let path = (try? FileManager.default.destinationOfSymbolicLink(atPath: executable)) ?? executable
+        return MeasurementEvent(kind: .executable, fields: ["path": path], digest: try SubjectDigest.ofFile(executable))
+    }
+
     /// Records the executable and the access settings of `configuration` into `log`.
     ///
     /// Settings (descriptor `{"name","value"}`, digest SHA-384 of the value unless said otherwise):
@@ -16,9 +22,7 @@ enum StartupMeasurements {
     static func record(
         _ configuration: ServerConfiguration, provider: any EvidenceProvider, into log: MeasurementLog
     ) throws(MeasurementError) {
-        let path = (try? FileManager.default.destinationOfSymbolicLink(atPath: executable)) ?? executable
-        try log.record(
-            MeasurementEvent(kind: .executable, fields: ["path": path], digest: try SubjectDigest.ofFile(executable)))
+        try log.record(try executableEvent.get())
         if let tokens = configuration.tokens {
             try log.record(
                 MeasurementEvent(
