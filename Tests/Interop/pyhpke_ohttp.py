@@ -1,10 +1,10 @@
 """Sends Oblivious HTTP (RFC 9458) requests to a Confide server with pyhpke, an HPKE implementation nobody here wrote.
 
 Usage: python3 pyhpke_ohttp.py HOST:PORT MODEL
-Fetches the key configuration (and checks that /attestation binds it), encrypts KServe v2 infer requests for the echo
-model in every suite the server offers, and decrypts and checks the answers, with the example client's Binary HTTP
-and HPKE code (examples/clients/python/confide_client.py). Exits 0 when every check passes; prints what failed
-otherwise.
+Fetches the key configuration (and checks that /attestation binds it, our nonce and the measurement log, computing
+binding v2 and the log's replay on its own), encrypts KServe v2 infer requests for the echo model in every suite the
+server offers, and decrypts and checks the answers, with the example client's Binary HTTP and HPKE code
+(examples/clients/python/confide_client.py). Exits 0 when every check passes; prints what failed otherwise.
 """
 import base64
 import hashlib
@@ -28,6 +28,22 @@ def http(url: str, method: str = "GET", body: bytes | None = None, content_type:
     return status, headers.get("content-type"), content
 
 
+def frame(data: bytes) -> bytes:
+    return len(data).to_bytes(4, "big") + data
+
+
+def log_digest(events: list[dict]) -> bytes:
+    """Replays the served measurement log: r = SHA-384(r || event digest) from 48 zero bytes, each event digest
+    SHA-384("confide-measurement-event-v1" || 0x00 || u16be(type) || frame(descriptor) || frame(digest))."""
+    kinds = {"executable": 1, "plugin-file": 2, "plugin": 3, "model-loaded": 4, "model-unloaded": 5, "setting": 6}
+    register = bytes(48)
+    for event in events:
+        event_digest = hashlib.sha384(b"confide-measurement-event-v1\x00" + kinds[event["type"]].to_bytes(2, "big")
+                                      + frame(event["descriptor"].encode()) + frame(bytes.fromhex(event["digest"])))
+        register = hashlib.sha384(register + event_digest.digest()).digest()
+    return register
+
+
 def main() -> int:
     base, model = "http://" + sys.argv[1], sys.argv[2]
     status, content_type, keys = http(base + "/.well-known/ohttp-gateway")
@@ -35,15 +51,22 @@ def main() -> int:
     configurations = parse_key_configurations(keys)
     assert len(configurations) == 1, configurations
 
-    # The attestation evidence binds these keys and our nonce (simulated evidence: report data at offset 60).
+    # The attestation evidence binds these keys, our nonce and the measurement log (binding v2; simulated evidence
+    # v2: RTMR3 at offset 60, report data at offset 108).
     nonce = os.urandom(32)
     status, _, body = http(base + "/attestation?nonce=" + nonce.hex())
     assert status == 200, body
     document = json.loads(body)
     assert base64.b64decode(document["key_configurations"]) == keys
-    expected = hashlib.sha512(b"confide-attestation-v1\x00" + keys + nonce).digest()
     evidence = base64.b64decode(document["evidence"])
-    assert document["evidence_type"] == "simulated" and evidence[60:124] == expected, "the binding does not match"
+    assert document["evidence_type"] == "simulated" and len(evidence) == 300 and evidence[8:10] == b"\x02\x00", \
+        "not simulated evidence version 2"
+    events = document["measurements"]["events"]
+    assert events and events[0]["type"] == "executable", events
+    digest = log_digest(events)
+    assert evidence[60:108] == digest, "the simulated RTMR3 is not the replay of the measurement log"
+    expected = hashlib.sha512(frame(b"confide-attestation-v2") + frame(keys) + frame(nonce) + frame(digest)).digest()
+    assert evidence[108:172] == expected, "the binding does not match"
 
     config = configurations[0]
     text = "h\u00e9llo from pyhpke"

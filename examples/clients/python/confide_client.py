@@ -3,19 +3,25 @@
 
     python3 confide_client.py --url http://127.0.0.1:8080 --accept-simulated --text "hello" echo
     python3 confide_client.py --url http://10.0.0.5:8080 --measurement <MRTD hex> --confide confide \\
-        --text "A cat sat on the mat." minilm
+        --policy policy.json --text "A cat sat on the mat." minilm
 
-Steps (see docs/CLIENTS.md and docs/ENCRYPTION.md):
-  1. GET /attestation?nonce=<fresh 32 bytes>: evidence and the gateway's key configurations.
-  2. Check that the evidence's report data is SHA-512("confide-attestation-v1" || 0x00 || key configurations ||
-     nonce), that the measurement is one the caller trusts and that the guest is not debuggable; verify the
-     evidence's signatures: simulated evidence here (integrity only: it proves nothing about the machine, and is
-     refused without --accept-simulated); TDX quotes and SEV-SNP reports with `confide attest verify` (--confide),
-     because their certificate chains are not verified by this script.
-  3. Encrypt a Binary HTTP (RFC 9292) request to the attested key with HPKE (pyhpke), POST it as
+Steps (see docs/CLIENTS.md, docs/ENCRYPTION.md and docs/MEASUREMENTS.md):
+  1. GET /attestation?nonce=<fresh 32 bytes>: evidence, the gateway's key configurations and the server's
+     measurement log (what it runs: executable, plugins, models, access settings).
+  2. Check that the evidence's report data is the binding v2, SHA-512(frame("confide-attestation-v2") ||
+     frame(key configurations) || frame(nonce) || frame(log digest)) with frame(x) = u32be(len(x)) || x and the log
+     digest the replay of its events; that the measurement is one the caller trusts and that the guest is not
+     debuggable; verify the evidence's signatures: simulated evidence here (integrity only: it proves nothing about
+     the machine, and is refused without --accept-simulated); TDX quotes and SEV-SNP reports with
+     `confide attest verify` (--confide), because their certificate chains are not verified by this script.
+  3. Check that the log replays to the register the evidence reports (simulated RTMR3; a TDX quote's RTMR3 when
+     the policy says "rtmr3": "replay") and, with --policy FILE, that the policy allows every event of the log and
+     the settings it requires; print what runs on the server.
+  4. Encrypt a Binary HTTP (RFC 9292) request to the attested key with HPKE (pyhpke), POST it as
      message/ohttp-req (RFC 9458), decrypt and decode the response.
 
-Needs: pip install pyhpke (which brings cryptography). Exits 0 when the inner response is 200.
+Needs: pip install pyhpke (which brings cryptography). Exits 0 when the inner response is 200, 1 for another inner
+status, 2 when it refuses the server.
 """
 from __future__ import annotations
 
@@ -25,7 +31,9 @@ import email.utils
 import hashlib
 import hmac
 import json
+import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -40,7 +48,13 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from pyhpke import AEADId, CipherSuite, KDFId, KEMId
 
-BINDING_LABEL = b"confide-attestation-v1"
+BINDING_LABEL = b"confide-attestation-v2"
+NONCE_LENGTH = 32  # the server accepts 16 to 64 bytes
+EVENT_LABEL = b"confide-measurement-event-v1"
+# The measurement log's event types, by their served names (docs/MEASUREMENTS.md).
+EVENT_KINDS = {"executable": 1, "plugin-file": 2, "plugin": 3, "model-loaded": 4, "model-unloaded": 5, "setting": 6}
+MAXIMUM_EVENTS, MAXIMUM_DESCRIPTOR_LENGTH, MAXIMUM_JSON_DEPTH = 65_536, 4_096, 128
+SIMULATED_SIZE, SIMULATED_SIGNED = 300, 236
 SIMULATED_MEASUREMENT = hashlib.sha384(b"confide-simulated-measurement-v1").digest()
 KEM_X25519, KDF_HKDF_SHA256 = 0x0020, 0x0001
 # AEAD id: (name, pyhpke id, Nk, Nn, cipher)
@@ -68,14 +82,339 @@ def http(url: str, method: str = "GET", body: bytes | None = None,
         return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
 
 
+# ---- Strict JSON -------------------------------------------------------------------------------------------------
+
+def _nesting_depth(text: str) -> int:
+    depth = deepest = 0
+    in_string = escaped = False
+    for character in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif character == "\\":
+                escaped = True
+            elif character == '"':
+                in_string = False
+        elif character == '"':
+            in_string = True
+        elif character in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif character in "]}":
+            depth -= 1
+    return deepest
+
+
+def _unique_members(pairs: list[tuple[str, object]]) -> dict:
+    members = {}
+    for key, value in pairs:
+        if key in members:
+            raise ValueError(f'duplicate key "{key}"')
+        members[key] = value
+    return members
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("number out of range")
+    return value
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def strict_json(data: bytes | str) -> object:
+    """Parses JSON as the server's and the Swift clients' parser does: UTF-8 only, no duplicate keys, no NaN or
+    infinite numbers, no unpaired surrogates, at most 128 levels of nesting. Raises ValueError."""
+    text = data.decode("utf-8") if isinstance(data, bytes) else data
+    if _nesting_depth(text) > MAXIMUM_JSON_DEPTH:
+        raise ValueError(f"nesting deeper than {MAXIMUM_JSON_DEPTH}")
+    value = json.loads(text, object_pairs_hook=_unique_members, parse_float=_finite, parse_constant=_no_constant)
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("a string holds an unpaired surrogate escape") from None
+    return value
+
+
+def _hex(text: object, length: int) -> bytes | None:
+    """The bytes of `text` when it is exactly `length` bytes of hex digits (either case), else None."""
+    if not isinstance(text, str) or len(text) != 2 * length or not re.fullmatch(r"[0-9a-fA-F]*", text):
+        return None
+    return bytes.fromhex(text)
+
+
+# ---- The measurement log (docs/MEASUREMENTS.md) ----------------------------------------------------------------------
+
+class Event:
+    """One event of a server's measurement log: its type, its descriptor's exact UTF-8 bytes and its digest."""
+
+    def __init__(self, kind: str, descriptor: bytes, digest: bytes) -> None:
+        self.kind, self.descriptor, self.digest = kind, descriptor, digest
+
+    @property
+    def event_digest(self) -> bytes:
+        """SHA-384(label || 0x00 || u16be(type) || u32be(len(descriptor)) || descriptor || u32be(48) || digest):
+        what the server extends its register with."""
+        return hashlib.sha384(EVENT_LABEL + b"\x00" + EVENT_KINDS[self.kind].to_bytes(2, "big") + frame(self.descriptor)
+                              + frame(self.digest)).digest()
+
+    @property
+    def fields(self) -> dict[str, str]:
+        """The descriptor's string members; empty when it is not a JSON object."""
+        try:
+            value = strict_json(self.descriptor)
+        except (ValueError, UnicodeError):
+            return {}
+        if not isinstance(value, dict):
+            return {}
+        return {key: text for key, text in value.items() if isinstance(text, str)}
+
+
+def frame(data: bytes) -> bytes:
+    """u32be(len(data)) || data."""
+    if len(data) > 0xFFFF_FFFF:
+        raise Refused("a field is too long to frame")
+    return len(data).to_bytes(4, "big") + data
+
+
+def log_digest(events: list[Event]) -> bytes:
+    """The register replaying every event gives: r = SHA-384(r || event digest) from 48 zero bytes."""
+    register = bytes(48)
+    for event in events:
+        register = hashlib.sha384(register + event.event_digest).digest()
+    return register
+
+
+def binding(keys: bytes, nonce: bytes, digest: bytes) -> bytes:
+    """The report data binding v2 of the key configurations, the client's nonce and the log's digest."""
+    return hashlib.sha512(frame(BINDING_LABEL) + frame(keys) + frame(nonce) + frame(digest)).digest()
+
+
+def parse_measurement_log(value: object) -> tuple[list[Event], str]:
+    """Reads the `measurements` member of an attestation document: its events and the register it names."""
+    if not isinstance(value, dict):
+        raise Refused("the measurement log is not a JSON object")
+    register, items = value.get("register"), value.get("events")
+    if not isinstance(register, str):
+        raise Refused("the measurement log names no register")
+    if not isinstance(items, list):
+        raise Refused("the measurement log has no events array")
+    if len(items) > MAXIMUM_EVENTS:
+        raise Refused(f"the measurement log has {len(items)} events, more than {MAXIMUM_EVENTS}")
+    events = []
+    for index, item in enumerate(items):
+        entry = item if isinstance(item, dict) else {}
+        kind, descriptor, digest = entry.get("type"), entry.get("descriptor"), entry.get("digest")
+        if not (isinstance(kind, str) and isinstance(descriptor, str) and isinstance(digest, str)):
+            raise Refused(f"measurement event {index} lacks a type, descriptor or digest string")
+        if kind not in EVENT_KINDS:
+            raise Refused(f"measurement event {index} has the unknown type '{kind}'")
+        descriptor_bytes = descriptor.encode("utf-8")
+        if len(descriptor_bytes) > MAXIMUM_DESCRIPTOR_LENGTH:
+            raise Refused(f"measurement event {index}'s descriptor is longer than {MAXIMUM_DESCRIPTOR_LENGTH} bytes")
+        digest_bytes = _hex(digest, 48)
+        if digest_bytes is None:
+            raise Refused(f"measurement event {index}'s digest is not 48 bytes of hexadecimal")
+        events.append(Event(kind, descriptor_bytes, digest_bytes))
+    return events, register
+
+
+class MeasuredState:
+    """What a log says is live: the executable, the plugins accepted and the plugin files opened, the model versions
+    loaded and not unloaded since, and each setting's last value."""
+
+    def __init__(self, events: list[Event]) -> None:
+        self.executable: tuple[str, bytes] | None = None
+        self.plugins: list[dict] = []
+        self.plugin_files: list[tuple[str, bytes]] = []
+        self.models: list[dict] = []
+        self.settings: dict[str, str] = {}
+        for event in events:
+            fields = event.fields
+            if event.kind == "executable":
+                self.executable = (fields.get("path", ""), event.digest)
+            elif event.kind == "plugin-file":
+                self.plugin_files.append((fields.get("file", ""), event.digest))
+            elif event.kind == "plugin":
+                self.plugins.append({key: fields.get(key, "") for key in ("name", "version", "abi", "kind", "file")}
+                                    | {"digest": event.digest})
+            elif event.kind in ("model-loaded", "model-unloaded"):
+                model = {"name": fields.get("model", "")} | {
+                    key: fields.get(key, "") for key in ("version", "handler", "source")} | {"digest": event.digest}
+                if event.kind == "model-loaded":
+                    self.models.append(model)
+                elif model in self.models:
+                    self.models.remove(model)
+            elif event.kind == "setting" and "name" in fields:
+                self.settings[fields["name"]] = fields.get("value", "")
+
+
+_MISSING = object()
+
+
+class Policy:
+    """A policy file (docs/MEASUREMENTS.md): the executables, plugins, models and settings a client accepts, whether
+    a TDX quote's RTMR3 must replay the log, and the evidence measurements it accepts. Unknown members are errors,
+    so that a misspelt requirement is not ignored."""
+
+    def __init__(self, data: bytes) -> None:
+        try:
+            value = strict_json(data)
+        except (ValueError, UnicodeError) as error:
+            raise Refused(f"the policy is not JSON: {error}") from None
+        if not isinstance(value, dict):
+            raise Refused("the policy is not a JSON object")
+        known = ("executables", "plugins", "models", "settings", "rtmr3", "evidence")
+        unknown = next((key for key in value if key not in known), None)
+        if unknown is not None:
+            raise Refused(f"the policy has an unknown member '{unknown}'")
+        self.executables = self._digests(value.get("executables", _MISSING), "executables")
+        self.plugins: list[tuple[str, bytes]] = []
+        for index, item in enumerate(self._array(value.get("plugins", _MISSING), "plugins")):
+            entry = self._entry(item, f"plugins[{index}]", ("name", "digest"))
+            self.plugins.append((self._string(entry.get("name", _MISSING), f"plugins[{index}].name"),
+                                 self._digest(entry.get("digest", _MISSING), f"plugins[{index}].digest")))
+        self.models: list[tuple[str, str | None, bytes]] = []
+        for index, item in enumerate(self._array(value.get("models", _MISSING), "models")):
+            entry = self._entry(item, f"models[{index}]", ("name", "version", "digest"))
+            name = self._string(entry.get("name", _MISSING), f"models[{index}].name")
+            version = self._string(entry["version"], f"models[{index}].version") if "version" in entry else None
+            self.models.append((name, version, self._digest(entry.get("digest", _MISSING), f"models[{index}].digest")))
+        self.settings: dict[str, str] = {}
+        if "settings" in value:
+            if not isinstance(value["settings"], dict):
+                raise Refused("the policy's settings is not an object")
+            for name, text in value["settings"].items():
+                self.settings[name] = self._string(text, f"settings.{name}")
+        self.rtmr3 = "replay"
+        if "rtmr3" in value:
+            if value["rtmr3"] not in ("replay", "ignore"):
+                raise Refused('the policy\'s rtmr3 must be "replay" or "ignore"')
+            self.rtmr3 = value["rtmr3"]
+        self.mrtd: list[bytes] = []
+        self.measurements: list[bytes] = []
+        self.accept_simulated = False
+        if "evidence" in value:
+            entry = self._entry(value["evidence"], "evidence", ("mrtd", "measurements", "accept_simulated"))
+            self.mrtd = self._digests(entry.get("mrtd", _MISSING), "evidence.mrtd")
+            self.measurements = self._digests(entry.get("measurements", _MISSING), "evidence.measurements")
+            if "accept_simulated" in entry:
+                if not isinstance(entry["accept_simulated"], bool):
+                    raise Refused("the policy's evidence.accept_simulated is not true or false")
+                self.accept_simulated = entry["accept_simulated"]
+
+    def check(self, events: list[Event]) -> MeasuredState:
+        """Refuses, naming the first event or setting that breaks the policy, unless every event is allowed and
+        every setting the policy lists has that value; returns what is live."""
+        if not events or events[0].kind != "executable":
+            raise Refused("the measurement log does not start with the executable")
+        for index, event in enumerate(events):
+            fields, digest = event.fields, event.digest.hex()
+            if event.kind == "executable":
+                if index != 0:
+                    raise Refused(f"event {index}: a second executable event")
+                if event.digest not in self.executables:
+                    raise Refused(f"event {index}: the executable {fields.get('path', '?')} (sha384 {digest}) is not "
+                                  "in the policy's executables")
+            elif event.kind == "plugin-file":
+                if not any(allowed == event.digest for _, allowed in self.plugins):
+                    raise Refused(f"event {index}: the plugin file {fields.get('file', '?')} (sha384 {digest}) is not "
+                                  "in the policy's plugins")
+            elif event.kind == "plugin":
+                name = fields.get("name", "")
+                if (name, event.digest) not in self.plugins:
+                    raise Refused(f"event {index}: the plugin '{name}' (sha384 {digest}) is not in the policy's "
+                                  "plugins")
+            elif event.kind == "model-loaded":
+                name, version = fields.get("model", ""), fields.get("version", "")
+                if not any(allowed_name == name and allowed == event.digest and allowed_version in (None, version)
+                           for allowed_name, allowed_version, allowed in self.models):
+                    raise Refused(f"event {index}: model '{name}' version {version} (digest {digest}) is not in the "
+                                  "policy's models")
+        state = MeasuredState(events)
+        for name in sorted(self.settings):
+            if name not in state.settings:
+                raise Refused(f"the measurement log records no setting '{name}'; the policy requires it")
+            if state.settings[name] != self.settings[name]:
+                raise Refused(f"the setting '{name}' is '{state.settings[name]}'; the policy requires "
+                              f"'{self.settings[name]}'")
+        return state
+
+    @staticmethod
+    def _array(value: object, name: str) -> list:
+        if value is _MISSING:
+            return []
+        if not isinstance(value, list):
+            raise Refused(f"the policy's {name} is not an array")
+        return value
+
+    @staticmethod
+    def _entry(value: object, name: str, members: tuple[str, ...]) -> dict:
+        if not isinstance(value, dict):
+            raise Refused(f"the policy's {name} is not an object")
+        unknown = next((key for key in value if key not in members), None)
+        if unknown is not None:
+            raise Refused(f"the policy's {name} has an unknown member '{unknown}'")
+        return value
+
+    @staticmethod
+    def _string(value: object, name: str) -> str:
+        if not isinstance(value, str):
+            raise Refused(f"the policy's {name} is not a string")
+        return value
+
+    @classmethod
+    def _digest(cls, value: object, name: str) -> bytes:
+        digest = _hex(cls._string(value, name), 48)
+        if digest is None:
+            raise Refused(f"the policy's {name} is not 48 bytes of hexadecimal")
+        return digest
+
+    @classmethod
+    def _digests(cls, value: object, name: str) -> list[bytes]:
+        return [cls._digest(item, f"{name}[{index}]") for index, item in enumerate(cls._array(value, name))]
+
+
 # ---- Attestation -------------------------------------------------------------------------------------------------
 
-def fetch_attestation(base: str) -> tuple[dict, bytes]:
-    nonce = os.urandom(32)
+class Document:
+    """A server's answer to GET /attestation, parsed; nothing in it is trusted until `attest` has checked it."""
+
+    def __init__(self, body: bytes) -> None:
+        try:
+            value = strict_json(body)
+        except (ValueError, UnicodeError) as error:
+            raise Refused(f"the attestation document is not JSON: {error}") from None
+        if not isinstance(value, dict):
+            raise Refused("the attestation document is not a JSON object")
+        self.kind = value.get("evidence_type")
+        if self.kind not in ("tdx-quote", "sev-snp-report", "simulated"):
+            raise Refused("the attestation document names no known evidence type")
+        self.evidence, self.keys = self._base64(value, "evidence"), self._base64(value, "key_configurations")
+        if "measurements" not in value:
+            raise Refused("the attestation document has no measurement log")
+        try:
+            self.events, self.register = parse_measurement_log(value["measurements"])
+        except Refused as error:
+            raise Refused(f"the attestation document: {error}") from None
+
+    @staticmethod
+    def _base64(value: dict, key: str) -> bytes:
+        try:
+            return base64.b64decode(value[key], validate=True)
+        except (KeyError, TypeError, ValueError):
+            raise Refused(f"the attestation document's {key} is not base64") from None
+
+
+def fetch_attestation(base: str) -> tuple[Document, bytes]:
+    nonce = os.urandom(NONCE_LENGTH)
     status, _, body = http(f"{base}/attestation?nonce={nonce.hex()}", headers={"Accept": "application/json"})
     if status != 200:
         raise Refused(f"GET /attestation answered {status}: {body[:200]!r}")
-    return json.loads(body), nonce
+    return Document(body), nonce
 
 
 def check_measurement(name: str, value: bytes, allowed: list[bytes]) -> None:
@@ -83,45 +422,55 @@ def check_measurement(name: str, value: bytes, allowed: list[bytes]) -> None:
         raise Refused(f"{name} {value.hex()} is not among the trusted measurements (--measurement)")
 
 
-def verify_simulated(evidence: bytes, args: argparse.Namespace) -> tuple[bytes, bytes]:
-    """Parses and checks simulated evidence; returns (measurement, report data)."""
-    if not args.accept_simulated:
+def verify_simulated(evidence: bytes, allowed: list[bytes], accept: bool) -> tuple[bytes, bytes, bytes]:
+    """Parses and checks simulated evidence (version 2, 300 bytes); returns (measurement, RTMR3, report data)."""
+    if not accept:
         raise Refused("the server serves SIMULATED evidence, which proves nothing; refused (--accept-simulated "
                       "accepts it, for development only)")
-    if len(evidence) != 252 or evidence[:8] != b"CFDSIMUL" or evidence[8:12] != b"\x01\x00\x00\x00":
+    if len(evidence) != SIMULATED_SIZE or evidence[:8] != b"CFDSIMUL":
         raise Refused("malformed simulated evidence")
-    measurement, report_data, public_key, signature = (evidence[12:60], evidence[60:124], evidence[124:188],
-                                                       evidence[188:252])
-    key = ec.EllipticCurvePublicNumbers(int.from_bytes(public_key[:32], "big"), int.from_bytes(public_key[32:], "big"),
-                                        ec.SECP256R1()).public_key()
+    if evidence[8:10] != b"\x02\x00":
+        raise Refused(f"simulated evidence version {int.from_bytes(evidence[8:10], 'little')} is not 2")
+    if evidence[10:12] != b"\x00\x00":
+        raise Refused("simulated evidence reserved field is not zero")
+    measurement, rtmr3, report_data = evidence[12:60], evidence[60:108], evidence[108:172]
+    public_key, signature = evidence[172:236], evidence[236:300]
+    try:
+        key = ec.EllipticCurvePublicNumbers(int.from_bytes(public_key[:32], "big"),
+                                            int.from_bytes(public_key[32:], "big"), ec.SECP256R1()).public_key()
+    except ValueError:
+        raise Refused("simulated evidence key is not a P-256 point") from None
     der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
     try:
-        key.verify(der, evidence[:188], ec.ECDSA(hashes.SHA256()))
+        key.verify(der, evidence[:SIMULATED_SIGNED], ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
         raise Refused("the simulated evidence's signature does not verify") from None
-    check_measurement("simulated measurement", measurement, args.measurement or [SIMULATED_MEASUREMENT])
+    check_measurement("simulated measurement", measurement, allowed or [SIMULATED_MEASUREMENT])
     print("WARNING: SIMULATED evidence: integrity checked, but it proves nothing about the server's machine",
           file=sys.stderr)
-    return measurement, report_data
+    return measurement, rtmr3, report_data
 
 
-def parse_tdx(quote: bytes) -> tuple[bytes, bytes, bool]:
-    """MRTD, REPORTDATA and the debug attribute of a TDX quote v4 or v5 (fields only; nothing is verified)."""
+def parse_tdx(quote: bytes) -> tuple[bytes, bytes, bool, bytes]:
+    """MRTD, REPORTDATA, the debug attribute and RTMR3 of a TDX quote v4 or v5 (fields only; nothing is verified)."""
+    if len(quote) < 48 or int.from_bytes(quote[4:8], "little") != 0x81:
+        raise Refused("malformed TDX quote")
     version = int.from_bytes(quote[0:2], "little")
-    if len(quote) < 48 or int.from_bytes(quote[4:8], "little") != 0x81 or version not in (4, 5):
+    if version not in (4, 5):
         raise Refused("malformed TDX quote")
     body = 48 if version == 4 else 54
     if len(quote) < body + 584:
         raise Refused("truncated TDX quote")
-    return quote[body + 136:body + 184], quote[body + 520:body + 584], quote[body + 120] & 1 == 1
+    return (quote[body + 136:body + 184], quote[body + 520:body + 584], quote[body + 120] & 1 == 1,
+            quote[body + 472:body + 520])
 
 
-def parse_snp(report: bytes) -> tuple[bytes, bytes, bool]:
-    """MEASUREMENT, REPORT_DATA and whether the guest policy allows debugging (fields only)."""
+def parse_snp(report: bytes) -> tuple[bytes, bytes, bool, None]:
+    """MEASUREMENT, REPORT_DATA and whether the guest policy allows debugging (fields only); SEV-SNP has no RTMR."""
     if len(report) != 1184:
         raise Refused("malformed SEV-SNP report")
     policy = int.from_bytes(report[8:16], "little")
-    return report[144:192], report[80:144], policy & (1 << 19) != 0
+    return report[144:192], report[80:144], policy & (1 << 19) != 0, None
 
 
 def verify_with_confide(evidence: bytes, kind: str, measurement: bytes, report_data: bytes,
@@ -145,31 +494,71 @@ def verify_with_confide(evidence: bytes, kind: str, measurement: bytes, report_d
         raise Refused(f"confide attest verify refused the evidence:\n{result.stdout}{result.stderr}")
 
 
+def report(document: Document, state: MeasuredState, nonce: bytes, measurement: bytes, verbose: bool) -> None:
+    """Prints, on standard error, what the log says runs on the server (and, verbose, what was attested)."""
+    def line(label: str, text: str) -> None:
+        print(f"{label + ':':<14}{text}", file=sys.stderr)
+
+    if verbose:
+        line("evidence", f"{document.kind}, {len(document.evidence)} bytes, verified")
+        line("measurement", measurement.hex())
+        line("nonce", nonce.hex())
+        for config in parse_key_configurations(document.keys):
+            suites = " ".join(AEADS[aead][0] if aead in AEADS else f"{kdf:#06x}/{aead:#06x}"
+                              for kdf, aead in config["suites"])
+            line("key", f"id {config['key_id']}, KEM {KEM_X25519:#06x}, suites {suites}")
+    anchoring = ("bound through the report data only" if document.register == "none"
+                 else f"replayed into {document.register}")
+    line("log", f"{len(document.events)} events, digest {log_digest(document.events).hex()}, {anchoring}")
+    if state.executable:
+        line("executable", f"{state.executable[0]} sha384 {state.executable[1].hex()}")
+    for plugin in state.plugins:
+        line("plugin", f"{plugin['name']} {plugin['version']} ({plugin['kind']}, ABI {plugin['abi']}, "
+                       f"{plugin['file']}) sha384 {plugin['digest'].hex()}")
+    for model in state.models:
+        line("model", f"{model['name']} version {model['version']} ({model['handler']}, {model['source']}) "
+                      f"digest {model['digest'].hex()}")
+    for name in sorted(state.settings):
+        line("setting", f"{name} = {state.settings[name]}")
+
+
 def attest(base: str, args: argparse.Namespace) -> bytes:
-    """Returns the key configurations the server's evidence binds to a fresh nonce, after checking everything."""
+    """Returns the key configurations the server's evidence binds to a fresh nonce and its measurement log, after
+    checking everything, in the order the Swift client does (ObliviousClient.verify): the document, the evidence
+    and its binding, the log against the register, the log against the policy."""
     document, nonce = fetch_attestation(base)
-    evidence = base64.b64decode(document["evidence"])
-    keys = base64.b64decode(document["key_configurations"])
-    kind = document["evidence_type"]
-    if kind == "simulated":
-        measurement, report_data = verify_simulated(evidence, args)
-    elif kind in ("tdx-quote", "sev-snp-report"):
-        measurement, report_data, debug = (parse_tdx if kind == "tdx-quote" else parse_snp)(evidence)
+    policy: Policy | None = args.policy
+    replayed = log_digest(document.events)
+    expected = binding(document.keys, nonce, replayed)
+    if document.kind == "simulated":
+        allowed = (args.measurement or []) + (policy.measurements if policy else [])
+        accept = args.accept_simulated or (policy is not None and policy.accept_simulated)
+        measurement, rtmr3, report_data = verify_simulated(document.evidence, allowed, accept)
+    else:
+        tdx = document.kind == "tdx-quote"
+        measurement, report_data, debug, rtmr3 = (parse_tdx if tdx else parse_snp)(document.evidence)
         if debug and not args.accept_debug:
             raise Refused("the guest is debuggable (its memory is readable by the host); refused (--accept-debug)")
-        if not args.measurement:
+        allowed = (args.measurement or []) + ((policy.mrtd if tdx else policy.measurements) if policy else [])
+        if not allowed:
             raise Refused("give the measurement you trust (--measurement HEX: the MRTD for TDX, the launch "
-                          "measurement for SEV-SNP)")
-        check_measurement("measurement", measurement, args.measurement)
-        verify_with_confide(evidence, "tdx" if kind == "tdx-quote" else "snp", measurement, report_data, args)
-    else:
-        raise Refused(f"unknown evidence type {kind!r}")
-    expected = hashlib.sha512(BINDING_LABEL + b"\x00" + keys + nonce).digest()
+                          "measurement for SEV-SNP, or the policy file's evidence member)")
+        check_measurement("measurement", measurement, allowed)
+        verify_with_confide(document.evidence, "tdx" if tdx else "snp", measurement, report_data, args)
+        if not (tdx and policy is not None and policy.rtmr3 == "replay"):
+            rtmr3 = None  # only simulated evidence, and TDX when the policy asks, are compared with the replay
     if not hmac.compare_digest(report_data, expected):
-        raise Refused("the evidence's report data does not bind these key configurations and our nonce")
-    if args.verbose:
-        print(f"attested: {kind}, measurement {measurement.hex()}, nonce {nonce.hex()}", file=sys.stderr)
-    return keys
+        raise Refused("the evidence's report data does not bind these key configurations, our nonce and the "
+                      "measurement log")
+    if rtmr3 is not None and rtmr3 != replayed:
+        what = "the simulated RTMR3" if document.kind == "simulated" else "RTMR3"
+        raise Refused(f"{what} {rtmr3.hex()} is not the replay of the measurement log ({replayed.hex()})")
+    try:
+        state = policy.check(document.events) if policy else MeasuredState(document.events)
+    except Refused as error:
+        raise Refused(f"the server's measurement log breaks the policy: {error}") from None
+    report(document, state, nonce, measurement, args.verbose)
+    return document.keys
 
 
 def parse_key_configurations(data: bytes) -> list[dict]:
@@ -326,6 +715,16 @@ def hex_bytes(text: str) -> bytes:
     return value
 
 
+def read_policy(path: str) -> Policy:
+    try:
+        with open(path, "rb") as file:
+            return Policy(file.read())
+    except OSError as error:
+        raise argparse.ArgumentTypeError(f"cannot read the policy file {path}: {error.strerror}") from None
+    except Refused as error:
+        raise argparse.ArgumentTypeError(f"the policy file {path}: {error}") from None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description="Send a KServe v2 inference request to a Confide server, end to end encrypted (Oblivious HTTP) "
@@ -349,11 +748,16 @@ def main() -> int:
     policy.add_argument("--accept-simulated", action="store_true",
                         help="accept simulated evidence, which proves nothing (development only)")
     policy.add_argument("--accept-debug", action="store_true", help="accept a debuggable guest (never in production)")
+    policy.add_argument("--policy", type=read_policy, metavar="FILE",
+                        help="a policy file (JSON, docs/MEASUREMENTS.md): the executables, plugins, models and "
+                             "settings allowed; the server is refused when its measurement log holds anything else. "
+                             "Its evidence member adds measurements (and may accept simulated evidence)")
     parser.add_argument("--aead", choices=[name for name, *_ in AEADS.values()],
                         help="the AEAD to use (default: the first the server offers)")
     parser.add_argument("--pad", type=int, default=0, metavar="N",
                         help="pad the encrypted request to a multiple of N bytes")
-    parser.add_argument("--verbose", action="store_true", help="print what was attested to standard error")
+    parser.add_argument("--verbose", action="store_true",
+                        help="print the evidence, nonce and keys attested to standard error, besides what runs")
     args = parser.parse_args()
 
     url = urllib.parse.urlsplit(args.url)
