@@ -49,7 +49,9 @@ extension Attest {
             }
             for requirement in require {
                 let parts = requirement.split(separator: "=", maxSplits: 1)
-                guard parts.count == 2 else { throw ValidationError("--require takes name=value, not '\(requirement)'") }
+                guard parts.count == 2 else {
+                    throw ValidationError("--require takes name=value, not '\(requirement)'")
+                }
                 policy.settings[String(parts[0])] = String(parts[1])
             }
             let text = JSONValue.object(policy.json.objectValue ?? JSONObject()).serialized + Array("\n".utf8)
@@ -80,7 +82,8 @@ extension Attest {
                 if entry.hasSuffix("." + ModelStore.archiveExtension) {
                     let name = String(entry.dropLast(ModelStore.archiveExtension.count + 1))
                     let digest = try SubjectDigest.ofFile(path)
-                    models.append(MeasurementPolicy.Model(name: name, version: ModelStore.archiveVersion, digest: digest))
+                    models.append(
+                        MeasurementPolicy.Model(name: name, version: ModelStore.archiveVersion, digest: digest))
                     continue
                 }
                 guard FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("model.json"))

@@ -18,7 +18,8 @@ public enum MeasurementFuzz {
         }
         let log = MeasurementLogSnapshot(events: [
             MeasurementEvent(kind: .executable, fields: ["path": "/confide"], digest: SubjectDigest.of([])),
-            MeasurementEvent(kind: .setting, fields: ["name": "management", "value": "off"], digest: SubjectDigest.of([])),
+            MeasurementEvent(
+                kind: .setting, fields: ["name": "management", "value": "off"], digest: SubjectDigest.of([])),
         ])
         _ = try? policy.check(log)
     }

@@ -31,7 +31,9 @@ extension MeasurementLogSnapshot {
 
     /// Reads a served log; every malformed part is an error naming it.
     /// - Returns: The events and the `register` the server named.
-    public static func parse(_ value: JSONValue) throws(MeasurementError) -> (log: MeasurementLogSnapshot, register: String) {
+    public static func parse(
+        _ value: JSONValue
+    ) throws(MeasurementError) -> (log: MeasurementLogSnapshot, register: String) {
         guard let object = value.objectValue else { throw MeasurementError("the measurement log is not a JSON object") }
         guard let register = object["register"]?.stringValue else {
             throw MeasurementError("the measurement log names no register")
@@ -55,7 +57,8 @@ extension MeasurementLogSnapshot {
             }
             let descriptorBytes = Array(descriptor.utf8)
             guard descriptorBytes.count <= Self.maximumDescriptorLength else {
-                throw MeasurementError("measurement event \(index)'s descriptor is longer than \(Self.maximumDescriptorLength) bytes")
+                throw MeasurementError(
+                    "measurement event \(index)'s descriptor is longer than \(Self.maximumDescriptorLength) bytes")
             }
             guard let digest = Hex.decode(digestText), digest.count == 48 else {
                 throw MeasurementError("measurement event \(index)'s digest is not 48 bytes of hexadecimal")

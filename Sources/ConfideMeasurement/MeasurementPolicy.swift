@@ -105,7 +105,9 @@ public struct MeasurementPolicy: Sendable, Hashable {
                 digest: try Self.digest(entry["digest"], "models[\(index)].digest")))
         }
         if let settings = object["settings"] {
-            guard let members = settings.objectValue else { throw MeasurementError("the policy's settings is not an object") }
+            guard let members = settings.objectValue else {
+                throw MeasurementError("the policy's settings is not an object")
+            }
             for (name, value) in members.orderedMembers {
                 self.settings[name] = try Self.string(value, "settings.\(name)")
             }

@@ -103,8 +103,8 @@ public final class ModelRepository: Sendable {
 
         /// Creates options.
         public init(
-            topology: Topology, pinWorkers: Bool = true, metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance,
-            measurements: MeasurementLog? = nil
+            topology: Topology, pinWorkers: Bool = true,
+            metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance, measurements: MeasurementLog? = nil
         ) {
             self.topology = topology
             self.pinWorkers = pinWorkers
@@ -316,7 +316,8 @@ public final class ModelRepository: Sendable {
                     measurement = try measure(stored, version: version)
                 } catch {
                     state.withLock { $0.planner.release(placements) }
-                    throw ModelLoadFailure(model: stored.name, message: "version \(version.name) not measured: \(error.message)")
+                    throw ModelLoadFailure(
+                        model: stored.name, message: "version \(version.name) not measured: \(error.message)")
                 }
                 do throws(HandlerError) {
                     let loadConfig = ModelLoadConfig(

@@ -33,7 +33,8 @@ enum StartupMeasurements {
         let management = configuration.managementPort.map { "\(configuration.managementHost):\($0)" } ?? "off"
         try setting("management", management, into: log)
         try setting("attestation", provider.evidenceType.rawValue, into: log)
-        try setting("gateway-key", configuration.oblivious.sharedKeyName.map { "shared:\($0)" } ?? "generated", into: log)
+        let gatewayKey = configuration.oblivious.sharedKeyName.map { "shared:\($0)" } ?? "generated"
+        try setting("gateway-key", gatewayKey, into: log)
     }
 
     private static func setting(_ name: String, _ value: String, into log: MeasurementLog) throws(MeasurementError) {

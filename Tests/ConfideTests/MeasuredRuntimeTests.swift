@@ -143,8 +143,9 @@ struct MeasuredRuntimeTests {
         var descriptor = events[1].descriptor
         descriptor[descriptor.count - 2] ^= 0x01
         changed.measurements = MeasurementLogSnapshot(
-            events: [events[0], MeasurementEvent(kind: events[1].kind, descriptor: descriptor, digest: events[1].digest)]
-                + events.dropFirst(2))
+            events: [
+                events[0], MeasurementEvent(kind: events[1].kind, descriptor: descriptor, digest: events[1].digest),
+            ] + events.dropFirst(2))
         var retyped = genuine
         retyped.measurements = MeasurementLogSnapshot(
             events: [events[0], MeasurementEvent(kind: .modelUnloaded, descriptor: events[1].descriptor,

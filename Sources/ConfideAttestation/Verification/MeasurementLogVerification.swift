@@ -1,8 +1,9 @@
 public import ConfideMeasurement
 
 extension AttestationVerifier {
-    /// Checks a server's measurement log against evidence that already passed ``verify(evidence:type:endorsements:policy:)``
-    /// with the report data that binds the log's digest, and returns what the log says is live.
+    /// Checks a server's measurement log against evidence that already passed
+    /// ``verify(evidence:type:endorsements:policy:)`` with the report data that binds the log's digest, and returns
+    /// what the log says is live.
     ///
     /// Simulated evidence's RTMR3 must equal the log's replay; a TDX quote's RTMR3 must too when the server says it
     /// anchors its log there (`register` is `rtmr3`) or the policy's measurement policy asks for it
