@@ -32,6 +32,7 @@ let package = Package(
         fuzzTarget("FuzzOHTTPRequest", "ConfideEnvelope"),
         fuzzTarget("FuzzKeyConfigs", "ConfideEnvelope"),
         fuzzTarget("FuzzTDXQuote", "ConfideAttestation"),
+        fuzzTarget("FuzzTDXCollateral", "ConfideAttestation"),
         fuzzTarget("FuzzSNPReport", "ConfideAttestation"),
         fuzzTarget("FuzzSimulatedEvidence", "ConfideAttestation"),
         fuzzTarget("FuzzSafeTensors", "BertModel"),

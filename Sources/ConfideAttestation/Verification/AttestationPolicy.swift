@@ -1,4 +1,5 @@
 public import Foundation
+package import X509
 
 /// What a client accepts: the measurements it trusts, the report data it expects, and whether simulated evidence
 /// is acceptable.
@@ -21,6 +22,20 @@ public struct AttestationPolicy: Sendable {
     public var acceptDebug: Bool
     /// The time at which certificate chains must be valid; `nil` means the current time.
     public var validationTime: Date?
+    /// The TCB statuses of TDX platforms accepted; only ``TCBStatus/upToDate`` by default.
+    /// ``TCBStatus/revoked`` is never accepted.
+    public var acceptedTCBStatuses: Set<TCBStatus>
+    /// The lowest TCB evaluation data number of the TDX collateral (TCB Info and QE Identity) accepted; `nil`
+    /// accepts any.
+    public var minimumTCBEvaluationDataNumber: Int?
+    /// Whether TDX evidence without collateral is accepted; off by default. Without collateral the quoting
+    /// enclave is checked against Intel's fixed values and no TCB status or revocation is known.
+    public var allowMissingTDXCollateral: Bool
+    /// Intel PCS collateral the client brings for TDX evidence (see ``Endorsements/tdxCollateral``); when set it is
+    /// used instead of the collateral served with the evidence.
+    public var tdxCollateral: [UInt8]?
+    /// The root that TDX PCK chains and collateral must lead to instead of ``IntelSGXRootCA``, for tests.
+    package var tdxRootOverride: Certificate?
 
     /// Creates a policy that expects `expectedReportData` and accepts nothing until measurements are added.
     public init(expectedReportData: [UInt8]) {
@@ -32,6 +47,11 @@ public struct AttestationPolicy: Sendable {
         self.acceptSimulated = false
         self.acceptDebug = false
         self.validationTime = nil
+        self.acceptedTCBStatuses = [.upToDate]
+        self.minimumTCBEvaluationDataNumber = nil
+        self.allowMissingTDXCollateral = false
+        self.tdxCollateral = nil
+        self.tdxRootOverride = nil
     }
 
     /// Creates a policy that expects the binding of `keyConfigurations` and the client's fresh `nonce`.

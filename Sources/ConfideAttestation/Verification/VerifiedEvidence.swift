@@ -18,6 +18,8 @@ public struct VerifiedEvidence: Sendable {
     public let reportData: [UInt8]
     /// All parsed fields.
     public let claims: Claims
+    /// For TDX evidence: the QE identity result, the TCB status and advisories, and the chains checked.
+    public internal(set) var tdx: TDXVerification? = nil
 
     /// Whether the evidence was simulated, and so proves nothing about the hardware.
     public var isSimulated: Bool {

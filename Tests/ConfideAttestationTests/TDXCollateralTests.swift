@@ -1,0 +1,346 @@
+import ConfideAttestation
+import Foundation
+import Testing
+import X509
+
+/// TCB status and revocation from Intel's collateral: the shared pairs, and every status and refusal through
+/// collateral derived from them and re-signed by a test root.
+@Suite(.enabled(if: Fixtures.available, Fixtures.skipMessage))
+struct TDXCollateralTests {
+    /// A policy for a shared quote that accepts its MRTD and report data and brings its shared collateral.
+    static func sharedPolicy(_ file: String, at time: Date) throws -> (bytes: [UInt8], policy: AttestationPolicy) {
+        let bytes = try Fixtures.bytes(file + ".bin")
+        let quote = try TDXQuote(bytes: bytes)
+        var policy = AttestationPolicy(expectedReportData: quote.body.reportData)
+        policy.allowedTDX = [TDXReferenceValues(mrTD: quote.body.mrTD)]
+        policy.validationTime = time
+        policy.tdxCollateral = try Fixtures.bytes(file + ".collateral.json")
+        return (bytes, policy)
+    }
+
+    static func verify(_ bytes: [UInt8], _ policy: AttestationPolicy, endorsements: Endorsements = Endorsements())
+        async throws -> VerifiedEvidence
+    {
+        try await AttestationVerifier.verify(evidence: bytes, type: .tdxQuote, endorsements: endorsements, policy: policy)
+    }
+
+    /// Expects `body` to be refused with `code` and a message containing `reason`.
+    static func expectRefusal(
+        _ code: AttestationError.ErrorCode, _ reason: String, sourceLocation: SourceLocation = #_sourceLocation,
+        _ body: () async throws -> Void
+    ) async {
+        let error = await #expect(throws: AttestationError.self, sourceLocation: sourceLocation) { try await body() }
+        #expect(error?.code == code, "\(String(describing: error))", sourceLocation: sourceLocation)
+        #expect(error?.message.contains(reason) == true, "\(error?.message ?? "")", sourceLocation: sourceLocation)
+    }
+
+    // MARK: The shared pairs
+
+    @Test func sharedQuoteWithItsCollateralIsUpToDate() async throws {
+        let (bytes, policy) = try Self.sharedPolicy("tdx-quote-v4-b", at: TestCollateral.time)
+        let verified = try await Self.verify(bytes, policy)
+        let tdx = try #require(verified.tdx)
+        let tcb = try #require(tdx.tcb)
+        #expect(tcb.status == .upToDate)
+        #expect(tcb.platformStatus == .upToDate)
+        #expect(tcb.tdxModuleStatus == .upToDate)
+        #expect(tcb.advisoryIDs.isEmpty)
+        #expect(tcb.tcbEvaluationDataNumber == 17)
+        #expect(tcb.fmspc == hex("b0c06f000000"))
+        #expect(tcb.platformTCBDate == Date(timeIntervalSince1970: 1_710_288_000))  // 2024-03-13
+        #expect(tdx.qeIdentity.source == .collateral)
+        #expect(tdx.qeIdentity.status == .upToDate)
+        #expect(tdx.qeIdentity.tcbEvaluationDataNumber == 17)
+        #expect(tdx.pckChain.count == 3)
+        #expect(tdx.pckChain.last?.contains("Intel SGX Root CA") == true)
+        #expect(tdx.collateralChecks.count == 4)
+        #expect(tdx.collateralChecks.first?.contains("Intel SGX TCB Signing") == true)
+    }
+
+    @Test func servedCollateralIsUsedAndThePolicysOwnWins() async throws {
+        var (bytes, policy) = try Self.sharedPolicy("tdx-quote-v4-b", at: TestCollateral.time)
+        let collateral = try #require(policy.tdxCollateral)
+        policy.tdxCollateral = nil
+        let served = try await Self.verify(bytes, policy, endorsements: Endorsements(tdxCollateral: collateral))
+        #expect(served.tdx?.tcb?.status == .upToDate)
+        policy.tdxCollateral = collateral
+        let own = try await Self.verify(bytes, policy, endorsements: Endorsements(tdxCollateral: Array("{}".utf8)))
+        #expect(own.tdx?.tcb?.status == .upToDate)
+    }
+
+    @Test func theOutdatedSharedQuoteMatchesNoTCBLevel() async throws {
+        let (bytes, policy) = try Self.sharedPolicy(
+            "tdx-quote-v4-outdated", at: Date(timeIntervalSince1970: 1_772_323_200))  // 2026-03-01
+        await Self.expectRefusal(.noMatchingTCBLevel, "no TCB level of FMSPC 90c06f000000") {
+            _ = try await Self.verify(bytes, policy)
+        }
+    }
+
+    @Test func missingCollateralIsRefusedUnlessAllowed() async throws {
+        var (bytes, policy) = try Self.sharedPolicy("tdx-quote-v4-b", at: TestCollateral.time)
+        policy.tdxCollateral = nil
+        await Self.expectRefusal(.missingCollateral, "without Intel's collateral") {
+            _ = try await Self.verify(bytes, policy)
+        }
+        policy.allowMissingTDXCollateral = true
+        let verified = try await Self.verify(bytes, policy)
+        #expect(verified.tdx?.tcb == nil)
+        #expect(verified.tdx?.qeIdentity.source == .fixedValues)
+        #expect(verified.tdx?.qeIdentity.status == nil)
+    }
+
+    @Test func sharedCollateralAfterItsNextUpdateIsRefused() async throws {
+        let (bytes, policy) = try Self.sharedPolicy(
+            "tdx-quote-v4-b", at: Date(timeIntervalSince1970: 1_753_920_000))  // 2025-07-31
+        await Self.expectRefusal(.expired, "the TCB Info expired at its nextUpdate 2025-07-19T10:16:03Z") {
+            _ = try await Self.verify(bytes, policy)
+        }
+        let (_, early) = try Self.sharedPolicy("tdx-quote-v4-b", at: Date(timeIntervalSince1970: 1_750_291_200))
+        await Self.expectRefusal(.expired, "the TCB Info is issued at 2025-06-19T10:16:03Z") {  // 2025-06-19T00:00Z
+            _ = try await Self.verify(bytes, early)
+        }
+    }
+
+    @Test func aChangedByteOfTheSharedTCBInfoBreaksItsSignature() async throws {
+        var (bytes, policy) = try Self.sharedPolicy("tdx-quote-v4-b", at: TestCollateral.time)
+        var collateral = try TestCollateral.sharedCollateral()
+        collateral["tcb_info"] = collateral["tcb_info"]?.replacingOccurrences(
+            of: "\"tcbEvaluationDataNumber\":17", with: "\"tcbEvaluationDataNumber\":19")
+        policy.tdxCollateral = Array(try JSONSerialization.data(withJSONObject: collateral))
+        await Self.expectRefusal(.invalidSignature, "the TCB Info's signature does not verify") {
+            _ = try await Self.verify(bytes, policy)
+        }
+    }
+
+    @Test func theMinimumTCBEvaluationDataNumberIsEnforced() async throws {
+        var (bytes, policy) = try Self.sharedPolicy("tdx-quote-v4-b", at: TestCollateral.time)
+        policy.minimumTCBEvaluationDataNumber = 17
+        _ = try await Self.verify(bytes, policy)
+        policy.minimumTCBEvaluationDataNumber = 18
+        await Self.expectRefusal(.tcbStatusNotAccepted, "evaluation data number is 17, the policy asks at least 18") {
+            _ = try await Self.verify(bytes, policy)
+        }
+    }
+
+    @Test func sharedCollateralDoesNotLeadToAnotherPinnedRoot() async throws {
+        var (bytes, policy) = try Self.sharedPolicy("tdx-quote-v4-b", at: TestCollateral.time)
+        policy.tdxRootOverride = try TestCollateral().root
+        await Self.expectRefusal(.untrustedCertificateChain, "PCK chain") {
+            _ = try await Self.verify(bytes, policy)
+        }
+    }
+
+    // MARK: Every status, through re-signed collateral
+
+    @Test(arguments: TCBStatus.allCases)
+    func everyPlatformStatusIsReported(_ status: TCBStatus) async throws {
+        var test = try TestCollateral()
+        try test.changeTCBLevel(0) {
+            $0["tcbStatus"] = status.rawValue
+            $0["advisoryIDs"] = status == .upToDate ? [] : ["INTEL-SA-00001", "INTEL-SA-00002"]
+        }
+        var policy = test.policy(try test.json())
+        if status == .revoked {
+            policy.acceptedTCBStatuses = Set(TCBStatus.allCases)
+            await Self.expectRefusal(.revoked, "TCB status is Revoked (advisories INTEL-SA-00001, INTEL-SA-00002)") {
+                _ = try await test.verify(policy)
+            }
+            return
+        }
+        if status != .upToDate {
+            await Self.expectRefusal(.tcbStatusNotAccepted, "TCB status is \(status.rawValue)") {
+                _ = try await test.verify(policy)
+            }
+        }
+        policy.acceptedTCBStatuses = [status]
+        let tcb = try #require(try await test.verify(policy).tdx?.tcb)
+        #expect(tcb.status == status)
+        #expect(tcb.platformStatus == status)
+        #expect(tcb.advisoryIDs == (status == .upToDate ? [] : ["INTEL-SA-00001", "INTEL-SA-00002"]))
+    }
+
+    @Test func theModuleAndQuotingEnclaveStatusesConvergeWithThePlatforms() async throws {
+        var test = try TestCollateral()
+        try test.changeTCBLevel(0) {
+            $0["tcbStatus"] = "ConfigurationNeeded"
+            $0["advisoryIDs"] = ["INTEL-SA-00010"]
+        }
+        // TEE_TCB_SVN of the quote is 06 01 ...: module TDX_01 at SVN 6, now below the UpToDate level 7.
+        try test.setModuleLevels(
+            "TDX_01", [(7, "UpToDate", []), (6, "OutOfDate", ["INTEL-SA-00020", "INTEL-SA-00010"])])
+        test.setQELevels([(200, "UpToDate", []), (0, "OutOfDate", ["INTEL-SA-00030"])])
+        var policy = test.policy(try test.json())
+        policy.acceptedTCBStatuses = [.outOfDateConfigurationNeeded]
+        let tdx = try #require(try await test.verify(policy).tdx)
+        let tcb = try #require(tdx.tcb)
+        #expect(tcb.status == .outOfDateConfigurationNeeded)
+        #expect(tcb.platformStatus == .configurationNeeded)
+        #expect(tcb.tdxModuleStatus == .outOfDate)
+        #expect(tcb.advisoryIDs == ["INTEL-SA-00010", "INTEL-SA-00020", "INTEL-SA-00030"])
+        #expect(tdx.qeIdentity.status == .outOfDate)
+        #expect(tdx.qeIdentity.advisoryIDs == ["INTEL-SA-00030"])
+    }
+
+    @Test func statusesCombineAsIntelConvergesThem() {
+        #expect(TCBStatus.upToDate.combined(with: .outOfDate) == .outOfDate)
+        #expect(TCBStatus.configurationNeeded.combined(with: .outOfDate) == .outOfDateConfigurationNeeded)
+        #expect(TCBStatus.configurationAndSWHardeningNeeded.combined(with: .outOfDate) == .outOfDateConfigurationNeeded)
+        #expect(TCBStatus.swHardeningNeeded.combined(with: .outOfDate) == .outOfDate)
+        #expect(TCBStatus.swHardeningNeeded.combined(with: .configurationNeeded) == .configurationAndSWHardeningNeeded)
+        #expect(TCBStatus.outOfDateConfigurationNeeded.combined(with: .revoked) == .revoked)
+        for status in TCBStatus.allCases {
+            #expect(status.combined(with: .upToDate) == status)
+        }
+    }
+
+    @Test func aPlatformBelowEveryLevelIsRefused() async throws {
+        var test = try TestCollateral()
+        for index in 0..<2 {
+            try test.changeTCBLevel(index) {
+                var tcb = $0["tcb"] as? [String: Any] ?? [:]
+                tcb["pcesvn"] = 200
+                $0["tcb"] = tcb
+            }
+        }
+        let policy = test.policy(try test.json())
+        await Self.expectRefusal(.noMatchingTCBLevel, "PCESVN 11") { _ = try await test.verify(policy) }
+    }
+
+    @Test func aModuleBelowEveryLevelIsRefused() async throws {
+        var test = try TestCollateral()
+        try test.setModuleLevels("TDX_01", [(9, "UpToDate", [])])
+        let policy = test.policy(try test.json())
+        await Self.expectRefusal(.noMatchingTCBLevel, "TDX module TDX_01") { _ = try await test.verify(policy) }
+    }
+
+    // MARK: Refusals
+
+    @Test func aRevokedPCKCertificateIsRefused() async throws {
+        var test = try TestCollateral()
+        let policy = test.policy(try test.json())
+        _ = try await test.verify(policy)
+        test.revokedByPlatformCA = [Certificate.SerialNumber(9), test.pck.serialNumber]
+        await Self.expectRefusal(.revoked, "the PCK certificate (serial") {
+            _ = try await test.verify(test.policy(try test.json()))
+        }
+    }
+
+    @Test func aRevokedPlatformCAOrSigningCertificateIsRefused() async throws {
+        var test = try TestCollateral()
+        test.revokedByRoot = [test.platformCA.serialNumber]
+        await Self.expectRefusal(.revoked, "Test SGX PCK Platform CA") {
+            _ = try await test.verify(test.policy(try test.json()))
+        }
+        test.revokedByRoot = [test.tcbSigning.serialNumber]
+        await Self.expectRefusal(.revoked, "Test SGX TCB Signing") {
+            _ = try await test.verify(test.policy(try test.json()))
+        }
+    }
+
+    @Test func tamperedCollateralSignaturesAreRefused() async throws {
+        let test = try TestCollateral()
+        let tampered = try test.json {
+            $0.replacingOccurrences(of: "\"tcbEvaluationDataNumber\":17", with: "\"tcbEvaluationDataNumber\":18")
+        }
+        await Self.expectRefusal(.invalidSignature, "the TCB Info's signature does not verify") {
+            _ = try await test.verify(test.policy(tampered))
+        }
+        var collateral = try #require(
+            JSONSerialization.jsonObject(with: Data(try test.json())) as? [String: String])
+        collateral["qe_identity_signature"] = String(repeating: "ab", count: 64)
+        await Self.expectRefusal(.invalidSignature, "the QE Identity's signature does not verify") {
+            _ = try await test.verify(test.policy(Array(try JSONSerialization.data(withJSONObject: collateral))))
+        }
+        let otherKey = try TestCollateral()
+        collateral = try #require(JSONSerialization.jsonObject(with: Data(try test.json())) as? [String: String])
+        collateral["pck_crl"] = TestCollateral.hex(
+            try TestCollateral.crl(issuer: test.platformCA, key: otherKey.platformKey, revoked: []))
+        await Self.expectRefusal(.invalidSignature, "the PCK CRL's signature does not verify") {
+            _ = try await test.verify(test.policy(Array(try JSONSerialization.data(withJSONObject: collateral))))
+        }
+    }
+
+    @Test func expiredCollateralIsRefused() async throws {
+        let test = try TestCollateral()
+        var policy = test.policy(try test.json())
+        policy.validationTime = Date(timeIntervalSince1970: 1_752_969_600)  // 2025-07-20, after the TCB Info
+        await Self.expectRefusal(.expired, "the TCB Info expired at its nextUpdate") {
+            _ = try await test.verify(policy)
+        }
+    }
+
+    @Test func collateralOfAnotherFMSPCIsRefused() async throws {
+        var test = try TestCollateral()
+        test.tcbInfo["fmspc"] = "00906ED50000"
+        let policy = test.policy(try test.json())
+        await Self.expectRefusal(.collateralMismatch, "FMSPC 00906ed50000") { _ = try await test.verify(policy) }
+    }
+
+    @Test func aQuotingEnclaveOfAnotherIdentityIsRefused() async throws {
+        var test = try TestCollateral()
+        test.qeIdentity["mrsigner"] = String(repeating: "AB", count: 32)
+        await Self.expectRefusal(.qeIdentityMismatch, "MRSIGNER") {
+            _ = try await test.verify(test.policy(try test.json()))
+        }
+        test = try TestCollateral()
+        test.qeIdentity["isvprodid"] = 1
+        await Self.expectRefusal(.qeIdentityMismatch, "ISVPRODID is 2, not 1") {
+            _ = try await test.verify(test.policy(try test.json()))
+        }
+        test = try TestCollateral()
+        test.qeIdentity["id"] = "QE"
+        await Self.expectRefusal(.collateralMismatch, "not TD_QE") {
+            _ = try await test.verify(test.policy(try test.json()))
+        }
+        test = try TestCollateral()
+        test.tcbInfo["id"] = "SGX"
+        await Self.expectRefusal(.collateralMismatch, "TCB Info is SGX version 3, not TDX") {
+            _ = try await test.verify(test.policy(try test.json()))
+        }
+    }
+
+    // MARK: Parsing untrusted collateral
+
+    @Test func malformedCollateralIsRefusedByName() throws {
+        let shared = try TestCollateral.sharedCollateral()
+        func refused(_ change: (inout [String: String]) -> Void, _ reason: String) throws {
+            var collateral = shared
+            change(&collateral)
+            let json = Array(try JSONSerialization.data(withJSONObject: collateral))
+            let error = #expect(throws: AttestationError.self) { try TDXCollateral(json: json) }
+            #expect(error?.message.contains(reason) == true, "\(error?.message ?? "")")
+        }
+        try refused({ $0["tcb_info"] = nil }, "lacks .tcb_info")
+        try refused({ $0["pck_crl"] = "zz" }, "pck_crl is neither hex DER nor a PEM X509 CRL")
+        try refused({ $0["root_ca_crl"] = "3003020100" }, "root CA CRL")
+        try refused({ $0["tcb_info_signature"] = "00" }, "tcb_info_signature is not 64 bytes")
+        try refused({ $0["tcb_info"] = $0["tcb_info"]?.replacingOccurrences(of: "\"svn\":2,", with: "\"svn\":256,") },
+            "SVN 256")
+        try refused({ $0["tcb_info"] = $0["tcb_info"]?.replacingOccurrences(of: "\"pceId\":\"0000\"", with: "\"pceId\":\"0\"") },
+            "pceId is not 2 bytes")
+        try refused({ $0["qe_identity"] = $0["qe_identity"]?.replacingOccurrences(of: "UpToDate", with: "Fine") },
+            "\"Fine\" is not a TCB status")
+        try refused({ $0["qe_identity"] = $0["qe_identity"]?.replacingOccurrences(of: "Z\"", with: "\"") },
+            "is not a UTC time")
+        #expect(throws: AttestationError.self) { try TDXCollateral(json: Array("[1,2".utf8)) }
+        #expect(throws: AttestationError.self) {
+            try TDXCollateral(json: [UInt8](repeating: 0x20, count: TDXCollateral.maximumSize + 1))
+        }
+    }
+
+    @Test func everyPrefixOfTheCollateralAndItsCRLsIsRefusedWithoutATrap() throws {
+        let json = try Fixtures.bytes(TestCollateral.collateralFile)
+        _ = try TDXCollateral(json: json)
+        for length in stride(from: 0, to: json.count, by: 7) {
+            #expect(throws: AttestationError.self) { try TDXCollateral(json: Array(json.prefix(length))) }
+        }
+        let crlHex = try #require(try TestCollateral.sharedCollateral()["root_ca_crl"])
+        let crl = try #require(hex(crlHex))
+        _ = try CertificateRevocationList(derEncoded: crl, what: "root CA CRL")
+        for length in 0..<crl.count {
+            #expect(throws: AttestationError.self) {
+                try CertificateRevocationList(derEncoded: Array(crl.prefix(length)), what: "root CA CRL")
+            }
+        }
+    }
+}
