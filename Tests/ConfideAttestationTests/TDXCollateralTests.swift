@@ -21,7 +21,8 @@ struct TDXCollateralTests {
     static func verify(_ bytes: [UInt8], _ policy: AttestationPolicy, endorsements: Endorsements = Endorsements())
         async throws -> VerifiedEvidence
     {
-        try await AttestationVerifier.verify(evidence: bytes, type: .tdxQuote, endorsements: endorsements, policy: policy)
+        try await AttestationVerifier.verify(
+            evidence: bytes, type: .tdxQuote, endorsements: endorsements, policy: policy)
     }
 
     /// Expects `body` to be refused with `code` and a message containing `reason`.
@@ -314,10 +315,11 @@ struct TDXCollateralTests {
         try refused({ $0["pck_crl"] = "zz" }, "pck_crl is neither hex DER nor a PEM X509 CRL")
         try refused({ $0["root_ca_crl"] = "3003020100" }, "root CA CRL")
         try refused({ $0["tcb_info_signature"] = "00" }, "tcb_info_signature is not 64 bytes")
-        try refused({ $0["tcb_info"] = $0["tcb_info"]?.replacingOccurrences(of: "\"svn\":2,", with: "\"svn\":256,") },
-            "SVN 256")
-        try refused({ $0["tcb_info"] = $0["tcb_info"]?.replacingOccurrences(of: "\"pceId\":\"0000\"", with: "\"pceId\":\"0\"") },
-            "pceId is not 2 bytes")
+        func replacing(_ member: String, _ old: String, _ new: String) -> (inout [String: String]) -> Void {
+            { $0[member] = $0[member]?.replacingOccurrences(of: old, with: new) }
+        }
+        try refused(replacing("tcb_info", "\"svn\":2,", "\"svn\":256,"), "SVN 256")
+        try refused(replacing("tcb_info", "\"pceId\":\"0000\"", "\"pceId\":\"0\""), "pceId is not 2 bytes")
         try refused({ $0["qe_identity"] = $0["qe_identity"]?.replacingOccurrences(of: "UpToDate", with: "Fine") },
             "\"Fine\" is not a TCB status")
         try refused({ $0["qe_identity"] = $0["qe_identity"]?.replacingOccurrences(of: "Z\"", with: "\"") },

@@ -63,7 +63,8 @@ struct TestCollateral {
         ])
         self.tcbSigning = try Certificate(
             version: .v3, serialNumber: Certificate.SerialNumber(3), publicKey: .init(self.signingKey.publicKey),
-            notValidBefore: notBefore, notValidAfter: notAfter, issuer: rootName, subject: try name("Test SGX TCB Signing"),
+            notValidBefore: notBefore, notValidAfter: notAfter, issuer: rootName,
+            subject: try name("Test SGX TCB Signing"),
             signatureAlgorithm: .ecdsaWithSHA256, extensions: leafExtensions, issuerPrivateKey: .init(self.rootKey))
 
         let shared = try TDXQuote(bytes: try Fixtures.bytes(Self.quoteFile))
@@ -114,7 +115,9 @@ struct TestCollateral {
     }
 
     /// The TCB levels of the TDX module identity `id`, replaced.
-    mutating func setModuleLevels(_ id: String, _ levels: [(isvsvn: Int, status: String, advisories: [String])]) throws {
+    mutating func setModuleLevels(
+        _ id: String, _ levels: [(isvsvn: Int, status: String, advisories: [String])]
+    ) throws {
         var identities = try #require(self.tcbInfo["tdxModuleIdentities"] as? [[String: Any]])
         let index = try #require(identities.firstIndex { $0["id"] as? String == id })
         identities[index]["tcbLevels"] = Self.svnLevels(levels)
@@ -139,7 +142,8 @@ struct TestCollateral {
         let qeIdentity = String(decoding: try JSONSerialization.data(withJSONObject: self.qeIdentity), as: UTF8.self)
         let signingChain = try [self.tcbSigning, self.root].map { try $0.serializeAsPEM().pemString }
             .joined(separator: "\n")
-        let crlChain = try [self.platformCA, self.root].map { try $0.serializeAsPEM().pemString }.joined(separator: "\n")
+        let crlChain = try [self.platformCA, self.root].map { try $0.serializeAsPEM().pemString }
+            .joined(separator: "\n")
         let collateral: [String: String] = [
             "tcb_info": tamper?(tcbInfo) ?? tcbInfo,
             "tcb_info_signature": Self.hex(try self.signingKey.signature(for: Array(tcbInfo.utf8)).rawRepresentation),

@@ -64,7 +64,8 @@ public struct CertificateRevocationList: Sendable {
             }
             let algorithm = try Self.algorithm(try Self.required(&nodes, what, "signatureAlgorithm"))
             guard algorithm == Self.ecdsaWithSHA256 else {
-                throw AttestationError(.unsupportedFormat, "\(what) is signed with \(algorithm), not ECDSA with SHA-256")
+                throw AttestationError(
+                    .unsupportedFormat, "\(what) is signed with \(algorithm), not ECDSA with SHA-256")
             }
             let signatureBits = try ASN1BitString(derEncoded: try Self.required(&nodes, what, "signatureValue"))
             guard nodes.next() == nil else {
@@ -180,7 +181,8 @@ public struct CertificateRevocationList: Sendable {
             let signature = try? P256.Signing.ECDSASignature(derRepresentation: self.signature),
             key.isValidSignature(signature, for: self.signedBytes)
         else {
-            throw AttestationError(.invalidSignature, "\(what)'s signature does not verify with \(issuer.subject)'s key")
+            throw AttestationError(
+                .invalidSignature, "\(what)'s signature does not verify with \(issuer.subject)'s key")
         }
         guard time >= self.thisUpdate else {
             throw AttestationError(

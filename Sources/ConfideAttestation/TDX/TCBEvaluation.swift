@@ -31,12 +31,14 @@ public struct TDXTCBEvaluation: Sendable, Hashable {
         guard pck.fmspc == tcbInfo.fmspc else {
             throw AttestationError(
                 .collateralMismatch,
-                "the TCB Info is for FMSPC \(Hex.encode(tcbInfo.fmspc)), the PCK certificate's is \(Hex.encode(pck.fmspc))")
+                "the TCB Info is for FMSPC \(Hex.encode(tcbInfo.fmspc)), the PCK certificate's is "
+                    + Hex.encode(pck.fmspc))
         }
         guard pck.pceID == tcbInfo.pceID else {
             throw AttestationError(
                 .collateralMismatch,
-                "the TCB Info is for PCE ID \(Hex.encode(tcbInfo.pceID)), the PCK certificate's is \(Hex.encode(pck.pceID))")
+                "the TCB Info is for PCE ID \(Hex.encode(tcbInfo.pceID)), the PCK certificate's is "
+                    + Hex.encode(pck.pceID))
         }
         let teeTCBSVN = quote.body.teeTCBSVN
         let module = try Self.moduleLevel(body: quote.body, tcbInfo: tcbInfo)

@@ -420,10 +420,12 @@ enum CollateralJSON {
             throw AttestationError(.malformed, "\(what) lacks \(Self.path(context.codingPath + [key]))")
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
             throw AttestationError(
-                .malformed, "\(what): \(Self.path(context.codingPath)) has the wrong type (\(context.debugDescription))")
+                .malformed,
+                "\(what): \(Self.path(context.codingPath)) has the wrong type (\(context.debugDescription))")
         } catch let DecodingError.dataCorrupted(context) {
             throw AttestationError(
-                .malformed, "\(what) is not valid JSON at \(Self.path(context.codingPath)): \(context.debugDescription)")
+                .malformed,
+                "\(what) is not valid JSON at \(Self.path(context.codingPath)): \(context.debugDescription)")
         } catch {
             throw AttestationError(.malformed, "\(what) does not decode: \(error)")
         }

@@ -66,7 +66,8 @@ enum TDXCollateralVerifier {
         }
         return [
             "TCB Info (FMSPC \(Hex.encode(collateral.tcbInfo.fmspc))) signed by \(tcbSigner.subject), "
-                + "\(UTCClock.format(collateral.tcbInfo.issueDate)) .. \(UTCClock.format(collateral.tcbInfo.nextUpdate))",
+                + "\(UTCClock.format(collateral.tcbInfo.issueDate)) .. "
+                + UTCClock.format(collateral.tcbInfo.nextUpdate),
             "QE Identity (\(collateral.qeIdentity.id)) signed by \(qeSigner.subject), "
                 + "\(UTCClock.format(collateral.qeIdentity.issueDate)) .. "
                 + UTCClock.format(collateral.qeIdentity.nextUpdate),
@@ -112,7 +113,8 @@ enum TDXCollateralVerifier {
         guard let signature = try? P256.Signing.ECDSASignature(rawRepresentation: raw),
             key.isValidSignature(signature, for: message)
         else {
-            throw AttestationError(.invalidSignature, "\(what)'s signature does not verify with \(signer.subject)'s key")
+            throw AttestationError(
+                .invalidSignature, "\(what)'s signature does not verify with \(signer.subject)'s key")
         }
     }
 

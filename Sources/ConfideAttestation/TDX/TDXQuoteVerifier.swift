@@ -183,6 +183,13 @@ enum CertificatePath {
     static func validate(
         leaf: Certificate, intermediates: [Certificate], root: Certificate, at time: Date, what: String
     ) async throws(AttestationError) -> [Certificate] {
+        for certificate in [leaf] + intermediates + [root]
+        where time < certificate.notValidBefore || time > certificate.notValidAfter {
+            throw AttestationError(
+                .expired,
+                "\(what): \(certificate.subject) is valid from \(UTCClock.format(certificate.notValidBefore)) to "
+                    + "\(UTCClock.format(certificate.notValidAfter)), not at \(UTCClock.format(time))")
+        }
         var verifier = Verifier(rootCertificates: CertificateStore([root])) {
             RFC5280Policy(fixedExpiryValidationTime: time)
         }
