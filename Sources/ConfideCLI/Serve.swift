@@ -1,6 +1,7 @@
 import ArgumentParser
 import ConfideRuntime
 import ConfideServer
+import Foundation
 import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -97,6 +98,11 @@ struct Serve: AsyncParsableCommand {
         """)
     var attestation: AttestationMode = .auto
 
+    @Option(name: .customLong("tdx-collateral"), help: ArgumentHelp(
+        "Intel PCS collateral for this platform (the JSON dcap-qvl and dstack use), served with the TDX evidence.",
+        valueName: "file"))
+    var tdxCollateral: String?
+
     @Option(name: .customLong("ohttp-rotation"), help: ArgumentHelp(
         "Seconds between rotations of the gateway key; 0 keeps the start-up key.", valueName: "seconds"))
     var ohttpRotation = 86_400
@@ -165,6 +171,12 @@ struct Serve: AsyncParsableCommand {
             everyModel: requireEncrypted, models: Set(requireEncryptedModel))
         configuration.kernels = kernels
         configuration.attestation = attestation.source
+        if let tdxCollateral {
+            guard let data = FileManager.default.contents(atPath: tdxCollateral) else {
+                throw ValidationError("cannot read the TDX collateral \(tdxCollateral)")
+            }
+            configuration.tdxCollateral = Array(data)
+        }
         configuration.oblivious.rotationInterval = ohttpRotation == 0 ? nil : .seconds(ohttpRotation)
         configuration.oblivious.gracePeriod = .seconds(ohttpGrace)
         configuration.oblivious.allowedDateSkew = .seconds(ohttpDateSkew)

@@ -54,6 +54,9 @@ public struct ServerConfiguration: Sendable {
     public var oblivious = ObliviousGatewayConfiguration()
     /// Where the attestation evidence served at `/attestation` comes from.
     public var attestation: AttestationSource = .automatic
+    /// Intel's PCS collateral for this platform's TDX quotes, served with the evidence (see
+    /// ``Endorsements/tdxCollateral``); it must parse, or the server does not start.
+    public var tdxCollateral: [UInt8]?
 
     /// Creates a configuration.
     public init(handlersDirectory: String, modelsDirectory: String) {
@@ -129,7 +132,8 @@ public final class InferenceServer: Service, Sendable {
             from: Array(handlers.kernelPlugins.values), explicit: configuration.kernels)
         logger.info(
             "kernels", metadata: ["plugin": "\(kernels.plugin?.name ?? "none")", "reason": "\(kernels.reason)"])
-        let evidenceProvider = try makeEvidenceProvider(configuration.attestation, logger: logger)
+        let evidenceProvider = try endorse(
+            makeEvidenceProvider(configuration.attestation, logger: logger), configuration, logger: logger)
         let keyStore = try makeKeyStore(configuration, logger: logger)
         let repository = try ModelRepository(
             store: ModelStore(
@@ -271,6 +275,29 @@ public final class InferenceServer: Service, Sendable {
         }
         logger.info("attestation evidence", metadata: ["type": "\(provider.evidenceType.rawValue)"])
         return provider
+    }
+
+    /// The provider, serving the operator's endorsements with its evidence when there are any.
+    private static func endorse(_ provider: any EvidenceProvider, _ configuration: ServerConfiguration, logger: Logger)
+        throws -> any EvidenceProvider
+    {
+        guard let json = configuration.tdxCollateral else {
+            return provider
+        }
+        let collateral = try TDXCollateral(json: json)
+        let tcbInfo = collateral.tcbInfo
+        let nextUpdate = min(tcbInfo.nextUpdate, collateral.qeIdentity.nextUpdate, collateral.pckCRL.nextUpdate)
+        logger.info(
+            "serving TDX collateral",
+            metadata: [
+                "fmspc": "\(tcbInfo.fmspc.map { String($0, radix: 16) }.joined())",
+                "tcb_evaluation_data_number": "\(tcbInfo.tcbEvaluationDataNumber)",
+                "next_update": "\(nextUpdate)",
+            ])
+        if provider.evidenceType != .tdxQuote {
+            logger.warning("--tdx-collateral is served, but the evidence is \(provider.evidenceType.rawValue)")
+        }
+        return EndorsingEvidenceProvider(provider, endorsements: Endorsements(tdxCollateral: json))
     }
 
     private static func archiveKeys(_ provider: (any KeyProvider)?) -> ArchiveKeyLookup? {

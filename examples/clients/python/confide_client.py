@@ -125,17 +125,23 @@ def parse_snp(report: bytes) -> tuple[bytes, bytes, bool]:
 
 
 def verify_with_confide(evidence: bytes, kind: str, measurement: bytes, report_data: bytes,
-                        args: argparse.Namespace) -> None:
+                        args: argparse.Namespace, tdx_collateral: bytes | None = None) -> None:
     """Runs `confide attest verify`, which checks the quote's signatures and certificate chain (TDX: up to the
-    pinned Intel SGX Root CA) or the report's signature with the chip's VCEK (SEV-SNP)."""
+    pinned Intel SGX Root CA, and the TCB status and revocation from the collateral the server served) or the
+    report's signature with the chip's VCEK (SEV-SNP)."""
     if not args.confide:
         raise Refused(f"{kind} evidence needs its signatures verified, which this script does not do: give "
                       "--confide PATH (the confide command line), or verify with a TDX/SEV-SNP library instead")
-    with tempfile.NamedTemporaryFile(suffix=".bin") as file:
+    with tempfile.NamedTemporaryFile(suffix=".bin") as file, \
+            tempfile.NamedTemporaryFile(suffix=".json") as collateral:
         file.write(evidence)
         file.flush()
         command = [args.confide, "attest", "verify", file.name, "--type", kind,
                    "--measurement", measurement.hex(), "--report-data", report_data.hex()]
+        if kind == "tdx" and tdx_collateral is not None:
+            collateral.write(tdx_collateral)
+            collateral.flush()
+            command += ["--tdx-collateral", collateral.name]
         if kind == "snp":
             if not args.vcek:
                 raise Refused("SEV-SNP evidence needs the chip's VCEK certificate (--vcek FILE)")
@@ -161,7 +167,9 @@ def attest(base: str, args: argparse.Namespace) -> bytes:
             raise Refused("give the measurement you trust (--measurement HEX: the MRTD for TDX, the launch "
                           "measurement for SEV-SNP)")
         check_measurement("measurement", measurement, args.measurement)
-        verify_with_confide(evidence, "tdx" if kind == "tdx-quote" else "snp", measurement, report_data, args)
+        served = (document.get("endorsements") or {}).get("tdx_collateral")
+        verify_with_confide(evidence, "tdx" if kind == "tdx-quote" else "snp", measurement, report_data, args,
+                            base64.b64decode(served) if served else None)
     else:
         raise Refused(f"unknown evidence type {kind!r}")
     expected = hashlib.sha512(BINDING_LABEL + b"\x00" + keys + nonce).digest()
