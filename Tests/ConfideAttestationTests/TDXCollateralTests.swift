@@ -182,15 +182,18 @@ struct TDXCollateralTests {
         #expect(tdx.qeIdentity.advisoryIDs == ["INTEL-SA-00030"])
     }
 
-    @Test func statusesCombineAsIntelConvergesThem() {
-        #expect(TCBStatus.upToDate.combined(with: .outOfDate) == .outOfDate)
-        #expect(TCBStatus.configurationNeeded.combined(with: .outOfDate) == .outOfDateConfigurationNeeded)
-        #expect(TCBStatus.configurationAndSWHardeningNeeded.combined(with: .outOfDate) == .outOfDateConfigurationNeeded)
-        #expect(TCBStatus.swHardeningNeeded.combined(with: .outOfDate) == .outOfDate)
-        #expect(TCBStatus.swHardeningNeeded.combined(with: .configurationNeeded) == .configurationAndSWHardeningNeeded)
-        #expect(TCBStatus.outOfDateConfigurationNeeded.combined(with: .revoked) == .revoked)
+    @Test func statusesConvergeAsIntelsQVLConvergesThem() {
+        #expect(TCBStatus.upToDate.converged(with: .outOfDate) == .outOfDate)
+        #expect(TCBStatus.swHardeningNeeded.converged(with: .outOfDate) == .outOfDate)
+        #expect(TCBStatus.configurationNeeded.converged(with: .outOfDate) == .outOfDateConfigurationNeeded)
+        #expect(
+            TCBStatus.configurationAndSWHardeningNeeded.converged(with: .outOfDate) == .outOfDateConfigurationNeeded)
+        #expect(TCBStatus.outOfDateConfigurationNeeded.converged(with: .outOfDate) == .outOfDateConfigurationNeeded)
+        #expect(TCBStatus.swHardeningNeeded.converged(with: .configurationNeeded) == .swHardeningNeeded)
+        #expect(TCBStatus.upToDate.converged(with: .revoked) == .revoked)
+        #expect(TCBStatus.revoked.converged(with: .upToDate) == .revoked)
         for status in TCBStatus.allCases {
-            #expect(status.combined(with: .upToDate) == status)
+            #expect(status.converged(with: .upToDate) == status)
         }
     }
 

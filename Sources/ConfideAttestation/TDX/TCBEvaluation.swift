@@ -58,7 +58,7 @@ public struct TDXTCBEvaluation: Sendable, Hashable {
         var status = level.status
         var advisories = level.advisoryIDs
         for part in [module, qe].compactMap({ $0 }) {
-            status = status.combined(with: part.status)
+            status = status.converged(with: part.status)
             advisories += part.advisoryIDs.filter { !advisories.contains($0) }
         }
         return TDXTCBEvaluation(

@@ -19,42 +19,23 @@ public enum TCBStatus: String, Sendable, Hashable, CaseIterable, CustomStringCon
         self.rawValue
     }
 
-    /// The status of a platform whose parts have `self` and `other`: the union of what each needs, as Intel's QVL
-    /// converges the platform's status with the TDX module's and the quoting enclave's (for example `OutOfDate`
-    /// and `ConfigurationNeeded` give `OutOfDateConfigurationNeeded`).
-    public func combined(with other: TCBStatus) -> TCBStatus {
-        TCBStatus(needs: self.needs.union(other.needs))
-    }
-
-    private struct Needs: OptionSet {
-        let rawValue: UInt8
-        static let swHardening = Needs(rawValue: 1)
-        static let configuration = Needs(rawValue: 2)
-        static let update = Needs(rawValue: 4)
-        static let revoked = Needs(rawValue: 8)
-    }
-
-    private var needs: Needs {
-        switch self {
-        case .upToDate: []
-        case .swHardeningNeeded: [.swHardening]
-        case .configurationNeeded: [.configuration]
-        case .configurationAndSWHardeningNeeded: [.configuration, .swHardening]
-        case .outOfDate: [.update]
-        case .outOfDateConfigurationNeeded: [.update, .configuration]
-        case .revoked: [.revoked]
-        }
-    }
-
-    private init(needs: Needs) {
-        if needs.contains(.revoked) {
-            self = .revoked
-        } else if needs.contains(.update) {
-            self = needs.contains(.configuration) ? .outOfDateConfigurationNeeded : .outOfDate
-        } else if needs.contains(.configuration) {
-            self = needs.contains(.swHardening) ? .configurationAndSWHardeningNeeded : .configurationNeeded
-        } else {
-            self = needs.contains(.swHardening) ? .swHardeningNeeded : .upToDate
+    /// This platform status converged with the status of one of its parts (the TDX module or the quoting enclave),
+    /// as Intel's QVL converges them: a `Revoked` part makes the platform `Revoked`, an `OutOfDate` part makes it
+    /// `OutOfDate` (`OutOfDateConfigurationNeeded` when it needs configuration), and other statuses of a part leave
+    /// the platform's as it is.
+    public func converged(with part: TCBStatus) -> TCBStatus {
+        switch (self, part) {
+        case (.revoked, _), (_, .revoked):
+            .revoked
+        case (.upToDate, .outOfDate), (.swHardeningNeeded, .outOfDate), (.upToDate, .outOfDateConfigurationNeeded),
+            (.swHardeningNeeded, .outOfDateConfigurationNeeded):
+            .outOfDate
+        case (.configurationNeeded, .outOfDate), (.configurationNeeded, .outOfDateConfigurationNeeded),
+            (.configurationAndSWHardeningNeeded, .outOfDate),
+            (.configurationAndSWHardeningNeeded, .outOfDateConfigurationNeeded):
+            .outOfDateConfigurationNeeded
+        default:
+            self
         }
     }
 }

@@ -90,12 +90,19 @@ enum TDXCollateralVerifier {
         return leaf
     }
 
-    /// Checks that no certificate of `path` that the root issued is on the root CA CRL. Certificates that another
-    /// CA issued are checked by that CA's list (the PCK CRL) by the caller.
+    /// Checks that no certificate of `path` but the root is on the root CA CRL. Intel's chains are one level below
+    /// the root (the PCK certificate, below its CA, is checked against the PCK CRL by the caller), so a certificate
+    /// that another CA issued is refused: no list the collateral holds could revoke it.
     private static func checkNotRevoked(_ path: [Certificate], root: Certificate, rootCRL: CertificateRevocationList)
         throws(AttestationError)
     {
-        for certificate in path where certificate.issuer == root.subject && certificate != root {
+        for certificate in path where certificate != root {
+            guard certificate.issuer == root.subject else {
+                throw AttestationError(
+                    .untrustedCertificateChain,
+                    "\(certificate.subject) is issued by \(certificate.issuer), not by the root; no revocation list of "
+                        + "the collateral covers it")
+            }
             guard !rootCRL.revokes(certificate) else {
                 throw AttestationError(
                     .revoked,
