@@ -18,6 +18,8 @@ struct TDXCollateralServingTests {
         defer { Task { await server.stop() } }
         let document = try await fetchAttestation(server.port, nonce: [UInt8](repeating: 7, count: 32))
         #expect(document.endorsements.tdxCollateral == collateral)
+        #expect(document.publicKey == AttestationAPI.simulatedPublicKey(of: server.server.evidenceProvider))
+        #expect(document.publicKey != nil)
         _ = try await ObliviousClient.verify(
             document, nonce: [UInt8](repeating: 7, count: 32), policy: simulatedPolicy())
     }

@@ -3,11 +3,12 @@ public import Foundation
 import SwiftASN1
 @_spi(FixedExpiryValidationTime) public import X509
 
-/// Verifies TDX quotes offline: the quote signature, the QE report signature and binding, and the PCK chain up to
-/// the pinned ``IntelSGXRootCA``.
+/// Verifies TDX quotes offline: the quote signature, the QE report signature and binding, the PCK chain up to
+/// the pinned ``IntelSGXRootCA``, and with Intel's collateral (``TDXCollateral``) its revocation, the quoting
+/// enclave's identity and TCB level, and the platform's TCB status.
 ///
-/// ``verify(_:at:)`` runs every check; the individual checks are public so that callers can run only those a
-/// change can affect.
+/// ``verify(_:collateral:at:)`` runs every check, ``verify(_:endorsements:policy:)`` applies a policy's TCB rules
+/// as well; the individual checks are public so that callers can run only those a change can affect.
 public enum TDXQuoteVerifier {
     /// Runs the checks that need no collateral on `quote`: the quote signature, the QE report's signature and
     /// binding, the QE identity against Intel's fixed values (``QEIdentity/intelTDQE``), and the PCK chain.
