@@ -290,7 +290,7 @@ public final class InferenceServer: Service, Sendable {
         logger.info(
             "serving TDX collateral",
             metadata: [
-                "fmspc": "\(tcbInfo.fmspc.map { String($0, radix: 16) }.joined())",
+                "fmspc": "\(tcbInfo.fmspc.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined())",
                 "tcb_evaluation_data_number": "\(tcbInfo.tcbEvaluationDataNumber)",
                 "next_update": "\(nextUpdate)",
             ])
