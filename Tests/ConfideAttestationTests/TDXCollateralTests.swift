@@ -72,7 +72,9 @@ struct TDXCollateralTests {
     @Test func theOutdatedSharedQuoteMatchesNoTCBLevel() async throws {
         let (bytes, policy) = try Self.sharedPolicy(
             "tdx-quote-v4-outdated", at: Date(timeIntervalSince1970: 1_772_323_200))  // 2026-03-01
-        await Self.expectRefusal(.noMatchingTCBLevel, "no TCB level of FMSPC 90c06f000000") {
+        await Self.expectRefusal(
+            .noMatchingTCBLevel, "no TCB level of FMSPC 90c06f000000 matches the SGX components and PCESVN"
+        ) {
             _ = try await Self.verify(bytes, policy)
         }
     }
@@ -208,6 +210,46 @@ struct TDXCollateralTests {
         }
         let policy = test.policy(try test.json())
         await Self.expectRefusal(.noMatchingTCBLevel, "PCESVN 11") { _ = try await test.verify(policy) }
+    }
+
+    /// TEE_TCB_SVN of the shared quote is 06 01 03: its byte 2 (3) below every level's is no match; bytes 0 and 1
+    /// are rated by the TDX module's levels instead, so levels asking more there still match.
+    @Test func tdxComponentsFromIndexTwoDecideTheLevel() async throws {
+        func setTDXComponent(_ test: inout TestCollateral, _ index: Int, _ svn: Int) throws {
+            for level in 0..<2 {
+                try test.changeTCBLevel(level) {
+                    var tcb = $0["tcb"] as? [String: Any] ?? [:]
+                    var components = tcb["tdxtcbcomponents"] as? [[String: Any]] ?? []
+                    components[index]["svn"] = svn
+                    tcb["tdxtcbcomponents"] = components
+                    $0["tcb"] = tcb
+                }
+            }
+        }
+        var test = try TestCollateral()
+        try setTDXComponent(&test, 2, 4)
+        await Self.expectRefusal(.noMatchingTCBLevel, "matches the TDX components of the platform") {
+            _ = try await test.verify(test.policy(try test.json()))
+        }
+        test = try TestCollateral()
+        try setTDXComponent(&test, 0, 9)
+        try setTDXComponent(&test, 1, 9)
+        #expect(try await test.verify(test.policy(try test.json())).tdx?.tcb?.status == .upToDate)
+    }
+
+    @Test func aPlatformWhoseFirstLevelIsRevokedIsRevoked() async throws {
+        var test = try TestCollateral()
+        try test.changeTCBLevel(0) {
+            $0["tcbStatus"] = "Revoked"
+            var tcb = $0["tcb"] as? [String: Any] ?? [:]
+            var components = tcb["tdxtcbcomponents"] as? [[String: Any]] ?? []
+            components[2]["svn"] = 9
+            tcb["tdxtcbcomponents"] = components
+            $0["tcb"] = tcb
+        }
+        var policy = test.policy(try test.json())
+        policy.acceptedTCBStatuses = Set(TCBStatus.allCases)
+        await Self.expectRefusal(.revoked, "TCB status is Revoked") { _ = try await test.verify(policy) }
     }
 
     @Test func aModuleBelowEveryLevelIsRefused() async throws {

@@ -44,16 +44,25 @@ public struct TDXTCBEvaluation: Sendable, Hashable {
         let module = try Self.moduleLevel(body: quote.body, tcbInfo: tcbInfo)
         // With a module version in TEE_TCB_SVN[1], its first two bytes are rated by the module's own TCB levels.
         let firstTDXComponent = (teeTCBSVN.count > 1 && teeTCBSVN[1] > 0) ? 2 : 0
-        let matching = tcbInfo.tcbLevels.first { level in
+        // The levels the SGX components and PCESVN reach; as in Intel's QVL, a platform whose first such level is
+        // revoked is revoked whatever its TDX components, otherwise the first that TEE_TCB_SVN reaches too counts.
+        let sgxLevels = tcbInfo.tcbLevels.filter { level in
             zip(pck.sgxComponents, level.sgxComponents).allSatisfy { $0 >= $1 } && pck.pceSVN >= level.pceSVN
-                && zip(teeTCBSVN, level.tdxComponents).dropFirst(firstTDXComponent).allSatisfy { $0 >= $1 }
+        }
+        let platform = "the platform (SGX components \(pck.sgxComponents.map(String.init).joined(separator: ",")), "
+            + "PCESVN \(pck.pceSVN), TEE_TCB_SVN \(Hex.encode(teeTCBSVN)))"
+        guard let first = sgxLevels.first else {
+            throw AttestationError(
+                .noMatchingTCBLevel,
+                "no TCB level of FMSPC \(Hex.encode(pck.fmspc)) matches the SGX components and PCESVN of \(platform)")
+        }
+        let matching = first.status == .revoked ? first : sgxLevels.first { level in
+            zip(teeTCBSVN, level.tdxComponents).dropFirst(firstTDXComponent).allSatisfy { $0 >= $1 }
         }
         guard let level = matching else {
             throw AttestationError(
                 .noMatchingTCBLevel,
-                "no TCB level of FMSPC \(Hex.encode(pck.fmspc)) matches the platform: SGX components "
-                    + "\(pck.sgxComponents.map(String.init).joined(separator: ",")), PCESVN \(pck.pceSVN), "
-                    + "TEE_TCB_SVN \(Hex.encode(teeTCBSVN))")
+                "no TCB level of FMSPC \(Hex.encode(pck.fmspc)) matches the TDX components of \(platform)")
         }
         var status = level.status
         var advisories = level.advisoryIDs
