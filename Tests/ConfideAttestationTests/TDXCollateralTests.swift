@@ -375,6 +375,27 @@ struct TDXCollateralTests {
         }
     }
 
+    /// The shared PCK CRL lists 44 serial numbers (as OpenSSL reads it), including ones with the high bit set.
+    @Test func theSharedPCKCRLListsItsSerialNumbers() throws {
+        let collateral = try TDXCollateral(json: try Fixtures.bytes(TestCollateral.collateralFile))
+        #expect(collateral.pckCRL.revokedSerialNumbers.count == 44)
+        for serial in ["6FC34E5023E728923435D61AA4B83C618166AD35", "EFAE6E9715FCA13B87E333E8261ED6D990A926AD"] {
+            let bytes = try #require(hex(serial))
+            #expect(collateral.pckCRL.revokedSerialNumbers.contains(Certificate.SerialNumber(bytes: bytes)))
+        }
+        #expect(collateral.pckCRL.issuer.description.contains("Intel SGX PCK Platform CA"))
+        #expect(collateral.rootCACRL.nextUpdate == Date(timeIntervalSince1970: 1_775_215_317))  // 2026-04-03T11:21:57Z
+    }
+
+    @Test func deeplyNestedCollateralIsRefusedWithoutATrap() throws {
+        let nested = String(repeating: "[", count: 100_000)
+        #expect(throws: AttestationError.self) { try TDXCollateral(json: Array(nested.utf8)) }
+        var collateral = try TestCollateral.sharedCollateral()
+        collateral["tcb_info"] = nested
+        let json = Array(try JSONSerialization.data(withJSONObject: collateral))
+        #expect(throws: AttestationError.self) { try TDXCollateral(json: json) }
+    }
+
     @Test func everyPrefixOfTheCollateralAndItsCRLsIsRefusedWithoutATrap() throws {
         let json = try Fixtures.bytes(TestCollateral.collateralFile)
         _ = try TDXCollateral(json: json)

@@ -170,8 +170,9 @@ public struct CertificateRevocationList: Sendable {
     /// Checks that `issuer` signed the list and issued it under its subject name, and that `time` lies in the
     /// list's validity window.
     ///
-    /// - Throws: ``AttestationError`` with ``AttestationError/ErrorCode/invalidSignature`` or
-    ///   ``AttestationError/ErrorCode/expired``, naming the list.
+    /// - Throws: ``AttestationError`` naming the list: ``AttestationError/ErrorCode/untrustedCertificateChain`` when
+    ///   another CA issued it, ``AttestationError/ErrorCode/invalidSignature`` or
+    ///   ``AttestationError/ErrorCode/expired``.
     public func verify(issuer: Certificate, at time: Date, what: String) throws(AttestationError) {
         guard self.issuer == issuer.subject else {
             throw AttestationError(
