@@ -42,8 +42,9 @@ public struct TDXTCBEvaluation: Sendable, Hashable {
         }
         let teeTCBSVN = quote.body.teeTCBSVN
         let module = try Self.moduleLevel(body: quote.body, tcbInfo: tcbInfo)
-        // With a module version in TEE_TCB_SVN[1], its first two bytes are rated by the module's own TCB levels.
-        let firstTDXComponent = (teeTCBSVN.count > 1 && teeTCBSVN[1] > 0) ? 2 : 0
+        // When the module's own TCB levels rate it (a module version in TEE_TCB_SVN[1]), they stand for the first two
+        // TDX components.
+        let firstTDXComponent = module == nil ? 0 : 2
         // The levels the SGX components and PCESVN reach; as in Intel's QVL, a platform whose first such level is
         // revoked is revoked whatever its TDX components, otherwise the first that TEE_TCB_SVN reaches too counts.
         let sgxLevels = tcbInfo.tcbLevels.filter { level in

@@ -187,9 +187,9 @@ public struct TDXTCBInfo: Sendable, Hashable {
     public init(json: [UInt8]) throws(AttestationError) {
         let what = "TCB Info"
         let wire = try CollateralJSON.decode(Wire.self, from: json, what: what)
-        guard wire.id == "TDX", wire.version == 3 else {
+        guard wire.id == "TDX", wire.version >= 3 else {
             throw AttestationError(
-                .collateralMismatch, "TCB Info is \(wire.id) version \(wire.version), not TDX version 3")
+                .collateralMismatch, "TCB Info is \(wire.id) version \(wire.version), not TDX version 3 or later")
         }
         guard wire.tcbType == 0 else {
             throw AttestationError(.unsupportedFormat, "TCB Info has TCB type \(wire.tcbType), only 0 is defined")
