@@ -103,6 +103,14 @@ struct Serve: AsyncParsableCommand {
         valueName: "file"))
     var tdxCollateral: String?
 
+    @Option(name: .customLong("tdx-collateral-url"), help: ArgumentHelp(
+        """
+        A PCCS or Intel PCS base URL (e.g. https://api.trustedservices.intel.com) to fetch this platform's TDX \
+        collateral from at start and before it expires, served with the evidence.
+        """,
+        valueName: "url"))
+    var tdxCollateralURL: String?
+
     @Option(name: .customLong("ohttp-rotation"), help: ArgumentHelp(
         "Seconds between rotations of the gateway key; 0 keeps the start-up key.", valueName: "seconds"))
     var ohttpRotation = 86_400
@@ -133,6 +141,9 @@ struct Serve: AsyncParsableCommand {
     }
 
     func validate() throws {
+        guard tdxCollateral == nil || tdxCollateralURL == nil else {
+            throw ValidationError("give --tdx-collateral or --tdx-collateral-url, not both")
+        }
         guard ohttpRotation >= 0, ohttpGrace >= 0 else {
             throw ValidationError("--ohttp-rotation and --ohttp-grace must not be negative")
         }
@@ -177,6 +188,7 @@ struct Serve: AsyncParsableCommand {
             }
             configuration.tdxCollateral = Array(data)
         }
+        configuration.tdxCollateralURL = tdxCollateralURL
         configuration.oblivious.rotationInterval = ohttpRotation == 0 ? nil : .seconds(ohttpRotation)
         configuration.oblivious.gracePeriod = .seconds(ohttpGrace)
         configuration.oblivious.allowedDateSkew = .seconds(ohttpDateSkew)

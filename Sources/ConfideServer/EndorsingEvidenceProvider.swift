@@ -8,13 +8,18 @@ public import ConfideAttestation
 public struct EndorsingEvidenceProvider: EvidenceProvider {
     /// The provider whose evidence is endorsed.
     public let base: any EvidenceProvider
-    /// The endorsements added to every piece of evidence.
-    public let endorsements: Endorsements
+    private let source: @Sendable () async -> Endorsements
 
     /// Wraps `base`, adding `endorsements` to its evidence.
     public init(_ base: any EvidenceProvider, endorsements: Endorsements) {
+        self.init(base) { endorsements }
+    }
+
+    /// Wraps `base`, adding the endorsements `source` gives at the time of each piece of evidence (for collateral
+    /// that is renewed while the server runs).
+    public init(_ base: any EvidenceProvider, source: @escaping @Sendable () async -> Endorsements) {
         self.base = base
-        self.endorsements = endorsements
+        self.source = source
     }
 
     public var evidenceType: EvidenceType {
@@ -27,9 +32,9 @@ public struct EndorsingEvidenceProvider: EvidenceProvider {
 
     public func evidence(reportData: [UInt8]) async throws(AttestationError) -> Evidence {
         var evidence = try await self.base.evidence(reportData: reportData)
-        evidence.endorsements.tdxCollateral = evidence.endorsements.tdxCollateral ?? self.endorsements.tdxCollateral
-        evidence.endorsements.snpCertificates =
-            evidence.endorsements.snpCertificates ?? self.endorsements.snpCertificates
+        let endorsements = await self.source()
+        evidence.endorsements.tdxCollateral = evidence.endorsements.tdxCollateral ?? endorsements.tdxCollateral
+        evidence.endorsements.snpCertificates = evidence.endorsements.snpCertificates ?? endorsements.snpCertificates
         return evidence
     }
 }

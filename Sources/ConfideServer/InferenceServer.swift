@@ -57,6 +57,11 @@ public struct ServerConfiguration: Sendable {
     /// Intel's PCS collateral for this platform's TDX quotes, served with the evidence (see
     /// ``Endorsements/tdxCollateral``); it must parse, or the server does not start.
     public var tdxCollateral: [UInt8]?
+    /// The PCCS or Intel PCS base URL to fetch this platform's TDX collateral from at start (the server does not start
+    /// when that fails) and again before it expires, to serve it with the evidence; ignored with ``tdxCollateral``.
+    public var tdxCollateralURL: String?
+    /// How the collateral is fetched from ``tdxCollateralURL``; tests replace it.
+    package var tdxCollateralTransport: TDXCollateralFetcher.Transport = TDXCollateralFetcher.urlSession
 
     /// Creates a configuration.
     public init(handlersDirectory: String, modelsDirectory: String) {
@@ -132,7 +137,7 @@ public final class InferenceServer: Service, Sendable {
             from: Array(handlers.kernelPlugins.values), explicit: configuration.kernels)
         logger.info(
             "kernels", metadata: ["plugin": "\(kernels.plugin?.name ?? "none")", "reason": "\(kernels.reason)"])
-        let evidenceProvider = try endorse(
+        let evidenceProvider = try await endorse(
             makeEvidenceProvider(configuration.attestation, logger: logger), configuration, logger: logger)
         let keyStore = try makeKeyStore(configuration, logger: logger)
         let repository = try ModelRepository(
@@ -279,25 +284,38 @@ public final class InferenceServer: Service, Sendable {
 
     /// The provider, serving the operator's endorsements with its evidence when there are any.
     private static func endorse(_ provider: any EvidenceProvider, _ configuration: ServerConfiguration, logger: Logger)
-        throws -> any EvidenceProvider
+        async throws -> any EvidenceProvider
     {
-        guard let json = configuration.tdxCollateral else {
+        if let json = configuration.tdxCollateral {
+            let collateral = try TDXCollateral(json: json)
+            let tcbInfo = collateral.tcbInfo
+            let nextUpdate = min(tcbInfo.nextUpdate, collateral.qeIdentity.nextUpdate, collateral.pckCRL.nextUpdate)
+            logger.info(
+                "serving TDX collateral",
+                metadata: [
+                    "fmspc": "\(tcbInfo.fmspc.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined())",
+                    "tcb_evaluation_data_number": "\(tcbInfo.tcbEvaluationDataNumber)",
+                    "next_update": "\(nextUpdate)",
+                ])
+            if provider.evidenceType != .tdxQuote {
+                logger.warning("--tdx-collateral is served, but the evidence is \(provider.evidenceType.rawValue)")
+            }
+            return EndorsingEvidenceProvider(provider, endorsements: Endorsements(tdxCollateral: json))
+        }
+        guard let url = configuration.tdxCollateralURL else {
             return provider
         }
-        let collateral = try TDXCollateral(json: json)
-        let tcbInfo = collateral.tcbInfo
-        let nextUpdate = min(tcbInfo.nextUpdate, collateral.qeIdentity.nextUpdate, collateral.pckCRL.nextUpdate)
-        logger.info(
-            "serving TDX collateral",
-            metadata: [
-                "fmspc": "\(tcbInfo.fmspc.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined())",
-                "tcb_evaluation_data_number": "\(tcbInfo.tcbEvaluationDataNumber)",
-                "next_update": "\(nextUpdate)",
-            ])
-        if provider.evidenceType != .tdxQuote {
-            logger.warning("--tdx-collateral is served, but the evidence is \(provider.evidenceType.rawValue)")
+        // The platform's FMSPC and PCK CA come from a quote it produces.
+        let evidence = try await provider.evidence(reportData: [UInt8](repeating: 0, count: 64))
+        guard evidence.type == .tdxQuote else {
+            throw AttestationError(
+                .providerMismatch, "--tdx-collateral-url needs TDX evidence, the server's is \(evidence.type.rawValue)")
         }
-        return EndorsingEvidenceProvider(provider, endorsements: Endorsements(tdxCollateral: json))
+        let fetcher = try TDXCollateralFetcher(
+            baseURL: url, quote: try TDXQuote(bytes: evidence.bytes), logger: logger,
+            transport: configuration.tdxCollateralTransport)
+        try await fetcher.fetch()
+        return EndorsingEvidenceProvider(provider) { Endorsements(tdxCollateral: await fetcher.current()) }
     }
 
     private static func archiveKeys(_ provider: (any KeyProvider)?) -> ArchiveKeyLookup? {

@@ -11,7 +11,7 @@ public struct AttestationError: Error, Hashable, Sendable, CustomStringConvertib
     /// Where the error was raised.
     public let location: String
 
-    init(_ code: ErrorCode, _ message: String, file: String = #fileID, line: UInt = #line) {
+    package init(_ code: ErrorCode, _ message: String, file: String = #fileID, line: UInt = #line) {
         self.code = code
         self.message = message
         self.location = "\(file):\(line)"

@@ -156,6 +156,11 @@ public struct PCKCertificateChain: Sendable {
         self.intermediates = Array(certificates.dropFirst())
     }
 
+    /// The CA that issued the PCK certificate, as Intel's PCS names it (`pckcrl?ca=`): `processor` or `platform`.
+    public var pckCA: String {
+        "\(self.leaf.issuer)".contains("Intel SGX PCK Processor CA") ? "processor" : "platform"
+    }
+
     /// The PCK leaf's P-256 public key.
     public func leafKey() throws(AttestationError) -> P256.Signing.PublicKey {
         guard let key = P256.Signing.PublicKey(self.leaf.publicKey) else {
