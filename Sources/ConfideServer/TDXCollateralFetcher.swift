@@ -50,9 +50,9 @@ public actor TDXCollateralFetcher {
     static let intelRootCACRL = "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der"
     /// The largest response accepted, in bytes.
     static let maximumResponseSize = 1024 * 1024
-    /// How long before the earliest `nextUpdate` the collateral is fetched again, and how long after a failed
-    /// fetch the next try waits.
+    /// How long before the earliest `nextUpdate` the collateral is fetched again.
     static let refreshMargin: TimeInterval = 24 * 3_600
+    /// How long after a failed fetch (or a fetch of collateral about to expire) the next try waits.
     static let retryDelay: TimeInterval = 600
 
     /// A fetcher for the platform that produced `quote`.
