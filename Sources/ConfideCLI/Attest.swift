@@ -30,6 +30,9 @@ struct Attest: AsyncParsableCommand {
         stream.print("evidence:     \(keys.evidence.type.rawValue), \(keys.document.evidence.count) bytes, verified")
         stream.print("measurement:  \(Hex.encode(keys.evidence.measurement))")
         stream.print("report data:  \(Hex.encode(keys.evidence.reportData))")
+        if let tdx = keys.evidence.tdx {
+            Attest.report(tdx, to: stream)
+        }
         stream.print("nonce:        \(Hex.encode(keys.nonce))")
         for configuration in keys.configurations {
             let suites = configuration.symmetricSuites.map(\.description).joined(separator: " ")
@@ -68,8 +71,9 @@ extension Attest {
             abstract: "Parse and verify a TDX quote, an SEV-SNP report or simulated evidence.",
             discussion: """
                 The file holds the evidence as raw bytes or as hex text. Its type is detected unless --type says it. \
-                TDX quotes are verified up to the pinned Intel SGX Root CA; SEV-SNP reports need --vcek. With \
-                --mrtd, --measurement or --report-data the values are checked as well.
+                TDX quotes are verified up to the pinned Intel SGX Root CA, and their TCB status and revocation from \
+                Intel's collateral (--tdx-collateral); SEV-SNP reports need --vcek. With --measurement or \
+                --report-data the values are checked as well.
                 """)
 
         enum Kind: String, ExpressibleByArgument, CaseIterable {
@@ -92,6 +96,9 @@ extension Attest {
         @Option(help: ArgumentHelp("The report data the evidence must carry, 64 bytes in hex.", valueName: "hex"))
         var reportData: String?
 
+        @OptionGroup(title: "TDX collateral")
+        var collateral: CollateralOptions
+
         func run() async throws {
             guard let data = FileManager.default.contents(atPath: file) else {
                 throw ValidationError("cannot read \(file)")
@@ -101,7 +108,9 @@ extension Attest {
             print("file:         \(file), \(bytes.count) bytes, \(kind.rawValue)")
             let claimed: (measurement: [UInt8], reportData: [UInt8])
             do {
-                claimed = try await Self.verify(bytes, kind, vcek: try vcek.map(Self.read))
+                var tdxPolicy = AttestationPolicy(expectedReportData: [])
+                try collateral.apply(to: &tdxPolicy)
+                claimed = try await Self.verify(bytes, kind, vcek: try vcek.map(Self.read), tdx: tdxPolicy)
                 try check(claimed.measurement, claimed.reportData)
             } catch let error as AttestationError {
                 print("verdict:      REFUSED: \(error.message) (\(error.code))")
@@ -124,7 +133,7 @@ extension Attest {
         }
 
         /// Parses, prints and verifies; returns the measurement and report data.
-        private static func verify(_ bytes: [UInt8], _ kind: Kind, vcek: [UInt8]?) async throws
+        private static func verify(_ bytes: [UInt8], _ kind: Kind, vcek: [UInt8]?, tdx: AttestationPolicy) async throws
             -> (measurement: [UInt8], reportData: [UInt8])
         {
             switch kind {
@@ -144,8 +153,9 @@ extension Attest {
                     print("RTMR\(index):        \(Hex.encode(rtmr))")
                 }
                 print("REPORTDATA:   \(Hex.encode(body.reportData))")
-                try await TDXQuoteVerifier.verify(quote)
+                let verification = try await TDXQuoteVerifier.verify(quote, endorsements: Endorsements(), policy: tdx)
                 print("signature:    quote, QE report and PCK chain to the Intel SGX Root CA verify")
+                Attest.report(verification, to: .standardOutput)
                 return (body.mrTD, body.reportData)
             case .snp:
                 let report = try SNPReport(bytes: bytes)

@@ -26,6 +26,9 @@ struct PolicyOptions: ParsableArguments {
         """)
     var acceptSimulated = false
 
+    @OptionGroup(title: "TDX collateral")
+    var collateral: CollateralOptions
+
     /// The policy these flags describe; its expected report data is set by the client for each attestation.
     func policy() throws -> AttestationPolicy {
         var policy = AttestationPolicy(expectedReportData: [])
@@ -45,6 +48,7 @@ struct PolicyOptions: ParsableArguments {
             }
             policy.snpVCEK = Array(data)
         }
+        try collateral.apply(to: &policy)
         return policy
     }
 

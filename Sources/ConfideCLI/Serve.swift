@@ -1,6 +1,7 @@
 import ArgumentParser
 import ConfideRuntime
 import ConfideServer
+import Foundation
 import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -99,6 +100,19 @@ struct Serve: AsyncParsableCommand {
         """)
     var attestation: AttestationMode = .auto
 
+    @Option(name: .customLong("tdx-collateral"), help: ArgumentHelp(
+        "Intel PCS collateral for this platform (the JSON dcap-qvl and dstack use), served with the TDX evidence.",
+        valueName: "file"))
+    var tdxCollateral: String?
+
+    @Option(name: .customLong("tdx-collateral-url"), help: ArgumentHelp(
+        """
+        A PCCS or Intel PCS base URL (e.g. https://api.trustedservices.intel.com) to fetch this platform's TDX \
+        collateral from at start and before it expires, served with the evidence.
+        """,
+        valueName: "url"))
+    var tdxCollateralURL: String?
+
     @Option(name: .customLong("ohttp-rotation"), help: ArgumentHelp(
         "Seconds between rotations of the gateway key; 0 keeps the start-up key.", valueName: "seconds"))
     var ohttpRotation = 86_400
@@ -130,6 +144,9 @@ struct Serve: AsyncParsableCommand {
     }
 
     func validate() throws {
+        guard tdxCollateral == nil || tdxCollateralURL == nil else {
+            throw ValidationError("give --tdx-collateral or --tdx-collateral-url, not both")
+        }
         guard ohttpRotation >= 0, ohttpGrace >= 0 else {
             throw ValidationError("--ohttp-rotation and --ohttp-grace must not be negative")
         }
@@ -168,6 +185,13 @@ struct Serve: AsyncParsableCommand {
             everyModel: requireEncrypted, models: Set(requireEncryptedModel))
         configuration.kernels = kernels
         configuration.attestation = attestation.source
+        if let tdxCollateral {
+            guard let data = FileManager.default.contents(atPath: tdxCollateral) else {
+                throw ValidationError("cannot read the TDX collateral \(tdxCollateral)")
+            }
+            configuration.tdxCollateral = Array(data)
+        }
+        configuration.tdxCollateralURL = tdxCollateralURL
         configuration.oblivious.rotationInterval = ohttpRotation == 0 ? nil : .seconds(ohttpRotation)
         configuration.oblivious.gracePeriod = .seconds(ohttpGrace)
         configuration.oblivious.allowedDateSkew = .seconds(ohttpDateSkew)

@@ -54,6 +54,9 @@ public struct CoCoEvidenceProvider: EvidenceProvider {
         if let automatic = provider as? AutomaticEvidenceProvider {
             return agent(behind: automatic.selected)
         }
+        if let endorsing = provider as? EndorsingEvidenceProvider {
+            return agent(behind: endorsing.base)
+        }
         return nil
     }
 

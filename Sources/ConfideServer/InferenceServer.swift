@@ -58,6 +58,14 @@ public struct ServerConfiguration: Sendable {
     /// The Confidential Containers attestation agent that `.coco` takes evidence from and `.automatic` tries when
     /// configfs-tsm is absent.
     public var attestationAgent = CoCoAttestationAgent()
+    /// Intel's PCS collateral for this platform's TDX quotes, served with the evidence (see
+    /// ``Endorsements/tdxCollateral``); it must parse, or the server does not start.
+    public var tdxCollateral: [UInt8]?
+    /// The PCCS or Intel PCS base URL to fetch this platform's TDX collateral from at start (the server does not start
+    /// when that fails) and again before it expires, to serve it with the evidence; ignored with ``tdxCollateral``.
+    public var tdxCollateralURL: String?
+    /// How the collateral is fetched from ``tdxCollateralURL``; tests replace it.
+    package var tdxCollateralTransport: TDXCollateralFetcher.Transport = TDXCollateralFetcher.urlSession
 
     /// Creates a configuration.
     public init(handlersDirectory: String, modelsDirectory: String) {
@@ -118,8 +126,9 @@ public final class InferenceServer: Service, Sendable {
             case .debug: logger.debug("\(message)")
             }
         }
-        let evidenceProvider = try await makeEvidenceProvider(
-            configuration.attestation, agent: configuration.attestationAgent, logger: logger)
+        let evidenceProvider = try await endorse(
+            makeEvidenceProvider(configuration.attestation, agent: configuration.attestationAgent, logger: logger),
+            configuration, logger: logger)
         let register = CoCoEvidenceProvider.agent(behind: evidenceProvider).map {
             AnchoringRegister(name: "aael", anchor: AttestationAgentAnchor(agent: $0))
         } ?? evidenceProvider.anchoringRegister
@@ -286,6 +295,42 @@ public final class InferenceServer: Service, Sendable {
         }
         logger.info("attestation evidence", metadata: ["type": "\(provider.evidenceType.rawValue)"])
         return provider
+    }
+
+    /// The provider, serving the operator's endorsements with its evidence when there are any.
+    private static func endorse(_ provider: any EvidenceProvider, _ configuration: ServerConfiguration, logger: Logger)
+        async throws -> any EvidenceProvider
+    {
+        if let json = configuration.tdxCollateral {
+            let collateral = try TDXCollateral(json: json)
+            let tcbInfo = collateral.tcbInfo
+            let nextUpdate = min(tcbInfo.nextUpdate, collateral.qeIdentity.nextUpdate, collateral.pckCRL.nextUpdate)
+            logger.info(
+                "serving TDX collateral",
+                metadata: [
+                    "fmspc": "\(tcbInfo.fmspc.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined())",
+                    "tcb_evaluation_data_number": "\(tcbInfo.tcbEvaluationDataNumber)",
+                    "next_update": "\(nextUpdate)",
+                ])
+            if provider.evidenceType != .tdxQuote {
+                logger.warning("--tdx-collateral is served, but the evidence is \(provider.evidenceType.rawValue)")
+            }
+            return EndorsingEvidenceProvider(provider, endorsements: Endorsements(tdxCollateral: json))
+        }
+        guard let url = configuration.tdxCollateralURL else {
+            return provider
+        }
+        // The platform's FMSPC and PCK CA come from a quote it produces.
+        let evidence = try await provider.evidence(reportData: [UInt8](repeating: 0, count: 64))
+        guard evidence.type == .tdxQuote else {
+            throw AttestationError(
+                .providerMismatch, "--tdx-collateral-url needs TDX evidence, the server's is \(evidence.type.rawValue)")
+        }
+        let fetcher = try TDXCollateralFetcher(
+            baseURL: url, quote: try TDXQuote(bytes: evidence.bytes), logger: logger,
+            transport: configuration.tdxCollateralTransport)
+        try await fetcher.fetch()
+        return EndorsingEvidenceProvider(provider) { Endorsements(tdxCollateral: await fetcher.current()) }
     }
 
     private static func archiveKeys(_ provider: (any KeyProvider)?) -> ArchiveKeyLookup? {

@@ -61,6 +61,18 @@ struct FuzzEntryPointTests {
         }
     }
 
+    @Test func tdxCollateralEntryPoint() throws {
+        var rng = SplitMix64(state: 4)
+        let seeds = try Self.seeds(["tdx-quote-v4-b.collateral.json", "tdx-quote-v4-outdated.collateral.json"])
+        for round in 0..<300 {
+            if let seed = seeds.randomElement(using: &rng), round % 4 != 0 {
+                AttestationFuzz.tdxCollateral(Self.mutate(seed, &rng))
+            } else {
+                AttestationFuzz.tdxCollateral(Self.random(&rng, maximumCount: 400))
+            }
+        }
+    }
+
     @Test func snpReportEntryPoint() throws {
         var rng = SplitMix64(state: 2)
         let seed =

@@ -92,6 +92,10 @@ struct VerifierPolicyTests {
         let quote = try TDXQuote(bytes: bytes)
         var policy = AttestationPolicy(expectedReportData: quote.body.reportData)
         policy.allowedTDX = [TDXReferenceValues(mrTD: quote.body.mrTD, rtmr0: quote.body.rtmrs[0])]
+        await expectError(.missingCollateral) {
+            _ = try await AttestationVerifier.verify(evidence: bytes, type: .tdxQuote, policy: policy)
+        }
+        policy.allowMissingTDXCollateral = true
         let verified = try await AttestationVerifier.verify(evidence: bytes, type: .tdxQuote, policy: policy)
         #expect(verified.measurement == quote.body.mrTD)
         #expect(!verified.isSimulated)

@@ -56,7 +56,8 @@ struct CommandLineTests {
 
     @Test(.enabled(if: AttestationSamples.available, "../shared/testdata/attestation is absent"))
     func attestVerifyRealSamples() async throws {
-        let tdx = try await ConfideCommand.run("attest", "verify", AttestationSamples.path("tdx-quote-v4-spr.bin"))
+        let tdx = try await ConfideCommand.run(
+            "attest", "verify", AttestationSamples.path("tdx-quote-v4-spr.bin"), "--allow-missing-collateral")
         #expect(tdx.status == 0, "\(tdx.output)")
         let mrtd = "6363b8043668a3ad953278e10389574d326c6749fb78aa81"
             + "0ecd9336923db86f22fc00b8dcd404bc10d5e119d7215cbb"
@@ -73,7 +74,7 @@ struct CommandLineTests {
         #expect(unsigned.status != 0)
         let mismatch = try await ConfideCommand.run(
             "attest", "verify", AttestationSamples.path("tdx-quote-v4-spr.bin"), "--report-data",
-            String(repeating: "00", count: 64))
+            String(repeating: "00", count: 64), "--allow-missing-collateral")
         #expect(mismatch.status != 0)
         #expect(mismatch.output.contains("REFUSED"))
     }

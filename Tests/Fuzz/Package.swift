@@ -33,6 +33,7 @@ let package = Package(
         fuzzTarget("FuzzOHTTPRequest", "ConfideEnvelope"),
         fuzzTarget("FuzzKeyConfigs", "ConfideEnvelope"),
         fuzzTarget("FuzzTDXQuote", "ConfideAttestation"),
+        fuzzTarget("FuzzTDXCollateral", "ConfideAttestation"),
         fuzzTarget("FuzzSNPReport", "ConfideAttestation"),
         fuzzTarget("FuzzSimulatedEvidence", "ConfideAttestation"),
         fuzzTarget("FuzzMeasurementLog", "ConfideMeasurement"),

@@ -56,6 +56,12 @@ extension AttestationError {
             case concurrentRequest
             case providerFailed
             case io
+            case missingCollateral
+            case collateralMismatch
+            case expired
+            case revoked
+            case noMatchingTCBLevel
+            case tcbStatusNotAccepted
         }
 
         private let backing: Backing
@@ -109,6 +115,19 @@ extension AttestationError {
         public static let providerFailed = ErrorCode(.providerFailed)
         /// Reading or writing a file failed.
         public static let io = ErrorCode(.io)
+        /// The evidence needs collateral (Intel's TCB Info and QE Identity for TDX) and none was given, and the
+        /// policy does not allow that.
+        public static let missingCollateral = ErrorCode(.missingCollateral)
+        /// The collateral is not for this evidence (another FMSPC, PCE ID, TEE or quoting enclave).
+        public static let collateralMismatch = ErrorCode(.collateralMismatch)
+        /// Collateral, a revocation list or a certificate is not valid at the verification time.
+        public static let expired = ErrorCode(.expired)
+        /// A certificate is on its issuer's revocation list.
+        public static let revoked = ErrorCode(.revoked)
+        /// The platform's TCB matches no TCB level of the collateral, so it has no status at all.
+        public static let noMatchingTCBLevel = ErrorCode(.noMatchingTCBLevel)
+        /// The TCB status (or its evaluation data number) is not one the policy accepts.
+        public static let tcbStatusNotAccepted = ErrorCode(.tcbStatusNotAccepted)
 
         public var description: String {
             self.backing.rawValue

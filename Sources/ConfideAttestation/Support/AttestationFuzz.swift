@@ -13,6 +13,12 @@ public enum AttestationFuzz {
         }
     }
 
+    /// Parses `bytes` as TDX collateral JSON (with its TCB Info, QE Identity and CRLs) and as a DER revocation list.
+    public static func tdxCollateral(_ bytes: [UInt8]) {
+        _ = try? TDXCollateral(json: bytes)
+        _ = try? CertificateRevocationList(derEncoded: bytes, what: "fuzz input")
+    }
+
     /// Parses `bytes` as a SEV-SNP report.
     public static func snpReport(_ bytes: [UInt8]) {
         _ = try? SNPReport(bytes: bytes)

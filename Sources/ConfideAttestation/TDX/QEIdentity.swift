@@ -1,7 +1,7 @@
 /// The identity a quoting enclave's report must have: Intel's QE Identity fields (MRSIGNER, ISVPRODID, and
 /// MISCSELECT and ATTRIBUTES under their masks). Without it, any enclave whose report the platform's PCK key
 /// signs — one the host wrote itself — could sign quotes for any TD.
-public struct QEIdentity: Sendable, Equatable {
+public struct QEIdentity: Sendable, Hashable {
     /// The hash of the enclave signer's key (32 bytes).
     public let mrSigner: [UInt8]
     /// The product ID.

@@ -3,19 +3,47 @@ public import Foundation
 import SwiftASN1
 @_spi(FixedExpiryValidationTime) public import X509
 
-/// Verifies TDX quotes offline: the quote signature, the QE report signature and binding, and the PCK chain up to
-/// the pinned ``IntelSGXRootCA``.
+/// Verifies TDX quotes offline: the quote signature, the QE report signature and binding, the PCK chain up to
+/// the pinned ``IntelSGXRootCA``, and with Intel's collateral (``TDXCollateral``) its revocation, the quoting
+/// enclave's identity and TCB level, and the platform's TCB status.
 ///
-/// ``verify(_:at:)`` runs every check; the individual checks are public so that callers can run only those a
-/// change can affect.
+/// ``verify(_:collateral:at:)`` runs every check, ``verify(_:endorsements:policy:)`` applies a policy's TCB rules
+/// as well; the individual checks are public so that callers can run only those a change can affect.
 public enum TDXQuoteVerifier {
-    /// Runs every check on `quote`.
+    /// Runs the checks that need no collateral on `quote`: the quote signature, the QE report's signature and
+    /// binding, the QE identity against Intel's fixed values (``QEIdentity/intelTDQE``), and the PCK chain.
     ///
     /// - Parameters:
     ///   - quote: A parsed quote.
     ///   - time: The time at which the PCK chain must be valid; `nil` means the current time.
     /// - Throws: ``AttestationError`` naming the first check that failed.
     public static func verify(_ quote: TDXQuote, at time: Date? = nil) async throws(AttestationError) {
+        _ = try await Self.verify(quote, collateral: nil, at: time)
+    }
+
+    /// Runs every check on `quote`: those of ``verify(_:at:)`` and, with collateral, the collateral's signatures,
+    /// issuer chains, revocation lists and validity windows, the revocation of the PCK certificate and its issuer,
+    /// the QE identity and TCB level from the collateral, and the platform's TCB evaluation.
+    ///
+    /// - Parameters:
+    ///   - quote: A parsed quote.
+    ///   - collateral: Intel's collateral for the quote's platform; `nil` checks the QE identity against Intel's
+    ///     fixed values and evaluates no TCB status.
+    ///   - time: The verification time; `nil` means the current time.
+    /// - Returns: The QE identity result, the TCB evaluation and the chains that were checked. The caller decides
+    ///   whether the status is acceptable.
+    /// - Throws: ``AttestationError`` naming the first check that failed.
+    public static func verify(_ quote: TDXQuote, collateral: TDXCollateral?, at time: Date? = nil)
+        async throws(AttestationError) -> TDXVerification
+    {
+        try await Self.verify(quote, collateral: collateral, at: time, root: try IntelSGXRootCA.certificate())
+    }
+
+    /// ``verify(_:collateral:at:)`` with another pinned root, for tests that sign their own collateral.
+    package static func verify(_ quote: TDXQuote, collateral: TDXCollateral?, at time: Date?, root: Certificate)
+        async throws(AttestationError) -> TDXVerification
+    {
+        let time = time ?? Date()
         guard quote.header.qeVendorID == TDXQuoteHeader.intelQEVendorID else {
             throw AttestationError(
                 .unsupportedFormat,
@@ -24,8 +52,34 @@ public enum TDXQuoteVerifier {
         }
         try Self.verifyQuoteSignature(quote)
         let chain = try PCKCertificateChain(pem: quote.signatureData.pckCertificateChain)
-        try Self.verifyQEReport(quote, pckKey: try chain.leafKey())
-        try await chain.validate(at: time)
+        try Self.verifyQEReportBinding(quote, pckKey: try chain.leafKey())
+        let pckPath = try await chain.validatedPath(at: time, root: root)
+        let qeReport = quote.signatureData.qeReport
+        guard let collateral else {
+            try QEIdentity.intelTDQE.check(qeReport)
+            return TDXVerification(
+                pckChain: pckPath.map { "\($0.subject)" },
+                qeIdentity: QEIdentityResult(
+                    source: .fixedValues, isvSVN: qeReport.isvSVN, status: nil, advisoryIDs: [],
+                    tcbEvaluationDataNumber: nil),
+                tcb: nil, collateralChecks: [])
+        }
+        let checked = try await TDXCollateralVerifier.verify(collateral, pckPath: pckPath, at: time, root: root)
+        try collateral.qeIdentity.identity.check(qeReport)
+        guard let qeLevel = SVNTCBLevel.match(qeReport.isvSVN, in: collateral.qeIdentity.tcbLevels) else {
+            throw AttestationError(
+                .noMatchingTCBLevel,
+                "no TCB level of the QE Identity matches the quoting enclave's ISVSVN \(qeReport.isvSVN)")
+        }
+        let pck = try PCKExtension(certificate: chain.leaf)
+        let evaluation = try TDXTCBEvaluation.evaluate(
+            quote: quote, pck: pck, tcbInfo: collateral.tcbInfo, qe: qeLevel)
+        return TDXVerification(
+            pckChain: pckPath.map { "\($0.subject)" },
+            qeIdentity: QEIdentityResult(
+                source: .collateral, isvSVN: qeReport.isvSVN, status: qeLevel.status, advisoryIDs: qeLevel.advisoryIDs,
+                tcbEvaluationDataNumber: collateral.qeIdentity.tcbEvaluationDataNumber),
+            tcb: evaluation, collateralChecks: checked)
     }
 
     /// Checks the quote signature over the header and body with the attestation key.
@@ -43,6 +97,12 @@ public enum TDXQuoteVerifier {
     /// first 32 bytes are `SHA-256(attestation key || QE authentication data)` and the remaining 32 are zero), and
     /// that the report is from Intel's production TD quoting enclave (``QEIdentity/intelTDQE``).
     public static func verifyQEReport(_ quote: TDXQuote, pckKey: P256.Signing.PublicKey) throws(AttestationError) {
+        try Self.verifyQEReportBinding(quote, pckKey: pckKey)
+        try QEIdentity.intelTDQE.check(quote.signatureData.qeReport)
+    }
+
+    /// The checks of ``verifyQEReport(_:pckKey:)`` without the identity, which collateral may supersede.
+    static func verifyQEReportBinding(_ quote: TDXQuote, pckKey: P256.Signing.PublicKey) throws(AttestationError) {
         let data = quote.signatureData
         try Self.checkSignature(data.qeReportSignature, of: data.qeReport.raw, with: pckKey, "QE report signature")
         let expected =
@@ -50,7 +110,6 @@ public enum TDXQuoteVerifier {
         guard data.qeReport.reportData == expected else {
             throw AttestationError(.invalidSignature, "QE report data does not bind the attestation key")
         }
-        try QEIdentity.intelTDQE.check(data.qeReport)
     }
 
     private static func checkSignature(
@@ -97,6 +156,11 @@ public struct PCKCertificateChain: Sendable {
         self.intermediates = Array(certificates.dropFirst())
     }
 
+    /// The CA that issued the PCK certificate, as Intel's PCS names it (`pckcrl?ca=`): `processor` or `platform`.
+    public var pckCA: String {
+        "\(self.leaf.issuer)".contains("Intel SGX PCK Processor CA") ? "processor" : "platform"
+    }
+
     /// The PCK leaf's P-256 public key.
     public func leafKey() throws(AttestationError) -> P256.Signing.PublicKey {
         guard let key = P256.Signing.PublicKey(self.leaf.publicKey) else {
@@ -109,23 +173,42 @@ public struct PCKCertificateChain: Sendable {
     ///
     /// - Parameter time: The time at which every certificate must be valid; `nil` means the current time.
     public func validate(at time: Date? = nil) async throws(AttestationError) {
-        let root = try IntelSGXRootCA.certificate()
-        var verifier = Verifier(rootCertificates: CertificateStore([root])) {
-            if let time {
-                RFC5280Policy(fixedExpiryValidationTime: time)
-            } else {
-                RFC5280Policy()
-            }
+        _ = try await self.validatedPath(at: time ?? Date(), root: try IntelSGXRootCA.certificate())
+    }
+
+    /// The chain from the leaf to `root`, every certificate valid at `time`.
+    func validatedPath(at time: Date, root: Certificate) async throws(AttestationError) -> [Certificate] {
+        try await CertificatePath.validate(
+            leaf: self.leaf, intermediates: self.intermediates, root: root, at: time, what: "PCK chain")
+    }
+}
+
+/// Certificate chain validation to one pinned root.
+enum CertificatePath {
+    /// The path from `leaf` to `root` (leaf first, root last), every certificate valid at `time`.
+    static func validate(
+        leaf: Certificate, intermediates: [Certificate], root: Certificate, at time: Date, what: String
+    ) async throws(AttestationError) -> [Certificate] {
+        for certificate in [leaf] + intermediates + [root]
+        where time < certificate.notValidBefore || time > certificate.notValidAfter {
+            throw AttestationError(
+                .expired,
+                "\(what): \(certificate.subject) is valid from \(UTCClock.format(certificate.notValidBefore)) to "
+                    + "\(UTCClock.format(certificate.notValidAfter)), not at \(UTCClock.format(time))")
         }
-        let result = await verifier.validate(leaf: self.leaf, intermediates: CertificateStore(self.intermediates))
+        var verifier = Verifier(rootCertificates: CertificateStore([root])) {
+            RFC5280Policy(fixedExpiryValidationTime: time)
+        }
+        let result = await verifier.validate(leaf: leaf, intermediates: CertificateStore(intermediates))
         switch result {
-        case .validCertificate:
-            return
+        case .validCertificate(let path):
+            return Array(path)
         case .couldNotValidate(let failures):
             let reasons = failures.map { "\($0.policyFailureReason)" }.joined(separator: "; ")
             throw AttestationError(
                 .untrustedCertificateChain,
-                "PCK chain does not lead to the Intel SGX Root CA: \(reasons)"
+                "\(what) (leaf \(leaf.subject)) does not lead to \(root.subject) at \(UTCClock.format(time)): "
+                    + (reasons.isEmpty ? "no path to the root" : reasons)
             )
         }
     }

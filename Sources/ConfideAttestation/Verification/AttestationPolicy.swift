@@ -1,5 +1,6 @@
 public import ConfideMeasurement
 public import Foundation
+package import X509
 
 /// What a client accepts: the measurements it trusts, the report data it expects, whether simulated evidence
 /// is acceptable, and what may run on the server (its measurement log's policy).
@@ -25,6 +26,20 @@ public struct AttestationPolicy: Sendable {
     /// What the server's measurement log may hold (its executable, plugins, models and settings); `nil` accepts
     /// any log (the log is still bound to the evidence, and replayed into simulated evidence's register).
     public var measurements: MeasurementPolicy?
+    /// The TCB statuses of TDX platforms accepted; only ``TCBStatus/upToDate`` by default.
+    /// ``TCBStatus/revoked`` is never accepted.
+    public var acceptedTCBStatuses: Set<TCBStatus>
+    /// The lowest TCB evaluation data number of the TDX collateral (TCB Info and QE Identity) accepted; `nil`
+    /// accepts any.
+    public var minimumTCBEvaluationDataNumber: Int?
+    /// Whether TDX evidence without collateral is accepted; off by default. Without collateral the quoting
+    /// enclave is checked against Intel's fixed values and no TCB status or revocation is known.
+    public var allowMissingTDXCollateral: Bool
+    /// Intel PCS collateral the client brings for TDX evidence (see ``Endorsements/tdxCollateral``); when set it is
+    /// used instead of the collateral served with the evidence.
+    public var tdxCollateral: [UInt8]?
+    /// The root that TDX PCK chains and collateral must lead to instead of ``IntelSGXRootCA``, for tests.
+    package var tdxRootOverride: Certificate?
 
     /// Creates a policy that expects `expectedReportData` and accepts nothing until measurements are added.
     public init(expectedReportData: [UInt8]) {
@@ -37,6 +52,11 @@ public struct AttestationPolicy: Sendable {
         self.acceptDebug = false
         self.validationTime = nil
         self.measurements = nil
+        self.acceptedTCBStatuses = [.upToDate]
+        self.minimumTCBEvaluationDataNumber = nil
+        self.allowMissingTDXCollateral = false
+        self.tdxCollateral = nil
+        self.tdxRootOverride = nil
     }
 
     /// Creates a policy that expects the binding of `keyConfigurations`, the measurement log's digest and the

@@ -19,7 +19,7 @@ public enum AttestationVerifier {
         let verified: VerifiedEvidence
         switch type {
         case .tdxQuote:
-            verified = try await Self.verifyTDX(evidence, policy: policy)
+            verified = try await Self.verifyTDX(evidence, endorsements: endorsements, policy: policy)
         case .snpReport:
             verified = try Self.verifySNP(evidence, policy: policy)
         case .simulated:
@@ -42,11 +42,11 @@ public enum AttestationVerifier {
             evidence: evidence.bytes, type: evidence.type, endorsements: evidence.endorsements, policy: policy)
     }
 
-    private static func verifyTDX(_ bytes: [UInt8], policy: AttestationPolicy) async throws(AttestationError)
-        -> VerifiedEvidence
+    private static func verifyTDX(_ bytes: [UInt8], endorsements: Endorsements, policy: AttestationPolicy)
+        async throws(AttestationError) -> VerifiedEvidence
     {
         let quote = try TDXQuote(bytes: bytes)
-        try await TDXQuoteVerifier.verify(quote, at: policy.validationTime)
+        let verification = try await TDXQuoteVerifier.verify(quote, endorsements: endorsements, policy: policy)
         guard policy.acceptDebug || !quote.body.isDebug else {
             throw AttestationError(.debugNotAllowed, "the TD has the debug attribute set")
         }
@@ -60,7 +60,8 @@ public enum AttestationVerifier {
             type: .tdxQuote,
             measurement: quote.body.mrTD,
             reportData: quote.body.reportData,
-            claims: .tdx(quote)
+            claims: .tdx(quote),
+            tdx: verification
         )
     }
 

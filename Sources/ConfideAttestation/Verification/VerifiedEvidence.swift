@@ -18,13 +18,18 @@ public struct VerifiedEvidence: Sendable {
     public let reportData: [UInt8]
     /// All parsed fields.
     public let claims: Claims
+    /// For TDX evidence: the QE identity result, the TCB status and advisories, and the chains checked.
+    public let tdx: TDXVerification?
 
     /// Wraps claims that passed every check.
-    package init(type: EvidenceType, measurement: [UInt8], reportData: [UInt8], claims: Claims) {
+    package init(
+        type: EvidenceType, measurement: [UInt8], reportData: [UInt8], claims: Claims, tdx: TDXVerification? = nil
+    ) {
         self.type = type
         self.measurement = measurement
         self.reportData = reportData
         self.claims = claims
+        self.tdx = tdx
     }
 
     /// Whether the evidence was simulated, and so proves nothing about the hardware.

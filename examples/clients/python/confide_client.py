@@ -394,6 +394,11 @@ class Document:
         if self.kind not in ("tdx-quote", "sev-snp-report", "simulated"):
             raise Refused("the attestation document names no known evidence type")
         self.evidence, self.keys = self._base64(value, "evidence"), self._base64(value, "key_configurations")
+        endorsements = value.get("endorsements", {})
+        if not isinstance(endorsements, dict):
+            raise Refused("the attestation document's endorsements is not an object")
+        self.tdx_collateral = self._base64(endorsements, "tdx_collateral") if "tdx_collateral" in endorsements \
+            else None
         if "measurements" not in value:
             raise Refused("the attestation document has no measurement log")
         try:
@@ -474,17 +479,23 @@ def parse_snp(report: bytes) -> tuple[bytes, bytes, bool, None]:
 
 
 def verify_with_confide(evidence: bytes, kind: str, measurement: bytes, report_data: bytes,
-                        args: argparse.Namespace) -> None:
+                        args: argparse.Namespace, tdx_collateral: bytes | None = None) -> None:
     """Runs `confide attest verify`, which checks the quote's signatures and certificate chain (TDX: up to the
-    pinned Intel SGX Root CA) or the report's signature with the chip's VCEK (SEV-SNP)."""
+    pinned Intel SGX Root CA, and the TCB status and revocation from the collateral the server served) or the
+    report's signature with the chip's VCEK (SEV-SNP)."""
     if not args.confide:
         raise Refused(f"{kind} evidence needs its signatures verified, which this script does not do: give "
                       "--confide PATH (the confide command line), or verify with a TDX/SEV-SNP library instead")
-    with tempfile.NamedTemporaryFile(suffix=".bin") as file:
+    with tempfile.NamedTemporaryFile(suffix=".bin") as file, \
+            tempfile.NamedTemporaryFile(suffix=".json") as collateral:
         file.write(evidence)
         file.flush()
         command = [args.confide, "attest", "verify", file.name, "--type", kind,
                    "--measurement", measurement.hex(), "--report-data", report_data.hex()]
+        if kind == "tdx" and tdx_collateral is not None:
+            collateral.write(tdx_collateral)
+            collateral.flush()
+            command += ["--tdx-collateral", collateral.name]
         if kind == "snp":
             if not args.vcek:
                 raise Refused("SEV-SNP evidence needs the chip's VCEK certificate (--vcek FILE)")
@@ -544,7 +555,8 @@ def attest(base: str, args: argparse.Namespace) -> bytes:
             raise Refused("give the measurement you trust (--measurement HEX: the MRTD for TDX, the launch "
                           "measurement for SEV-SNP, or the policy file's evidence member)")
         check_measurement("measurement", measurement, allowed)
-        verify_with_confide(document.evidence, "tdx" if tdx else "snp", measurement, report_data, args)
+        verify_with_confide(document.evidence, "tdx" if tdx else "snp", measurement, report_data, args,
+                            document.tdx_collateral)
         if not (tdx and policy is not None and policy.rtmr3 == "replay"):
             rtmr3 = None  # only simulated evidence, and TDX when the policy asks, are compared with the replay
     if not hmac.compare_digest(report_data, expected):

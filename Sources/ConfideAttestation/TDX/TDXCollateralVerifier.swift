@@ -1,0 +1,140 @@
+import Crypto
+import Foundation
+import X509
+
+/// What verifying a TDX quote established beyond the quote's own fields.
+public struct TDXVerification: Sendable {
+    /// The subjects of the PCK chain that was validated, leaf first, ending with the pinned root.
+    public let pckChain: [String]
+    /// The quoting enclave's identity check and TCB level.
+    public let qeIdentity: QEIdentityResult
+    /// The TCB evaluation from the collateral; `nil` when there was no collateral.
+    public let tcb: TDXTCBEvaluation?
+    /// One line for each collateral item that was checked: what it is, who signed it, and its validity window.
+    public let collateralChecks: [String]
+}
+
+/// Verifies Intel's collateral for a TDX quote: the signatures and issuer chains of the TCB Info and QE Identity,
+/// the root CA and PCK revocation lists, every validity window at the verification time, and that neither the PCK
+/// certificate nor a CA or signing certificate above it is revoked.
+enum TDXCollateralVerifier {
+    /// Verifies `collateral` for a quote whose validated PCK chain is `pckPath` (leaf first, root last).
+    ///
+    /// - Returns: One line for each item checked.
+    static func verify(_ collateral: TDXCollateral, pckPath: [Certificate], at time: Date, root: Certificate)
+        async throws(AttestationError) -> [String]
+    {
+        try collateral.rootCACRL.verify(issuer: root, at: time, what: "the root CA CRL")
+        let tcbSigner = try await Self.signer(
+            collateral.tcbInfoIssuerChain, root: root, rootCRL: collateral.rootCACRL, at: time,
+            what: "the TCB Info issuer chain")
+        try Self.checkSignature(
+            collateral.tcbInfoSignature, of: collateral.tcbInfoBytes, by: tcbSigner, what: "the TCB Info")
+        try Self.checkWindow(
+            issued: collateral.tcbInfo.issueDate, next: collateral.tcbInfo.nextUpdate, at: time, what: "the TCB Info")
+        let qeSigner = try await Self.signer(
+            collateral.qeIdentityIssuerChain, root: root, rootCRL: collateral.rootCACRL, at: time,
+            what: "the QE Identity issuer chain")
+        try Self.checkSignature(
+            collateral.qeIdentitySignature, of: collateral.qeIdentityBytes, by: qeSigner, what: "the QE Identity")
+        try Self.checkWindow(
+            issued: collateral.qeIdentity.issueDate, next: collateral.qeIdentity.nextUpdate, at: time,
+            what: "the QE Identity")
+        let crlSigner = try await Self.signer(
+            collateral.pckCRLIssuerChain, root: root, rootCRL: collateral.rootCACRL, at: time,
+            what: "the PCK CRL issuer chain")
+        try collateral.pckCRL.verify(issuer: crlSigner, at: time, what: "the PCK CRL")
+
+        guard let pck = pckPath.first, pckPath.count >= 2 else {
+            throw AttestationError(.untrustedCertificateChain, "the PCK chain has no issuer above the PCK certificate")
+        }
+        let pckIssuer = pckPath[1]
+        guard collateral.pckCRL.issuer == pckIssuer.subject, crlSigner.publicKey == pckIssuer.publicKey else {
+            throw AttestationError(
+                .collateralMismatch,
+                "the PCK CRL is issued by \(collateral.pckCRL.issuer), the PCK certificate by \(pckIssuer.subject)")
+        }
+        guard !collateral.pckCRL.revokes(pck) else {
+            throw AttestationError(
+                .revoked,
+                "the PCK certificate (serial \(pck.serialNumber)) is revoked by the PCK CRL of \(pckIssuer.subject)")
+        }
+        try Self.checkNotRevoked(Array(pckPath.dropFirst()), root: root, rootCRL: collateral.rootCACRL)
+
+        let crlWindow = { (crl: CertificateRevocationList) in
+            "\(UTCClock.format(crl.thisUpdate)) .. \(UTCClock.format(crl.nextUpdate))"
+        }
+        return [
+            "TCB Info (FMSPC \(Hex.encode(collateral.tcbInfo.fmspc))) signed by \(tcbSigner.subject), "
+                + "\(UTCClock.format(collateral.tcbInfo.issueDate)) .. "
+                + UTCClock.format(collateral.tcbInfo.nextUpdate),
+            "QE Identity (\(collateral.qeIdentity.id)) signed by \(qeSigner.subject), "
+                + "\(UTCClock.format(collateral.qeIdentity.issueDate)) .. "
+                + UTCClock.format(collateral.qeIdentity.nextUpdate),
+            "PCK CRL of \(collateral.pckCRL.issuer), \(crlWindow(collateral.pckCRL)): PCK certificate not revoked",
+            "root CA CRL of \(collateral.rootCACRL.issuer), \(crlWindow(collateral.rootCACRL)): intermediate and "
+                + "signing certificates not revoked",
+        ]
+    }
+
+    /// The leaf of an issuer chain from the collateral, validated to `root` at `time` and not revoked.
+    private static func signer(
+        _ chain: [Certificate], root: Certificate, rootCRL: CertificateRevocationList, at time: Date, what: String
+    ) async throws(AttestationError) -> Certificate {
+        guard let leaf = chain.first else {
+            throw AttestationError(.invalidCertificate, "\(what) is empty")
+        }
+        let path = try await CertificatePath.validate(
+            leaf: leaf, intermediates: Array(chain.dropFirst()), root: root, at: time, what: what)
+        try Self.checkNotRevoked(path, root: root, rootCRL: rootCRL)
+        return leaf
+    }
+
+    /// Checks that no certificate of `path` but the root is on the root CA CRL. Intel's chains are one level below
+    /// the root (the PCK certificate, below its CA, is checked against the PCK CRL by the caller), so a certificate
+    /// that another CA issued is refused: no list the collateral holds could revoke it.
+    private static func checkNotRevoked(_ path: [Certificate], root: Certificate, rootCRL: CertificateRevocationList)
+        throws(AttestationError)
+    {
+        for certificate in path where certificate != root {
+            guard certificate.issuer == root.subject else {
+                throw AttestationError(
+                    .untrustedCertificateChain,
+                    "\(certificate.subject) is issued by \(certificate.issuer), not by the root; no revocation list of "
+                        + "the collateral covers it")
+            }
+            guard !rootCRL.revokes(certificate) else {
+                throw AttestationError(
+                    .revoked,
+                    "\(certificate.subject) (serial \(certificate.serialNumber)) is revoked by the root CA CRL")
+            }
+        }
+    }
+
+    private static func checkSignature(_ raw: [UInt8], of message: [UInt8], by signer: Certificate, what: String)
+        throws(AttestationError)
+    {
+        guard let key = P256.Signing.PublicKey(signer.publicKey) else {
+            throw AttestationError(.invalidKey, "the key that signs \(what) is not a P-256 key")
+        }
+        guard let signature = try? P256.Signing.ECDSASignature(rawRepresentation: raw),
+            key.isValidSignature(signature, for: message)
+        else {
+            throw AttestationError(
+                .invalidSignature, "\(what)'s signature does not verify with \(signer.subject)'s key")
+        }
+    }
+
+    private static func checkWindow(issued: Date, next: Date, at time: Date, what: String) throws(AttestationError) {
+        guard time >= issued else {
+            throw AttestationError(
+                .expired,
+                "\(what) is issued at \(UTCClock.format(issued)), after the verification time \(UTCClock.format(time))")
+        }
+        guard time <= next else {
+            throw AttestationError(
+                .expired,
+                "\(what) expired at its nextUpdate \(UTCClock.format(next)) (verifying at \(UTCClock.format(time)))")
+        }
+    }
+}

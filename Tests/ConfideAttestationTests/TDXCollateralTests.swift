@@ -1,0 +1,414 @@
+import ConfideAttestation
+import Foundation
+import Testing
+import X509
+
+/// TCB status and revocation from Intel's collateral: the shared pairs, and every status and refusal through
+/// collateral derived from them and re-signed by a test root.
+@Suite(.enabled(if: Fixtures.available, Fixtures.skipMessage))
+struct TDXCollateralTests {
+    /// A policy for a shared quote that accepts its MRTD and report data and brings its shared collateral.
+    static func sharedPolicy(_ file: String, at time: Date) throws -> (bytes: [UInt8], policy: AttestationPolicy) {
+        let bytes = try Fixtures.bytes(file + ".bin")
+        let quote = try TDXQuote(bytes: bytes)
+        var policy = AttestationPolicy(expectedReportData: quote.body.reportData)
+        policy.allowedTDX = [TDXReferenceValues(mrTD: quote.body.mrTD)]
+        policy.validationTime = time
+        policy.tdxCollateral = try Fixtures.bytes(file + ".collateral.json")
+        return (bytes, policy)
+    }
+
+    static func verify(_ bytes: [UInt8], _ policy: AttestationPolicy, endorsements: Endorsements = Endorsements())
+        async throws -> VerifiedEvidence
+    {
+        try await AttestationVerifier.verify(
+            evidence: bytes, type: .tdxQuote, endorsements: endorsements, policy: policy)
+    }
+
+    /// Expects `body` to be refused with `code` and a message containing `reason`.
+    static func expectRefusal(
+        _ code: AttestationError.ErrorCode, _ reason: String, sourceLocation: SourceLocation = #_sourceLocation,
+        _ body: () async throws -> Void
+    ) async {
+        let error = await #expect(throws: AttestationError.self, sourceLocation: sourceLocation) { try await body() }
+        #expect(error?.code == code, "\(String(describing: error))", sourceLocation: sourceLocation)
+        #expect(error?.message.contains(reason) == true, "\(error?.message ?? "")", sourceLocation: sourceLocation)
+    }
+
+    // MARK: The shared pairs
+
+    @Test func sharedQuoteWithItsCollateralIsUpToDate() async throws {
+        let (bytes, policy) = try Self.sharedPolicy("tdx-quote-v4-b", at: TestCollateral.time)
+        let verified = try await Self.verify(bytes, policy)
+        let tdx = try #require(verified.tdx)
+        let tcb = try #require(tdx.tcb)
+        #expect(tcb.status == .upToDate)
+        #expect(tcb.platformStatus == .upToDate)
+        #expect(tcb.tdxModuleStatus == .upToDate)
+        #expect(tcb.advisoryIDs.isEmpty)
+        #expect(tcb.tcbEvaluationDataNumber == 17)
+        #expect(tcb.fmspc == hex("b0c06f000000"))
+        #expect(tcb.platformTCBDate == Date(timeIntervalSince1970: 1_710_288_000))  // 2024-03-13
+        #expect(tdx.qeIdentity.source == .collateral)
+        #expect(tdx.qeIdentity.status == .upToDate)
+        #expect(tdx.qeIdentity.tcbEvaluationDataNumber == 17)
+        #expect(tdx.pckChain.count == 3)
+        #expect(tdx.pckChain.last?.contains("Intel SGX Root CA") == true)
+        #expect(tdx.collateralChecks.count == 4)
+        #expect(tdx.collateralChecks.first?.contains("Intel SGX TCB Signing") == true)
+    }
+
+    @Test func servedCollateralIsUsedAndThePolicysOwnWins() async throws {
+        var (bytes, policy) = try Self.sharedPolicy("tdx-quote-v4-b", at: TestCollateral.time)
+        let collateral = try #require(policy.tdxCollateral)
+        policy.tdxCollateral = nil
+        let served = try await Self.verify(bytes, policy, endorsements: Endorsements(tdxCollateral: collateral))
+        #expect(served.tdx?.tcb?.status == .upToDate)
+        policy.tdxCollateral = collateral
+        let own = try await Self.verify(bytes, policy, endorsements: Endorsements(tdxCollateral: Array("{}".utf8)))
+        #expect(own.tdx?.tcb?.status == .upToDate)
+    }
+
+    @Test func theOutdatedSharedQuoteMatchesNoTCBLevel() async throws {
+        let (bytes, policy) = try Self.sharedPolicy(
+            "tdx-quote-v4-outdated", at: Date(timeIntervalSince1970: 1_772_323_200))  // 2026-03-01
+        await Self.expectRefusal(
+            .noMatchingTCBLevel, "no TCB level of FMSPC 90c06f000000 matches the SGX components and PCESVN"
+        ) {
+            _ = try await Self.verify(bytes, policy)
+        }
+    }
+
+    @Test func missingCollateralIsRefusedUnlessAllowed() async throws {
+        var (bytes, policy) = try Self.sharedPolicy("tdx-quote-v4-b", at: TestCollateral.time)
+        policy.tdxCollateral = nil
+        await Self.expectRefusal(.missingCollateral, "without Intel's collateral") {
+            _ = try await Self.verify(bytes, policy)
+        }
+        policy.allowMissingTDXCollateral = true
+        let verified = try await Self.verify(bytes, policy)
+        #expect(verified.tdx?.tcb == nil)
+        #expect(verified.tdx?.qeIdentity.source == .fixedValues)
+        #expect(verified.tdx?.qeIdentity.status == nil)
+    }
+
+    @Test func sharedCollateralAfterItsNextUpdateIsRefused() async throws {
+        let (bytes, policy) = try Self.sharedPolicy(
+            "tdx-quote-v4-b", at: Date(timeIntervalSince1970: 1_753_920_000))  // 2025-07-31
+        await Self.expectRefusal(.expired, "the TCB Info expired at its nextUpdate 2025-07-19T10:16:03Z") {
+            _ = try await Self.verify(bytes, policy)
+        }
+        let (_, early) = try Self.sharedPolicy("tdx-quote-v4-b", at: Date(timeIntervalSince1970: 1_750_291_200))
+        await Self.expectRefusal(.expired, "the TCB Info is issued at 2025-06-19T10:16:03Z") {  // 2025-06-19T00:00Z
+            _ = try await Self.verify(bytes, early)
+        }
+    }
+
+    @Test func aChangedByteOfTheSharedTCBInfoBreaksItsSignature() async throws {
+        var (bytes, policy) = try Self.sharedPolicy("tdx-quote-v4-b", at: TestCollateral.time)
+        var collateral = try TestCollateral.sharedCollateral()
+        collateral["tcb_info"] = collateral["tcb_info"]?.replacingOccurrences(
+            of: "\"tcbEvaluationDataNumber\":17", with: "\"tcbEvaluationDataNumber\":19")
+        policy.tdxCollateral = Array(try JSONSerialization.data(withJSONObject: collateral))
+        await Self.expectRefusal(.invalidSignature, "the TCB Info's signature does not verify") {
+            _ = try await Self.verify(bytes, policy)
+        }
+    }
+
+    @Test func theMinimumTCBEvaluationDataNumberIsEnforced() async throws {
+        var (bytes, policy) = try Self.sharedPolicy("tdx-quote-v4-b", at: TestCollateral.time)
+        policy.minimumTCBEvaluationDataNumber = 17
+        _ = try await Self.verify(bytes, policy)
+        policy.minimumTCBEvaluationDataNumber = 18
+        await Self.expectRefusal(.tcbStatusNotAccepted, "evaluation data number is 17, the policy asks at least 18") {
+            _ = try await Self.verify(bytes, policy)
+        }
+    }
+
+    @Test func sharedCollateralDoesNotLeadToAnotherPinnedRoot() async throws {
+        var (bytes, policy) = try Self.sharedPolicy("tdx-quote-v4-b", at: TestCollateral.time)
+        policy.tdxRootOverride = try TestCollateral().root
+        await Self.expectRefusal(.untrustedCertificateChain, "PCK chain") {
+            _ = try await Self.verify(bytes, policy)
+        }
+    }
+
+    // MARK: Every status, through re-signed collateral
+
+    @Test(arguments: TCBStatus.allCases)
+    func everyPlatformStatusIsReported(_ status: TCBStatus) async throws {
+        var test = try TestCollateral()
+        try test.changeTCBLevel(0) {
+            $0["tcbStatus"] = status.rawValue
+            $0["advisoryIDs"] = status == .upToDate ? [] : ["INTEL-SA-00001", "INTEL-SA-00002"]
+        }
+        var policy = test.policy(try test.json())
+        if status == .revoked {
+            policy.acceptedTCBStatuses = Set(TCBStatus.allCases)
+            await Self.expectRefusal(.revoked, "TCB status is Revoked (advisories INTEL-SA-00001, INTEL-SA-00002)") {
+                _ = try await test.verify(policy)
+            }
+            return
+        }
+        if status != .upToDate {
+            await Self.expectRefusal(.tcbStatusNotAccepted, "TCB status is \(status.rawValue)") {
+                _ = try await test.verify(policy)
+            }
+        }
+        policy.acceptedTCBStatuses = [status]
+        let tcb = try #require(try await test.verify(policy).tdx?.tcb)
+        #expect(tcb.status == status)
+        #expect(tcb.platformStatus == status)
+        #expect(tcb.advisoryIDs == (status == .upToDate ? [] : ["INTEL-SA-00001", "INTEL-SA-00002"]))
+    }
+
+    @Test func theModuleAndQuotingEnclaveStatusesConvergeWithThePlatforms() async throws {
+        var test = try TestCollateral()
+        try test.changeTCBLevel(0) {
+            $0["tcbStatus"] = "ConfigurationNeeded"
+            $0["advisoryIDs"] = ["INTEL-SA-00010"]
+        }
+        // TEE_TCB_SVN of the quote is 06 01 ...: module TDX_01 at SVN 6, now below the UpToDate level 7.
+        try test.setModuleLevels(
+            "TDX_01", [(7, "UpToDate", []), (6, "OutOfDate", ["INTEL-SA-00020", "INTEL-SA-00010"])])
+        test.setQELevels([(200, "UpToDate", []), (0, "OutOfDate", ["INTEL-SA-00030"])])
+        var policy = test.policy(try test.json())
+        policy.acceptedTCBStatuses = [.outOfDateConfigurationNeeded]
+        let tdx = try #require(try await test.verify(policy).tdx)
+        let tcb = try #require(tdx.tcb)
+        #expect(tcb.status == .outOfDateConfigurationNeeded)
+        #expect(tcb.platformStatus == .configurationNeeded)
+        #expect(tcb.tdxModuleStatus == .outOfDate)
+        #expect(tcb.advisoryIDs == ["INTEL-SA-00010", "INTEL-SA-00020", "INTEL-SA-00030"])
+        #expect(tdx.qeIdentity.status == .outOfDate)
+        #expect(tdx.qeIdentity.advisoryIDs == ["INTEL-SA-00030"])
+    }
+
+    @Test func statusesConvergeAsIntelsQVLConvergesThem() {
+        #expect(TCBStatus.upToDate.converged(with: .outOfDate) == .outOfDate)
+        #expect(TCBStatus.swHardeningNeeded.converged(with: .outOfDate) == .outOfDate)
+        #expect(TCBStatus.configurationNeeded.converged(with: .outOfDate) == .outOfDateConfigurationNeeded)
+        #expect(
+            TCBStatus.configurationAndSWHardeningNeeded.converged(with: .outOfDate) == .outOfDateConfigurationNeeded)
+        #expect(TCBStatus.outOfDateConfigurationNeeded.converged(with: .outOfDate) == .outOfDateConfigurationNeeded)
+        #expect(TCBStatus.swHardeningNeeded.converged(with: .configurationNeeded) == .swHardeningNeeded)
+        #expect(TCBStatus.upToDate.converged(with: .revoked) == .revoked)
+        #expect(TCBStatus.revoked.converged(with: .upToDate) == .revoked)
+        for status in TCBStatus.allCases {
+            #expect(status.converged(with: .upToDate) == status)
+        }
+    }
+
+    @Test func aPlatformBelowEveryLevelIsRefused() async throws {
+        var test = try TestCollateral()
+        for index in 0..<2 {
+            try test.changeTCBLevel(index) {
+                var tcb = $0["tcb"] as? [String: Any] ?? [:]
+                tcb["pcesvn"] = 200
+                $0["tcb"] = tcb
+            }
+        }
+        let policy = test.policy(try test.json())
+        await Self.expectRefusal(.noMatchingTCBLevel, "PCESVN 11") { _ = try await test.verify(policy) }
+    }
+
+    /// TEE_TCB_SVN of the shared quote is 06 01 03: its byte 2 (3) below every level's is no match; bytes 0 and 1
+    /// are rated by the TDX module's levels instead, so levels asking more there still match.
+    @Test func tdxComponentsFromIndexTwoDecideTheLevel() async throws {
+        func setTDXComponent(_ test: inout TestCollateral, _ index: Int, _ svn: Int) throws {
+            for level in 0..<2 {
+                try test.changeTCBLevel(level) {
+                    var tcb = $0["tcb"] as? [String: Any] ?? [:]
+                    var components = tcb["tdxtcbcomponents"] as? [[String: Any]] ?? []
+                    components[index]["svn"] = svn
+                    tcb["tdxtcbcomponents"] = components
+                    $0["tcb"] = tcb
+                }
+            }
+        }
+        var test = try TestCollateral()
+        try setTDXComponent(&test, 2, 4)
+        await Self.expectRefusal(.noMatchingTCBLevel, "matches the TDX components of the platform") {
+            _ = try await test.verify(test.policy(try test.json()))
+        }
+        test = try TestCollateral()
+        try setTDXComponent(&test, 0, 9)
+        try setTDXComponent(&test, 1, 9)
+        #expect(try await test.verify(test.policy(try test.json())).tdx?.tcb?.status == .upToDate)
+    }
+
+    @Test func aPlatformWhoseFirstLevelIsRevokedIsRevoked() async throws {
+        var test = try TestCollateral()
+        try test.changeTCBLevel(0) {
+            $0["tcbStatus"] = "Revoked"
+            var tcb = $0["tcb"] as? [String: Any] ?? [:]
+            var components = tcb["tdxtcbcomponents"] as? [[String: Any]] ?? []
+            components[2]["svn"] = 9
+            tcb["tdxtcbcomponents"] = components
+            $0["tcb"] = tcb
+        }
+        var policy = test.policy(try test.json())
+        policy.acceptedTCBStatuses = Set(TCBStatus.allCases)
+        await Self.expectRefusal(.revoked, "TCB status is Revoked") { _ = try await test.verify(policy) }
+    }
+
+    @Test func aModuleBelowEveryLevelIsRefused() async throws {
+        var test = try TestCollateral()
+        try test.setModuleLevels("TDX_01", [(9, "UpToDate", [])])
+        let policy = test.policy(try test.json())
+        await Self.expectRefusal(.noMatchingTCBLevel, "TDX module TDX_01") { _ = try await test.verify(policy) }
+    }
+
+    // MARK: Refusals
+
+    @Test func aRevokedPCKCertificateIsRefused() async throws {
+        var test = try TestCollateral()
+        let policy = test.policy(try test.json())
+        _ = try await test.verify(policy)
+        test.revokedByPlatformCA = [Certificate.SerialNumber(9), test.pck.serialNumber]
+        await Self.expectRefusal(.revoked, "the PCK certificate (serial") {
+            _ = try await test.verify(test.policy(try test.json()))
+        }
+    }
+
+    @Test func aRevokedPlatformCAOrSigningCertificateIsRefused() async throws {
+        var test = try TestCollateral()
+        test.revokedByRoot = [test.platformCA.serialNumber]
+        await Self.expectRefusal(.revoked, "Test SGX PCK Platform CA") {
+            _ = try await test.verify(test.policy(try test.json()))
+        }
+        test.revokedByRoot = [test.tcbSigning.serialNumber]
+        await Self.expectRefusal(.revoked, "Test SGX TCB Signing") {
+            _ = try await test.verify(test.policy(try test.json()))
+        }
+    }
+
+    @Test func tamperedCollateralSignaturesAreRefused() async throws {
+        let test = try TestCollateral()
+        let tampered = try test.json {
+            $0.replacingOccurrences(of: "\"tcbEvaluationDataNumber\":17", with: "\"tcbEvaluationDataNumber\":18")
+        }
+        await Self.expectRefusal(.invalidSignature, "the TCB Info's signature does not verify") {
+            _ = try await test.verify(test.policy(tampered))
+        }
+        var collateral = try #require(
+            JSONSerialization.jsonObject(with: Data(try test.json())) as? [String: String])
+        collateral["qe_identity_signature"] = String(repeating: "ab", count: 64)
+        await Self.expectRefusal(.invalidSignature, "the QE Identity's signature does not verify") {
+            _ = try await test.verify(test.policy(Array(try JSONSerialization.data(withJSONObject: collateral))))
+        }
+        let otherKey = try TestCollateral()
+        collateral = try #require(JSONSerialization.jsonObject(with: Data(try test.json())) as? [String: String])
+        collateral["pck_crl"] = TestCollateral.hex(
+            try TestCollateral.crl(issuer: test.platformCA, key: otherKey.platformKey, revoked: []))
+        await Self.expectRefusal(.invalidSignature, "the PCK CRL's signature does not verify") {
+            _ = try await test.verify(test.policy(Array(try JSONSerialization.data(withJSONObject: collateral))))
+        }
+    }
+
+    @Test func expiredCollateralIsRefused() async throws {
+        let test = try TestCollateral()
+        var policy = test.policy(try test.json())
+        policy.validationTime = Date(timeIntervalSince1970: 1_752_969_600)  // 2025-07-20, after the TCB Info
+        await Self.expectRefusal(.expired, "the TCB Info expired at its nextUpdate") {
+            _ = try await test.verify(policy)
+        }
+    }
+
+    @Test func collateralOfAnotherFMSPCIsRefused() async throws {
+        var test = try TestCollateral()
+        test.tcbInfo["fmspc"] = "00906ED50000"
+        let policy = test.policy(try test.json())
+        await Self.expectRefusal(.collateralMismatch, "FMSPC 00906ed50000") { _ = try await test.verify(policy) }
+    }
+
+    @Test func aQuotingEnclaveOfAnotherIdentityIsRefused() async throws {
+        var test = try TestCollateral()
+        test.qeIdentity["mrsigner"] = String(repeating: "AB", count: 32)
+        await Self.expectRefusal(.qeIdentityMismatch, "MRSIGNER") {
+            _ = try await test.verify(test.policy(try test.json()))
+        }
+        test = try TestCollateral()
+        test.qeIdentity["isvprodid"] = 1
+        await Self.expectRefusal(.qeIdentityMismatch, "ISVPRODID is 2, not 1") {
+            _ = try await test.verify(test.policy(try test.json()))
+        }
+        test = try TestCollateral()
+        test.qeIdentity["id"] = "QE"
+        await Self.expectRefusal(.collateralMismatch, "not TD_QE") {
+            _ = try await test.verify(test.policy(try test.json()))
+        }
+        test = try TestCollateral()
+        test.tcbInfo["id"] = "SGX"
+        await Self.expectRefusal(.collateralMismatch, "TCB Info is SGX version 3, not TDX") {
+            _ = try await test.verify(test.policy(try test.json()))
+        }
+    }
+
+    // MARK: Parsing untrusted collateral
+
+    @Test func malformedCollateralIsRefusedByName() throws {
+        let shared = try TestCollateral.sharedCollateral()
+        func refused(_ change: (inout [String: String]) -> Void, _ reason: String) throws {
+            var collateral = shared
+            change(&collateral)
+            let json = Array(try JSONSerialization.data(withJSONObject: collateral))
+            let error = #expect(throws: AttestationError.self) { try TDXCollateral(json: json) }
+            #expect(error?.message.contains(reason) == true, "\(error?.message ?? "")")
+        }
+        try refused({ $0["tcb_info"] = nil }, "lacks .tcb_info")
+        try refused({ $0["pck_crl"] = "zz" }, "pck_crl is neither hex DER nor a PEM X509 CRL")
+        try refused({ $0["root_ca_crl"] = "3003020100" }, "root CA CRL")
+        try refused({ $0["tcb_info_signature"] = "00" }, "tcb_info_signature is not 64 bytes")
+        func replacing(_ member: String, _ old: String, _ new: String) -> (inout [String: String]) -> Void {
+            { $0[member] = $0[member]?.replacingOccurrences(of: old, with: new) }
+        }
+        try refused(replacing("tcb_info", "\"svn\":2,", "\"svn\":256,"), "SVN 256")
+        try refused(replacing("tcb_info", "\"pceId\":\"0000\"", "\"pceId\":\"0\""), "pceId is not 2 bytes")
+        try refused({ $0["qe_identity"] = $0["qe_identity"]?.replacingOccurrences(of: "UpToDate", with: "Fine") },
+            "\"Fine\" is not a TCB status")
+        try refused({ $0["qe_identity"] = $0["qe_identity"]?.replacingOccurrences(of: "Z\"", with: "\"") },
+            "is not a UTC time")
+        #expect(throws: AttestationError.self) { try TDXCollateral(json: Array("[1,2".utf8)) }
+        #expect(throws: AttestationError.self) {
+            try TDXCollateral(json: [UInt8](repeating: 0x20, count: TDXCollateral.maximumSize + 1))
+        }
+    }
+
+    /// The shared PCK CRL lists 44 serial numbers (as OpenSSL reads it), including ones with the high bit set.
+    @Test func theSharedPCKCRLListsItsSerialNumbers() throws {
+        let collateral = try TDXCollateral(json: try Fixtures.bytes(TestCollateral.collateralFile))
+        #expect(collateral.pckCRL.revokedSerialNumbers.count == 44)
+        for serial in ["6FC34E5023E728923435D61AA4B83C618166AD35", "EFAE6E9715FCA13B87E333E8261ED6D990A926AD"] {
+            let bytes = try #require(hex(serial))
+            #expect(collateral.pckCRL.revokedSerialNumbers.contains(Certificate.SerialNumber(bytes: bytes)))
+        }
+        #expect(collateral.pckCRL.issuer.description.contains("Intel SGX PCK Platform CA"))
+        #expect(collateral.rootCACRL.nextUpdate == Date(timeIntervalSince1970: 1_775_215_317))  // 2026-04-03T11:21:57Z
+    }
+
+    @Test func deeplyNestedCollateralIsRefusedWithoutATrap() throws {
+        let nested = String(repeating: "[", count: 100_000)
+        #expect(throws: AttestationError.self) { try TDXCollateral(json: Array(nested.utf8)) }
+        var collateral = try TestCollateral.sharedCollateral()
+        collateral["tcb_info"] = nested
+        let json = Array(try JSONSerialization.data(withJSONObject: collateral))
+        #expect(throws: AttestationError.self) { try TDXCollateral(json: json) }
+    }
+
+    @Test func everyPrefixOfTheCollateralAndItsCRLsIsRefusedWithoutATrap() throws {
+        let json = try Fixtures.bytes(TestCollateral.collateralFile)
+        _ = try TDXCollateral(json: json)
+        for length in stride(from: 0, to: json.count, by: 7) {
+            #expect(throws: AttestationError.self) { try TDXCollateral(json: Array(json.prefix(length))) }
+        }
+        let crlHex = try #require(try TestCollateral.sharedCollateral()["root_ca_crl"])
+        let crl = try #require(hex(crlHex))
+        _ = try CertificateRevocationList(derEncoded: crl, what: "root CA CRL")
+        for length in 0..<crl.count {
+            #expect(throws: AttestationError.self) {
+                try CertificateRevocationList(derEncoded: Array(crl.prefix(length)), what: "root CA CRL")
+            }
+        }
+    }
+}
