@@ -11,8 +11,13 @@ struct PolicyOptions: ParsableArguments {
         "An accepted SEV-SNP or simulated measurement, 48 bytes in hex (repeat for several).", valueName: "hex"))
     var measurement: [String] = []
 
-    @Option(help: ArgumentHelp("The chip's VCEK certificate (DER), to verify SEV-SNP evidence.", valueName: "file"))
+    @Option(help: ArgumentHelp(
+        "The SEV-SNP VCEK or VLEK, optionally with its ASK and ARK (PEM or DER), used instead of the server's.",
+        valueName: "file"))
     var vcek: String?
+
+    @OptionGroup(title: "SEV-SNP policy")
+    var snp: SNPPolicyOptions
 
     @Flag(help: """
         Accept simulated evidence, which proves nothing (development only). Without --measurement, the default \
@@ -34,6 +39,42 @@ struct PolicyOptions: ParsableArguments {
                 throw ValidationError("cannot read the VCEK certificate \(vcek)")
             }
             policy.snpVCEK = Array(data)
+        }
+        return try snp.apply(to: policy)
+    }
+}
+
+/// The command-line flags of the SEV-SNP guest checks and the verification time.
+struct SNPPolicyOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The VMPL SEV-SNP reports must have been requested at.", valueName: "level"))
+    var vmpl: UInt32 = 0
+
+    @Flag(help: "Accept an SEV-SNP guest whose policy allows a migration agent.")
+    var acceptMigrationAgent = false
+
+    @Flag(help: "Refuse an SEV-SNP guest that may share cores through SMT (its policy allows it or the host has it on).")
+    var refuseSMT = false
+
+    @Flag(help: "Accept evidence from a debuggable guest, whose memory the host can read.")
+    var acceptDebug = false
+
+    @Option(help: ArgumentHelp(
+        "Check certificate validity at this time instead of now (ISO 8601, e.g. 2026-03-01T00:00:00Z).",
+        valueName: "time"))
+    var at: String?
+
+    /// `policy` (or an empty one) with these flags applied.
+    func apply(to policy: AttestationPolicy?) throws -> AttestationPolicy {
+        var policy = policy ?? AttestationPolicy(expectedReportData: [])
+        policy.snpVMPL = vmpl
+        policy.acceptSNPMigrationAgent = acceptMigrationAgent
+        policy.acceptSNPSMT = !refuseSMT
+        policy.acceptDebug = policy.acceptDebug || acceptDebug
+        if let at {
+            guard let time = ISO8601DateFormatter().date(from: at) else {
+                throw ValidationError("--at \(at) is not an ISO 8601 time such as 2026-03-01T00:00:00Z")
+            }
+            policy.validationTime = time
         }
         return policy
     }

@@ -1,6 +1,8 @@
 import ArgumentParser
+import ConfideAttestation
 import ConfideRuntime
 import ConfideServer
+import Foundation
 import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -97,6 +99,11 @@ struct Serve: AsyncParsableCommand {
         """)
     var attestation: AttestationMode = .auto
 
+    @Option(help: ArgumentHelp(
+        "The SEV-SNP VCEK or VLEK chain (PEM or DER) served with the evidence, instead of the host's auxblob.",
+        valueName: "file"))
+    var snpCertificates: String?
+
     @Option(name: .customLong("ohttp-rotation"), help: ArgumentHelp(
         "Seconds between rotations of the gateway key; 0 keeps the start-up key.", valueName: "seconds"))
     var ohttpRotation = 86_400
@@ -165,6 +172,13 @@ struct Serve: AsyncParsableCommand {
             everyModel: requireEncrypted, models: Set(requireEncryptedModel))
         configuration.kernels = kernels
         configuration.attestation = attestation.source
+        if let snpCertificates {
+            guard let data = FileManager.default.contents(atPath: snpCertificates) else {
+                throw ValidationError("cannot read the SEV-SNP certificates \(snpCertificates)")
+            }
+            _ = try SNPCertificateTable.derCertificates(in: Array(data))
+            configuration.endorsements.snpCertificates = Array(data)
+        }
         configuration.oblivious.rotationInterval = ohttpRotation == 0 ? nil : .seconds(ohttpRotation)
         configuration.oblivious.gracePeriod = .seconds(ohttpGrace)
         configuration.oblivious.allowedDateSkew = .seconds(ohttpDateSkew)

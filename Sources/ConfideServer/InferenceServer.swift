@@ -54,6 +54,9 @@ public struct ServerConfiguration: Sendable {
     public var oblivious = ObliviousGatewayConfiguration()
     /// Where the attestation evidence served at `/attestation` comes from.
     public var attestation: AttestationSource = .automatic
+    /// Endorsements served with every evidence, replacing those the provider attaches (for example the SEV-SNP
+    /// certificate chain from `--snp-certificates`).
+    public var endorsements = Endorsements()
 
     /// Creates a configuration.
     public init(handlersDirectory: String, modelsDirectory: String) {
@@ -129,7 +132,10 @@ public final class InferenceServer: Service, Sendable {
             from: Array(handlers.kernelPlugins.values), explicit: configuration.kernels)
         logger.info(
             "kernels", metadata: ["plugin": "\(kernels.plugin?.name ?? "none")", "reason": "\(kernels.reason)"])
-        let evidenceProvider = try makeEvidenceProvider(configuration.attestation, logger: logger)
+        var evidenceProvider = try makeEvidenceProvider(configuration.attestation, logger: logger)
+        if !configuration.endorsements.isEmpty {
+            evidenceProvider = EndorsingEvidenceProvider(evidenceProvider, endorsements: configuration.endorsements)
+        }
         let keyStore = try makeKeyStore(configuration, logger: logger)
         let repository = try ModelRepository(
             store: ModelStore(

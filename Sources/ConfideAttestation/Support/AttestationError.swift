@@ -52,6 +52,10 @@ extension AttestationError {
             case providerMismatch
             case concurrentRequest
             case io
+            case missingCollateral
+            case collateralMismatch
+            case expired
+            case guestPolicyNotAllowed
         }
 
         private let backing: Backing
@@ -97,6 +101,15 @@ extension AttestationError {
         public static let concurrentRequest = ErrorCode(.concurrentRequest)
         /// Reading or writing a file failed.
         public static let io = ErrorCode(.io)
+        /// The evidence needs collateral (Intel's TCB Info and QE Identity for TDX) and none was given, and the
+        /// policy does not allow that.
+        public static let missingCollateral = ErrorCode(.missingCollateral)
+        /// The collateral is not for this evidence (another FMSPC, PCE ID, TEE or quoting enclave).
+        public static let collateralMismatch = ErrorCode(.collateralMismatch)
+        /// Collateral, a revocation list or a certificate is not valid at the verification time.
+        public static let expired = ErrorCode(.expired)
+        /// The SEV-SNP guest's privilege level or policy (VMPL, migration agent, SMT) is not one the policy accepts.
+        public static let guestPolicyNotAllowed = ErrorCode(.guestPolicyNotAllowed)
 
         public var description: String {
             self.backing.rawValue
