@@ -162,7 +162,8 @@ extension Attest {
                 for (index, certificate) in endorsement.chain.enumerated() {
                     print((index == 0 ? "chain:        " : "              ") + certificate.description)
                 }
-                print("signature:    verifies with the \(endorsement.signingKey.rawValue), which chains to AMD's pinned ARK")
+                let signer = endorsement.signingKey.rawValue
+                print("signature:    verifies with the \(signer), which chains to AMD's pinned ARK")
                 print("TCB:          \(endorsement.productLine.rawValue), \(endorsement.tcb) (= the key's TCB)")
                 if let cloud = endorsement.cloudServiceProviderID {
                     print("VLEK of:      \(cloud)")

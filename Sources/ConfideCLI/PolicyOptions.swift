@@ -52,7 +52,7 @@ struct SNPPolicyOptions: ParsableArguments {
     @Flag(help: "Accept an SEV-SNP guest whose policy allows a migration agent.")
     var acceptMigrationAgent = false
 
-    @Flag(help: "Refuse an SEV-SNP guest that may share cores through SMT (its policy allows it or the host has it on).")
+    @Flag(help: "Refuse an SEV-SNP guest that may share cores through SMT (its policy allows it, or the host runs it).")
     var refuseSMT = false
 
     @Flag(help: "Accept evidence from a debuggable guest, whose memory the host can read.")

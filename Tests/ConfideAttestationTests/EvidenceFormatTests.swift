@@ -178,7 +178,8 @@ struct SNPCertificateTableTests {
             provider: "sev_guest", outblob: try Fixtures.hexFile("snp-report-milan.hex"))
         try tree.write("auxblob", Self.table([(.vcek, vcek), (.ask, ask), (.ark, ark)]))
         let provider = try ConfigFSTSMProvider(
-            expected: .snpReport, root: tree.root, entryName: tree.entry, afterInblobWrite: tree.advanceGeneration(by: 1))
+            expected: .snpReport, root: tree.root, entryName: tree.entry,
+            afterInblobWrite: tree.advanceGeneration(by: 1))
         let evidence = try await provider.evidence(reportData: ConfigFSTSMProviderTests.reportData)
         let certificates = try #require(evidence.endorsements.snpCertificates)
         #expect(try SNPCertificateTable.derCertificates(in: certificates) == [vcek, ask, ark])
@@ -188,7 +189,8 @@ struct SNPCertificateTableTests {
         let tree = try ConfigFSTSMProviderTests.FakeTree(
             provider: "sev_guest", outblob: try Fixtures.hexFile("snp-report-milan.hex"))
         let provider = try ConfigFSTSMProvider(
-            expected: .snpReport, root: tree.root, entryName: tree.entry, afterInblobWrite: tree.advanceGeneration(by: 1))
+            expected: .snpReport, root: tree.root, entryName: tree.entry,
+            afterInblobWrite: tree.advanceGeneration(by: 1))
         let evidence = try await provider.evidence(reportData: ConfigFSTSMProviderTests.reportData)
         #expect(evidence.endorsements.snpCertificates == nil)
     }

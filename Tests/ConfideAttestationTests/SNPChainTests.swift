@@ -75,7 +75,8 @@ struct SNPChainTests {
         policy.allowedSNPMeasurements = [report.measurement]
         policy.snpVCEK = try Self.vcek()
         let garbage = Endorsements(snpCertificates: Array("not a certificate".utf8))
-        _ = try await AttestationVerifier.verify(evidence: bytes, type: .snpReport, endorsements: garbage, policy: policy)
+        _ = try await AttestationVerifier.verify(
+            evidence: bytes, type: .snpReport, endorsements: garbage, policy: policy)
     }
 
     // MARK: Refusals of the certificates
@@ -83,7 +84,8 @@ struct SNPChainTests {
     @Test func expiredVCEKIsRefused() throws {
         let after = Date(timeIntervalSince1970: 1_924_992_000)  // 2031-01-01
         let error = #expect(throws: AttestationError.self) {
-            try SNPReportVerifier.verify(try Self.milanReport(), certificates: try Self.vcek(), policy: Self.policy(at: after))
+            try SNPReportVerifier.verify(
+                try Self.milanReport(), certificates: try Self.vcek(), policy: Self.policy(at: after))
         }
         #expect(error?.code == .expired)
         #expect(error?.message.contains("VCEK certificate SEV-VCEK expired on 2030-04-03") == true)

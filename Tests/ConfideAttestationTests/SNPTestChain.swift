@@ -51,9 +51,11 @@ enum SNPTestChain {
         extensions.append(([1, 3, 6, 1, 4, 1, 3704, 1, 1], try Self.der(1)))
         extensions.append(([1, 3, 6, 1, 4, 1, 3704, 1, 2], try Self.der(ASN1IA5String(productName))))
         for (arc, level) in spls.sorted(by: { $0.key < $1.key }) {
-            extensions.append((try ASN1ObjectIdentifier(elements: [1, 3, 6, 1, 4, 1, 3704, 1, 3, arc]), try Self.der(Int(level))))
+            let oid = try ASN1ObjectIdentifier(elements: [1, 3, 6, 1, 4, 1, 3704, 1, 3, arc])
+            extensions.append((oid, try Self.der(Int(level))))
         }
-        extensions.append(([1, 3, 6, 1, 4, 1, 3704, 1, 4], try Self.der(ASN1OctetString(contentBytes: hardwareID[...]))))
+        let hwID = try Self.der(ASN1OctetString(contentBytes: hardwareID[...]))
+        extensions.append(([1, 3, 6, 1, 4, 1, 3704, 1, 4], hwID))
         return try Self.certificate(
             issuer: issuer.name, subject: "SEV-VCEK", spki: Array(key.derRepresentation), extensions: extensions,
             signer: issuer.key, notAfter: notAfter)

@@ -33,6 +33,8 @@ let package = Package(
         fuzzTarget("FuzzKeyConfigs", "ConfideEnvelope"),
         fuzzTarget("FuzzTDXQuote", "ConfideAttestation"),
         fuzzTarget("FuzzSNPReport", "ConfideAttestation"),
+        fuzzTarget("FuzzSNPCertificates", "ConfideAttestation"),
+        fuzzTarget("FuzzEvidenceInput", "ConfideAttestation"),
         fuzzTarget("FuzzSimulatedEvidence", "ConfideAttestation"),
         fuzzTarget("FuzzSafeTensors", "BertModel"),
         fuzzTarget("FuzzBertTokenizer", "BertModel"),

@@ -105,7 +105,8 @@ struct AMDCertificate: Sendable {
     func extensionValue(_ oid: ASN1ObjectIdentifier) throws(AttestationError) -> [UInt8]? {
         let matching = self.extensions.filter { $0.oid == oid }
         guard matching.count <= 1 else {
-            throw AttestationError(.invalidCertificate, "certificate \(self.subjectCommonName) repeats extension \(oid)")
+            throw AttestationError(
+                .invalidCertificate, "certificate \(self.subjectCommonName) repeats extension \(oid)")
         }
         return matching.first?.value
     }
@@ -142,10 +143,10 @@ struct AMDCertificate: Sendable {
                 }
                 return (try Self.time(start), try Self.time(end))
             }
-            _ = try DER.optionalImplicitlyTagged(&nodes, tag: ASN1Identifier(tagWithNumber: 1, tagClass: .contextSpecific))
-                as ASN1BitString?
-            _ = try DER.optionalImplicitlyTagged(&nodes, tag: ASN1Identifier(tagWithNumber: 2, tagClass: .contextSpecific))
-                as ASN1BitString?
+            for uniqueID in [UInt(1), 2] {
+                let tag = ASN1Identifier(tagWithNumber: uniqueID, tagClass: .contextSpecific)
+                _ = try DER.optionalImplicitlyTagged(&nodes, tag: tag) as ASN1BitString?
+            }
             let extensions: [Extension] =
                 try DER.optionalExplicitlyTagged(&nodes, tagNumber: 3, tagClass: .contextSpecific) {
                     node -> [Extension] in

@@ -1,9 +1,9 @@
 import Crypto
 import Foundation
 
-/// Checks the certificates of an SEV-SNP report: VCEK → ASK → ARK or VLEK → ASVK → ARK, to the ARK pinned for the
-/// product line, with RSASSA-PSS signatures, AMD's names, validity windows, and the endorsement key certificate's
-/// AMD extensions against the report (hardware ID = CHIP_ID, SPLs = REPORTED_TCB).
+/// Checks the certificates of an SEV-SNP report: VCEK → ASK → ARK or VLEK → ASVK → ARK, to the ARK pinned for
+/// the product line, with RSASSA-PSS signatures, AMD's names, validity windows, and the endorsement key
+/// certificate's AMD extensions against the report (hardware ID = CHIP_ID, SPLs = REPORTED_TCB).
 enum SNPChainVerifier {
     /// Verifies the chain for `report` from `certificates` (PEM or DER) at `time`; the report's own signature is
     /// not checked here.
@@ -28,12 +28,13 @@ enum SNPChainVerifier {
             given.append(try AMDCertificate(der: der, what: "SNP certificate \(index + 1)"))
         }
         let leafName = "SEV-\(key.rawValue)"
-        guard let leaf = given.first(where: { $0.subjectCommonName == leafName }) ?? (given.count == 1 ? given.first : nil)
-        else {
+        let named = given.first { $0.subjectCommonName == leafName }
+        guard let leaf = named ?? (given.count == 1 ? given.first : nil) else {
             let names = given.map(\.subjectCommonName).joined(separator: ", ")
             throw AttestationError(
                 .missingCollateral,
-                "the report is signed by its \(key.rawValue) and no \(leafName) certificate is among those given (\(names))"
+                "the report is signed by its \(key.rawValue) and no \(leafName) certificate is among those given "
+                    + "(\(names))"
             )
         }
         guard leaf.subjectCommonName == leafName else {
@@ -64,7 +65,8 @@ enum SNPChainVerifier {
             productLine: line,
             signingKey: key,
             chain: [
-                Self.summary(leaf, origin: "given"), Self.summary(intermediate.certificate, origin: intermediate.origin),
+                Self.summary(leaf, origin: "given"),
+                Self.summary(intermediate.certificate, origin: intermediate.origin),
                 Self.summary(ark, origin: "pinned"),
             ],
             tcb: SNPTCBLayout.describe(report.reportedTCB, line),
@@ -200,7 +202,11 @@ enum SNPChainVerifier {
         return (certificate, origin)
     }
 
-    private static func checkValidity(_ certificate: AMDCertificate, role: String, at time: Date) throws(AttestationError) {
+    private static func checkValidity(
+        _ certificate: AMDCertificate,
+        role: String,
+        at time: Date
+    ) throws(AttestationError) {
         guard certificate.isValid(at: time) else {
             let formatter = ISO8601DateFormatter()
             let state = time < certificate.notBefore

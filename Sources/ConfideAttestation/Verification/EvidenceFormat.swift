@@ -47,7 +47,8 @@ public enum EvidenceFormat {
     ///   input is none of these.
     public static func decode(_ input: [UInt8]) throws(AttestationError) -> DecodedEvidence {
         guard input.count <= Self.maximumInputSize else {
-            throw AttestationError(.oversized, "evidence input is \(input.count) bytes, more than \(Self.maximumInputSize)")
+            throw AttestationError(
+                .oversized, "evidence input is \(input.count) bytes, more than \(Self.maximumInputSize)")
         }
         if let type = Self.detect(input) {
             return DecodedEvidence(type: type, bytes: input, encoding: "raw", snpCertificates: nil)
@@ -118,7 +119,8 @@ public enum EvidenceFormat {
             guard Self.detect(bytes) == .tdxQuote else {
                 throw AttestationError(.unsupportedFormat, "the attestation agent JSON's quote is not a TDX quote")
             }
-            return DecodedEvidence(type: .tdxQuote, bytes: bytes, encoding: "attestation agent JSON", snpCertificates: nil)
+            return DecodedEvidence(
+                type: .tdxQuote, bytes: bytes, encoding: "attestation agent JSON", snpCertificates: nil)
         }
         guard let report = object["attestation_report"] else {
             throw AttestationError(
@@ -150,7 +152,9 @@ public enum EvidenceFormat {
             guard let fields = entry as? [String: Any], let data = fields["data"] else {
                 throw AttestationError(.malformed, "an attestation agent cert_chain entry has no data")
             }
-            let kinds: [String: SNPCertificateTable.EntryKind] = ["VCEK": .vcek, "VLEK": .vlek, "ASK": .ask, "ARK": .ark]
+            let kinds: [String: SNPCertificateTable.EntryKind] = [
+                "VCEK": .vcek, "VLEK": .vlek, "ASK": .ask, "ARK": .ark,
+            ]
             if let name = fields["cert_type"] as? String, let kind = kinds[name] {
                 table.append((kind, try Self.bytes(data, "cert_chain data")))
             }
