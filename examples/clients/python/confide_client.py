@@ -125,21 +125,27 @@ def parse_snp(report: bytes) -> tuple[bytes, bytes, bool]:
 
 
 def verify_with_confide(evidence: bytes, kind: str, measurement: bytes, report_data: bytes,
-                        args: argparse.Namespace) -> None:
+                        served_certificates: bytes | None, args: argparse.Namespace) -> None:
     """Runs `confide attest verify`, which checks the quote's signatures and certificate chain (TDX: up to the
-    pinned Intel SGX Root CA) or the report's signature with the chip's VCEK (SEV-SNP)."""
+    pinned Intel SGX Root CA) or the report's signature and its VCEK or VLEK chain up to AMD's pinned root
+    (SEV-SNP: the chain given with --vcek, else the one the server served)."""
     if not args.confide:
         raise Refused(f"{kind} evidence needs its signatures verified, which this script does not do: give "
                       "--confide PATH (the confide command line), or verify with a TDX/SEV-SNP library instead")
-    with tempfile.NamedTemporaryFile(suffix=".bin") as file:
+    with tempfile.NamedTemporaryFile(suffix=".bin") as file, tempfile.NamedTemporaryFile(suffix=".pem") as chain:
         file.write(evidence)
         file.flush()
         command = [args.confide, "attest", "verify", file.name, "--type", kind,
                    "--measurement", measurement.hex(), "--report-data", report_data.hex()]
         if kind == "snp":
-            if not args.vcek:
-                raise Refused("SEV-SNP evidence needs the chip's VCEK certificate (--vcek FILE)")
-            command += ["--vcek", args.vcek]
+            if args.vcek:
+                command += ["--certificates", args.vcek]
+            elif served_certificates:
+                chain.write(served_certificates)
+                chain.flush()
+                command += ["--certificates", chain.name]
+            else:
+                raise Refused("the server served no SEV-SNP certificate chain: give the chip's VCEK (--vcek FILE)")
         result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise Refused(f"confide attest verify refused the evidence:\n{result.stdout}{result.stderr}")
@@ -161,7 +167,9 @@ def attest(base: str, args: argparse.Namespace) -> bytes:
             raise Refused("give the measurement you trust (--measurement HEX: the MRTD for TDX, the launch "
                           "measurement for SEV-SNP)")
         check_measurement("measurement", measurement, args.measurement)
-        verify_with_confide(evidence, "tdx" if kind == "tdx-quote" else "snp", measurement, report_data, args)
+        served = document.get("endorsements", {}).get("snp_certificates")
+        verify_with_confide(evidence, "tdx" if kind == "tdx-quote" else "snp", measurement, report_data,
+                            base64.b64decode(served) if served else None, args)
     else:
         raise Refused(f"unknown evidence type {kind!r}")
     expected = hashlib.sha512(BINDING_LABEL + b"\x00" + keys + nonce).digest()
@@ -345,7 +353,8 @@ def main() -> int:
     policy.add_argument("--confide", metavar="PATH",
                         help="the confide command line, run as `confide attest verify` to verify TDX and SEV-SNP "
                              "evidence (required for them)")
-    policy.add_argument("--vcek", metavar="FILE", help="the chip's VCEK certificate (DER), for SEV-SNP evidence")
+    policy.add_argument("--vcek", metavar="FILE",
+                        help="the VCEK or VLEK chain (PEM or DER) for SEV-SNP evidence, instead of the server's")
     policy.add_argument("--accept-simulated", action="store_true",
                         help="accept simulated evidence, which proves nothing (development only)")
     policy.add_argument("--accept-debug", action="store_true", help="accept a debuggable guest (never in production)")
