@@ -54,6 +54,9 @@ public final class AttestationAPI: RouteResponder {
         if let automatic = provider as? AutomaticEvidenceProvider {
             return simulatedPublicKey(of: automatic.selected)
         }
+        if let endorsing = provider as? EndorsingEvidenceProvider {
+            return simulatedPublicKey(of: endorsing.base)
+        }
         return nil
     }
 

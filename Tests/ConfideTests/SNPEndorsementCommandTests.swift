@@ -1,0 +1,72 @@
+import ConfideAttestation
+import ConfideClient
+import ConfideServer
+import Foundation
+import Testing
+
+/// `confide attest verify` on SEV-SNP reports and on evidence of every encoding, and the SEV-SNP chain a server
+/// serves with its evidence.
+@Suite("SEV-SNP chains and evidence formats through the confide command and the server")
+struct SNPEndorsementCommandTests {
+    @Test(.enabled(if: AttestationSamples.available, "../shared/testdata/attestation is absent"))
+    func attestVerifyPrintsTheSNPChainItChecked() async throws {
+        let report = AttestationSamples.path("snp-report-milan.hex")
+        let vcek = try Data(contentsOf: URL(fileURLWithPath: AttestationSamples.path("snp-vcek-milan.der")))
+        let askARK = try Data(contentsOf: URL(fileURLWithPath: AttestationSamples.path("amd-ask-ark-milan.pem")))
+        let chain = FileManager.default.temporaryDirectory.appendingPathComponent("confide-chain-\(UUID()).pem")
+        let pem = "-----BEGIN CERTIFICATE-----\n" + vcek.base64EncodedString(options: .lineLength64Characters)
+            + "\n-----END CERTIFICATE-----\n"
+        try (Data(pem.utf8) + askARK).write(to: chain)
+        defer { try? FileManager.default.removeItem(at: chain) }
+        let verified = try await ConfideCommand.run(
+            "attest", "verify", report, "--certificates", chain.path, "--at", "2026-01-01T00:00:00Z")
+        #expect(verified.status == 0, "\(verified.output)")
+        #expect(verified.output.contains("sev-snp-report (hex)"))
+        #expect(verified.output.contains("chain:        SEV-VCEK (given, issued by SEV-Milan"))
+        #expect(verified.output.contains("ARK-Milan (pinned"))
+        #expect(verified.output.contains("TCB:          Milan, bootloader 3, TEE 0, SNP 8, microcode 115"))
+        #expect(verified.output.contains("verdict:      OK"))
+        let expired = try await ConfideCommand.run(
+            "attest", "verify", report, "--vcek", AttestationSamples.path("snp-vcek-milan.der"), "--at",
+            "2031-01-01T00:00:00Z")
+        #expect(expired.status != 0)
+        #expect(expired.output.contains("REFUSED: VCEK certificate SEV-VCEK expired on 2030-04-03T19:23:43Z"))
+        let smt = try await ConfideCommand.run(
+            "attest", "verify", report, "--vcek", AttestationSamples.path("snp-vcek-milan.der"), "--refuse-smt")
+        #expect(smt.output.contains("REFUSED: the platform runs with SMT enabled"))
+    }
+
+    @Test(.enabled(if: AttestationSamples.available, "../shared/testdata/attestation is absent"))
+    func attestVerifyDetectsEncodingsAndRefusesTheUnrecognized() async throws {
+        let quote = try Data(contentsOf: URL(fileURLWithPath: AttestationSamples.path("tdx-quote-v4-b.bin")))
+        let folder = FileManager.default.temporaryDirectory
+        let base64 = folder.appendingPathComponent("confide-quote-\(UUID()).b64")
+        let garbage = folder.appendingPathComponent("confide-garbage-\(UUID()).bin")
+        try Data(quote.base64EncodedString(options: .lineLength76Characters).utf8).write(to: base64)
+        try Data("not evidence at all".utf8).write(to: garbage)
+        defer {
+            try? FileManager.default.removeItem(at: base64)
+            try? FileManager.default.removeItem(at: garbage)
+        }
+        let decoded = try await ConfideCommand.run("attest", "verify", base64.path)
+        #expect(decoded.output.contains("5006 bytes, tdx-quote (base64)"), "\(decoded.output)")
+        let wrongType = try await ConfideCommand.run("attest", "verify", base64.path, "--type", "snp")
+        #expect(wrongType.status != 0)
+        #expect(wrongType.output.contains("the file holds tdx-quote, not sev-snp-report"))
+        let refused = try await ConfideCommand.run("attest", "verify", garbage.path)
+        #expect(refused.status != 0)
+        #expect(refused.output.contains("REFUSED: unrecognized evidence format"))
+    }
+
+    @Test func theServerServesTheConfiguredSNPChain() async throws {
+        let chain = Array("-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n".utf8)
+        let server = try await TestServer.start { configuration in
+            configuration.endorsements.snpCertificates = chain
+        }
+        defer { Task { await server.stop() } }
+        let document = try await fetchAttestation(server.port, nonce: Array(repeating: 9, count: 32))
+        #expect(document.endorsements.snpCertificates == chain)
+        #expect(document.endorsements.tdxCollateral == nil)
+        #expect(document.publicKey != nil)
+    }
+}
