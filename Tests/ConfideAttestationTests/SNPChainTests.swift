@@ -282,6 +282,32 @@ struct SNPChainTests {
         }
     }
 
+    @Test func vlekSignedReportChainsThroughTheASVK() throws {
+        let key = P384.Signing.PrivateKey()
+        let ark = try SNPTestChain.root()
+        let asvk = try SNPTestChain.intermediate("SEV-VLEK-Milan", issuer: ark)
+        var bytes = try Fixtures.hexFile("snp-report-milan.hex")
+        SNPTestChain.set(&bytes, at: 0x48, size: 4, to: 1 << 2)
+        bytes.replaceSubrange(0x1A0..<0x1E0, with: [UInt8](repeating: 0, count: 64))
+        let report = try SNPReport(bytes: try SNPTestChain.resign(bytes, with: key))
+        var policy = Self.policy()
+        policy.snpTrustAnchors = SNPTrustAnchors(roots: [.milan: ark.certificate])
+        let vlek = try SNPTestChain.vcek(
+            key: key.publicKey, issuer: asvk, productName: "Milan", spls: SNPTestChain.milanSPLs(report.reportedTCB),
+            hardwareID: nil, cloudServiceProviderID: "Test Cloud")
+        let endorsement = try SNPReportVerifier.verify(report, certificates: vlek + asvk.certificate, policy: policy)
+        #expect(endorsement.signingKey == .vlek)
+        #expect(endorsement.cloudServiceProviderID == "Test Cloud")
+        #expect(endorsement.chain.map(\.subject) == ["SEV-VLEK", "SEV-VLEK-Milan", "ARK-Milan"])
+        // A VCEK does not endorse a report its SIGNING_KEY says the VLEK signed.
+        let vcek = try SNPTestChain.vcek(
+            key: key.publicKey, issuer: asvk, spls: SNPTestChain.milanSPLs(report.reportedTCB),
+            hardwareID: report.chipID)
+        expectError(.missingCollateral) {
+            try SNPReportVerifier.verify(report, certificates: vcek + asvk.certificate, policy: policy)
+        }
+    }
+
     @Test func turinLayoutAndEightByteHardwareIDAreUnderstood() throws {
         let key = P384.Signing.PrivateKey()
         let ark = try SNPTestChain.root("Turin")

@@ -38,13 +38,14 @@ enum SNPTestChain {
         return Authority(key: key, name: name, certificate: certificate)
     }
 
-    /// A test VCEK for `key`, signed by `issuer`, with AMD's extensions.
+    /// A test VCEK (or, with `cloudServiceProviderID`, VLEK) for `key`, signed by `issuer`, with AMD's extensions.
     static func vcek(
         key: P384.Signing.PublicKey,
         issuer: Authority,
         productName: String = "Milan-B0",
         spls: [UInt: UInt8],
-        hardwareID: [UInt8],
+        hardwareID: [UInt8]?,
+        cloudServiceProviderID: String? = nil,
         notAfter: Date = Date(timeIntervalSinceNow: 86_400 * 365)
     ) throws -> [UInt8] {
         var extensions: [(ASN1ObjectIdentifier, [UInt8])] = []
@@ -54,10 +55,15 @@ enum SNPTestChain {
             let oid = try ASN1ObjectIdentifier(elements: [1, 3, 6, 1, 4, 1, 3704, 1, 3, arc])
             extensions.append((oid, try Self.der(Int(level))))
         }
-        let hwID = try Self.der(ASN1OctetString(contentBytes: hardwareID[...]))
-        extensions.append(([1, 3, 6, 1, 4, 1, 3704, 1, 4], hwID))
+        if let hardwareID {
+            let hwID = try Self.der(ASN1OctetString(contentBytes: hardwareID[...]))
+            extensions.append(([1, 3, 6, 1, 4, 1, 3704, 1, 4], hwID))
+        }
+        if let cloudServiceProviderID {
+            extensions.append(([1, 3, 6, 1, 4, 1, 3704, 1, 5], try Self.der(ASN1IA5String(cloudServiceProviderID))))
+        }
         return try Self.certificate(
-            issuer: issuer.name, subject: "SEV-VCEK", spki: Array(key.derRepresentation), extensions: extensions,
+            issuer: issuer.name, subject: cloudServiceProviderID == nil ? "SEV-VCEK" : "SEV-VLEK", spki: Array(key.derRepresentation), extensions: extensions,
             signer: issuer.key, notAfter: notAfter)
     }
 

@@ -57,8 +57,9 @@ public enum SNPCertificateTable {
         try Self.pem(fromEntries: try Self.entries(ofTable: table))
     }
 
-    /// PEM text holding `entries`' certificates, VCEK or VLEK first, then ASK and ARK.
-    static func pem(fromEntries entries: [(kind: EntryKind, der: [UInt8])]) throws(AttestationError) -> [UInt8] {
+    /// PEM text holding `entries`' certificates, VCEK or VLEK first, then ASK and ARK (for example the
+    /// attestation agent's `cert_chain`, or a table read with ``entries(ofTable:)``).
+    public static func pem(fromEntries entries: [(kind: EntryKind, der: [UInt8])]) throws(AttestationError) -> [UInt8] {
         let order: [EntryKind] = [.vcek, .vlek, .ask, .ark]
         let entries = entries.sorted { first, second in
             (order.firstIndex(of: first.kind) ?? order.count) < (order.firstIndex(of: second.kind) ?? order.count)
