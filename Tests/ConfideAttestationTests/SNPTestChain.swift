@@ -45,8 +45,7 @@ enum SNPTestChain {
         productName: String = "Milan-B0",
         spls: [UInt: UInt8],
         hardwareID: [UInt8]?,
-        cloudServiceProviderID: String? = nil,
-        notAfter: Date = Date(timeIntervalSinceNow: 86_400 * 365)
+        cloudServiceProviderID: String? = nil
     ) throws -> [UInt8] {
         var extensions: [(ASN1ObjectIdentifier, [UInt8])] = []
         extensions.append(([1, 3, 6, 1, 4, 1, 3704, 1, 1], try Self.der(1)))
@@ -63,8 +62,8 @@ enum SNPTestChain {
             extensions.append(([1, 3, 6, 1, 4, 1, 3704, 1, 5], try Self.der(ASN1IA5String(cloudServiceProviderID))))
         }
         return try Self.certificate(
-            issuer: issuer.name, subject: cloudServiceProviderID == nil ? "SEV-VCEK" : "SEV-VLEK", spki: Array(key.derRepresentation), extensions: extensions,
-            signer: issuer.key, notAfter: notAfter)
+            issuer: issuer.name, subject: cloudServiceProviderID == nil ? "SEV-VCEK" : "SEV-VLEK",
+            spki: Array(key.derRepresentation), extensions: extensions, signer: issuer.key)
     }
 
     /// The SPL extensions a Milan or Genoa VCEK for `tcb` carries.
