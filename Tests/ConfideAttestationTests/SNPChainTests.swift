@@ -275,6 +275,16 @@ struct SNPChainTests {
         #expect(error?.message.contains("SMT") == true)
     }
 
+    @Test(arguments: [(8, UInt64(0x30000) | 1 << 40), (8, 0x10000), (0x48, 1 << 6)])
+    func reservedPolicyOrSigningFlagBitsAreRefused(_ offset: Int, _ value: UInt64) throws {
+        let forged = try Self.forged(edit: { bytes in
+            SNPTestChain.set(&bytes, at: offset, size: offset == 8 ? 8 : 4, to: value)
+        })
+        expectError(.malformed) {
+            try SNPReportVerifier.verify(forged.report, certificates: forged.certificates, policy: forged.policy)
+        }
+    }
+
     @Test func reportSignedByNoKeyIsRefused() throws {
         let forged = try Self.forged(edit: { bytes in SNPTestChain.set(&bytes, at: 0x48, size: 4, to: 7 << 2) })
         expectError(.unsupportedFormat) {

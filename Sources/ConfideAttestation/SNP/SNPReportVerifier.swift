@@ -23,6 +23,7 @@ public enum SNPReportVerifier {
         certificates: [UInt8],
         policy: AttestationPolicy
     ) throws(AttestationError) -> SNPEndorsement {
+        try Self.checkReservedBits(report)
         let (endorsement, extensions) = try SNPChainVerifier.verify(
             report: report,
             certificates: certificates,
@@ -35,11 +36,24 @@ public enum SNPReportVerifier {
         return endorsement
     }
 
-    /// Checks the guest's VMPL and policy bits against `policy`.
-    static func checkGuest(_ report: SNPReport, policy: AttestationPolicy) throws(AttestationError) {
+    /// Checks the reserved bits of the guest policy (bit 17 set, bits 26-63 clear) and of the signing flags
+    /// (bits 5-31 clear), as the SEV-SNP ABI requires.
+    static func checkReservedBits(_ report: SNPReport) throws(AttestationError) {
         guard report.policy & (1 << 17) != 0 else {
             throw AttestationError(.malformed, "SNP guest policy bit 17 is reserved and must be set")
         }
+        guard report.policy >> 26 == 0 else {
+            throw AttestationError(
+                .malformed, "SNP guest policy 0x\(String(report.policy, radix: 16)) sets reserved bits 26-63")
+        }
+        guard report.signingFlags >> 5 == 0 else {
+            throw AttestationError(
+                .malformed, "SNP signing flags 0x\(String(report.signingFlags, radix: 16)) set reserved bits 5-31")
+        }
+    }
+
+    /// Checks the guest's VMPL and policy bits against `policy`.
+    static func checkGuest(_ report: SNPReport, policy: AttestationPolicy) throws(AttestationError) {
         guard report.vmpl == policy.snpVMPL else {
             throw AttestationError(
                 .guestPolicyNotAllowed,
