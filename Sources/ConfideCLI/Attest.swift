@@ -73,8 +73,8 @@ extension Attest {
             valueName: "file"))
         var certificates: String?
 
-        @OptionGroup(title: "SEV-SNP policy")
-        var snp: SNPPolicyOptions
+        @OptionGroup(title: "Guest policy and verification time")
+        var guest: GuestPolicyOptions
 
         @Option(help: ArgumentHelp("An accepted MRTD or measurement, 48 bytes in hex (repeat).", valueName: "hex"))
         var measurement: [String] = []
@@ -96,7 +96,7 @@ extension Attest {
                     throw ExitCode(1)
                 }
                 let given = try certificates.map(Self.read) ?? evidence.snpCertificates
-                claimed = try await Self.verify(evidence, certificates: given, policy: try snp.apply(to: nil))
+                claimed = try await Self.verify(evidence, certificates: given, policy: try guest.apply(to: nil))
                 try check(claimed.measurement, claimed.reportData)
             } catch let error as AttestationError {
                 print("verdict:      REFUSED: \(error.message) (\(error.code))")
@@ -142,7 +142,7 @@ extension Attest {
                     print("RTMR\(index):        \(Hex.encode(rtmr))")
                 }
                 print("REPORTDATA:   \(Hex.encode(body.reportData))")
-                try await TDXQuoteVerifier.verify(quote)
+                try await TDXQuoteVerifier.verify(quote, at: policy.validationTime)
                 print("signature:    quote, QE report and PCK chain to the Intel SGX Root CA verify")
                 return (body.mrTD, body.reportData)
             case .snpReport:

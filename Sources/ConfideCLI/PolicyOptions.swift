@@ -16,8 +16,8 @@ struct PolicyOptions: ParsableArguments {
         valueName: "file"))
     var vcek: String?
 
-    @OptionGroup(title: "SEV-SNP policy")
-    var snp: SNPPolicyOptions
+    @OptionGroup(title: "Guest policy and verification time")
+    var guest: GuestPolicyOptions
 
     @Flag(help: """
         Accept simulated evidence, which proves nothing (development only). Without --measurement, the default \
@@ -40,12 +40,12 @@ struct PolicyOptions: ParsableArguments {
             }
             policy.snpVCEK = Array(data)
         }
-        return try snp.apply(to: policy)
+        return try guest.apply(to: policy)
     }
 }
 
-/// The command-line flags of the SEV-SNP guest checks and the verification time.
-struct SNPPolicyOptions: ParsableArguments {
+/// The command-line flags of the guest checks (SEV-SNP VMPL, migration agent, SMT; debug) and the verification time.
+struct GuestPolicyOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The VMPL SEV-SNP reports must have been requested at.", valueName: "level"))
     var vmpl: UInt32 = 0
 
