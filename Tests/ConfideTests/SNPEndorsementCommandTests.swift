@@ -58,6 +58,28 @@ struct SNPEndorsementCommandTests {
         #expect(refused.output.contains("REFUSED: unrecognized evidence format"))
     }
 
+    @Test(.enabled(if: AttestationSamples.available, "../shared/testdata/attestation is absent"))
+    func theClientVerifiesTheServedSNPChain() async throws {
+        let hexText = try String(contentsOfFile: AttestationSamples.path("snp-report-milan.hex"), encoding: .utf8)
+        let report = try EvidenceFormat.decode(Array(hexText.utf8)).bytes
+        let vcek = try [UInt8](Data(contentsOf: URL(fileURLWithPath: AttestationSamples.path("snp-vcek-milan.der"))))
+        var policy = AttestationPolicy(expectedReportData: [])
+        policy.allowedSNPMeasurements = [try SNPReport(bytes: report).measurement]
+        policy.validationTime = Date(timeIntervalSince1970: 1_767_225_600)
+        func refusal(_ endorsements: Endorsements) async -> String {
+            let document = AttestationDocument(
+                evidenceType: .snpReport, evidence: report, keyConfigurations: [1, 2, 3], insecure: false,
+                endorsements: endorsements)
+            let error = await #expect(throws: ObliviousClientError.self) {
+                _ = try await ObliviousClient.verify(document, nonce: Array(repeating: 7, count: 32), policy: policy)
+            }
+            return error?.description ?? ""
+        }
+        // The sample's report data binds no Confide key, so the best it can reach is the binding check.
+        #expect(await refusal(Endorsements(snpCertificates: vcek)).contains("reportDataMismatch"))
+        #expect(await refusal(Endorsements()).contains("missingCollateral"))
+    }
+
     @Test func theServerServesTheConfiguredSNPChain() async throws {
         let chain = Array("-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n".utf8)
         let server = try await TestServer.start { configuration in
