@@ -91,7 +91,7 @@ enum SNPChainVerifier {
                     endorsement.productLine == .turin && Array(report.chipID.prefix(8)) == hardwareID
                     && report.chipID.dropFirst(8).allSatisfy { $0 == 0 }
             } else {
-                matches = endorsement.productLine != .turin && report.chipID == hardwareID
+                matches = report.chipID == hardwareID
             }
             guard masked || matches else {
                 throw AttestationError(
