@@ -83,6 +83,7 @@ extension Attest {
         var reportData: String?
 
         func run() async throws {
+            let policy = try guest.apply(to: nil)
             guard let data = FileManager.default.contents(atPath: file) else {
                 throw ValidationError("cannot read \(file)")
             }
@@ -96,7 +97,7 @@ extension Attest {
                     throw ExitCode(1)
                 }
                 let given = try certificates.map(Self.read) ?? evidence.snpCertificates
-                claimed = try await Self.verify(evidence, certificates: given, policy: try guest.apply(to: nil))
+                claimed = try await Self.verify(evidence, certificates: given, policy: policy)
                 try check(claimed.measurement, claimed.reportData)
             } catch let error as AttestationError {
                 print("verdict:      REFUSED: \(error.message) (\(error.code))")
@@ -164,7 +165,9 @@ extension Attest {
                 }
                 let signer = endorsement.signingKey.rawValue
                 print("signature:    verifies with the \(signer), which chains to AMD's pinned ARK")
-                print("TCB:          \(endorsement.productLine.rawValue), \(endorsement.tcb) (= the key's TCB)")
+                let minimum = policy.snpMinimumTCB == nil ? "" : ", at or above the minimum"
+                let line = endorsement.productLine.rawValue
+                print("TCB:          \(line), \(endorsement.tcb) (= the key's TCB\(minimum))")
                 if let cloud = endorsement.cloudServiceProviderID {
                     print("VLEK of:      \(cloud)")
                 } else {

@@ -55,6 +55,11 @@ struct GuestPolicyOptions: ParsableArguments {
     @Flag(help: "Refuse an SEV-SNP guest that may share cores through SMT (its policy allows it, or the host runs it).")
     var refuseSMT = false
 
+    @Option(help: ArgumentHelp(
+        "The lowest SEV-SNP TCB accepted, e.g. bootloader=3,tee=0,snp=8,microcode=115 (and fmc= on Turin).",
+        valueName: "levels"))
+    var snpMinimumTCB: String?
+
     @Flag(help: "Accept evidence from a debuggable guest, whose memory the host can read.")
     var acceptDebug = false
 
@@ -70,6 +75,9 @@ struct GuestPolicyOptions: ParsableArguments {
         policy.acceptSNPMigrationAgent = acceptMigrationAgent
         policy.acceptSNPSMT = !refuseSMT
         policy.acceptDebug = policy.acceptDebug || acceptDebug
+        if let snpMinimumTCB {
+            policy.snpMinimumTCB = try Self.minimumTCB(snpMinimumTCB)
+        }
         if let at {
             guard let time = ISO8601DateFormatter().date(from: at) else {
                 throw ValidationError("--at \(at) is not an ISO 8601 time such as 2026-03-01T00:00:00Z")
@@ -77,6 +85,28 @@ struct GuestPolicyOptions: ParsableArguments {
             policy.validationTime = time
         }
         return policy
+    }
+
+    /// Parses `name=level` pairs separated by commas.
+    private static func minimumTCB(_ text: String) throws -> SNPMinimumTCB {
+        var minimum = SNPMinimumTCB()
+        for pair in text.split(separator: ",") {
+            let parts = pair.split(separator: "=", omittingEmptySubsequences: false)
+            guard parts.count == 2, let level = UInt8(parts[1]) else {
+                throw ValidationError("--snp-minimum-tcb: \"\(pair)\" is not name=level with a level from 0 to 255")
+            }
+            switch parts[0].lowercased() {
+            case "bootloader": minimum.bootloader = level
+            case "tee": minimum.tee = level
+            case "snp": minimum.snp = level
+            case "microcode": minimum.microcode = level
+            case "fmc": minimum.fmc = level
+            default:
+                throw ValidationError(
+                    "--snp-minimum-tcb: \"\(parts[0])\" is not bootloader, tee, snp, microcode or fmc")
+            }
+        }
+        return minimum
     }
 }
 

@@ -265,6 +265,19 @@ struct SNPChainTests {
         try SNPReportVerifier.verify(forged.report, certificates: forged.certificates, policy: allowing)
     }
 
+    @Test func reportedTCBBelowThePolicysMinimumIsRefused() throws {
+        // The Milan sample's REPORTED_TCB: bootloader 3, TEE 0, SNP 8, microcode 115.
+        var policy = Self.policy()
+        policy.snpMinimumTCB = SNPMinimumTCB(bootloader: 3, tee: 0, snp: 8, microcode: 115, fmc: 200)
+        try SNPReportVerifier.verify(try Self.milanReport(), certificates: try Self.vcek(), policy: policy)
+        policy.snpMinimumTCB = SNPMinimumTCB(snp: 9, microcode: 116)
+        let error = #expect(throws: AttestationError.self) {
+            try SNPReportVerifier.verify(try Self.milanReport(), certificates: try Self.vcek(), policy: policy)
+        }
+        #expect(error?.code == .tcbStatusNotAccepted)
+        #expect(error?.message.contains("SNP 8 (at least 9), microcode 115 (at least 116)") == true)
+    }
+
     @Test func smtIsRefusedWhenThePolicySaysSo() throws {
         var policy = Self.policy()
         policy.acceptSNPSMT = false

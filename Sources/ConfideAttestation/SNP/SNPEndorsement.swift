@@ -9,6 +9,46 @@ public enum SNPSigningKey: String, Sendable, Hashable {
     case vlek = "VLEK"
 }
 
+/// The lowest security patch levels an SEV-SNP report's REPORTED_TCB may have; `nil` levels are not checked.
+///
+/// The VCEK matches the reported TCB exactly, so this is how a client refuses a genuine chip that runs firmware or
+/// microcode older than it trusts.
+public struct SNPMinimumTCB: Sendable, Hashable {
+    /// The lowest bootloader SPL.
+    public var bootloader: UInt8?
+    /// The lowest TEE (PSP OS) SPL.
+    public var tee: UInt8?
+    /// The lowest SNP firmware SPL.
+    public var snp: UInt8?
+    /// The lowest microcode SPL.
+    public var microcode: UInt8?
+    /// The lowest FMC SPL; only Turin and later have one, and it is not checked on Milan and Genoa.
+    public var fmc: UInt8?
+
+    /// Creates a minimum; levels left `nil` are not checked.
+    public init(
+        bootloader: UInt8? = nil,
+        tee: UInt8? = nil,
+        snp: UInt8? = nil,
+        microcode: UInt8? = nil,
+        fmc: UInt8? = nil
+    ) {
+        self.bootloader = bootloader
+        self.tee = tee
+        self.snp = snp
+        self.microcode = microcode
+        self.fmc = fmc
+    }
+
+    /// The levels by the names ``SNPEndorsement/tcb`` uses.
+    var levels: [(name: String, minimum: UInt8?)] {
+        [
+            ("FMC", self.fmc), ("bootloader", self.bootloader), ("TEE", self.tee), ("SNP", self.snp),
+            ("microcode", self.microcode),
+        ]
+    }
+}
+
 /// One certificate of a verified SEV-SNP chain, for people.
 public struct SNPCertificateSummary: Sendable, Hashable, CustomStringConvertible {
     /// The certificate's common name (`SEV-VCEK`, `SEV-Milan`, `ARK-Milan`, ...).

@@ -32,6 +32,9 @@ public enum SNPReportVerifier {
         )
         try Self.verify(report, key: endorsement.publicKey)
         try SNPChainVerifier.checkPlatform(report: report, endorsement: endorsement, extensions: extensions)
+        if let minimum = policy.snpMinimumTCB {
+            try Self.checkMinimum(report, minimum, endorsement.productLine)
+        }
         try Self.checkGuest(report, policy: policy)
         return endorsement
     }
@@ -49,6 +52,31 @@ public enum SNPReportVerifier {
         guard report.signingFlags >> 5 == 0 else {
             throw AttestationError(
                 .malformed, "SNP signing flags 0x\(String(report.signingFlags, radix: 16)) set reserved bits 5-31")
+        }
+    }
+
+    /// Checks REPORTED_TCB against the lowest levels the policy accepts.
+    static func checkMinimum(
+        _ report: SNPReport,
+        _ minimum: SNPMinimumTCB,
+        _ line: SNPProductLine
+    ) throws(AttestationError) {
+        let components = SNPTCBLayout.components(line)
+        var older: [String] = []
+        for (name, lowest) in minimum.levels {
+            guard let lowest, let component = components.first(where: { $0.name == name }) else {
+                continue
+            }
+            let level = SNPTCBLayout.byte(report.reportedTCB, component.index)
+            if level < lowest {
+                older.append("\(name) \(level) (at least \(lowest))")
+            }
+        }
+        guard older.isEmpty else {
+            throw AttestationError(
+                .tcbStatusNotAccepted,
+                "the report's REPORTED_TCB is older than the policy accepts: " + older.joined(separator: ", ")
+            )
         }
     }
 

@@ -56,6 +56,7 @@ extension AttestationError {
             case collateralMismatch
             case expired
             case guestPolicyNotAllowed
+            case tcbStatusNotAccepted
         }
 
         private let backing: Backing
@@ -110,6 +111,8 @@ extension AttestationError {
         public static let expired = ErrorCode(.expired)
         /// The SEV-SNP guest's privilege level or policy (VMPL, migration agent, SMT) is not one the policy accepts.
         public static let guestPolicyNotAllowed = ErrorCode(.guestPolicyNotAllowed)
+        /// The TCB status (or its evaluation data number) is not one the policy accepts.
+        public static let tcbStatusNotAccepted = ErrorCode(.tcbStatusNotAccepted)
 
         public var description: String {
             self.backing.rawValue

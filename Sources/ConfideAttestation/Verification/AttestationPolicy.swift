@@ -22,6 +22,8 @@ public struct AttestationPolicy: Sendable {
     /// Whether an SEV-SNP guest that may share cores through SMT (its policy allows it, or the platform has it on) is
     /// accepted; on by default.
     public var acceptSNPSMT: Bool
+    /// The lowest REPORTED_TCB accepted from SEV-SNP reports; `nil` (the default) accepts any TCB the VCEK is for.
+    public var snpMinimumTCB: SNPMinimumTCB?
     /// The AMD roots SEV-SNP chains must lead to: AMD's pinned ARKs unless a test pins its own.
     package var snpTrustAnchors: SNPTrustAnchors
     /// The simulated measurements accepted when ``acceptSimulated`` is on.
@@ -42,6 +44,7 @@ public struct AttestationPolicy: Sendable {
         self.snpVMPL = 0
         self.acceptSNPMigrationAgent = false
         self.acceptSNPSMT = true
+        self.snpMinimumTCB = nil
         self.snpTrustAnchors = .amd
         self.allowedSimulatedMeasurements = []
         self.acceptSimulated = false
