@@ -100,7 +100,7 @@ struct Serve: AsyncParsableCommand {
     var attestation: AttestationMode = .auto
 
     @Option(help: ArgumentHelp(
-        "The SEV-SNP VCEK or VLEK chain (PEM or DER) served with the evidence, instead of the host's auxblob.",
+        "The SEV-SNP VCEK or VLEK chain (PEM or DER) served with the evidence when the host attaches none.",
         valueName: "file"))
     var snpCertificates: String?
 
@@ -177,7 +177,7 @@ struct Serve: AsyncParsableCommand {
                 throw ValidationError("cannot read the SEV-SNP certificates \(snpCertificates)")
             }
             _ = try SNPCertificateTable.derCertificates(in: Array(data))
-            configuration.endorsements.snpCertificates = Array(data)
+            configuration.snpCertificates = Array(data)
         }
         configuration.oblivious.rotationInterval = ohttpRotation == 0 ? nil : .seconds(ohttpRotation)
         configuration.oblivious.gracePeriod = .seconds(ohttpGrace)

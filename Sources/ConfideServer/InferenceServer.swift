@@ -54,9 +54,9 @@ public struct ServerConfiguration: Sendable {
     public var oblivious = ObliviousGatewayConfiguration()
     /// Where the attestation evidence served at `/attestation` comes from.
     public var attestation: AttestationSource = .automatic
-    /// Endorsements served with every evidence, replacing those the provider attaches (for example the SEV-SNP
-    /// certificate chain from `--snp-certificates`).
-    public var endorsements = Endorsements()
+    /// The SEV-SNP VCEK or VLEK chain (PEM or DER) served with the evidence when the host attaches none (see
+    /// ``Endorsements/snpCertificates``).
+    public var snpCertificates: [UInt8]?
 
     /// Creates a configuration.
     public init(handlersDirectory: String, modelsDirectory: String) {
@@ -133,8 +133,9 @@ public final class InferenceServer: Service, Sendable {
         logger.info(
             "kernels", metadata: ["plugin": "\(kernels.plugin?.name ?? "none")", "reason": "\(kernels.reason)"])
         var evidenceProvider = try makeEvidenceProvider(configuration.attestation, logger: logger)
-        if !configuration.endorsements.isEmpty {
-            evidenceProvider = EndorsingEvidenceProvider(evidenceProvider, endorsements: configuration.endorsements)
+        if let certificates = configuration.snpCertificates {
+            evidenceProvider = EndorsingEvidenceProvider(
+                evidenceProvider, endorsements: Endorsements(snpCertificates: certificates))
         }
         let keyStore = try makeKeyStore(configuration, logger: logger)
         let repository = try ModelRepository(

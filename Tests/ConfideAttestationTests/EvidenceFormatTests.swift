@@ -194,14 +194,4 @@ struct SNPCertificateTableTests {
         let evidence = try await provider.evidence(reportData: ConfigFSTSMProviderTests.reportData)
         #expect(evidence.endorsements.snpCertificates == nil)
     }
-
-    @Test func endorsingProviderAttachesTheOperatorsChain() async throws {
-        let chain = try Fixtures.bytes("amd-ask-ark-milan.pem")
-        let provider = EndorsingEvidenceProvider(
-            try SimulatedEvidenceProvider(), endorsements: Endorsements(snpCertificates: chain))
-        let evidence = try await provider.evidence(reportData: Array(repeating: 0, count: 64))
-        #expect(evidence.endorsements.snpCertificates == chain)
-        #expect(evidence.endorsements.tdxCollateral == nil)
-        #expect(provider.isInsecure)
-    }
 }

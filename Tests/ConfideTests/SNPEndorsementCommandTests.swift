@@ -83,12 +83,38 @@ struct SNPEndorsementCommandTests {
     @Test func theServerServesTheConfiguredSNPChain() async throws {
         let chain = Array("-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n".utf8)
         let server = try await TestServer.start { configuration in
-            configuration.endorsements.snpCertificates = chain
+            configuration.snpCertificates = chain
         }
         defer { Task { await server.stop() } }
         let document = try await fetchAttestation(server.port, nonce: Array(repeating: 9, count: 32))
         #expect(document.endorsements.snpCertificates == chain)
         #expect(document.endorsements.tdxCollateral == nil)
         #expect(document.publicKey != nil)
+    }
+
+    /// Simulated evidence carrying certificates, as configfs-tsm's `auxblob` attaches them.
+    struct HostCertificatesProvider: EvidenceProvider {
+        let simulated: SimulatedEvidenceProvider
+        let certificates: [UInt8]
+
+        var evidenceType: EvidenceType { .simulated }
+        var isInsecure: Bool { true }
+
+        func evidence(reportData: [UInt8]) async throws(AttestationError) -> Evidence {
+            var evidence = try await simulated.evidence(reportData: reportData)
+            evidence.endorsements.snpCertificates = certificates
+            return evidence
+        }
+    }
+
+    @Test func theHostsCertificatesWinOverTheConfiguredOnes() async throws {
+        let host = HostCertificatesProvider(simulated: try SimulatedEvidenceProvider(), certificates: [1, 2, 3])
+        let server = try await TestServer.start { configuration in
+            configuration.attestation = .provider(host)
+            configuration.snpCertificates = [4, 5, 6]
+        }
+        defer { Task { await server.stop() } }
+        let document = try await fetchAttestation(server.port, nonce: Array(repeating: 3, count: 32))
+        #expect(document.endorsements.snpCertificates == [1, 2, 3])
     }
 }

@@ -45,6 +45,7 @@ extension AttestationError {
             case reportDataMismatch
             case measurementNotAllowed
             case debugNotAllowed
+            case guestPolicyNotAllowed
             case qeIdentityMismatch
             case simulatedEvidenceRefused
             case invalidArgument
@@ -55,7 +56,8 @@ extension AttestationError {
             case missingCollateral
             case collateralMismatch
             case expired
-            case guestPolicyNotAllowed
+            case revoked
+            case noMatchingTCBLevel
             case tcbStatusNotAccepted
         }
 
@@ -87,6 +89,8 @@ extension AttestationError {
         public static let measurementNotAllowed = ErrorCode(.measurementNotAllowed)
         /// The evidence comes from a guest a debugger can read, and the policy does not accept that.
         public static let debugNotAllowed = ErrorCode(.debugNotAllowed)
+        /// The SEV-SNP guest's privilege level or policy (VMPL, migration agent, SMT) is not one the policy accepts.
+        public static let guestPolicyNotAllowed = ErrorCode(.guestPolicyNotAllowed)
         /// The quoting enclave that signed a TDX quote is not the one Intel publishes (MRSIGNER, ISVPRODID,
         /// MISCSELECT or ATTRIBUTES differ).
         public static let qeIdentityMismatch = ErrorCode(.qeIdentityMismatch)
@@ -109,8 +113,10 @@ extension AttestationError {
         public static let collateralMismatch = ErrorCode(.collateralMismatch)
         /// Collateral, a revocation list or a certificate is not valid at the verification time.
         public static let expired = ErrorCode(.expired)
-        /// The SEV-SNP guest's privilege level or policy (VMPL, migration agent, SMT) is not one the policy accepts.
-        public static let guestPolicyNotAllowed = ErrorCode(.guestPolicyNotAllowed)
+        /// A certificate is on its issuer's revocation list.
+        public static let revoked = ErrorCode(.revoked)
+        /// The platform's TCB matches no TCB level of the collateral, so it has no status at all.
+        public static let noMatchingTCBLevel = ErrorCode(.noMatchingTCBLevel)
         /// The TCB status (or its evaluation data number) is not one the policy accepts.
         public static let tcbStatusNotAccepted = ErrorCode(.tcbStatusNotAccepted)
 
