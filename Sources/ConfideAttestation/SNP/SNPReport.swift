@@ -1,12 +1,14 @@
 /// An AMD SEV-SNP attestation report (1184 bytes), with its fields parsed.
 ///
-/// Parsing checks structure only; ``SNPReportVerifier`` checks the signature with the VCEK.
+/// Parsing checks structure only (size, version 2 to 5, ECDSA P-384); ``SNPReportVerifier`` checks the signature,
+/// the VCEK or VLEK chain to AMD's root and the guest policy.
 public struct SNPReport: Sendable, Hashable {
     /// The report format version (2 or later).
     public let version: UInt32
     /// The guest's security version.
     public let guestSVN: UInt32
-    /// The guest policy; bit 19 set allows debugging.
+    /// The guest policy: bit 16 allows SMT, bit 17 is reserved (set), bit 18 allows a migration agent, bit 19 allows
+    /// debugging.
     public let policy: UInt64
     /// The family ID supplied at launch (16 bytes).
     public let familyID: [UInt8]
