@@ -47,11 +47,19 @@ enum SNPChainVerifier {
         let line = try Self.productLine(report: report, extensions: extensions)
         let ark = try Self.root(line, anchors: anchors, given: given, at: time)
         let intermediate = try Self.intermediate(line, key: key, ark: ark, anchors: anchors, given: given, at: time)
-        guard leaf.issuer == intermediate.certificate.subject, leaf.isSigned(by: intermediate.certificate) else {
+        let issuerName = intermediate.certificate.subjectCommonName
+        guard leaf.issuer == intermediate.certificate.subject else {
             throw AttestationError(
                 .untrustedCertificateChain,
-                "\(leafName) certificate (issued by \(leaf.issuerCommonName)) is not signed by "
-                    + "\(intermediate.certificate.subjectCommonName), which chains to AMD's ARK-\(line.rawValue)"
+                "\(leafName) certificate is issued by \(leaf.issuerCommonName), not by \(issuerName) of "
+                    + "AMD's ARK-\(line.rawValue)"
+            )
+        }
+        guard leaf.isSigned(by: intermediate.certificate) else {
+            throw AttestationError(
+                .untrustedCertificateChain,
+                "\(leafName) certificate's signature does not verify with the key of \(issuerName) "
+                    + "(\(intermediate.origin), signed by AMD's ARK-\(line.rawValue))"
             )
         }
         try Self.checkValidity(leaf, role: key.rawValue, at: time)
