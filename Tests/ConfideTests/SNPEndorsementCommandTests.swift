@@ -107,6 +107,39 @@ struct SNPEndorsementCommandTests {
         }
     }
 
+    /// The shared Milan report with its VCEK, as an SEV-SNP server would serve them; its report data binds no key of
+    /// the server, so clients verify the chain and then refuse the binding.
+    struct RecordedSNPProvider: EvidenceProvider {
+        let report: [UInt8]
+        let vcek: [UInt8]
+
+        var evidenceType: EvidenceType { .snpReport }
+        var isInsecure: Bool { false }
+
+        func evidence(reportData: [UInt8]) async throws(AttestationError) -> Evidence {
+            Evidence(type: .snpReport, bytes: report, endorsements: Endorsements(snpCertificates: vcek))
+        }
+    }
+
+    @Test(.enabled(if: AttestationSamples.available, "../shared/testdata/attestation is absent"))
+    func thePythonClientVerifiesTheServedChainWithConfide() async throws {
+        let hexText = try String(contentsOfFile: AttestationSamples.path("snp-report-milan.hex"), encoding: .utf8)
+        let report = try EvidenceFormat.decode(Array(hexText.utf8)).bytes
+        let vcek = try [UInt8](Data(contentsOf: URL(fileURLWithPath: AttestationSamples.path("snp-vcek-milan.der"))))
+        let server = try await TestServer.start { configuration in
+            configuration.attestation = .provider(RecordedSNPProvider(report: report, vcek: vcek))
+        }
+        defer { Task { await server.stop() } }
+        let client = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("examples/clients/python/confide_client.py").path
+        let measurement = Array(report[0x90..<0xC0]).map { String(format: "%02x", $0) }.joined()
+        let result = try await runPython(
+            client, "--url", "http://127.0.0.1:\(server.port)", "--measurement", measurement, "--confide",
+            ConfideCommand.path, "--text", "hello", "echo")
+        #expect(result.status == 2, "\(result.output)")
+        #expect(result.output.contains("does not bind these key configurations"), "\(result.output)")
+    }
+
     @Test func theHostsCertificatesWinOverTheConfiguredOnes() async throws {
         let host = HostCertificatesProvider(simulated: try SimulatedEvidenceProvider(), certificates: [1, 2, 3])
         let server = try await TestServer.start { configuration in
