@@ -70,25 +70,39 @@ extension Attest {
         static let configuration = CommandConfiguration(
             abstract: "Parse and verify a TDX quote, an SEV-SNP report or simulated evidence.",
             discussion: """
-                The file holds the evidence as raw bytes or as hex text. Its type is detected unless --type says it. \
-                TDX quotes are verified up to the pinned Intel SGX Root CA, and their TCB status and revocation from \
-                Intel's collateral (--tdx-collateral); SEV-SNP reports need --vcek. With --measurement or \
+                The file holds the evidence raw, as hex (with or without 0x), as base64, or as the Confidential \
+                Containers attestation agent's JSON; its type is detected from its header. TDX quotes are verified up \
+                to the pinned Intel SGX Root CA, and their TCB status and revocation from Intel's collateral \
+                (--tdx-collateral); SEV-SNP reports through their VCEK (or VLEK) chain to AMD's pinned ARK, with the \
+                chain from --certificates or from the agent's JSON. With --measurement or \
                 --report-data the values are checked as well.
                 """)
 
         enum Kind: String, ExpressibleByArgument, CaseIterable {
             case tdx, snp, simulated
+
+            var evidenceType: EvidenceType {
+                switch self {
+                case .tdx: .tdxQuote
+                case .snp: .snpReport
+                case .simulated: .simulated
+                }
+            }
         }
 
         @Argument(help: "The evidence file.")
         var file: String
 
-        @Option(help: "The evidence type; detected when omitted.")
+        @Option(help: "The evidence type the file must hold; detected when omitted.")
         var type: Kind?
 
-        @Option(help: ArgumentHelp(
-            "The chip's VCEK certificate (DER), to verify an SEV-SNP report.", valueName: "file"))
-        var vcek: String?
+        @Option(name: [.customLong("certificates"), .customLong("vcek")], help: ArgumentHelp(
+            "The SEV-SNP VCEK or VLEK, optionally with its ASK and ARK (PEM or DER), to verify an SEV-SNP report.",
+            valueName: "file"))
+        var certificates: String?
+
+        @OptionGroup(title: "Guest policy")
+        var guest: GuestPolicyOptions
 
         @Option(help: ArgumentHelp("An accepted MRTD or measurement, 48 bytes in hex (repeat).", valueName: "hex"))
         var measurement: [String] = []
@@ -100,17 +114,22 @@ extension Attest {
         var collateral: CollateralOptions
 
         func run() async throws {
+            var policy = try guest.apply(to: nil)
+            try collateral.apply(to: &policy)
             guard let data = FileManager.default.contents(atPath: file) else {
                 throw ValidationError("cannot read \(file)")
             }
-            let bytes = Self.decodeHexText(Array(data)) ?? Array(data)
-            let kind = type ?? Self.detect(bytes)
-            print("file:         \(file), \(bytes.count) bytes, \(kind.rawValue)")
             let claimed: (measurement: [UInt8], reportData: [UInt8])
             do {
-                var tdxPolicy = AttestationPolicy(expectedReportData: [])
-                try collateral.apply(to: &tdxPolicy)
-                claimed = try await Self.verify(bytes, kind, vcek: try vcek.map(Self.read), tdx: tdxPolicy)
+                let evidence = try EvidenceFormat.decode(Array(data))
+                let type = evidence.type.rawValue
+                print("file:         \(file), \(evidence.bytes.count) bytes, \(type) (\(evidence.encoding))")
+                if let kind = self.type, kind.evidenceType != evidence.type {
+                    print("verdict:      REFUSED: the file holds \(type), not \(kind.evidenceType.rawValue)")
+                    throw ExitCode(1)
+                }
+                let given = try certificates.map(Self.read) ?? evidence.snpCertificates
+                claimed = try await Self.verify(evidence, certificates: given, policy: policy)
                 try check(claimed.measurement, claimed.reportData)
             } catch let error as AttestationError {
                 print("verdict:      REFUSED: \(error.message) (\(error.code))")
@@ -133,11 +152,14 @@ extension Attest {
         }
 
         /// Parses, prints and verifies; returns the measurement and report data.
-        private static func verify(_ bytes: [UInt8], _ kind: Kind, vcek: [UInt8]?, tdx: AttestationPolicy) async throws
-            -> (measurement: [UInt8], reportData: [UInt8])
-        {
-            switch kind {
-            case .tdx:
+        private static func verify(
+            _ evidence: DecodedEvidence,
+            certificates: [UInt8]?,
+            policy: AttestationPolicy
+        ) async throws -> (measurement: [UInt8], reportData: [UInt8]) {
+            let bytes = evidence.bytes
+            switch evidence.type {
+            case .tdxQuote:
                 let quote = try TDXQuote(bytes: bytes)
                 let body = quote.body
                 print("version:      \(quote.header.version), TEE type 0x\(String(quote.header.teeType, radix: 16))")
@@ -153,25 +175,41 @@ extension Attest {
                     print("RTMR\(index):        \(Hex.encode(rtmr))")
                 }
                 print("REPORTDATA:   \(Hex.encode(body.reportData))")
-                let verification = try await TDXQuoteVerifier.verify(quote, endorsements: Endorsements(), policy: tdx)
+                let verification = try await TDXQuoteVerifier.verify(quote, endorsements: Endorsements(), policy: policy)
                 print("signature:    quote, QE report and PCK chain to the Intel SGX Root CA verify")
                 Attest.report(verification, to: .standardOutput)
                 return (body.mrTD, body.reportData)
-            case .snp:
+            case .snpReport:
                 let report = try SNPReport(bytes: bytes)
-                let policy = String(report.policy, radix: 16)
-                print("version:      \(report.version), VMPL \(report.vmpl), policy 0x\(policy)")
+                let guestPolicy = String(report.policy, radix: 16)
+                print("version:      \(report.version), VMPL \(report.vmpl), policy 0x\(guestPolicy)")
                 print("guest SVN:    \(report.guestSVN)")
                 print("MEASUREMENT:  \(Hex.encode(report.measurement))")
                 print("HOST_DATA:    \(Hex.encode(report.hostData))")
                 print("REPORT_DATA:  \(Hex.encode(report.reportData))")
                 print("CHIP_ID:      \(Hex.encode(report.chipID))")
-                guard let vcek else {
-                    print("verdict:      NOT VERIFIED: give --vcek to check the report's signature")
+                guard let certificates else {
+                    print("verdict:      NOT VERIFIED: give --certificates with the VCEK (or VLEK) to check the report")
                     throw ExitCode(1)
                 }
-                try SNPReportVerifier.verify(report, vcek: vcek)
-                print("signature:    verifies with the VCEK")
+                let endorsement = try SNPReportVerifier.verify(report, certificates: certificates, policy: policy)
+                for (index, certificate) in endorsement.chain.enumerated() {
+                    print((index == 0 ? "chain:        " : "              ") + certificate.description)
+                }
+                let signer = endorsement.signingKey.rawValue
+                print("signature:    verifies with the \(signer), which chains to AMD's pinned ARK")
+                let minimum = policy.snpMinimumTCB == nil ? "" : ", at or above the minimum"
+                let line = endorsement.productLine.rawValue
+                print("TCB:          \(line), \(endorsement.tcb) (= the key's TCB\(minimum))")
+                if let cloud = endorsement.cloudServiceProviderID {
+                    print("VLEK of:      \(cloud)")
+                } else {
+                    print("chip:         CHIP_ID is the VCEK's hwID\(report.chipIDMasked ? " (masked)" : "")")
+                }
+                let smt = report.allowsSMT || report.platformSMTEnabled ? "allowed" : "off"
+                print(
+                    "policy:       VMPL \(report.vmpl) accepted, debug \(report.allowsDebug ? "allowed" : "off"), "
+                        + "migration agent \(report.allowsMigrationAgent ? "allowed" : "off"), SMT \(smt)")
                 return (report.measurement, report.reportData)
             case .simulated:
                 let evidence = try SimulatedEvidence(bytes: bytes)
@@ -184,20 +222,6 @@ extension Attest {
                 print("signature:    verifies with the key it carries (integrity only, not origin)")
                 return (evidence.measurement, evidence.reportData)
             }
-        }
-
-        private static func detect(_ bytes: [UInt8]) -> Kind {
-            if bytes.starts(with: SimulatedEvidence.magic) { return .simulated }
-            if bytes.count == 1184 { return .snp }
-            return .tdx
-        }
-
-        /// The bytes of a file holding hex text, or `nil` when it is not hex text.
-        private static func decodeHexText(_ bytes: [UInt8]) -> [UInt8]? {
-            let text = String(decoding: bytes, as: UTF8.self)
-            let isHex = text.unicodeScalars.allSatisfy { $0.properties.isWhitespace || $0.properties.isASCIIHexDigit }
-            guard isHex, !text.isEmpty else { return nil }
-            return try? Hex.decode(text, what: "the file")
         }
 
         private static func read(_ path: String) throws -> [UInt8] {

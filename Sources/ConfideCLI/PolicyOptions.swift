@@ -17,8 +17,13 @@ struct PolicyOptions: ParsableArguments {
         "An accepted SEV-SNP or simulated measurement, 48 bytes in hex (repeat for several).", valueName: "hex"))
     var measurement: [String] = []
 
-    @Option(help: ArgumentHelp("The chip's VCEK certificate (DER), to verify SEV-SNP evidence.", valueName: "file"))
+    @Option(help: ArgumentHelp(
+        "The SEV-SNP VCEK or VLEK, optionally with its ASK and ARK (PEM or DER), used instead of the server's.",
+        valueName: "file"))
     var vcek: String?
+
+    @OptionGroup(title: "Guest policy")
+    var guest: GuestPolicyOptions
 
     @Flag(help: """
         Accept simulated evidence, which proves nothing (development only). Without --measurement, the default \
@@ -49,7 +54,7 @@ struct PolicyOptions: ParsableArguments {
             policy.snpVCEK = Array(data)
         }
         try collateral.apply(to: &policy)
-        return policy
+        return try guest.apply(to: policy)
     }
 
     private static func readPolicy(_ path: String) throws -> MeasurementPolicy {
@@ -61,6 +66,61 @@ struct PolicyOptions: ParsableArguments {
         } catch {
             throw ValidationError("the policy file \(path): \(error.message)")
         }
+    }
+}
+
+/// The command-line flags of the guest checks (SEV-SNP VMPL, migration agent, SMT; debug).
+struct GuestPolicyOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The VMPL SEV-SNP reports must have been requested at.", valueName: "level"))
+    var vmpl: UInt32 = 0
+
+    @Flag(help: "Accept an SEV-SNP guest whose policy allows a migration agent.")
+    var acceptMigrationAgent = false
+
+    @Flag(help: "Refuse an SEV-SNP guest that may share cores through SMT (its policy allows it, or the host runs it).")
+    var refuseSMT = false
+
+    @Option(help: ArgumentHelp(
+        "The lowest SEV-SNP TCB accepted, e.g. bootloader=3,tee=0,snp=8,microcode=115 (and fmc= on Turin).",
+        valueName: "levels"))
+    var snpMinimumTCB: String?
+
+    @Flag(help: "Accept evidence from a debuggable guest, whose memory the host can read.")
+    var acceptDebug = false
+
+    /// `policy` (or an empty one) with these flags applied.
+    func apply(to policy: AttestationPolicy?) throws -> AttestationPolicy {
+        var policy = policy ?? AttestationPolicy(expectedReportData: [])
+        policy.snpVMPL = vmpl
+        policy.acceptSNPMigrationAgent = acceptMigrationAgent
+        policy.acceptSNPSMT = !refuseSMT
+        policy.acceptDebug = policy.acceptDebug || acceptDebug
+        if let snpMinimumTCB {
+            policy.snpMinimumTCB = try Self.minimumTCB(snpMinimumTCB)
+        }
+        return policy
+    }
+
+    /// Parses `name=level` pairs separated by commas.
+    private static func minimumTCB(_ text: String) throws -> SNPMinimumTCB {
+        var minimum = SNPMinimumTCB()
+        for pair in text.split(separator: ",") {
+            let parts = pair.split(separator: "=", omittingEmptySubsequences: false)
+            guard parts.count == 2, let level = UInt8(parts[1]) else {
+                throw ValidationError("--snp-minimum-tcb: \"\(pair)\" is not name=level with a level from 0 to 255")
+            }
+            switch parts[0].lowercased() {
+            case "bootloader": minimum.bootloader = level
+            case "tee": minimum.tee = level
+            case "snp": minimum.snp = level
+            case "microcode": minimum.microcode = level
+            case "fmc": minimum.fmc = level
+            default:
+                throw ValidationError(
+                    "--snp-minimum-tcb: \"\(parts[0])\" is not bootloader, tee, snp, microcode or fmc")
+            }
+        }
+        return minimum
     }
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConfideAttestation
 import ConfideRuntime
 import ConfideServer
 import Foundation
@@ -113,6 +114,11 @@ struct Serve: AsyncParsableCommand {
         valueName: "url"))
     var tdxCollateralURL: String?
 
+    @Option(help: ArgumentHelp(
+        "The SEV-SNP VCEK or VLEK chain (PEM or DER) served with the evidence when the host attaches none.",
+        valueName: "file"))
+    var snpCertificates: String?
+
     @Option(name: .customLong("ohttp-rotation"), help: ArgumentHelp(
         "Seconds between rotations of the gateway key; 0 keeps the start-up key.", valueName: "seconds"))
     var ohttpRotation = 86_400
@@ -192,6 +198,13 @@ struct Serve: AsyncParsableCommand {
             configuration.tdxCollateral = Array(data)
         }
         configuration.tdxCollateralURL = tdxCollateralURL
+        if let snpCertificates {
+            guard let data = FileManager.default.contents(atPath: snpCertificates) else {
+                throw ValidationError("cannot read the SEV-SNP certificates \(snpCertificates)")
+            }
+            _ = try SNPCertificateTable.derCertificates(in: Array(data))
+            configuration.snpCertificates = Array(data)
+        }
         configuration.oblivious.rotationInterval = ohttpRotation == 0 ? nil : .seconds(ohttpRotation)
         configuration.oblivious.gracePeriod = .seconds(ohttpGrace)
         configuration.oblivious.allowedDateSkew = .seconds(ohttpDateSkew)

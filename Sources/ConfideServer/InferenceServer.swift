@@ -66,6 +66,9 @@ public struct ServerConfiguration: Sendable {
     public var tdxCollateralURL: String?
     /// How the collateral is fetched from ``tdxCollateralURL``; tests replace it.
     package var tdxCollateralTransport: TDXCollateralFetcher.Transport = TDXCollateralFetcher.urlSession
+    /// The SEV-SNP VCEK or VLEK chain (PEM or DER) served with the evidence when the host attaches none (see
+    /// ``Endorsements/snpCertificates``).
+    public var snpCertificates: [UInt8]?
 
     /// Creates a configuration.
     public init(handlersDirectory: String, modelsDirectory: String) {
@@ -126,9 +129,13 @@ public final class InferenceServer: Service, Sendable {
             case .debug: logger.debug("\(message)")
             }
         }
-        let evidenceProvider = try await endorse(
+        var evidenceProvider = try await endorse(
             makeEvidenceProvider(configuration.attestation, agent: configuration.attestationAgent, logger: logger),
             configuration, logger: logger)
+        if let certificates = configuration.snpCertificates {
+            evidenceProvider = EndorsingEvidenceProvider(
+                evidenceProvider, endorsements: Endorsements(snpCertificates: certificates))
+        }
         let register = CoCoEvidenceProvider.agent(behind: evidenceProvider).map {
             AnchoringRegister(name: "aael", anchor: AttestationAgentAnchor(agent: $0))
         } ?? evidenceProvider.anchoringRegister

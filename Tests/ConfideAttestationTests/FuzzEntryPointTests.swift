@@ -1,4 +1,5 @@
 import ConfideAttestation
+import Foundation
 import Testing
 
 /// Runs each fuzz entry point over random and mutated inputs; the test passes if nothing traps.
@@ -79,6 +80,40 @@ struct FuzzEntryPointTests {
             Fixtures.available ? try Fixtures.hexFile("snp-report-milan.hex") : [UInt8](repeating: 0, count: 1184)
         for round in 0..<3000 {
             AttestationFuzz.snpReport(round % 4 == 0 ? Self.random(&rng, maximumCount: 1300) : Self.mutate(seed, &rng))
+        }
+    }
+
+    @Test func snpCertificatesEntryPoint() throws {
+        var rng = SplitMix64(state: 4)
+        var seeds = try Self.seeds(["snp-vcek-milan.der", "amd-ask-ark-milan.pem"])
+        if let vcek = seeds.first {
+            let length = [UInt8(vcek.count & 0xFF), UInt8(vcek.count >> 8), 0, 0]
+            let header = [UInt8](repeating: 0x63, count: 16) + [48, 0, 0, 0] + length
+            seeds.append(header + [UInt8](repeating: 0, count: 24) + vcek)
+        }
+        for round in 0..<1500 {
+            if let seed = seeds.randomElement(using: &rng), round % 4 != 0 {
+                AttestationFuzz.snpCertificates(Self.mutate(seed, &rng))
+            } else {
+                AttestationFuzz.snpCertificates(Self.random(&rng, maximumCount: 400))
+            }
+        }
+    }
+
+    @Test func evidenceInputEntryPoint() throws {
+        var rng = SplitMix64(state: 5)
+        let report =
+            Fixtures.available ? try Fixtures.hexFile("snp-report-milan.hex") : [UInt8](repeating: 2, count: 1184)
+        let hexText = Array(report.map { String(format: "%02x", $0) }.joined().utf8)
+        let json = Array(
+            #"{"attestation_report": [2, 0, 0, 0], "cert_chain": [{"cert_type": "VCEK", "data": [48]}]}"#.utf8)
+        let seeds = [report, hexText, json, Array(#"{"quote": "BAACAIEAAAA="}"#.utf8)]
+        for round in 0..<1500 {
+            if let seed = seeds.randomElement(using: &rng), round % 4 != 0 {
+                AttestationFuzz.evidenceInput(Self.mutate(seed, &rng))
+            } else {
+                AttestationFuzz.evidenceInput(Self.random(&rng, maximumCount: 400))
+            }
         }
     }
 

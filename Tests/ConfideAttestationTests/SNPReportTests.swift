@@ -1,9 +1,17 @@
 import ConfideAttestation
 import Crypto
+import Foundation
 import Testing
 
 @Suite(.enabled(if: Fixtures.available, Fixtures.skipMessage))
 struct SNPReportTests {
+    /// A policy checking certificates at a time inside the Milan VCEK's validity.
+    static var policy: AttestationPolicy {
+        var policy = AttestationPolicy(expectedReportData: [])
+        policy.validationTime = Date(timeIntervalSince1970: 1_767_225_600)
+        return policy
+    }
+
     @Test func milanReportVerifiesWithItsVCEK() throws {
         let report = try SNPReport(bytes: try Fixtures.hexFile("snp-report-milan.hex"))
         #expect(report.version == 2)
@@ -23,7 +31,8 @@ struct SNPReportTests {
                     "7a1e5c266c0108dbc9bb94fa926951320940915d0aafb42464bd88b579ea158d3e1a0dc39b2c60bd95b9c480cd81841f"
                 )
         )
-        try SNPReportVerifier.verify(report, vcek: try Fixtures.bytes("snp-vcek-milan.der"))
+        try SNPReportVerifier.verify(
+            report, certificates: try Fixtures.bytes("snp-vcek-milan.der"), policy: Self.policy)
     }
 
     @Test func otherKeyIsRefused() throws {
@@ -36,7 +45,7 @@ struct SNPReportTests {
     @Test func vcekThatIsNotACertificateIsRefused() throws {
         let report = try SNPReport(bytes: try Fixtures.hexFile("snp-report-milan.hex"))
         expectError(.invalidCertificate) {
-            try SNPReportVerifier.verify(report, vcek: [0x30, 0x03, 0x02, 0x01, 0x00])
+            try SNPReportVerifier.verify(report, certificates: [0x30, 0x03, 0x02, 0x01, 0x00], policy: Self.policy)
         }
     }
 
@@ -45,7 +54,8 @@ struct SNPReportTests {
         bytes[SNPReport.signatureOffset + 60] ^= 1
         let report = try SNPReport(bytes: bytes)
         expectError(.invalidSignature) {
-            try SNPReportVerifier.verify(report, vcek: try Fixtures.bytes("snp-vcek-milan.der"))
+            try SNPReportVerifier.verify(
+                report, certificates: try Fixtures.bytes("snp-vcek-milan.der"), policy: Self.policy)
         }
     }
 }

@@ -120,7 +120,7 @@ struct VerifierPolicyTests {
         let bytes = try Fixtures.hexFile("snp-report-milan.hex")
         let report = try SNPReport(bytes: bytes)
         var policy = AttestationPolicy(expectedReportData: report.reportData)
-        await expectError(.invalidCertificate) {
+        await expectError(.missingCollateral) {
             _ = try await AttestationVerifier.verify(evidence: bytes, type: .snpReport, policy: policy)
         }
         policy.snpVCEK = try Fixtures.bytes("snp-vcek-milan.der")

@@ -104,8 +104,11 @@ struct CoCoAttestationTests {
         let unwrapped = try CoCoAttestationAgent.parseEvidence(real)
         #expect(unwrapped.evidence == Evidence(type: .snpReport, bytes: report))
         #expect(unwrapped.certificates == [CoCoCertificate(kind: "VCEK", bytes: vcek)])
+        var policy = AttestationPolicy(expectedReportData: [])
+        policy.validationTime = Date(timeIntervalSince1970: 1_767_225_600)  // inside the sample VCEK's validity
         try SNPReportVerifier.verify(
-            try SNPReport(bytes: unwrapped.evidence.bytes), vcek: unwrapped.certificates[0].bytes)
+            try SNPReport(bytes: unwrapped.evidence.bytes), certificates: unwrapped.certificates[0].bytes,
+            policy: policy)
 
         let agent = try await CoCoAgentStandIn.start(.snp(report: report, certificates: []))
         defer { Task { await agent.stop() } }

@@ -35,6 +35,8 @@ let package = Package(
         fuzzTarget("FuzzTDXQuote", "ConfideAttestation"),
         fuzzTarget("FuzzTDXCollateral", "ConfideAttestation"),
         fuzzTarget("FuzzSNPReport", "ConfideAttestation"),
+        fuzzTarget("FuzzSNPCertificates", "ConfideAttestation"),
+        fuzzTarget("FuzzEvidenceInput", "ConfideAttestation"),
         fuzzTarget("FuzzSimulatedEvidence", "ConfideAttestation"),
         fuzzTarget("FuzzMeasurementLog", "ConfideMeasurement"),
         fuzzTarget("FuzzMeasurementPolicy", "ConfideMeasurement"),

@@ -3,10 +3,11 @@ import Foundation
 /// Produces TDX quotes or SEV-SNP reports through the Linux configfs-tsm interface
 /// (`/sys/kernel/config/tsm/report/<entry>/`).
 ///
-/// Each request writes the report data to `inblob`, reads the evidence from `outblob`, and reads `generation`
-/// before and after: the kernel counts every write, so a count that did not advance by exactly this provider's own
-/// write means another writer changed the request in between, and the evidence is refused. With a fixed
-/// ``entryName`` concurrent requests can collide that way; the default, a fresh entry per request, avoids it.
+/// Each request writes the report data to `inblob`, reads the evidence from `outblob` (and for SEV-SNP the
+/// certificate table from `auxblob` when the host supplies one, served as ``Endorsements/snpCertificates``), and
+/// reads `generation` before and after: the kernel counts every write, so a count that did not advance by exactly
+/// this provider's own write means another writer changed the request in between, and the evidence is refused. With
+/// a fixed ``entryName`` concurrent requests can collide that way; the default, a fresh entry per request, avoids it.
 public struct ConfigFSTSMProvider: EvidenceProvider {
     /// Where the kernel mounts configfs-tsm reports.
     public static let defaultRoot = "/sys/kernel/config/tsm/report"
@@ -95,6 +96,7 @@ public struct ConfigFSTSMProvider: EvidenceProvider {
             }
         }
         let bytes = try entry.read("outblob")
+        let table = self.evidenceType == .snpReport && entry.exists("auxblob") ? try entry.read("auxblob") : []
         let after = try entry.generation()
         guard after == before &+ 1 else {
             throw AttestationError(
@@ -105,6 +107,13 @@ public struct ConfigFSTSMProvider: EvidenceProvider {
         guard !bytes.isEmpty else {
             throw AttestationError(.io, "configfs-tsm returned empty evidence")
         }
-        return Evidence(type: self.evidenceType, bytes: bytes)
+        var endorsements = Endorsements()
+        if !table.isEmpty {
+            let certificates = try SNPCertificateTable.entries(ofTable: table)
+            if !certificates.isEmpty {
+                endorsements.snpCertificates = try SNPCertificateTable.pem(fromEntries: certificates)
+            }
+        }
+        return Evidence(type: self.evidenceType, bytes: bytes, endorsements: endorsements)
     }
 }

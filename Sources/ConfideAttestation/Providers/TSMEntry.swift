@@ -47,6 +47,10 @@ struct TSMEntry {
         return value
     }
 
+    func exists(_ file: String) -> Bool {
+        FileManager.default.fileExists(atPath: self.path + "/" + file)
+    }
+
     func read(_ file: String) throws(AttestationError) -> [UInt8] {
         let path = self.path + "/" + file
         do {

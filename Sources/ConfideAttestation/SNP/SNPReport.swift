@@ -1,12 +1,14 @@
 /// An AMD SEV-SNP attestation report (1184 bytes), with its fields parsed.
 ///
-/// Parsing checks structure only; ``SNPReportVerifier`` checks the signature with the VCEK.
+/// Parsing checks structure only (size, version 2 to 5, ECDSA P-384); ``SNPReportVerifier`` checks the signature,
+/// the VCEK or VLEK chain to AMD's root and the guest policy.
 public struct SNPReport: Sendable, Hashable {
     /// The report format version (2 or later).
     public let version: UInt32
     /// The guest's security version.
     public let guestSVN: UInt32
-    /// The guest policy; bit 19 set allows debugging.
+    /// The guest policy: bit 16 allows SMT, bit 17 is reserved (set), bit 18 allows a migration agent, bit 19 allows
+    /// debugging.
     public let policy: UInt64
     /// The family ID supplied at launch (16 bytes).
     public let familyID: [UInt8]
@@ -38,6 +40,12 @@ public struct SNPReport: Sendable, Hashable {
     public let reportIDMigrationAgent: [UInt8]
     /// The TCB version the report is signed at.
     public let reportedTCB: UInt64
+    /// The CPUID family of the chip (report version 3 and later; zero before).
+    public let cpuidFamily: UInt8
+    /// The CPUID model of the chip (report version 3 and later; zero before).
+    public let cpuidModel: UInt8
+    /// The CPUID stepping of the chip (report version 3 and later; zero before).
+    public let cpuidStepping: UInt8
     /// The chip identifier (64 bytes; zero when masked).
     public let chipID: [UInt8]
     /// The committed TCB version.
@@ -61,10 +69,37 @@ public struct SNPReport: Sendable, Hashable {
     public static let signatureOffset = 0x2A0
     /// The signature algorithm value for ECDSA P-384 with SHA-384.
     public static let ecdsaP384SHA384: UInt32 = 1
+    /// The report versions whose layout this library reads.
+    public static let supportedVersions: ClosedRange<UInt32> = 2...5
 
     /// Whether the guest policy allows a debugger (policy bit 19), in which case its memory is not confidential.
     public var allowsDebug: Bool {
         self.policy & (1 << 19) != 0
+    }
+
+    /// Whether the guest policy allows a migration agent (policy bit 18), which can export the guest's state.
+    public var allowsMigrationAgent: Bool {
+        self.policy & (1 << 18) != 0
+    }
+
+    /// Whether the guest policy allows simultaneous multithreading on the host (policy bit 16).
+    public var allowsSMT: Bool {
+        self.policy & (1 << 16) != 0
+    }
+
+    /// Whether the platform had simultaneous multithreading enabled when the report was made (PLATFORM_INFO bit 0).
+    public var platformSMTEnabled: Bool {
+        self.platformInfo & 1 != 0
+    }
+
+    /// Whether CHIP_ID is masked (signing flags bit 1): the report then carries zeros instead of the chip's ID.
+    public var chipIDMasked: Bool {
+        self.signingFlags & 0b10 != 0
+    }
+
+    /// The SIGNING_KEY field (signing flags bits 2-4): 0 for the VCEK, 1 for the VLEK, 7 for no key.
+    public var signingKeySelector: UInt32 {
+        (self.signingFlags >> 2) & 0b111
     }
 }
 
@@ -97,7 +132,14 @@ extension SNPReport {
         self.reportID = try reader.read(32, "REPORT_ID")
         self.reportIDMigrationAgent = try reader.read(32, "REPORT_ID_MA")
         self.reportedTCB = try reader.readUInt64("REPORTED_TCB")
-        try reader.skip(24, "reserved")
+        let family = try reader.read(1, "CPUID_FAM_ID").first ?? 0
+        let model = try reader.read(1, "CPUID_MOD_ID").first ?? 0
+        let stepping = try reader.read(1, "CPUID_STEP").first ?? 0
+        let hasCPUID = self.version >= 3
+        self.cpuidFamily = hasCPUID ? family : 0
+        self.cpuidModel = hasCPUID ? model : 0
+        self.cpuidStepping = hasCPUID ? stepping : 0
+        try reader.skip(21, "reserved")
         self.chipID = try reader.read(64, "CHIP_ID")
         self.committedTCB = try reader.readUInt64("COMMITTED_TCB")
         self.currentVersion = try reader.read(4, "CURRENT_BUILD/MINOR/MAJOR")
@@ -111,8 +153,12 @@ extension SNPReport {
         guard bytes.count == Self.size else {
             throw AttestationError(.truncated, "SNP report is \(bytes.count) bytes, expected \(Self.size)")
         }
-        guard self.version >= 2 else {
-            throw AttestationError(.unsupportedFormat, "SNP report version \(self.version) is older than 2")
+        guard Self.supportedVersions.contains(self.version) else {
+            throw AttestationError(
+                .unsupportedFormat,
+                "SNP report version \(self.version) is not one of \(Self.supportedVersions.lowerBound)..."
+                    + "\(Self.supportedVersions.upperBound)"
+            )
         }
         guard self.signatureAlgorithm == Self.ecdsaP384SHA384 else {
             throw AttestationError(

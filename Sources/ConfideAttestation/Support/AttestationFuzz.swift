@@ -24,6 +24,25 @@ public enum AttestationFuzz {
         _ = try? SNPReport(bytes: bytes)
     }
 
+    /// Reads `bytes` as a GHCB certificate table and as PEM or DER certificates, and parses every certificate found
+    /// with its AMD extensions.
+    public static func snpCertificates(_ bytes: [UInt8]) {
+        let fromTable = (try? SNPCertificateTable.entries(ofTable: bytes).map(\.der)) ?? []
+        let given = (try? SNPCertificateTable.derCertificates(in: bytes)) ?? []
+        for der in fromTable + given {
+            guard let certificate = try? AMDCertificate(der: der, what: "fuzz input") else {
+                continue
+            }
+            _ = try? SNPKeyExtensions(certificate, key: .vcek)
+            _ = try? SNPKeyExtensions(certificate, key: .vlek)
+        }
+    }
+
+    /// Detects and decodes `bytes` as evidence input (raw, hex, base64 or attestation agent JSON).
+    public static func evidenceInput(_ bytes: [UInt8]) {
+        _ = try? EvidenceFormat.decode(bytes)
+    }
+
     /// Parses `bytes` as simulated evidence and checks its signature.
     public static func simulatedEvidence(_ bytes: [UInt8]) {
         _ = try? SimulatedEvidence(bytes: bytes).verifySignature()

@@ -13,8 +13,21 @@ public struct AttestationPolicy: Sendable {
     public var allowedTDX: [TDXReferenceValues]
     /// The SEV-SNP launch measurements (48 bytes each) accepted.
     public var allowedSNPMeasurements: Set<[UInt8]>
-    /// The VCEK certificate (DER) that must have signed SEV-SNP reports, obtained out of band for the chip.
+    /// The certificates that endorse SEV-SNP reports, obtained out of band: the VCEK or VLEK, optionally with its ASK
+    /// (or ASVK) and ARK, PEM or DER. When set they are used instead of those served with the evidence; either way
+    /// they must chain to AMD's pinned ARK.
     public var snpVCEK: [UInt8]?
+    /// The VMPL at which SEV-SNP reports must have been requested; 0, the most privileged level, by default.
+    public var snpVMPL: UInt32
+    /// Whether an SEV-SNP guest whose policy allows a migration agent is accepted; off by default.
+    public var acceptSNPMigrationAgent: Bool
+    /// Whether an SEV-SNP guest that may share cores through SMT (its policy allows it, or the platform has it on) is
+    /// accepted; on by default.
+    public var acceptSNPSMT: Bool
+    /// The lowest REPORTED_TCB accepted from SEV-SNP reports; `nil` (the default) accepts any TCB the VCEK is for.
+    public var snpMinimumTCB: SNPMinimumTCB?
+    /// The AMD roots SEV-SNP chains must lead to: AMD's pinned ARKs unless a test pins its own.
+    package var snpTrustAnchors: SNPTrustAnchors
     /// The simulated measurements accepted when ``acceptSimulated`` is on.
     public var allowedSimulatedMeasurements: Set<[UInt8]>
     /// Whether simulated (insecure) evidence is accepted at all; off by default.
@@ -47,6 +60,11 @@ public struct AttestationPolicy: Sendable {
         self.allowedTDX = []
         self.allowedSNPMeasurements = []
         self.snpVCEK = nil
+        self.snpVMPL = 0
+        self.acceptSNPMigrationAgent = false
+        self.acceptSNPSMT = true
+        self.snpMinimumTCB = nil
+        self.snpTrustAnchors = .amd
         self.allowedSimulatedMeasurements = []
         self.acceptSimulated = false
         self.acceptDebug = false

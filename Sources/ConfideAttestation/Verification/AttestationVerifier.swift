@@ -21,7 +21,7 @@ public enum AttestationVerifier {
         case .tdxQuote:
             verified = try await Self.verifyTDX(evidence, endorsements: endorsements, policy: policy)
         case .snpReport:
-            verified = try Self.verifySNP(evidence, policy: policy)
+            verified = try Self.verifySNP(evidence, certificates: endorsements.snpCertificates, policy: policy)
         case .simulated:
             verified = try Self.verifySimulated(evidence, policy: policy)
         }
@@ -65,17 +65,19 @@ public enum AttestationVerifier {
         )
     }
 
-    private static func verifySNP(_ bytes: [UInt8], policy: AttestationPolicy) throws(AttestationError)
-        -> VerifiedEvidence
-    {
+    private static func verifySNP(
+        _ bytes: [UInt8],
+        certificates served: [UInt8]?,
+        policy: AttestationPolicy
+    ) throws(AttestationError) -> VerifiedEvidence {
         let report = try SNPReport(bytes: bytes)
-        guard let vcek = policy.snpVCEK else {
-            throw AttestationError(.invalidCertificate, "the policy holds no VCEK to verify SEV-SNP reports with")
+        guard let certificates = policy.snpVCEK ?? served else {
+            throw AttestationError(
+                .missingCollateral,
+                "no VCEK or VLEK certificate came with the SEV-SNP report, and the policy brings none"
+            )
         }
-        try SNPReportVerifier.verify(report, vcek: vcek)
-        guard policy.acceptDebug || !report.allowsDebug else {
-            throw AttestationError(.debugNotAllowed, "the guest policy allows debugging")
-        }
+        try SNPReportVerifier.verify(report, certificates: certificates, policy: policy)
         guard policy.allowedSNPMeasurements.contains(report.measurement) else {
             throw AttestationError(
                 .measurementNotAllowed,

@@ -399,6 +399,8 @@ class Document:
             raise Refused("the attestation document's endorsements is not an object")
         self.tdx_collateral = self._base64(endorsements, "tdx_collateral") if "tdx_collateral" in endorsements \
             else None
+        self.snp_certificates = self._base64(endorsements, "snp_certificates") \
+            if "snp_certificates" in endorsements else None
         if "measurements" not in value:
             raise Refused("the attestation document has no measurement log")
         try:
@@ -479,15 +481,18 @@ def parse_snp(report: bytes) -> tuple[bytes, bytes, bool, None]:
 
 
 def verify_with_confide(evidence: bytes, kind: str, measurement: bytes, report_data: bytes,
-                        args: argparse.Namespace, tdx_collateral: bytes | None = None) -> None:
+                        args: argparse.Namespace, tdx_collateral: bytes | None = None,
+                        served_certificates: bytes | None = None) -> None:
     """Runs `confide attest verify`, which checks the quote's signatures and certificate chain (TDX: up to the
     pinned Intel SGX Root CA, and the TCB status and revocation from the collateral the server served) or the
-    report's signature with the chip's VCEK (SEV-SNP)."""
+    report's signature and its VCEK or VLEK chain up to AMD's pinned root (SEV-SNP: the chain given with --vcek,
+    else the one the server served)."""
     if not args.confide:
         raise Refused(f"{kind} evidence needs its signatures verified, which this script does not do: give "
                       "--confide PATH (the confide command line), or verify with a TDX/SEV-SNP library instead")
     with tempfile.NamedTemporaryFile(suffix=".bin") as file, \
-            tempfile.NamedTemporaryFile(suffix=".json") as collateral:
+            tempfile.NamedTemporaryFile(suffix=".json") as collateral, \
+            tempfile.NamedTemporaryFile(suffix=".pem") as chain:
         file.write(evidence)
         file.flush()
         command = [args.confide, "attest", "verify", file.name, "--type", kind,
@@ -497,9 +502,14 @@ def verify_with_confide(evidence: bytes, kind: str, measurement: bytes, report_d
             collateral.flush()
             command += ["--tdx-collateral", collateral.name]
         if kind == "snp":
-            if not args.vcek:
-                raise Refused("SEV-SNP evidence needs the chip's VCEK certificate (--vcek FILE)")
-            command += ["--vcek", args.vcek]
+            if args.vcek:
+                command += ["--certificates", args.vcek]
+            elif served_certificates:
+                chain.write(served_certificates)
+                chain.flush()
+                command += ["--certificates", chain.name]
+            else:
+                raise Refused("the server served no SEV-SNP certificate chain: give the chip's VCEK (--vcek FILE)")
         result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise Refused(f"confide attest verify refused the evidence:\n{result.stdout}{result.stderr}")
@@ -556,7 +566,7 @@ def attest(base: str, args: argparse.Namespace) -> bytes:
                           "measurement for SEV-SNP, or the policy file's evidence member)")
         check_measurement("measurement", measurement, allowed)
         verify_with_confide(document.evidence, "tdx" if tdx else "snp", measurement, report_data, args,
-                            document.tdx_collateral)
+                            document.tdx_collateral, document.snp_certificates)
         if not (tdx and policy is not None and policy.rtmr3 == "replay"):
             rtmr3 = None  # only simulated evidence, and TDX when the policy asks, are compared with the replay
     if not hmac.compare_digest(report_data, expected):
@@ -756,7 +766,8 @@ def main() -> int:
     policy.add_argument("--confide", metavar="PATH",
                         help="the confide command line, run as `confide attest verify` to verify TDX and SEV-SNP "
                              "evidence (required for them)")
-    policy.add_argument("--vcek", metavar="FILE", help="the chip's VCEK certificate (DER), for SEV-SNP evidence")
+    policy.add_argument("--vcek", metavar="FILE",
+                        help="the VCEK or VLEK chain (PEM or DER) for SEV-SNP evidence, instead of the server's")
     policy.add_argument("--accept-simulated", action="store_true",
                         help="accept simulated evidence, which proves nothing (development only)")
     policy.add_argument("--accept-debug", action="store_true", help="accept a debuggable guest (never in production)")

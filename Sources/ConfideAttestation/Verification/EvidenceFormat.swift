@@ -1,0 +1,223 @@
+import Foundation
+
+/// Evidence read from input of an unknown format, with what the input looked like.
+public struct DecodedEvidence: Sendable, Hashable {
+    /// The kind of evidence, detected from its header bytes.
+    public let type: EvidenceType
+    /// The evidence itself (the quote, the report, or the simulated evidence).
+    public let bytes: [UInt8]
+    /// How the input encoded it: `raw`, `hex`, `base64`, or `attestation agent JSON`.
+    public let encoding: String
+    /// The SEV-SNP certificates that came with the evidence (the attestation agent's `cert_chain`), as PEM.
+    public let snpCertificates: [UInt8]?
+}
+
+/// Recognises attestation evidence by its header bytes, in the encodings it travels in.
+public enum EvidenceFormat {
+    /// The largest input accepted.
+    public static let maximumInputSize = 1 << 24
+
+    /// The kind of evidence `bytes` is, from its header, or `nil` when it is none of them: a TDX quote (version 4
+    /// or 5, attestation key type 2, TEE type 0x81), an SEV-SNP report (1184 bytes, version 2 to 5, signature
+    /// algorithm 1) or simulated evidence (its magic).
+    public static func detect(_ bytes: [UInt8]) -> EvidenceType? {
+        if bytes.starts(with: SimulatedEvidence.magic) {
+            return .simulated
+        }
+        let version = Self.littleEndian(bytes, at: 0, size: 2)
+        if bytes.count >= 48, version == 4 || version == 5, Self.littleEndian(bytes, at: 2, size: 2) == 2,
+            Self.littleEndian(bytes, at: 4, size: 4) == 0x81
+        {
+            return .tdxQuote
+        }
+        if bytes.count == SNPReport.size, let version = Self.littleEndian(bytes, at: 0, size: 4),
+            SNPReport.supportedVersions.contains(UInt32(truncatingIfNeeded: version)),
+            Self.littleEndian(bytes, at: 0x34, size: 4) == UInt64(SNPReport.ecdsaP384SHA384)
+        {
+            return .snpReport
+        }
+        return nil
+    }
+
+    /// Decodes evidence given raw, as hex (with or without `0x`, whitespace ignored), as base64, or as the
+    /// Confidential Containers attestation agent's JSON (`{"quote": ...}` for TDX,
+    /// `{"attestation_report": ..., "cert_chain": ...}` for SEV-SNP).
+    ///
+    /// - Throws: ``AttestationError/ErrorCode/unsupportedFormat`` with "unrecognized evidence format" when the
+    ///   input is none of these.
+    public static func decode(_ input: [UInt8]) throws(AttestationError) -> DecodedEvidence {
+        guard input.count <= Self.maximumInputSize else {
+            throw AttestationError(
+                .oversized, "evidence input is \(input.count) bytes, more than \(Self.maximumInputSize)")
+        }
+        if let type = Self.detect(input) {
+            return DecodedEvidence(type: type, bytes: input, encoding: "raw", snpCertificates: nil)
+        }
+        let text = String(decoding: input, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if text.hasPrefix("{") {
+            return try Self.agentJSON(Array(text.utf8))
+        }
+        if let bytes = Self.hex(text), let type = Self.detect(bytes) {
+            return DecodedEvidence(type: type, bytes: bytes, encoding: "hex", snpCertificates: nil)
+        }
+        if let bytes = Self.base64(text) {
+            if let type = Self.detect(bytes) {
+                return DecodedEvidence(type: type, bytes: bytes, encoding: "base64", snpCertificates: nil)
+            }
+            if bytes.first == UInt8(ascii: "{") {
+                return try Self.agentJSON(bytes)
+            }
+        }
+        throw AttestationError(
+            .unsupportedFormat,
+            "unrecognized evidence format: \(input.count) bytes starting \(Hex.encode(input.prefix(8))) are no TDX "
+                + "quote, SEV-SNP report, simulated evidence or attestation agent JSON, raw, hex or base64"
+        )
+    }
+
+    /// Decodes hex digits, with an optional `0x` prefix and whitespace anywhere; `nil` when not hex.
+    static func hex(_ text: String) -> [UInt8]? {
+        var digits = Array(text.utf8.filter { !Self.isWhitespace($0) })
+        if digits.count >= 2, digits[0] == UInt8(ascii: "0"), digits[1] | 0x20 == UInt8(ascii: "x") {
+            digits.removeFirst(2)
+        }
+        guard !digits.isEmpty, digits.count % 2 == 0 else {
+            return nil
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(digits.count / 2)
+        var high: UInt8?
+        for digit in digits {
+            guard let value = Self.nibble(digit) else {
+                return nil
+            }
+            if let first = high {
+                bytes.append(first << 4 | value)
+                high = nil
+            } else {
+                high = value
+            }
+        }
+        return bytes
+    }
+
+    private static func base64(_ text: String) -> [UInt8]? {
+        let compact = String(decoding: text.utf8.filter { !Self.isWhitespace($0) }, as: UTF8.self)
+        guard !compact.isEmpty, let data = Data(base64Encoded: compact) ?? Data(base64URLEncoded: compact) else {
+            return nil
+        }
+        return Array(data)
+    }
+
+    /// The attestation agent's evidence JSON.
+    private static func agentJSON(_ bytes: [UInt8]) throws(AttestationError) -> DecodedEvidence {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
+            throw AttestationError(.unsupportedFormat, "unrecognized evidence format: the input is not a JSON object")
+        }
+        if let quote = object["quote"] {
+            let bytes = try Self.bytes(quote, "quote")
+            guard Self.detect(bytes) == .tdxQuote else {
+                throw AttestationError(.unsupportedFormat, "the attestation agent JSON's quote is not a TDX quote")
+            }
+            return DecodedEvidence(
+                type: .tdxQuote, bytes: bytes, encoding: "attestation agent JSON", snpCertificates: nil)
+        }
+        guard let report = object["attestation_report"] else {
+            throw AttestationError(
+                .unsupportedFormat,
+                "unrecognized evidence format: JSON without \"quote\" or \"attestation_report\""
+            )
+        }
+        if report is [String: Any] {
+            throw AttestationError(
+                .unsupportedFormat,
+                "the attestation agent JSON holds the SEV-SNP report as a structure of fields, not its signed bytes: "
+                    + "give the 1184-byte report instead"
+            )
+        }
+        let bytes = try Self.bytes(report, "attestation_report")
+        guard Self.detect(bytes) == .snpReport else {
+            throw AttestationError(
+                .unsupportedFormat, "the attestation agent JSON's attestation_report is not an SEV-SNP report")
+        }
+        let certificates = try (object["cert_chain"] as? [Any]).flatMap(Self.certificateTable)
+        return DecodedEvidence(
+            type: .snpReport, bytes: bytes, encoding: "attestation agent JSON", snpCertificates: certificates)
+    }
+
+    /// The agent's `cert_chain`: `[{"cert_type": "VCEK", "data": [48, 130, ...]}, ...]`, as PEM (CRLs left out).
+    private static func certificateTable(_ entries: [Any]) throws(AttestationError) -> [UInt8]? {
+        var table: [(kind: SNPCertificateTable.EntryKind, der: [UInt8])] = []
+        for entry in entries {
+            guard let fields = entry as? [String: Any], let data = fields["data"] else {
+                throw AttestationError(.malformed, "an attestation agent cert_chain entry has no data")
+            }
+            let kinds: [String: SNPCertificateTable.EntryKind] = [
+                "VCEK": .vcek, "VLEK": .vlek, "ASK": .ask, "ARK": .ark,
+            ]
+            if let name = fields["cert_type"] as? String, let kind = kinds[name] {
+                table.append((kind, try Self.bytes(data, "cert_chain data")))
+            }
+        }
+        guard !table.isEmpty else {
+            return nil
+        }
+        return try SNPCertificateTable.pem(fromEntries: table)
+    }
+
+    /// A byte field of the agent's JSON: base64 or hex text, or an array of numbers from 0 to 255.
+    private static func bytes(_ value: Any, _ name: String) throws(AttestationError) -> [UInt8] {
+        if let text = value as? String {
+            if let bytes = Self.base64(text) ?? Self.hex(text) {
+                return bytes
+            }
+        } else if let numbers = value as? [Any] {
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(numbers.count)
+            for number in numbers {
+                guard let value = number as? Int, let byte = UInt8(exactly: value) else {
+                    throw AttestationError(.malformed, "attestation agent JSON \(name) holds a value that is no byte")
+                }
+                bytes.append(byte)
+            }
+            return bytes
+        }
+        throw AttestationError(.malformed, "attestation agent JSON \(name) is neither base64 nor an array of bytes")
+    }
+
+    private static func littleEndian(_ bytes: [UInt8], at offset: Int, size: Int) -> UInt64? {
+        guard offset >= 0, size <= 8, bytes.count - offset >= size else {
+            return nil
+        }
+        var value: UInt64 = 0
+        for byte in bytes[offset..<offset + size].reversed() {
+            value = value << 8 | UInt64(byte)
+        }
+        return value
+    }
+
+    private static func isWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D
+    }
+
+    private static func nibble(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}
+
+extension Data {
+    /// Decodes base64url (RFC 4648 section 5), padded or not.
+    fileprivate init?(base64URLEncoded text: String) {
+        var standard = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        let remainder = standard.utf8.count % 4
+        if remainder != 0 {
+            standard += String(repeating: "=", count: 4 - remainder)
+        }
+        self.init(base64Encoded: standard)
+    }
+}

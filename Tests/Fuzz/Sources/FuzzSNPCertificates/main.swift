@@ -1,0 +1,4 @@
+import ConfideAttestation
+import FuzzDriver
+
+runFuzzer(AttestationFuzz.snpCertificates)
