@@ -150,7 +150,7 @@ let package = Package(
         .target(
             name: "ConfideAttestation",
             dependencies: [
-                "ConfideMeasurement",
+                "ConfideMeasurement", "ConfideJSON",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),

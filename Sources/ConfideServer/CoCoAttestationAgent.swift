@@ -51,7 +51,7 @@ public struct CoCoCertificate: Sendable, Hashable {
 ///   agent pads the runtime data (64 bytes at most) with zeros to the 64-byte report data, without hashing it, and
 ///   answers its evidence JSON: TDX `{"cc_eventlog": <base64 or null>, "quote": <base64>}`, SEV-SNP
 ///   `{"attestation_report": {...}, "cert_chain": [...] or null}`, where the report is a structure of fields from
-///   which ``CoCoSNPReport`` rebuilds the signed bytes.
+///   which `AgentSNPReport` rebuilds the signed bytes.
 /// - `POST /aa/aael` with `{"domain", "operation", "content"}`: the agent appends `domain operation content` to its
 ///   event log (AAEL) and extends the log's register (RTMR3 on TDX) with the entry's digest.
 ///
@@ -286,7 +286,7 @@ public struct CoCoAttestationAgent: Sendable {
             throw AttestationError(
                 .malformed, "the SEV-SNP evidence's attestation_report is \(report.kindName), not an object")
         }
-        let bytes = try CoCoSNPReport.rebuild(fields)
+        let bytes = try AgentSNPReport.rebuild(fields)
         var certificates: [CoCoCertificate] = []
         switch chain {
         case nil, .null?:
@@ -322,7 +322,7 @@ public struct CoCoAttestationAgent: Sendable {
         default:
             throw AttestationError(.malformed, "\(what) has a cert_type that is neither known nor {\"OTHER\": <GUID>}")
         }
-        return CoCoCertificate(kind: kind, bytes: try CoCoSNPReport.byteArray(data, what: "the \(what) data"))
+        return CoCoCertificate(kind: kind, bytes: try AgentSNPReport.byteArray(data, what: "the \(what) data"))
     }
 
     /// Checks the agent's answer to an event record: `{"success": "true"}`, or `"false"` with a message.
@@ -410,8 +410,7 @@ public struct CoCoAttestationAgent: Sendable {
 
     /// At most 200 bytes of an answer as printable text, for messages.
     static func printable(_ bytes: [UInt8]) -> String {
-        let shown = bytes.prefix(200).map { (0x20...0x7E).contains($0) ? Character(UnicodeScalar($0)) : "?" }
-        return String(shown) + (bytes.count > 200 ? "…" : "")
+        AgentSNPReport.printable(String(decoding: bytes, as: UTF8.self))
     }
 
     private static func hexByte(_ byte: UInt8) -> String {

@@ -60,8 +60,22 @@ public struct CoCoEvidenceProvider: EvidenceProvider {
         return nil
     }
 
+    /// The evidence over `reportData`; an SEV-SNP report carries the certificates the agent sent beside it as its
+    /// endorsements (PEM, key certificate first), so clients can verify it offline.
     public func evidence(reportData: [UInt8]) async throws(AttestationError) -> Evidence {
-        try await self.agentEvidence(reportData: reportData).evidence
+        let answer = try await self.agentEvidence(reportData: reportData)
+        var evidence = answer.evidence
+        let kinds: [String: SNPCertificateTable.EntryKind] = [
+            "VCEK": .vcek, "VLEK": .vlek, "ASK": .ask, "ARK": .ark,
+        ]
+        let entries = answer.certificates.compactMap { certificate in
+            (kinds[certificate.kind] ?? SNPCertificateTable.EntryKind(rawValue: certificate.kind.lowercased()))
+                .flatMap { $0 == .crl ? nil : (kind: $0, der: certificate.bytes) }
+        }
+        if !entries.isEmpty {
+            evidence.endorsements.snpCertificates = try SNPCertificateTable.pem(fromEntries: entries)
+        }
+        return evidence
     }
 
     /// The evidence over `reportData` (64 bytes) with what the agent sent beside it: the TDX event log, or the

@@ -77,7 +77,7 @@ struct MeasurementLogTests {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("rtmr3-\(UUID())")
         defer { try? FileManager.default.removeItem(at: file) }
         #expect(RTMR3Anchor(path: file.path) == nil)
-        FileManager.default.createFile(atPath: file.path, contents: Data())
+        _ = FileManager.default.createFile(atPath: file.path, contents: Data())
         let anchor = try #require(RTMR3Anchor(path: file.path))
         try anchor.anchor(Self.plugin)
         #expect(try Array(Data(contentsOf: file)) == Self.plugin.eventDigest)

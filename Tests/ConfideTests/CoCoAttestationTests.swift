@@ -109,6 +109,16 @@ struct CoCoAttestationTests {
         try SNPReportVerifier.verify(
             try SNPReport(bytes: unwrapped.evidence.bytes), certificates: unwrapped.certificates[0].bytes,
             policy: policy)
+        // `confide attest verify` reads the same answer, saved to a file, into the same bytes and chain.
+        let decoded = try EvidenceFormat.decode(real)
+        #expect(decoded.bytes == report)
+        #expect(try SNPCertificateTable.derCertificates(in: try #require(decoded.snpCertificates)) == [vcek])
+
+        let served = try await CoCoAgentStandIn.start(.snp(report: report, certificates: [("VCEK", vcek)]))
+        defer { Task { await served.stop() } }
+        let endorsed = try await CoCoEvidenceProvider(agent: served.client).evidence(reportData: Self.reportData)
+        #expect(try SNPCertificateTable.derCertificates(in: try #require(endorsed.endorsements.snpCertificates))
+            == [vcek])
 
         let agent = try await CoCoAgentStandIn.start(.snp(report: report, certificates: []))
         defer { Task { await agent.stop() } }

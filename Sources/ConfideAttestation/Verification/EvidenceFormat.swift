@@ -1,3 +1,4 @@
+import ConfideJSON
 import Foundation
 
 /// Evidence read from input of an unknown format, with what the input looked like.
@@ -128,21 +129,23 @@ public enum EvidenceFormat {
                 "unrecognized evidence format: JSON without \"quote\" or \"attestation_report\""
             )
         }
+        let reportBytes: [UInt8]
         if report is [String: Any] {
-            throw AttestationError(
-                .unsupportedFormat,
-                "the attestation agent JSON holds the SEV-SNP report as a structure of fields, not its signed bytes: "
-                    + "give the 1184-byte report instead"
-            )
+            // The agent's own form: the report as a structure of fields, rebuilt into its signed bytes.
+            guard let fields = (try? JSONParser.parse(bytes))?.objectValue?["attestation_report"]?.objectValue else {
+                throw AttestationError(.malformed, "the attestation agent JSON's attestation_report cannot be read")
+            }
+            reportBytes = try AgentSNPReport.rebuild(fields)
+        } else {
+            reportBytes = try Self.bytes(report, "attestation_report")
         }
-        let bytes = try Self.bytes(report, "attestation_report")
-        guard Self.detect(bytes) == .snpReport else {
+        guard Self.detect(reportBytes) == .snpReport else {
             throw AttestationError(
                 .unsupportedFormat, "the attestation agent JSON's attestation_report is not an SEV-SNP report")
         }
         let certificates = try (object["cert_chain"] as? [Any]).flatMap(Self.certificateTable)
         return DecodedEvidence(
-            type: .snpReport, bytes: bytes, encoding: "attestation agent JSON", snpCertificates: certificates)
+            type: .snpReport, bytes: reportBytes, encoding: "attestation agent JSON", snpCertificates: certificates)
     }
 
     /// The agent's `cert_chain`: `[{"cert_type": "VCEK", "data": [48, 130, ...]}, ...]`, as PEM (CRLs left out).

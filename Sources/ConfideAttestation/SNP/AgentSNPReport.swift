@@ -1,5 +1,4 @@
-import ConfideAttestation
-import ConfideJSON
+package import ConfideJSON
 
 /// Rebuilds the 1184 signed bytes of an SEV-SNP attestation report from the structure of fields that the
 /// Confidential Containers attestation agent answers (the serde form of the `sev` crate's `AttestationReport`,
@@ -13,9 +12,9 @@ import ConfideJSON
 /// The layout of each TCB version follows the report's processor generation, which the fields show: `"fmc": null` in
 /// the Milan and Genoa layout (`bootloader, tee, 4 reserved, snp, microcode`), a number in Turin's (`fmc, bootloader,
 /// tee, snp, 3 reserved, microcode`).
-enum CoCoSNPReport {
+package enum AgentSNPReport {
     /// Rebuilds the report from the agent's `attestation_report` object.
-    static func rebuild(_ report: JSONObject) throws(AttestationError) -> [UInt8] {
+    package static func rebuild(_ report: JSONObject) throws(AttestationError) -> [UInt8] {
         var fields = Fields(report)
         let version = try fields.unsigned("version", max: UInt64(UInt32.max))
         guard version >= 2 else {
@@ -67,7 +66,7 @@ enum CoCoSNPReport {
     }
 
     /// A JSON array of exactly `count` bytes (any number of them when `count` is nil), each an integer 0 to 255.
-    static func byteArray(_ value: JSONValue, what: String, count: Int? = nil) throws(AttestationError) -> [UInt8] {
+    package static func byteArray(_ value: JSONValue, what: String, count: Int? = nil) throws(AttestationError) -> [UInt8] {
         guard let elements = value.arrayValue else {
             throw AttestationError(.malformed, "\(what) is \(value.kindName), not an array of bytes")
         }
@@ -185,10 +184,17 @@ enum CoCoSNPReport {
                 throw AttestationError(
                     .unsupportedFormat,
                     "the SEV-SNP report has a field this server does not know, \(self.prefix)"
-                        + "\(CoCoAttestationAgent.printable(Array(unknown.utf8))): the agent's report layout is "
+                        + "\(AgentSNPReport.printable(unknown)): the agent's report layout is "
                         + "newer or older than the one the server rebuilds")
             }
         }
+    }
+
+    /// At most 200 characters of `text`, with anything but printable ASCII shown as `?`, for messages.
+    package static func printable(_ text: String) -> String {
+        let bytes = Array(text.utf8)
+        let shown = bytes.prefix(200).map { (0x20...0x7E).contains($0) ? Character(UnicodeScalar($0)) : "?" }
+        return String(shown) + (bytes.count > 200 ? "…" : "")
     }
 
     /// The report's bytes, zero where no field is written.
