@@ -8,12 +8,31 @@ public enum SubjectDigest {
         Array(SHA384.hash(data: bytes))
     }
 
-    /// SHA-384 of a file's bytes.
+    /// SHA-384 of a file's bytes, read in chunks.
     public static func ofFile(_ path: String) throws(MeasurementError) -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        try streamed(path).digest
+    }
+
+    /// The size and SHA-384 of a file, read in chunks of 1 MiB so that large weights are not held in memory.
+    static func streamed(_ path: String) throws(MeasurementError) -> (count: Int, digest: [UInt8]) {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
             throw MeasurementError("cannot read \(path) to measure it")
         }
-        return of(Array(data))
+        defer { try? handle.close() }
+        var hasher = SHA384()
+        var count = 0
+        while true {
+            let chunk: Data?
+            do {
+                chunk = try handle.read(upToCount: 1 << 20)
+            } catch {
+                throw MeasurementError("cannot read \(path) to measure it: \(error)")
+            }
+            guard let chunk, !chunk.isEmpty else { break }
+            hasher.update(data: chunk)
+            count += chunk.count
+        }
+        return (count, Array(hasher.finalize()))
     }
 
     /// The label of ``modelTree(config:files:)``.
@@ -25,19 +44,24 @@ public enum SubjectDigest {
     /// `entry(p, b) = u32be(len(p)) || p || u64be(len(b)) || SHA-384(b)`, the files in byte order of their
     /// UTF-8 relative paths (`/`-separated), excluding a `model.json` at the top of the version's folder.
     public static func modelTree(config: [UInt8], files: [(path: String, bytes: [UInt8])]) -> [UInt8] {
+        tree(config: config, entries: files.map { ($0.path, $0.bytes.count, Array(SHA384.hash(data: $0.bytes))) })
+    }
+
+    /// The tree digest over entries whose contents are already hashed.
+    private static func tree(config: [UInt8], entries: [(path: String, count: Int, digest: [UInt8])]) -> [UInt8] {
         var hasher = SHA384()
         hasher.update(data: modelTreeLabel)
         hasher.update(data: [0])
-        func entry(_ path: String, _ bytes: [UInt8]) {
+        func entry(_ path: String, _ count: Int, _ digest: [UInt8]) {
             let name = Array(path.utf8)
             hasher.update(data: Framing.u32(name.count))
             hasher.update(data: name)
-            hasher.update(data: Framing.u64(bytes.count))
-            hasher.update(data: Array(SHA384.hash(data: bytes)))
+            hasher.update(data: Framing.u64(count))
+            hasher.update(data: digest)
         }
-        entry("model.json", config)
-        for file in files.sorted(by: { Array($0.path.utf8).lexicographicallyPrecedes(Array($1.path.utf8)) }) {
-            entry(file.path, file.bytes)
+        entry("model.json", config.count, Array(SHA384.hash(data: config)))
+        for file in entries.sorted(by: { Array($0.path.utf8).lexicographicallyPrecedes(Array($1.path.utf8)) }) {
+            entry(file.path, file.count, file.digest)
         }
         return Array(hasher.finalize())
     }
@@ -45,13 +69,13 @@ public enum SubjectDigest {
     /// The digest of a model version served from `folder`, read from disk: see ``modelTree(config:files:)``.
     /// Symbolic links are followed, as handlers follow them when they read the files.
     public static func modelFolder(config: [UInt8], folder: String) throws(MeasurementError) -> [UInt8] {
-        var files: [(path: String, bytes: [UInt8])] = []
+        var files: [(path: String, count: Int, digest: [UInt8])] = []
         try collect(folder, prefix: "", into: &files)
-        return modelTree(config: config, files: files.filter { $0.path != "model.json" })
+        return tree(config: config, entries: files.filter { $0.path != "model.json" })
     }
 
     private static func collect(
-        _ folder: String, prefix: String, into files: inout [(path: String, bytes: [UInt8])]
+        _ folder: String, prefix: String, into files: inout [(path: String, count: Int, digest: [UInt8])]
     ) throws(MeasurementError) {
         let names: [String]
         do {
@@ -68,10 +92,8 @@ public enum SubjectDigest {
             if isDirectory.boolValue {
                 try collect(path, prefix: prefix + name + "/", into: &files)
             } else {
-                guard let data = FileManager.default.contents(atPath: path) else {
-                    throw MeasurementError("cannot read \(path) to measure it")
-                }
-                files.append((prefix + name, Array(data)))
+                let (count, digest) = try streamed(path)
+                files.append((prefix + name, count, digest))
             }
         }
     }
