@@ -1,6 +1,5 @@
 import ConfideAttestation
 import ConfideMeasurement
-import Foundation
 
 /// Anchors measurement events in the Confidential Containers attestation agent's event log (AAEL): each event
 /// becomes the entry `confide <kind> <event digest in hex>`, which the agent extends into its register (RTMR3 on
@@ -17,26 +16,11 @@ struct AttestationAgentAnchor: MeasurementAnchor {
     /// Records the event through the agent, waiting for its answer: the event must be anchored before it takes
     /// effect. Callers run on start-up or on a management worker thread, never on an event loop.
     func anchor(_ event: MeasurementEvent) throws(MeasurementError) {
-        let agent = self.agent
-        let outcome = Outcome()
-        let done = DispatchSemaphore(value: 0)
-        Task.detached {
-            do throws(AttestationError) {
-                try await agent.recordEvent(
-                    domain: Self.domain, operation: event.kind.name, content: Hex.encode(event.eventDigest))
-            } catch {
-                outcome.failure = error.message
-            }
-            done.signal()
-        }
-        done.wait()
-        if let failure = outcome.failure {
-            throw MeasurementError("the attestation agent did not record the event: \(failure)")
+        do {
+            try self.agent.recordEventWaiting(
+                domain: Self.domain, operation: event.kind.name, content: Hex.encode(event.eventDigest))
+        } catch {
+            throw MeasurementError("the attestation agent did not record the event: \(error.message)")
         }
     }
-}
-
-/// What the detached recording task left for the waiting thread (written before the semaphore is signalled).
-private final class Outcome: @unchecked Sendable {
-    var failure: String?
 }

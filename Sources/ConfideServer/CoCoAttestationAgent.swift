@@ -131,11 +131,33 @@ public struct CoCoAttestationAgent: Sendable {
     ///   `.providerUnavailable` when no agent answers or its attestation API is off, `.providerFailed` when the agent
     ///   does not record the event (its event log is off, or the platform has no runtime register).
     public func recordEvent(domain: String, operation: String, content: String) async throws(AttestationError) {
+        let request = try Self.eventRequest(domain: domain, operation: operation, content: content)
+        try self.checkEventResponse(try await self.exchange(request, purpose: "an event record"))
+    }
+
+    /// ``recordEvent(domain:operation:content:)`` for callers outside Swift concurrency: blocks the calling thread
+    /// (never an event loop's) until the agent answered, without needing a thread of the concurrency pool.
+    public func recordEventWaiting(domain: String, operation: String, content: String) throws(AttestationError) {
+        let request = try Self.eventRequest(domain: domain, operation: operation, content: content)
+        let response: ClientResponse
+        do {
+            response = try self.exchanging(request, purpose: "an event record").wait()
+        } catch {
+            throw Self.attestationError(error)
+        }
+        try self.checkEventResponse(response)
+    }
+
+    private static func eventRequest(
+        domain: String, operation: String, content: String
+    ) throws(AttestationError) -> ClientRequest {
         let body = try Self.eventBody(domain: domain, operation: operation, content: content)
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
-        let request = ClientRequest(method: .POST, uri: "/aa/aael", headers: headers, body: ByteBuffer(bytes: body))
-        let response = try await self.exchange(request, purpose: "an event record")
+        return ClientRequest(method: .POST, uri: "/aa/aael", headers: headers, body: ByteBuffer(bytes: body))
+    }
+
+    private func checkEventResponse(_ response: ClientResponse) throws(AttestationError) {
         let answer = Array(response.body.readableBytesView)
         guard response.status == .ok else {
             throw self.refusal(response.status, answer, purpose: "record the event")
@@ -188,36 +210,50 @@ public struct CoCoAttestationAgent: Sendable {
 
     /// Connects, sends `request` and waits for the answer, each step bounded in time and the answer in size.
     private func exchange(_ request: ClientRequest, purpose: String) async throws(AttestationError) -> ClientResponse {
-        let connection: HTTPConnection
         do {
-            connection = try await HTTPConnection.connecting(
-                host: host, port: port, connectTimeout: TimeAmount(connectTimeout),
-                maxResponseBodySize: maximumAnswerBytes
-            ).get()
+            return try await self.exchanging(request, purpose: purpose).get()
         } catch {
+            throw Self.attestationError(error)
+        }
+    }
+
+    /// One request on a fresh connection, answered within ``requestTimeout``; the future fails with an
+    /// ``AttestationError``.
+    private func exchanging(_ request: ClientRequest, purpose: String) -> EventLoopFuture<ClientResponse> {
+        let address = self.address
+        let requestTimeout = self.requestTimeout
+        let started = ContinuousClock.now
+        return HTTPConnection.connecting(
+            host: host, port: port, connectTimeout: TimeAmount(connectTimeout), maxResponseBodySize: maximumAnswerBytes
+        ).flatMapErrorThrowing { error -> HTTPConnection in
             throw AttestationError(
                 .providerUnavailable,
                 "no Confidential Containers attestation agent answers at \(address) (\(error)); inside a CoCo pod it "
                     + "listens there when the kernel parameter \(Self.kernelParameter) is set")
-        }
-        defer { connection.closeNow() }
-        let started = ContinuousClock.now
-        let pending = connection.sending(request)
-        let timer = pending.eventLoop.scheduleTask(in: TimeAmount(requestTimeout)) { connection.closeNow() }
-        defer { timer.cancel() }
-        do {
-            return try await pending.get()
-        } catch let error as ResponseTooLarge {
-            throw AttestationError(
-                .oversized, "the attestation agent's answer to \(purpose) is larger than \(error.limit) bytes")
-        } catch {
-            if ContinuousClock.now - started >= requestTimeout {
+        }.flatMap { connection in
+            let pending = connection.sending(request)
+            let timer = pending.eventLoop.scheduleTask(in: TimeAmount(requestTimeout)) { connection.closeNow() }
+            return pending.always { _ in
+                timer.cancel()
+                connection.closeNow()
+            }.flatMapErrorThrowing { error -> ClientResponse in
+                if let error = error as? ResponseTooLarge {
+                    throw AttestationError(
+                        .oversized, "the attestation agent's answer to \(purpose) is larger than \(error.limit) bytes")
+                }
+                if ContinuousClock.now - started >= requestTimeout {
+                    throw AttestationError(
+                        .providerFailed,
+                        "the attestation agent at \(address) did not answer \(purpose) within \(requestTimeout)")
+                }
                 throw AttestationError(
-                    .providerFailed,
-                    "the attestation agent at \(address) did not answer \(purpose) within \(requestTimeout)")
+                    .providerFailed, "the attestation agent at \(address) failed \(purpose): \(error)")
             }
-            throw AttestationError(.providerFailed, "the attestation agent at \(address) failed \(purpose): \(error)")
         }
+    }
+
+    private static func attestationError(_ error: any Error) -> AttestationError {
+        error as? AttestationError ?? AttestationError(.providerFailed, "the attestation agent failed: \(error)")
     }
 
     /// The error for an answer other than 200: the agent's API is off (404 "Attestation Feature Not Enabled"), or
