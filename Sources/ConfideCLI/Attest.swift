@@ -75,7 +75,9 @@ extension Attest {
                 to the pinned Intel SGX Root CA, and their TCB status and revocation from Intel's collateral \
                 (--tdx-collateral); SEV-SNP reports through their VCEK (or VLEK) chain to AMD's pinned ARK, with the \
                 chain from --certificates or from the agent's JSON. With --measurement or \
-                --report-data the values are checked as well.
+                --report-data the values are checked as well. The verdict is about the evidence; an SEV-SNP guest \
+                that the guest policy flags refuse (VMPL, debug, migration agent, SMT) is reported on its own line \
+                and makes the exit status 2.
                 """)
 
         enum Kind: String, ExpressibleByArgument, CaseIterable {
@@ -119,7 +121,7 @@ extension Attest {
             guard let data = FileManager.default.contents(atPath: file) else {
                 throw ValidationError("cannot read \(file)")
             }
-            let claimed: (measurement: [UInt8], reportData: [UInt8])
+            let claimed: (measurement: [UInt8], reportData: [UInt8], guestRefusal: AttestationError?)
             do {
                 let evidence = try EvidenceFormat.decode(Array(data))
                 let type = evidence.type.rawValue
@@ -130,14 +132,16 @@ extension Attest {
                 }
                 let given = try certificates.map(Self.read) ?? evidence.snpCertificates
                 claimed = try await Self.verify(evidence, certificates: given, policy: policy)
-                try check(claimed.measurement, claimed.reportData)
+                try check(claimed.measurement, claimed.reportData, guestRefused: claimed.guestRefusal != nil)
             } catch let error as AttestationError {
                 print("verdict:      REFUSED: \(error.message) (\(error.code))")
                 throw ExitCode(1)
             }
         }
 
-        private func check(_ actual: [UInt8], _ actualReportData: [UInt8]) throws {
+        /// Checks the measurement and report data asked for and prints the verdict on the evidence; exits with 2 when
+        /// the evidence verifies but the guest policy refused the guest.
+        private func check(_ actual: [UInt8], _ actualReportData: [UInt8], guestRefused: Bool) throws {
             let allowed = try measurement.map { try Hex.decode($0, bytes: 48, what: "--measurement") }
             if !allowed.isEmpty, !allowed.contains(actual) {
                 print("verdict:      REFUSED: the measurement is not among those given")
@@ -149,14 +153,18 @@ extension Attest {
             }
             let checked = (allowed.isEmpty ? [] : ["measurement"]) + (reportData == nil ? [] : ["report data"])
             print("verdict:      OK" + (checked.isEmpty ? "" : " (\(checked.joined(separator: " and ")) checked)"))
+            if guestRefused {
+                throw ExitCode(2)
+            }
         }
 
-        /// Parses, prints and verifies; returns the measurement and report data.
+        /// Parses, prints and verifies; returns the measurement, the report data and, for SEV-SNP, why the guest
+        /// policy refuses the guest (the evidence verdict does not depend on it).
         private static func verify(
             _ evidence: DecodedEvidence,
             certificates: [UInt8]?,
             policy: AttestationPolicy
-        ) async throws -> (measurement: [UInt8], reportData: [UInt8]) {
+        ) async throws -> (measurement: [UInt8], reportData: [UInt8], guestRefusal: AttestationError?) {
             let bytes = evidence.bytes
             switch evidence.type {
             case .tdxQuote:
@@ -178,7 +186,7 @@ extension Attest {
                 let verification = try await TDXQuoteVerifier.verify(quote, endorsements: Endorsements(), policy: policy)
                 print("signature:    quote, QE report and PCK chain to the Intel SGX Root CA verify")
                 Attest.report(verification, to: .standardOutput)
-                return (body.mrTD, body.reportData)
+                return (body.mrTD, body.reportData, nil)
             case .snpReport:
                 let report = try SNPReport(bytes: bytes)
                 let guestPolicy = String(report.policy, radix: 16)
@@ -192,7 +200,8 @@ extension Attest {
                     print("verdict:      NOT VERIFIED: give --certificates with the VCEK (or VLEK) to check the report")
                     throw ExitCode(1)
                 }
-                let endorsement = try SNPReportVerifier.verify(report, certificates: certificates, policy: policy)
+                let endorsement = try SNPReportVerifier.verifyEvidence(
+                    report, certificates: certificates, policy: policy)
                 for (index, certificate) in endorsement.chain.enumerated() {
                     print((index == 0 ? "chain:        " : "              ") + certificate.description)
                 }
@@ -204,13 +213,23 @@ extension Attest {
                 if let cloud = endorsement.cloudServiceProviderID {
                     print("VLEK of:      \(cloud)")
                 } else {
-                    print("chip:         CHIP_ID is the VCEK's hwID\(report.chipIDMasked ? " (masked)" : "")")
+                    let zero = report.chipID.allSatisfy { $0 == 0 }
+                    let masked = report.chipIDMasked ? " (masked by the host)" : ""
+                    let chip = zero ? "CHIP_ID is zero\(masked), not compared" : "CHIP_ID is the VCEK's hwID"
+                    print("chip:         \(chip)")
                 }
                 let smt = report.allowsSMT || report.platformSMTEnabled ? "allowed" : "off"
                 print(
-                    "policy:       VMPL \(report.vmpl) accepted, debug \(report.allowsDebug ? "allowed" : "off"), "
+                    "guest:        VMPL \(report.vmpl), debug \(report.allowsDebug ? "allowed" : "off"), "
                         + "migration agent \(report.allowsMigrationAgent ? "allowed" : "off"), SMT \(smt)")
-                return (report.measurement, report.reportData)
+                do throws(AttestationError) {
+                    try SNPReportVerifier.checkGuestPolicy(report, policy: policy)
+                    print("guest policy: accepted")
+                    return (report.measurement, report.reportData, nil)
+                } catch {
+                    print("guest policy: REFUSED: \(error.message) (\(error.code))")
+                    return (report.measurement, report.reportData, error)
+                }
             case .simulated:
                 let evidence = try SimulatedEvidence(bytes: bytes)
                 print("WARNING:      SIMULATED evidence proves nothing about the machine")
@@ -220,7 +239,7 @@ extension Attest {
                 print("public key:   \(Hex.encode(evidence.publicKey))")
                 try evidence.verifySignature()
                 print("signature:    verifies with the key it carries (integrity only, not origin)")
-                return (evidence.measurement, evidence.reportData)
+                return (evidence.measurement, evidence.reportData, nil)
             }
         }
 

@@ -160,6 +160,23 @@ struct SNPCertificateTableTests {
         #expect(endorsement.chain.map(\.origin) == ["given", "given", "pinned"])
     }
 
+    @Test func aReportFollowedByItsCertificateTableBringsItsChain() throws {
+        let (vcek, ask, ark) = try Self.chain()
+        let report = try Fixtures.hexFile("snp-report-milan.hex")
+        let extended = report + Self.table([(.vcek, vcek), (.ask, ask), (.ark, ark)])
+        let decoded = try EvidenceFormat.decode(extended)
+        #expect(decoded.type == .snpReport)
+        #expect(decoded.bytes == report)
+        #expect(decoded.encoding == "raw, with its certificate table")
+        let pem = try #require(decoded.snpCertificates)
+        #expect(try SNPCertificateTable.derCertificates(in: pem) == [vcek, ask, ark])
+        let inHex = try EvidenceFormat.decode(Array(EvidenceFormatTests.hexText(extended).utf8))
+        #expect(inHex.encoding == "hex, with its certificate table")
+        // An empty table (its end entry only) brings no chain; a broken one is refused.
+        #expect(try EvidenceFormat.decode(report + [UInt8](repeating: 0, count: 24)).snpCertificates == nil)
+        expectError(.truncated) { _ = try EvidenceFormat.decode(report + [1, 2, 3]) }
+    }
+
     @Test func entryPointingPastTheTableIsRefused() throws {
         var table = Self.table([(.vcek, [1, 2, 3])])
         table[20] = 0xFF

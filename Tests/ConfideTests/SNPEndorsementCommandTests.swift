@@ -34,7 +34,15 @@ struct SNPEndorsementCommandTests {
         #expect(expired.output.contains("REFUSED: VCEK certificate SEV-VCEK expired on 2030-04-03T19:23:43Z"))
         let smt = try await ConfideCommand.run(
             "attest", "verify", report, "--vcek", AttestationSamples.path("snp-vcek-milan.der"), "--refuse-smt")
-        #expect(smt.output.contains("REFUSED: the platform runs with SMT enabled"))
+        // The guest policy flags judge the guest, not the evidence: the verdict stays OK, the exit status is 2.
+        #expect(smt.status == 2, "\(smt.output)")
+        #expect(smt.output.contains("guest policy: REFUSED: unauthorized platform feature SMT enabled"))
+        #expect(smt.output.contains("verdict:      OK"))
+        let vmpl = try await ConfideCommand.run(
+            "attest", "verify", report, "--vcek", AttestationSamples.path("snp-vcek-milan.der"), "--vmpl", "1")
+        #expect(vmpl.status == 2, "\(vmpl.output)")
+        #expect(vmpl.output.contains("guest policy: REFUSED: report VMPL 0 is not 1"))
+        #expect(verified.output.contains("guest policy: accepted"))
     }
 
     @Test(.enabled(if: AttestationSamples.available, "../shared/testdata/attestation is absent"))

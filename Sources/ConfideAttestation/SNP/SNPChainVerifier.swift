@@ -20,7 +20,7 @@ enum SNPChainVerifier {
         case let other:
             throw AttestationError(
                 .unsupportedFormat,
-                "SNP report names signing key \(other) (0 is the VCEK, 1 the VLEK): no certificate can endorse it"
+                "SNP report SIGNING_KEY is \(other) (0 is the VCEK, 1 the VLEK, 7 none): no certificate can endorse it"
             )
         }
         var given: [AMDCertificate] = []
@@ -85,14 +85,14 @@ enum SNPChainVerifier {
         return (endorsement, extensions)
     }
 
-    /// Checks that the endorsement key certificate describes the report's chip and REPORTED_TCB.
+    /// Checks that the endorsement key certificate describes the report's chip (unless CHIP_ID is all zero, as when
+    /// the host masks it) and REPORTED_TCB, byte by byte for the product line's TCB layout.
     static func checkPlatform(
         report: SNPReport,
         endorsement: SNPEndorsement,
         extensions: SNPKeyExtensions
     ) throws(AttestationError) {
-        if let hardwareID = extensions.hardwareID {
-            let masked = report.chipIDMasked && report.chipID.allSatisfy { $0 == 0 }
+        if let hardwareID = extensions.hardwareID, !report.chipID.allSatisfy({ $0 == 0 }) {
             let matches: Bool
             if hardwareID.count == 8 {
                 matches =
@@ -101,27 +101,42 @@ enum SNPChainVerifier {
             } else {
                 matches = report.chipID == hardwareID
             }
-            guard masked || matches else {
+            guard matches else {
                 throw AttestationError(
                     .collateralMismatch,
-                    "the VCEK is for another chip: its hwID \(Hex.encode(hardwareID)) is not the report's CHIP_ID "
-                        + Hex.encode(report.chipID)
+                    "the VCEK is for another chip: the report's CHIP_ID \(Hex.encode(report.chipID)) is not the VCEK "
+                        + "certificate's hwID \(Hex.encode(hardwareID))"
                 )
             }
         }
+        let key = endorsement.signingKey.rawValue
+        var certified: UInt64 = 0
         var mismatches: [String] = []
         for component in SNPTCBLayout.components(endorsement.productLine) {
             let reported = SNPTCBLayout.byte(report.reportedTCB, component.index)
-            let certified = component.arc.map { extensions.splByArc[$0] ?? 0 } ?? 0
-            if reported != certified {
-                mismatches.append("\(component.name) \(reported) (certificate: \(certified))")
+            guard let arc = component.arc else {
+                if reported != 0 {
+                    mismatches.append("\(component.name) \(reported) (must be 0)")
+                }
+                continue
+            }
+            guard let level = extensions.splByArc[arc] else {
+                throw AttestationError(
+                    .invalidCertificate,
+                    "\(key) certificate has no \(SNPKeyExtensions.splName(arc)) extension "
+                        + "(1.3.6.1.4.1.3704.1.3.\(arc)), which \(endorsement.productLine.rawValue) TCBs have"
+                )
+            }
+            certified |= UInt64(level) << (8 * UInt64(component.index))
+            if reported != level {
+                mismatches.append("\(component.name) \(reported) (certificate: \(level))")
             }
         }
         guard mismatches.isEmpty else {
             throw AttestationError(
                 .collateralMismatch,
-                "the report's REPORTED_TCB is not the TCB its \(endorsement.signingKey.rawValue) is for: "
-                    + mismatches.joined(separator: ", ")
+                "the REPORTED_TCB 0x\(String(report.reportedTCB, radix: 16)) does not match the \(key) TCB "
+                    + "0x\(String(certified, radix: 16)): " + mismatches.joined(separator: ", ")
             )
         }
     }
@@ -175,7 +190,8 @@ enum SNPChainVerifier {
         return ark
     }
 
-    /// The ASK (VCEK) or ASVK (VLEK) of `line`: a given one if present, else a pinned one, signed by the ARK.
+    /// The ASK (VCEK) or ASVK (VLEK) of `line`: a given one if present, else a pinned one, signed by the ARK; a given
+    /// intermediate of another product line is refused, as go-sev-guest refuses it.
     private static func intermediate(
         _ line: SNPProductLine,
         key: SNPSigningKey,
@@ -186,6 +202,15 @@ enum SNPChainVerifier {
     ) throws(AttestationError) -> (certificate: AMDCertificate, origin: String) {
         let name = key == .vcek ? "SEV-\(line.rawValue)" : "SEV-VLEK-\(line.rawValue)"
         let role = key == .vcek ? "ASK" : "ASVK"
+        let ownNames: Set = ["SEV-VCEK", "SEV-VLEK", "SEV-\(line.rawValue)", "SEV-VLEK-\(line.rawValue)"]
+        for certificate in given
+        where certificate.subjectCommonName.hasPrefix("SEV-") && !ownNames.contains(certificate.subjectCommonName) {
+            throw AttestationError(
+                .untrustedCertificateChain,
+                "the given \(certificate.subjectCommonName) is not \(name), the \(role) of the report's product line "
+                    + line.rawValue
+            )
+        }
         var candidates = given.filter { $0.subjectCommonName == name }.map { ($0, "given") }
         if candidates.isEmpty {
             for der in anchors.intermediates[line] ?? [] {

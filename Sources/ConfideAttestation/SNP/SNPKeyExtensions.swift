@@ -14,6 +14,7 @@ struct SNPKeyExtensions: Sendable {
     /// `cspID` (VLEK only).
     let cloudServiceProviderID: String?
 
+    static let structVersionOID: ASN1ObjectIdentifier = [1, 3, 6, 1, 4, 1, 3704, 1, 1]
     static let productNameOID: ASN1ObjectIdentifier = [1, 3, 6, 1, 4, 1, 3704, 1, 2]
     static let hardwareIDOID: ASN1ObjectIdentifier = [1, 3, 6, 1, 4, 1, 3704, 1, 4]
     static let cloudServiceProviderIDOID: ASN1ObjectIdentifier = [1, 3, 6, 1, 4, 1, 3704, 1, 5]
@@ -30,6 +31,9 @@ struct SNPKeyExtensions: Sendable {
     /// Reads the extensions of `certificate`, the key certificate of kind `key`.
     init(_ certificate: AMDCertificate, key: SNPSigningKey) throws(AttestationError) {
         let name = "\(key.rawValue) certificate \(certificate.subjectCommonName)"
+        guard try certificate.extensionValue(Self.structVersionOID) != nil else {
+            throw AttestationError(.invalidCertificate, "\(name) has no structVersion extension")
+        }
         guard let product = try certificate.extensionValue(Self.productNameOID) else {
             throw AttestationError(.invalidCertificate, "\(name) has no productName extension")
         }
@@ -39,6 +43,10 @@ struct SNPKeyExtensions: Sendable {
             if let value = try certificate.extensionValue(oid) {
                 spls[arc] = try Self.level(value, "\(name) SPL extension 3.\(arc)")
             }
+        }
+        for arc: UInt in [1, 2, 3, 8] where spls[arc] == nil {
+            throw AttestationError(
+                .invalidCertificate, "\(name) has no \(Self.splName(arc)) extension (1.3.6.1.4.1.3704.1.3.\(arc))")
         }
         self.splByArc = spls
         let hardwareID = try certificate.extensionValue(Self.hardwareIDOID)
@@ -62,6 +70,18 @@ struct SNPKeyExtensions: Sendable {
             }
             self.hardwareID = nil
             self.cloudServiceProviderID = try Self.ia5String(csp, "\(name) cspID")
+        }
+    }
+
+    /// The name AMD's VCEK specification gives the SPL extension `1.3.6.1.4.1.3704.1.3.<arc>`.
+    static func splName(_ arc: UInt) -> String {
+        switch arc {
+        case 1: "blSPL"
+        case 2: "teeSPL"
+        case 3: "snpSPL"
+        case 8: "ucodeSPL"
+        case 9: "fmcSPL"
+        default: "spl_\(arc)"
         }
     }
 

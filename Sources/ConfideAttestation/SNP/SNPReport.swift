@@ -1,7 +1,7 @@
 /// An AMD SEV-SNP attestation report (1184 bytes), with its fields parsed.
 ///
-/// Parsing checks structure only (size, version 2 to 5, ECDSA P-384); ``SNPReportVerifier`` checks the signature,
-/// the VCEK or VLEK chain to AMD's root and the guest policy.
+/// Parsing checks structure only (size, version 2 to 5, ECDSA P-384); ``SNPReportVerifier`` checks the reserved
+/// fields, the signature, the VCEK or VLEK chain to AMD's root and the guest policy.
 public struct SNPReport: Sendable, Hashable {
     /// The report format version (2 or later).
     public let version: UInt32
@@ -62,6 +62,8 @@ public struct SNPReport: Sendable, Hashable {
     public let signatureS: [UInt8]
     /// The bytes the signature covers: `[0, 0x2A0)`.
     public let signedBytes: [UInt8]
+    /// The reserved bytes after the signature's `r` and `s` (`[0x330, 0x4A0)`), which must be zero.
+    let signatureReserved: [UInt8]
 
     /// The size of a report in bytes.
     public static let size = 1184
@@ -149,7 +151,7 @@ extension SNPReport {
         self.signedBytes = Array(bytes[0..<reader.offset])
         self.signatureR = try reader.read(72, "signature R")
         self.signatureS = try reader.read(72, "signature S")
-        try reader.skip(reader.remaining, "signature reserved")
+        self.signatureReserved = try reader.read(reader.remaining, "signature reserved")
         guard bytes.count == Self.size else {
             throw AttestationError(.truncated, "SNP report is \(bytes.count) bytes, expected \(Self.size)")
         }

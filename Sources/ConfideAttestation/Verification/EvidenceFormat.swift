@@ -7,9 +7,11 @@ public struct DecodedEvidence: Sendable, Hashable {
     public let type: EvidenceType
     /// The evidence itself (the quote, the report, or the simulated evidence).
     public let bytes: [UInt8]
-    /// How the input encoded it: `raw`, `hex`, `base64`, or `attestation agent JSON`.
+    /// How the input encoded it: `raw`, `hex`, `base64`, or `attestation agent JSON`; an SEV-SNP report followed by
+    /// its certificate table adds `, with its certificate table`.
     public let encoding: String
-    /// The SEV-SNP certificates that came with the evidence (the attestation agent's `cert_chain`), as PEM.
+    /// The SEV-SNP certificates that came with the evidence (the attestation agent's `cert_chain`, or the certificate
+    /// table after the report), as PEM.
     public let snpCertificates: [UInt8]?
 }
 
@@ -42,7 +44,8 @@ public enum EvidenceFormat {
 
     /// Decodes evidence given raw, as hex (with or without `0x`, whitespace ignored), as base64, or as the
     /// Confidential Containers attestation agent's JSON (`{"quote": ...}` for TDX,
-    /// `{"attestation_report": ..., "cert_chain": ...}` for SEV-SNP).
+    /// `{"attestation_report": ..., "cert_chain": ...}` for SEV-SNP); an SEV-SNP report may be followed by the
+    /// certificate table of an extended report.
     ///
     /// - Throws: ``AttestationError/ErrorCode/unsupportedFormat`` with "unrecognized evidence format" when the
     ///   input is none of these.
@@ -54,16 +57,27 @@ public enum EvidenceFormat {
         if let type = Self.detect(input) {
             return DecodedEvidence(type: type, bytes: input, encoding: "raw", snpCertificates: nil)
         }
+        if let evidence = try Self.snpReportWithTable(input, encoding: "raw") {
+            return evidence
+        }
         let text = String(decoding: input, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         if text.hasPrefix("{") {
             return try Self.agentJSON(Array(text.utf8))
         }
-        if let bytes = Self.hex(text), let type = Self.detect(bytes) {
-            return DecodedEvidence(type: type, bytes: bytes, encoding: "hex", snpCertificates: nil)
+        if let bytes = Self.hex(text) {
+            if let type = Self.detect(bytes) {
+                return DecodedEvidence(type: type, bytes: bytes, encoding: "hex", snpCertificates: nil)
+            }
+            if let evidence = try Self.snpReportWithTable(bytes, encoding: "hex") {
+                return evidence
+            }
         }
         if let bytes = Self.base64(text) {
             if let type = Self.detect(bytes) {
                 return DecodedEvidence(type: type, bytes: bytes, encoding: "base64", snpCertificates: nil)
+            }
+            if let evidence = try Self.snpReportWithTable(bytes, encoding: "base64") {
+                return evidence
             }
             if bytes.first == UInt8(ascii: "{") {
                 return try Self.agentJSON(bytes)
@@ -73,6 +87,21 @@ public enum EvidenceFormat {
             .unsupportedFormat,
             "unrecognized evidence format: \(input.count) bytes starting \(Hex.encode(input.prefix(8))) are no TDX "
                 + "quote, SEV-SNP report, simulated evidence or attestation agent JSON, raw, hex or base64"
+        )
+    }
+
+    /// An SEV-SNP report followed by the GHCB certificate table of an extended report (go-sev-guest's `bin` form), or
+    /// `nil` when `bytes` does not start with a report; the table's certificates become the evidence's chain.
+    static func snpReportWithTable(_ bytes: [UInt8], encoding: String) throws(AttestationError) -> DecodedEvidence? {
+        guard bytes.count > SNPReport.size, Self.detect(Array(bytes.prefix(SNPReport.size))) == .snpReport else {
+            return nil
+        }
+        let entries = try SNPCertificateTable.entries(ofTable: Array(bytes.dropFirst(SNPReport.size)))
+        return DecodedEvidence(
+            type: .snpReport,
+            bytes: Array(bytes.prefix(SNPReport.size)),
+            encoding: "\(encoding), with its certificate table",
+            snpCertificates: entries.isEmpty ? nil : try SNPCertificateTable.pem(fromEntries: entries)
         )
     }
 
