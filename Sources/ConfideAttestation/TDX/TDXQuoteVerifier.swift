@@ -50,13 +50,26 @@ public enum TDXQuoteVerifier {
                 "QE vendor ID \(Hex.encode(quote.header.qeVendorID)) is not Intel's"
             )
         }
-        try Self.verifyQuoteSignature(quote)
+        // In dcap-qvl's order, so that a quote that fails several checks is refused for the same one: the signed
+        // collateral, the PCK chain and its revocation, the QE report, the quote signature, then the TCB levels.
+        let signed: TDXCollateralVerifier.Signers?
+        if let collateral {
+            signed = try await TDXCollateralVerifier.verifySigned(collateral, at: time, root: root)
+        } else {
+            signed = nil
+        }
         let chain = try PCKCertificateChain(pem: quote.signatureData.pckCertificateChain)
-        try Self.verifyQEReportBinding(quote, pckKey: try chain.leafKey())
         let pckPath = try await chain.validatedPath(at: time, root: root)
+        var checked: [String] = []
+        if let collateral, let signed {
+            checked = try await TDXCollateralVerifier.verifyRevocation(
+                collateral, signed: signed, pckPath: pckPath, at: time, root: root)
+        }
+        try Self.verifyQEReportBinding(quote, pckKey: try chain.leafKey())
         let qeReport = quote.signatureData.qeReport
         guard let collateral else {
             try QEIdentity.intelTDQE.check(qeReport)
+            try Self.verifyQuoteSignature(quote)
             return TDXVerification(
                 pckChain: pckPath.map { "\($0.subject)" },
                 qeIdentity: QEIdentityResult(
@@ -64,13 +77,13 @@ public enum TDXQuoteVerifier {
                     tcbEvaluationDataNumber: nil),
                 tcb: nil, collateralChecks: [])
         }
-        let checked = try await TDXCollateralVerifier.verify(collateral, pckPath: pckPath, at: time, root: root)
         try collateral.qeIdentity.identity.check(qeReport)
         guard let qeLevel = SVNTCBLevel.match(qeReport.isvSVN, in: collateral.qeIdentity.tcbLevels) else {
             throw AttestationError(
                 .noMatchingTCBLevel,
                 "no TCB level of the QE Identity matches the quoting enclave's ISVSVN \(qeReport.isvSVN)")
         }
+        try Self.verifyQuoteSignature(quote)
         let pck = try PCKExtension(certificate: chain.leaf)
         let evaluation = try TDXTCBEvaluation.evaluate(
             quote: quote, pck: pck, tcbInfo: collateral.tcbInfo, qe: qeLevel)
@@ -93,9 +106,10 @@ public enum TDXQuoteVerifier {
         try Self.checkSignature(quote.signatureData.signature, of: quote.signedBytes, with: key, "quote signature")
     }
 
-    /// Checks the QE report signature with the PCK leaf key, that the QE report data binds the attestation key (its
-    /// first 32 bytes are `SHA-256(attestation key || QE authentication data)` and the remaining 32 are zero), and
-    /// that the report is from Intel's production TD quoting enclave (``QEIdentity/intelTDQE``).
+    /// Checks the QE report signature with the PCK leaf key, that the QE authentication data is 32 bytes and the QE
+    /// report data binds the attestation key (its first 32 bytes are `SHA-256(attestation key || QE authentication
+    /// data)` and the remaining 32 are zero), and that the report is from Intel's production TD quoting enclave
+    /// (``QEIdentity/intelTDQE``).
     public static func verifyQEReport(_ quote: TDXQuote, pckKey: P256.Signing.PublicKey) throws(AttestationError) {
         try Self.verifyQEReportBinding(quote, pckKey: pckKey)
         try QEIdentity.intelTDQE.check(quote.signatureData.qeReport)
@@ -105,6 +119,10 @@ public enum TDXQuoteVerifier {
     static func verifyQEReportBinding(_ quote: TDXQuote, pckKey: P256.Signing.PublicKey) throws(AttestationError) {
         let data = quote.signatureData
         try Self.checkSignature(data.qeReportSignature, of: data.qeReport.raw, with: pckKey, "QE report signature")
+        guard data.qeAuthenticationData.count == 32 else {
+            throw AttestationError(
+                .malformed, "the QE authentication data is \(data.qeAuthenticationData.count) bytes, not 32")
+        }
         let expected =
             Array(SHA256.hash(data: data.attestationKey + data.qeAuthenticationData)) + [UInt8](repeating: 0, count: 32)
         guard data.qeReport.reportData == expected else {
