@@ -477,6 +477,17 @@ struct TDXCollateralTests {
         await Self.expectRefusal(.revoked, "the root CA") { _ = try await test.verify(test.policy(try test.json())) }
     }
 
+    /// Revocation lists issued after the verification time are accepted, as webpki (in dcap-qvl) accepts them: only
+    /// their nextUpdate counts.
+    @Test func revocationListsIssuedAfterTheVerificationTimeAreAccepted() async throws {
+        var test = try TestCollateral()
+        test.tcbInfo["issueDate"] = "2025-06-01T00:00:00Z"
+        test.qeIdentity["issueDate"] = "2025-06-01T00:00:00Z"
+        var policy = test.policy(try test.json())
+        policy.validationTime = TestCollateral.time.addingTimeInterval(-2 * 86_400)  // before both lists' thisUpdate
+        #expect(try await test.verify(policy).tdx?.tcb?.status == .upToDate)
+    }
+
     /// A quote whose signature breaks, verified after its TCB Info expired: refused for the TCB Info, which dcap-qvl
     /// checks first.
     @Test func theCollateralIsCheckedBeforeTheQuote() async throws {
