@@ -176,7 +176,7 @@ struct TDXCollateralTests {
         }
         // TEE_TCB_SVN of the quote is 06 01 ...: module TDX_01 at SVN 6, now below the UpToDate level 7.
         try test.setModuleLevels(
-            "TDX_01", [(7, "UpToDate", []), (6, "OutOfDate", ["INTEL-SA-00020", "INTEL-SA-00010"])])
+            "TDX_01", [(7, "UpToDate", []), (6, "OutOfDate", ["INTEL-SA-00020", "INTEL-SA-00010", "INTEL-SA-00020"])])
         test.setQELevels([(200, "UpToDate", []), (0, "OutOfDate", ["INTEL-SA-00030"])])
         var policy = test.policy(try test.json())
         await Self.expectRefusal(.tcbStatusNotAccepted, "TCB status is OutOfDate (advisories INTEL-SA-00010") {

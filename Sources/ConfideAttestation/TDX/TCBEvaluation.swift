@@ -59,7 +59,9 @@ public struct TDXTCBEvaluation: Sendable, Hashable {
         var advisories = level.advisoryIDs
         for part in [module, qe].compactMap({ $0 }) {
             status = status.converged(with: part.status)
-            advisories += part.advisoryIDs.filter { !advisories.contains($0) }
+            for id in part.advisoryIDs where !advisories.contains(id) {
+                advisories.append(id)
+            }
         }
         return TDXTCBEvaluation(
             status: status, advisoryIDs: advisories, tcbEvaluationDataNumber: tcbInfo.tcbEvaluationDataNumber,
