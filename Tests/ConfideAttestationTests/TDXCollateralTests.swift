@@ -488,6 +488,24 @@ struct TDXCollateralTests {
         #expect(try await test.verify(policy).tdx?.tcb?.status == .upToDate)
     }
 
+    /// dcap-qvl verifies the PCK chain the collateral carries (`pck_certificate_chain`) instead of the quote's: a
+    /// quote embedding Intel's genuine chain, whose QE report this PKI's PCK key signed, verifies with this PKI's
+    /// chain in the collateral, and is refused without it.
+    @Test func thePCKChainOfTheCollateralReplacesTheQuotes() async throws {
+        let test = try TestCollateral()
+        let shared = try TDXQuote(bytes: try Fixtures.bytes(TestCollateral.quoteFile))
+        let bytes = try TestCollateral.resign(
+            shared, qeReportKey: test.pckKey, chain: shared.signatureData.pckCertificateChain)
+        var collateral = try #require(
+            JSONSerialization.jsonObject(with: Data(try test.json())) as? [String: String])
+        await Self.expectRefusal(.untrustedCertificateChain, "PCK chain") {
+            _ = try await Self.verify(bytes, test.policy(Array(try JSONSerialization.data(withJSONObject: collateral))))
+        }
+        collateral["pck_certificate_chain"] = try test.pckChainPEM()
+        let policy = test.policy(Array(try JSONSerialization.data(withJSONObject: collateral)))
+        #expect(try await Self.verify(bytes, policy).tdx?.pckChain.first?.contains("Test SGX PCK Certificate") == true)
+    }
+
     /// A quote whose signature breaks, verified after its TCB Info expired: refused for the TCB Info, which dcap-qvl
     /// checks first.
     @Test func theCollateralIsCheckedBeforeTheQuote() async throws {

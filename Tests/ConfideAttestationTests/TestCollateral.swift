@@ -125,9 +125,7 @@ struct TestCollateral {
         var report = data.qeReport.raw
         report.replaceSubrange(320..<352, with: Array(SHA256.hash(data: publicKey + authentication)))
         changeReport(&report)
-        let chain = Array(
-            try [self.pck, self.platformCA, self.root].map { try $0.serializeAsPEM().pemString }
-                .joined(separator: "\n").utf8)
+        let chain = Array(try self.pckChainPEM().utf8)
         let certification =
             report + Array(try self.pckKey.signature(for: report).rawRepresentation) + le16(authentication.count)
             + authentication + le16(5) + le32(chain.count) + chain
@@ -135,6 +133,11 @@ struct TestCollateral {
             Array(try attestationKey.signature(for: signed).rawRepresentation) + publicKey + le16(6)
             + le32(certification.count) + certification
         return signed + le32(signatureData.count) + signatureData
+    }
+
+    /// This PKI's PCK chain (PCK certificate, Platform CA, root) as PEM text.
+    func pckChainPEM() throws -> String {
+        try [self.pck, self.platformCA, self.root].map { try $0.serializeAsPEM().pemString }.joined(separator: "\n")
     }
 
     /// The level of `tcbLevels` at `index` of the TCB Info, changed by `change`.

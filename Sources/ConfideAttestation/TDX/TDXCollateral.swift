@@ -7,7 +7,9 @@ public import X509
 ///
 /// The input is the JSON object dcap-qvl and dstack use: `tcb_info` and `qe_identity` hold, as strings, the exact
 /// JSON text Intel signed; `tcb_info_signature` and `qe_identity_signature` are hexadecimal `r || s`; the
-/// `*_issuer_chain` members are PEM; `pck_crl` and `root_ca_crl` are hexadecimal DER (PEM is accepted too).
+/// `*_issuer_chain` members are PEM; `pck_crl` and `root_ca_crl` are hexadecimal DER (PEM is accepted too); the
+/// optional `pck_certificate_chain` (PEM), which dcap-qvl's collateral client adds, is the PCK chain to use instead
+/// of the quote's.
 /// ``TDXCollateralVerifier`` checks it.
 public struct TDXCollateral: Sendable {
     /// The TCB Info: the TCB levels of the platform's FMSPC.
@@ -32,6 +34,9 @@ public struct TDXCollateral: Sendable {
     public let pckCRLIssuerChain: [Certificate]
     /// The Intel SGX Root CA's revocation list of the intermediate CAs and the TCB signing certificate.
     public let rootCACRL: CertificateRevocationList
+    /// The PEM text of the PCK certificate chain the collateral carries (`pck_certificate_chain`); when present,
+    /// it is verified instead of the chain in the quote, as dcap-qvl does.
+    public let pckCertificateChain: [UInt8]?
 
     /// The largest collateral accepted, in bytes; Intel's is about 20 KB.
     public static let maximumSize = 1024 * 1024
@@ -46,6 +51,7 @@ public struct TDXCollateral: Sendable {
         let pckCRL: String
         let pckCRLIssuerChain: String
         let rootCACRL: String
+        let pckCertificateChain: String?
 
         enum CodingKeys: String, CodingKey {
             case tcbInfo = "tcb_info"
@@ -57,6 +63,7 @@ public struct TDXCollateral: Sendable {
             case pckCRL = "pck_crl"
             case pckCRLIssuerChain = "pck_crl_issuer_chain"
             case rootCACRL = "root_ca_crl"
+            case pckCertificateChain = "pck_certificate_chain"
         }
     }
 
@@ -79,6 +86,7 @@ public struct TDXCollateral: Sendable {
         self.pckCRL = try Self.crl(wire.pckCRL, "pck_crl")
         self.pckCRLIssuerChain = try Self.chain(wire.pckCRLIssuerChain, "pck_crl_issuer_chain")
         self.rootCACRL = try Self.crl(wire.rootCACRL, "root_ca_crl")
+        self.pckCertificateChain = wire.pckCertificateChain.map { Array($0.utf8) }
     }
 
     private static func signature(_ text: String, _ member: String) throws(AttestationError) -> [UInt8] {

@@ -28,7 +28,7 @@ public enum TDXQuoteVerifier {
     /// - Parameters:
     ///   - quote: A parsed quote.
     ///   - collateral: Intel's collateral for the quote's platform; `nil` checks the QE identity against Intel's
-    ///     fixed values and evaluates no TCB status.
+    ///     fixed values and evaluates no TCB status. Its PCK chain, when it carries one, replaces the quote's.
     ///   - time: The verification time; `nil` means the current time.
     /// - Returns: The QE identity result, the TCB evaluation and the chains that were checked. The caller decides
     ///   whether the status is acceptable.
@@ -58,7 +58,8 @@ public enum TDXQuoteVerifier {
         } else {
             signed = nil
         }
-        let chain = try PCKCertificateChain(pem: quote.signatureData.pckCertificateChain)
+        let chain = try PCKCertificateChain(
+            pem: collateral?.pckCertificateChain ?? quote.signatureData.pckCertificateChain)
         let pckPath = try await chain.validatedPath(at: time, root: root)
         var checked: [String] = []
         if let collateral, let signed {
