@@ -27,8 +27,8 @@ enum TDXCollateralVerifier {
         let qeIdentity: Certificate
     }
 
-    /// Verifies the root CA CRL (and that it does not revoke the root), then the TCB Info and the QE Identity: each
-    /// one's validity window, issuer chain and signature.
+    /// Checks the TCB Info's validity window, the root CA CRL (and that it does not revoke the root), the TCB Info's
+    /// issuer chain and signature, then the QE Identity's validity window, issuer chain and signature.
     static func verifySigned(_ collateral: TDXCollateral, at time: Date, root: Certificate)
         async throws(AttestationError) -> Signers
     {
