@@ -506,6 +506,21 @@ struct TDXCollateralTests {
         #expect(try await Self.verify(bytes, policy).tdx?.pckChain.first?.contains("Test SGX PCK Certificate") == true)
     }
 
+    /// dcap-qvl verifies the PCK CRL with the CA of the PCK chain and never reads `pck_crl_issuer_chain`: a member
+    /// that holds no certificate changes nothing, a PCK CRL another key signed is still refused.
+    @Test func thePCKCRLIsVerifiedWithThePCKChainsCA() async throws {
+        let test = try TestCollateral()
+        var collateral = try #require(
+            JSONSerialization.jsonObject(with: Data(try test.json())) as? [String: String])
+        collateral["pck_crl_issuer_chain"] = "not a certificate"
+        let policy = test.policy(Array(try JSONSerialization.data(withJSONObject: collateral)))
+        #expect(try await test.verify(policy).tdx?.tcb?.status == .upToDate)
+        collateral.removeValue(forKey: "pck_crl_issuer_chain")
+        await Self.expectRefusal(.malformed, "pck_crl_issuer_chain") {
+            _ = try await test.verify(test.policy(Array(try JSONSerialization.data(withJSONObject: collateral))))
+        }
+    }
+
     /// A quote whose signature breaks, verified after its TCB Info expired: refused for the TCB Info, which dcap-qvl
     /// checks first.
     @Test func theCollateralIsCheckedBeforeTheQuote() async throws {

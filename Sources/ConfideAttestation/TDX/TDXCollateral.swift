@@ -3,13 +3,14 @@ import SwiftASN1
 public import X509
 
 /// Intel PCS collateral for a TDX quote, parsed but not yet trusted: TCB Info, QE Identity, their signatures and
-/// issuer chains, the PCK CRL with its issuer chain, and the Intel SGX Root CA's CRL.
+/// issuer chains, the PCK CRL, and the Intel SGX Root CA's CRL.
 ///
 /// The input is the JSON object dcap-qvl and dstack use: `tcb_info` and `qe_identity` hold, as strings, the exact
 /// JSON text Intel signed; `tcb_info_signature` and `qe_identity_signature` are hexadecimal `r || s`; the
 /// `*_issuer_chain` members are PEM; `pck_crl` and `root_ca_crl` are hexadecimal DER (PEM is accepted too); the
 /// optional `pck_certificate_chain` (PEM), which dcap-qvl's collateral client adds, is the PCK chain to use instead
-/// of the quote's.
+/// of the quote's. `pck_crl_issuer_chain` must be present but is not read: as dcap-qvl does, the PCK CRL is verified
+/// with the CA of the PCK chain.
 /// ``TDXCollateralVerifier`` checks it.
 public struct TDXCollateral: Sendable {
     /// The TCB Info: the TCB levels of the platform's FMSPC.
@@ -30,8 +31,6 @@ public struct TDXCollateral: Sendable {
     public let qeIdentityIssuerChain: [Certificate]
     /// The revocation list of the CA that issued PCK certificates (the Platform or Processor CA).
     public let pckCRL: CertificateRevocationList
-    /// The PCK CRL's issuer and the certificates above it.
-    public let pckCRLIssuerChain: [Certificate]
     /// The Intel SGX Root CA's revocation list of the intermediate CAs and the TCB signing certificate.
     public let rootCACRL: CertificateRevocationList
     /// The PEM text of the PCK certificate chain the collateral carries (`pck_certificate_chain`); when present,
@@ -84,7 +83,6 @@ public struct TDXCollateral: Sendable {
         self.qeIdentitySignature = try Self.signature(wire.qeIdentitySignature, "qe_identity_signature")
         self.qeIdentityIssuerChain = try Self.chain(wire.qeIdentityIssuerChain, "qe_identity_issuer_chain")
         self.pckCRL = try Self.crl(wire.pckCRL, "pck_crl")
-        self.pckCRLIssuerChain = try Self.chain(wire.pckCRLIssuerChain, "pck_crl_issuer_chain")
         self.rootCACRL = try Self.crl(wire.rootCACRL, "root_ca_crl")
         self.pckCertificateChain = wire.pckCertificateChain.map { Array($0.utf8) }
     }

@@ -54,27 +54,23 @@ enum TDXCollateralVerifier {
         return Signers(tcbInfo: tcbSigner, qeIdentity: qeSigner)
     }
 
-    /// Verifies the PCK CRL and that it does not revoke the PCK certificate of the validated PCK chain `pckPath`
-    /// (leaf first, root last), and that the root CA CRL revokes no certificate above it.
+    /// Verifies the PCK CRL with the CA of the validated PCK chain `pckPath` (leaf first, root last), that it does not
+    /// revoke the PCK certificate, and that the root CA CRL revokes no certificate above it.
     ///
     /// - Returns: One line for each collateral item checked.
     static func verifyRevocation(
         _ collateral: TDXCollateral, signed: Signers, pckPath: [Certificate], at time: Date, root: Certificate
-    ) async throws(AttestationError) -> [String] {
-        let crlSigner = try await Self.signer(
-            collateral.pckCRLIssuerChain, root: root, rootCRL: collateral.rootCACRL, at: time,
-            what: "the PCK CRL issuer chain")
-        try collateral.pckCRL.verify(issuer: crlSigner, at: time, what: "the PCK CRL")
-
+    ) throws(AttestationError) -> [String] {
         guard let pck = pckPath.first, pckPath.count >= 2 else {
             throw AttestationError(.untrustedCertificateChain, "the PCK chain has no issuer above the PCK certificate")
         }
         let pckIssuer = pckPath[1]
-        guard collateral.pckCRL.issuer == pckIssuer.subject, crlSigner.publicKey == pckIssuer.publicKey else {
+        guard collateral.pckCRL.issuer == pckIssuer.subject else {
             throw AttestationError(
                 .collateralMismatch,
                 "the PCK CRL is issued by \(collateral.pckCRL.issuer), the PCK certificate by \(pckIssuer.subject)")
         }
+        try collateral.pckCRL.verify(issuer: pckIssuer, at: time, what: "the PCK CRL")
         guard !collateral.pckCRL.revokes(pck) else {
             throw AttestationError(
                 .revoked,

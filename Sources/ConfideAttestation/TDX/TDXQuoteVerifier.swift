@@ -63,7 +63,7 @@ public enum TDXQuoteVerifier {
         let pckPath = try await chain.validatedPath(at: time, root: root)
         var checked: [String] = []
         if let collateral, let signed {
-            checked = try await TDXCollateralVerifier.verifyRevocation(
+            checked = try TDXCollateralVerifier.verifyRevocation(
                 collateral, signed: signed, pckPath: pckPath, at: time, root: root)
         }
         try Self.verifyQEReportBinding(quote, pckKey: try chain.leafKey())
