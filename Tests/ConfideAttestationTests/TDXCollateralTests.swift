@@ -521,6 +521,23 @@ struct TDXCollateralTests {
         }
     }
 
+    /// As webpki (in dcap-qvl) builds chains: a certificate after the leaf that does not parse (here the copy of the
+    /// root the quote carries) is left out, while a leaf that does not parse is refused.
+    @Test func aCertificateAfterTheLeafThatDoesNotParseIsLeftOut() async throws {
+        let test = try TestCollateral()
+        let broken = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+        let pem = try TestCollateral.pem([test.pck, test.platformCA])
+        let policy = test.policy(try test.json())
+        let bytes = try TestCollateral.resign(
+            test.quote, qeReportKey: test.pckKey, chain: Array((pem + "\n" + broken).utf8))
+        #expect(try await Self.verify(bytes, policy).tdx?.pckChain.count == 3)
+        let brokenLeaf = try TestCollateral.resign(
+            test.quote, qeReportKey: test.pckKey, chain: Array((broken + pem).utf8))
+        await Self.expectRefusal(.invalidCertificate, "the first certificate of PCK certificate chain does not parse") {
+            _ = try await Self.verify(brokenLeaf, policy)
+        }
+    }
+
     /// A quote whose signature breaks, verified after its TCB Info expired: refused for the TCB Info, which dcap-qvl
     /// checks first.
     @Test func theCollateralIsCheckedBeforeTheQuote() async throws {

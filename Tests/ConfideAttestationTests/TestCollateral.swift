@@ -137,7 +137,12 @@ struct TestCollateral {
 
     /// This PKI's PCK chain (PCK certificate, Platform CA, root) as PEM text.
     func pckChainPEM() throws -> String {
-        try [self.pck, self.platformCA, self.root].map { try $0.serializeAsPEM().pemString }.joined(separator: "\n")
+        try Self.pem([self.pck, self.platformCA, self.root])
+    }
+
+    /// `certificates` as PEM text, one after the other.
+    static func pem(_ certificates: [Certificate]) throws -> String {
+        try certificates.map { try $0.serializeAsPEM().pemString }.joined(separator: "\n")
     }
 
     /// The level of `tcbLevels` at `index` of the TCB Info, changed by `change`.

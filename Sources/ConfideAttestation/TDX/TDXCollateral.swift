@@ -95,17 +95,8 @@ public struct TDXCollateral: Sendable {
     }
 
     private static func chain(_ text: String, _ member: String) throws(AttestationError) -> [Certificate] {
-        let certificates: [Certificate]
-        do {
-            certificates = try PEMDocument.parseMultiple(pemString: text).map { try Certificate(pemDocument: $0) }
-        } catch {
-            throw AttestationError(.invalidCertificate, "TDX collateral: \(member) does not parse as PEM: \(error)")
-        }
-        guard (1...8).contains(certificates.count) else {
-            throw AttestationError(
-                .invalidCertificate, "TDX collateral: \(member) holds \(certificates.count) certificates, not 1 to 8")
-        }
-        return certificates
+        let (leaf, others) = try CertificatePath.parse(text, what: "TDX collateral: \(member)")
+        return [leaf] + others
     }
 
     private static func crl(_ text: String, _ member: String) throws(AttestationError) -> CertificateRevocationList {

@@ -152,27 +152,18 @@ public struct PCKCertificateChain: Sendable {
     /// The other certificates the quote carries (the intermediate CA and usually the root).
     public let intermediates: [Certificate]
 
-    /// Parses the PEM certificates of a quote's certification data (trailing NUL bytes are ignored).
+    /// Parses the PEM certificates of a quote's certification data (trailing NUL bytes are ignored). The first
+    /// must be a certificate; as webpki (in dcap-qvl) does, a later one that does not parse is left out, and the
+    /// chain is built from the others.
     public init(pem: [UInt8]) throws(AttestationError) {
         var text = pem[...]
         while text.last == 0 {
             text = text.dropLast()
         }
-        let certificates: [Certificate]
-        do {
-            certificates = try PEMDocument.parseMultiple(pemString: String(decoding: text, as: UTF8.self))
-                .map { try Certificate(pemDocument: $0) }
-        } catch {
-            throw AttestationError(.invalidCertificate, "PCK certificate chain does not parse: \(error)")
-        }
-        guard let leaf = certificates.first, certificates.count <= 8 else {
-            throw AttestationError(
-                .invalidCertificate,
-                "PCK certificate chain holds \(certificates.count) certificates"
-            )
-        }
+        let (leaf, intermediates) = try CertificatePath.parse(
+            String(decoding: text, as: UTF8.self), what: "PCK certificate chain")
         self.leaf = leaf
-        self.intermediates = Array(certificates.dropFirst())
+        self.intermediates = intermediates
     }
 
     /// The CA that issued the PCK certificate, as Intel's PCS names it (`pckcrl?ca=`): `processor` or `platform`.
@@ -202,19 +193,34 @@ public struct PCKCertificateChain: Sendable {
     }
 }
 
-/// Certificate chain validation to one pinned root.
+/// Certificate chain parsing and validation to one pinned root.
 enum CertificatePath {
-    /// The path from `leaf` to `root` (leaf first, root last), every certificate valid at `time`.
+    /// The leaf (the first certificate of `pem`, which must parse) and the other certificates that parse (at most 8 in
+    /// all), as webpki (in dcap-qvl) takes them: a certificate that does not parse is never an issuer.
+    static func parse(_ pem: String, what: String) throws(AttestationError) -> (Certificate, [Certificate]) {
+        let documents: [PEMDocument]
+        do {
+            documents = try PEMDocument.parseMultiple(pemString: pem)
+        } catch {
+            throw AttestationError(.invalidCertificate, "\(what) does not parse as PEM: \(error)")
+        }
+        guard let first = documents.first, documents.count <= 8 else {
+            throw AttestationError(.invalidCertificate, "\(what) holds \(documents.count) certificates, not 1 to 8")
+        }
+        let leaf: Certificate
+        do {
+            leaf = try Certificate(pemDocument: first)
+        } catch {
+            throw AttestationError(.invalidCertificate, "the first certificate of \(what) does not parse: \(error)")
+        }
+        return (leaf, documents.dropFirst().compactMap { try? Certificate(pemDocument: $0) })
+    }
+
+    /// The path from `leaf` to `root` (leaf first, root last), every certificate on it valid at `time`; other
+    /// certificates of `intermediates` are not looked at.
     static func validate(
         leaf: Certificate, intermediates: [Certificate], root: Certificate, at time: Date, what: String
     ) async throws(AttestationError) -> [Certificate] {
-        for certificate in [leaf] + intermediates + [root]
-        where time < certificate.notValidBefore || time > certificate.notValidAfter {
-            throw AttestationError(
-                .expired,
-                "\(what): \(certificate.subject) is valid from \(UTCClock.format(certificate.notValidBefore)) to "
-                    + "\(UTCClock.format(certificate.notValidAfter)), not at \(UTCClock.format(time))")
-        }
         var verifier = Verifier(rootCertificates: CertificateStore([root])) {
             RFC5280Policy(fixedExpiryValidationTime: time)
         }
@@ -223,6 +229,13 @@ enum CertificatePath {
         case .validCertificate(let path):
             return Array(path)
         case .couldNotValidate(let failures):
+            for certificate in [leaf] + intermediates + [root]
+            where time < certificate.notValidBefore || time > certificate.notValidAfter {
+                throw AttestationError(
+                    .expired,
+                    "\(what): \(certificate.subject) is valid from \(UTCClock.format(certificate.notValidBefore)) "
+                        + "to \(UTCClock.format(certificate.notValidAfter)), not at \(UTCClock.format(time))")
+            }
             let reasons = failures.map { "\($0.policyFailureReason)" }.joined(separator: "; ")
             throw AttestationError(
                 .untrustedCertificateChain,
