@@ -538,6 +538,16 @@ struct TDXCollateralTests {
         }
     }
 
+    /// The quote's module version (TEE_TCB_SVN[1] = 1) has its own identity, TDX_01; the TCB Info must still have
+    /// `tdxModule`, as dcap-qvl requires.
+    @Test func tcbInfoWithoutTDXModuleIsRefused() async throws {
+        var test = try TestCollateral()
+        test.tcbInfo.removeValue(forKey: "tdxModule")
+        await Self.expectRefusal(.malformed, "the TDX TCB Info has no tdxModule") {
+            _ = try await test.verify(test.policy(try test.json()))
+        }
+    }
+
     /// A quote whose signature breaks, verified after its TCB Info expired: refused for the TCB Info, which dcap-qvl
     /// checks first.
     @Test func theCollateralIsCheckedBeforeTheQuote() async throws {

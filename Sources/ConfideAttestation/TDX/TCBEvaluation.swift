@@ -76,7 +76,10 @@ public struct TDXTCBEvaluation: Sendable, Hashable {
     {
         let svn = body.teeTCBSVN.first ?? 0
         let version = body.teeTCBSVN.dropFirst().first ?? 0
-        var identity = tcbInfo.tdxModule
+        // dcap-qvl refuses TCB Info without tdxModule even when a versioned identity stands in for it.
+        guard var identity = tcbInfo.tdxModule else {
+            throw AttestationError(.malformed, "the TDX TCB Info has no tdxModule")
+        }
         var versioned: TDXModuleIdentity?
         if version > 0, !tcbInfo.tdxModuleIdentities.isEmpty {
             let id = "TDX_" + Hex.encode([version]).uppercased()
@@ -86,9 +89,6 @@ public struct TDXTCBEvaluation: Sendable, Hashable {
             }
             identity = found
             versioned = found
-        }
-        guard let identity else {
-            throw AttestationError(.malformed, "the TDX TCB Info has no tdxModule")
         }
         guard body.mrSignerSeam == identity.mrSigner else {
             throw AttestationError(
