@@ -183,9 +183,11 @@ extension Attest {
                     print("RTMR\(index):        \(Hex.encode(rtmr))")
                 }
                 print("REPORTDATA:   \(Hex.encode(body.reportData))")
-                let verification = try await TDXQuoteVerifier.verify(quote, endorsements: Endorsements(), policy: policy)
+                let verification = try await TDXQuoteVerifier.evaluate(
+                    quote, endorsements: Endorsements(), policy: policy)
                 print("signature:    quote, QE report and PCK chain to the Intel SGX Root CA verify")
                 Attest.report(verification, to: .standardOutput)
+                try TDXQuoteVerifier.check(verification, of: quote, against: policy)
                 return (body.mrTD, body.reportData, nil)
             case .snpReport:
                 let report = try SNPReport(bytes: bytes)

@@ -73,7 +73,7 @@ struct TDXCollateralTests {
         let (bytes, policy) = try Self.sharedPolicy(
             "tdx-quote-v4-outdated", at: Date(timeIntervalSince1970: 1_772_323_200))  // 2026-03-01
         await Self.expectRefusal(
-            .noMatchingTCBLevel, "no TCB level of FMSPC 90c06f000000 matches the SGX components and PCESVN"
+            .noMatchingTCBLevel, "no TCB level of FMSPC 90c06f000000 matches the platform (SGX components 3,3,2,2"
         ) {
             _ = try await Self.verify(bytes, policy)
         }
@@ -128,6 +128,12 @@ struct TDXCollateralTests {
     @Test func sharedCollateralDoesNotLeadToAnotherPinnedRoot() async throws {
         var (bytes, policy) = try Self.sharedPolicy("tdx-quote-v4-b", at: TestCollateral.time)
         policy.tdxRootOverride = try TestCollateral().root
+        // The collateral is checked before the PCK chain, as dcap-qvl checks it.
+        await Self.expectRefusal(.untrustedCertificateChain, "root CA CRL is issued by") {
+            _ = try await Self.verify(bytes, policy)
+        }
+        policy.tdxCollateral = nil
+        policy.allowMissingTDXCollateral = true
         await Self.expectRefusal(.untrustedCertificateChain, "PCK chain") {
             _ = try await Self.verify(bytes, policy)
         }
@@ -170,13 +176,16 @@ struct TDXCollateralTests {
         }
         // TEE_TCB_SVN of the quote is 06 01 ...: module TDX_01 at SVN 6, now below the UpToDate level 7.
         try test.setModuleLevels(
-            "TDX_01", [(7, "UpToDate", []), (6, "OutOfDate", ["INTEL-SA-00020", "INTEL-SA-00010"])])
+            "TDX_01", [(7, "UpToDate", []), (6, "OutOfDate", ["INTEL-SA-00020", "INTEL-SA-00010", "INTEL-SA-00020"])])
         test.setQELevels([(200, "UpToDate", []), (0, "OutOfDate", ["INTEL-SA-00030"])])
         var policy = test.policy(try test.json())
-        policy.acceptedTCBStatuses = [.outOfDateConfigurationNeeded]
+        await Self.expectRefusal(.tcbStatusNotAccepted, "TCB status is OutOfDate (advisories INTEL-SA-00010") {
+            _ = try await test.verify(policy)
+        }
+        policy.acceptedTCBStatuses = [.outOfDate]
         let tdx = try #require(try await test.verify(policy).tdx)
         let tcb = try #require(tdx.tcb)
-        #expect(tcb.status == .outOfDateConfigurationNeeded)
+        #expect(tcb.status == .outOfDate)
         #expect(tcb.platformStatus == .configurationNeeded)
         #expect(tcb.tdxModuleStatus == .outOfDate)
         #expect(tcb.advisoryIDs == ["INTEL-SA-00010", "INTEL-SA-00020", "INTEL-SA-00030"])
@@ -184,19 +193,34 @@ struct TDXCollateralTests {
         #expect(tdx.qeIdentity.advisoryIDs == ["INTEL-SA-00030"])
     }
 
-    @Test func statusesConvergeAsIntelsQVLConvergesThem() {
+    /// As dcap-qvl merges them: the more severe status wins, so ConfigurationNeeded and OutOfDate give OutOfDate.
+    @Test func statusesConvergeToTheMoreSevere() {
         #expect(TCBStatus.upToDate.converged(with: .outOfDate) == .outOfDate)
-        #expect(TCBStatus.swHardeningNeeded.converged(with: .outOfDate) == .outOfDate)
-        #expect(TCBStatus.configurationNeeded.converged(with: .outOfDate) == .outOfDateConfigurationNeeded)
-        #expect(
-            TCBStatus.configurationAndSWHardeningNeeded.converged(with: .outOfDate) == .outOfDateConfigurationNeeded)
+        #expect(TCBStatus.upToDate.converged(with: .swHardeningNeeded) == .swHardeningNeeded)
+        #expect(TCBStatus.configurationNeeded.converged(with: .outOfDate) == .outOfDate)
+        #expect(TCBStatus.configurationAndSWHardeningNeeded.converged(with: .outOfDate) == .outOfDate)
         #expect(TCBStatus.outOfDateConfigurationNeeded.converged(with: .outOfDate) == .outOfDateConfigurationNeeded)
-        #expect(TCBStatus.swHardeningNeeded.converged(with: .configurationNeeded) == .swHardeningNeeded)
+        #expect(TCBStatus.swHardeningNeeded.converged(with: .configurationNeeded) == .configurationNeeded)
         #expect(TCBStatus.upToDate.converged(with: .revoked) == .revoked)
-        #expect(TCBStatus.revoked.converged(with: .upToDate) == .revoked)
-        for status in TCBStatus.allCases {
-            #expect(status.converged(with: .upToDate) == status)
+        for (rank, status) in TCBStatus.allCases.enumerated() {
+            for (otherRank, other) in TCBStatus.allCases.enumerated() {
+                #expect(status.converged(with: other) == (otherRank > rank ? other : status))
+            }
         }
+    }
+
+    @Test func aQuotingEnclaveNeedingSWHardeningMakesAnUpToDatePlatformNeedIt() async throws {
+        var test = try TestCollateral()
+        test.setQELevels([(0, "SWHardeningNeeded", ["INTEL-SA-00615"])])
+        var policy = test.policy(try test.json())
+        await Self.expectRefusal(.tcbStatusNotAccepted, "status is SWHardeningNeeded (advisories INTEL-SA-00615)") {
+            _ = try await test.verify(policy)
+        }
+        policy.acceptedTCBStatuses = [.swHardeningNeeded]
+        let tcb = try #require(try await test.verify(policy).tdx?.tcb)
+        #expect(tcb.status == .swHardeningNeeded)
+        #expect(tcb.platformStatus == .upToDate)
+        #expect(tcb.advisoryIDs == ["INTEL-SA-00615"])
     }
 
     @Test func aPlatformBelowEveryLevelIsRefused() async throws {
@@ -212,32 +236,27 @@ struct TDXCollateralTests {
         await Self.expectRefusal(.noMatchingTCBLevel, "PCESVN 11") { _ = try await test.verify(policy) }
     }
 
-    /// TEE_TCB_SVN of the shared quote is 06 01 03: its byte 2 (3) below every level's is no match; bytes 0 and 1
-    /// are rated by the TDX module's levels instead, so levels asking more there still match.
-    @Test func tdxComponentsFromIndexTwoDecideTheLevel() async throws {
-        func setTDXComponent(_ test: inout TestCollateral, _ index: Int, _ svn: Int) throws {
-            for level in 0..<2 {
-                try test.changeTCBLevel(level) {
-                    var tcb = $0["tcb"] as? [String: Any] ?? [:]
-                    var components = tcb["tdxtcbcomponents"] as? [[String: Any]] ?? []
-                    components[index]["svn"] = svn
-                    tcb["tdxtcbcomponents"] = components
-                    $0["tcb"] = tcb
-                }
+    /// TEE_TCB_SVN of the shared quote is 06 01 03, the levels ask 05 00 02: as dcap-qvl compares them, each of the
+    /// 16 bytes must reach the level's, the module's version and SVN (bytes 0 and 1) included.
+    @Test(arguments: [(0, 7), (1, 2), (2, 4)])
+    func everyTDXComponentDecidesTheLevel(_ index: Int, _ svn: Int) async throws {
+        var test = try TestCollateral()
+        for level in 0..<2 {
+            try test.changeTCBLevel(level) {
+                var tcb = $0["tcb"] as? [String: Any] ?? [:]
+                var components = tcb["tdxtcbcomponents"] as? [[String: Any]] ?? []
+                components[index]["svn"] = svn
+                tcb["tdxtcbcomponents"] = components
+                $0["tcb"] = tcb
             }
         }
-        var test = try TestCollateral()
-        try setTDXComponent(&test, 2, 4)
-        await Self.expectRefusal(.noMatchingTCBLevel, "matches the TDX components of the platform") {
+        await Self.expectRefusal(.noMatchingTCBLevel, "TEE_TCB_SVN 06010300") {
             _ = try await test.verify(test.policy(try test.json()))
         }
-        test = try TestCollateral()
-        try setTDXComponent(&test, 0, 9)
-        try setTDXComponent(&test, 1, 9)
-        #expect(try await test.verify(test.policy(try test.json())).tdx?.tcb?.status == .upToDate)
     }
 
-    @Test func aPlatformWhoseFirstLevelIsRevokedIsRevoked() async throws {
+    /// A Revoked level above the platform's does not make it Revoked: the first level it reaches counts.
+    @Test func aRevokedLevelThePlatformDoesNotReachIsPassedOver() async throws {
         var test = try TestCollateral()
         try test.changeTCBLevel(0) {
             $0["tcbStatus"] = "Revoked"
@@ -249,7 +268,9 @@ struct TDXCollateralTests {
         }
         var policy = test.policy(try test.json())
         policy.acceptedTCBStatuses = Set(TCBStatus.allCases)
-        await Self.expectRefusal(.revoked, "TCB status is Revoked") { _ = try await test.verify(policy) }
+        let tcb = try #require(try await test.verify(policy).tdx?.tcb)
+        #expect(tcb.status == .outOfDate)
+        #expect(tcb.advisoryIDs.first == "INTEL-SA-00106")
     }
 
     @Test func aModuleBelowEveryLevelIsRefused() async throws {
@@ -342,6 +363,204 @@ struct TDXCollateralTests {
         test.tcbInfo["id"] = "SGX"
         await Self.expectRefusal(.collateralMismatch, "TCB Info is SGX version 3, not TDX") {
             _ = try await test.verify(test.policy(try test.json()))
+        }
+    }
+
+    // MARK: dcap-qvl's checks and order
+
+    /// The shared quote's TD attributes are 00000010 00000000 (SEPT_VE_DISABLE). Each variant is re-signed and
+    /// refused, or accepted, as dcap-qvl decides; DEBUG only with the policy's consent.
+    @Test func theTDAttributesAreCheckedAsDcapQVLChecksThem() async throws {
+        let test = try TestCollateral()
+        let collateral = try test.json()
+        func verify(_ attributes: [UInt8], acceptDebug: Bool = false) async throws -> VerifiedEvidence {
+            let bytes = try test.requoted { $0.replaceSubrange(168..<176, with: attributes) }
+            var policy = test.policy(collateral)
+            policy.acceptDebug = acceptDebug
+            return try await Self.verify(bytes, policy)
+        }
+        let refusals: [([UInt8], AttestationError.ErrorCode, String)] = [
+            ([0x01, 0, 0, 0x10, 0, 0, 0, 0], .debugNotAllowed, "the TD has the debug attribute set"),
+            ([0x02, 0, 0, 0x10, 0, 0, 0, 0], .guestPolicyNotAllowed, "set reserved bits (TUD)"),
+            ([0, 0x01, 0, 0x10, 0, 0, 0, 0], .guestPolicyNotAllowed, "set reserved bits (SEC or OTHER)"),
+            ([0, 0, 0, 0x30, 0, 0, 0, 0], .guestPolicyNotAllowed, "set reserved bits (SEC or OTHER)"),
+            ([0, 0, 0, 0x10, 0x01, 0, 0, 0], .guestPolicyNotAllowed, "set reserved bits (SEC or OTHER)"),
+            ([0, 0, 0, 0x10, 0, 0, 0, 0x80], .guestPolicyNotAllowed, "set reserved bits (SEC or OTHER)"),
+            ([0, 0, 0, 0, 0, 0, 0, 0], .guestPolicyNotAllowed, "SEPT_VE_DISABLE (TD attribute bit 28) is not set"),
+            ([0, 0, 0, 0x40, 0, 0, 0, 0], .guestPolicyNotAllowed, "SEPT_VE_DISABLE"),
+        ]
+        for (attributes, code, reason) in refusals {
+            await Self.expectRefusal(code, reason) { _ = try await verify(attributes) }
+        }
+        _ = try await verify([0, 0, 0, 0x10, 0, 0, 0, 0])
+        _ = try await verify([0, 0, 0, 0xD0, 0x80, 0, 0, 0])  // PKS, KL and bit 39, which dcap-qvl does not check
+        _ = try await verify([0x01, 0, 0, 0x10, 0, 0, 0, 0], acceptDebug: true)
+    }
+
+    /// dcap-qvl refuses a Revoked status before it looks at the TD attributes, and the attributes before the caller
+    /// sees the status.
+    @Test func theTDAttributesAreCheckedAfterRevocationAndBeforeTheStatus() async throws {
+        var test = try TestCollateral()
+        let debug = try test.requoted { $0[168] = 0x01 }
+        try test.changeTCBLevel(0) { $0["tcbStatus"] = "OutOfDate" }
+        var policy = test.policy(try test.json())
+        await Self.expectRefusal(.debugNotAllowed, "debug attribute") {
+            _ = try await Self.verify(debug, policy)
+        }
+        try test.changeTCBLevel(0) { $0["tcbStatus"] = "Revoked" }
+        policy = test.policy(try test.json())
+        await Self.expectRefusal(.revoked, "TCB status is Revoked") {
+            _ = try await Self.verify(debug, policy)
+        }
+    }
+
+    /// What `confide attest verify` runs: the evaluation reports the status whatever it is, the check refuses it
+    /// under the default policy, naming it in Intel's spelling.
+    @Test func theEvaluationReportsAStatusTheDefaultPolicyRefuses() async throws {
+        var test = try TestCollateral()
+        try test.changeTCBLevel(0) {
+            $0["tcbStatus"] = "OutOfDate"
+            $0["advisoryIDs"] = ["INTEL-SA-00960"]
+        }
+        let policy = test.policy(try test.json())
+        let verification = try await TDXQuoteVerifier.evaluate(test.quote, endorsements: Endorsements(), policy: policy)
+        #expect(verification.tcb?.status == .outOfDate)
+        #expect(verification.tcb?.status.description == "OutOfDate")
+        #expect(verification.tcb?.advisoryIDs == ["INTEL-SA-00960"])
+        let error = #expect(throws: AttestationError.self) {
+            try TDXQuoteVerifier.check(verification, of: test.quote, against: policy)
+        }
+        #expect(error?.code == .tcbStatusNotAccepted)
+        #expect(
+            error?.message == "the platform's TCB status is OutOfDate (advisories INTEL-SA-00960); the policy accepts "
+                + "UpToDate")
+    }
+
+    /// SEAMATTRIBUTES must match the module identity's under its mask, and set no bit outside it.
+    @Test func seamAttributesOutsideTheModulesMaskAreRefused() async throws {
+        var test = try TestCollateral()
+        let bytes = try test.requoted { $0[160] = 0x01 }
+        await Self.expectRefusal(.collateralMismatch, "do not match the TCB Info's 0000000000000000 under its mask") {
+            _ = try await Self.verify(bytes, test.policy(try test.json()))
+        }
+        var identities = try #require(test.tcbInfo["tdxModuleIdentities"] as? [[String: Any]])
+        for index in identities.indices {
+            identities[index]["attributesMask"] = "FEFFFFFFFFFFFFFF"
+        }
+        test.tcbInfo["tdxModuleIdentities"] = identities
+        await Self.expectRefusal(.collateralMismatch, "set bits outside the TCB Info's mask fefffffffffffff") {
+            _ = try await Self.verify(bytes, test.policy(try test.json()))
+        }
+    }
+
+    @Test func aQuotingEnclaveInDebugModeIsRefused() async throws {
+        let test = try TestCollateral()
+        let bytes = try test.requoted(qeReport: { $0[48] |= 0x02 })
+        await Self.expectRefusal(.qeIdentityMismatch, "the quoting enclave runs in debug mode") {
+            _ = try await Self.verify(bytes, test.policy(try test.json()))
+        }
+    }
+
+    @Test func qeAuthenticationDataOfAnotherLengthIsRefused() async throws {
+        let test = try TestCollateral()
+        let bytes = try test.requoted(authenticationData: [UInt8](repeating: 7, count: 33))
+        await Self.expectRefusal(.malformed, "the QE authentication data is 33 bytes, not 32") {
+            _ = try await Self.verify(bytes, test.policy(try test.json()))
+        }
+        let fine = try test.requoted(authenticationData: [UInt8](repeating: 7, count: 32))
+        _ = try await Self.verify(fine, test.policy(try test.json()))
+    }
+
+    @Test func aRootRevokedByItsOwnCRLIsRefused() async throws {
+        var test = try TestCollateral()
+        test.revokedByRoot = [test.root.serialNumber]
+        await Self.expectRefusal(.revoked, "the root CA") { _ = try await test.verify(test.policy(try test.json())) }
+    }
+
+    /// Revocation lists issued after the verification time are accepted, as webpki (in dcap-qvl) accepts them: only
+    /// their nextUpdate counts.
+    @Test func revocationListsIssuedAfterTheVerificationTimeAreAccepted() async throws {
+        var test = try TestCollateral()
+        test.tcbInfo["issueDate"] = "2025-06-01T00:00:00Z"
+        test.qeIdentity["issueDate"] = "2025-06-01T00:00:00Z"
+        var policy = test.policy(try test.json())
+        policy.validationTime = TestCollateral.time.addingTimeInterval(-2 * 86_400)  // before both lists' thisUpdate
+        #expect(try await test.verify(policy).tdx?.tcb?.status == .upToDate)
+    }
+
+    /// dcap-qvl verifies the PCK chain the collateral carries (`pck_certificate_chain`) instead of the quote's: a
+    /// quote embedding Intel's genuine chain, whose QE report this PKI's PCK key signed, verifies with this PKI's
+    /// chain in the collateral, and is refused without it.
+    @Test func thePCKChainOfTheCollateralReplacesTheQuotes() async throws {
+        let test = try TestCollateral()
+        let shared = try TDXQuote(bytes: try Fixtures.bytes(TestCollateral.quoteFile))
+        let bytes = try TestCollateral.resign(
+            shared, qeReportKey: test.pckKey, chain: shared.signatureData.pckCertificateChain)
+        var collateral = try #require(
+            JSONSerialization.jsonObject(with: Data(try test.json())) as? [String: String])
+        await Self.expectRefusal(.untrustedCertificateChain, "PCK chain") {
+            _ = try await Self.verify(bytes, test.policy(Array(try JSONSerialization.data(withJSONObject: collateral))))
+        }
+        collateral["pck_certificate_chain"] = try test.pckChainPEM()
+        let policy = test.policy(Array(try JSONSerialization.data(withJSONObject: collateral)))
+        #expect(try await Self.verify(bytes, policy).tdx?.pckChain.first?.contains("Test SGX PCK Certificate") == true)
+    }
+
+    /// dcap-qvl verifies the PCK CRL with the CA of the PCK chain and never reads `pck_crl_issuer_chain`: a member
+    /// that holds no certificate changes nothing, a PCK CRL another key signed is still refused.
+    @Test func thePCKCRLIsVerifiedWithThePCKChainsCA() async throws {
+        let test = try TestCollateral()
+        var collateral = try #require(
+            JSONSerialization.jsonObject(with: Data(try test.json())) as? [String: String])
+        collateral["pck_crl_issuer_chain"] = "not a certificate"
+        let policy = test.policy(Array(try JSONSerialization.data(withJSONObject: collateral)))
+        #expect(try await test.verify(policy).tdx?.tcb?.status == .upToDate)
+        collateral.removeValue(forKey: "pck_crl_issuer_chain")
+        await Self.expectRefusal(.malformed, "pck_crl_issuer_chain") {
+            _ = try await test.verify(test.policy(Array(try JSONSerialization.data(withJSONObject: collateral))))
+        }
+    }
+
+    /// As webpki (in dcap-qvl) builds chains: a certificate after the leaf that does not parse (here the copy of the
+    /// root the quote carries) is left out, while a leaf that does not parse is refused.
+    @Test func aCertificateAfterTheLeafThatDoesNotParseIsLeftOut() async throws {
+        let test = try TestCollateral()
+        let broken = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+        let pem = try TestCollateral.pem([test.pck, test.platformCA])
+        let policy = test.policy(try test.json())
+        let bytes = try TestCollateral.resign(
+            test.quote, qeReportKey: test.pckKey, chain: Array((pem + "\n" + broken).utf8))
+        #expect(try await Self.verify(bytes, policy).tdx?.pckChain.count == 3)
+        let brokenLeaf = try TestCollateral.resign(
+            test.quote, qeReportKey: test.pckKey, chain: Array((broken + pem).utf8))
+        await Self.expectRefusal(.invalidCertificate, "the first certificate of PCK certificate chain does not parse") {
+            _ = try await Self.verify(brokenLeaf, policy)
+        }
+    }
+
+    /// The quote's module version (TEE_TCB_SVN[1] = 1) has its own identity, TDX_01; the TCB Info must still have
+    /// `tdxModule`, as dcap-qvl requires.
+    @Test func tcbInfoWithoutTDXModuleIsRefused() async throws {
+        var test = try TestCollateral()
+        test.tcbInfo.removeValue(forKey: "tdxModule")
+        await Self.expectRefusal(.malformed, "the TDX TCB Info has no tdxModule") {
+            _ = try await test.verify(test.policy(try test.json()))
+        }
+    }
+
+    /// A quote whose signature breaks, verified after its TCB Info expired: refused for the TCB Info, which dcap-qvl
+    /// checks first.
+    @Test func theCollateralIsCheckedBeforeTheQuote() async throws {
+        let test = try TestCollateral()
+        var bytes = test.quoteBytes
+        bytes[48 + 520] ^= 0x01
+        var policy = test.policy(try test.json())
+        await Self.expectRefusal(.invalidSignature, "quote signature does not verify") {
+            _ = try await Self.verify(bytes, policy)
+        }
+        policy.validationTime = Date(timeIntervalSince1970: 1_752_969_600)  // 2025-07-20, after the TCB Info
+        await Self.expectRefusal(.expired, "the TCB Info expired at its nextUpdate") {
+            _ = try await Self.verify(bytes, policy)
         }
     }
 

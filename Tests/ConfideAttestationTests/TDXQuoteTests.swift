@@ -120,15 +120,16 @@ struct TDXChainAndReportTests {
         #expect(report.isvProdID == 2)
     }
 
-    /// Another signer, the SGX QE's product ID, another MISCSELECT, a debug enclave: each refused, by name; an
-    /// ATTRIBUTES bit outside the mask is ignored.
+    /// Another signer, the SGX QE's product ID, another MISCSELECT, a debug enclave, other ATTRIBUTES: each refused,
+    /// by name; an ATTRIBUTES bit outside the mask is ignored.
     @Test func aQEReportOfAnotherEnclaveIsRefused() throws {
         let file = "tdx-quote-v4-spr.bin"
         let cases: [(offset: Int, bytes: [UInt8], reason: String)] = [
             (128, [UInt8](repeating: 0xAB, count: 32), "MRSIGNER"),
             (256, [1, 0], "ISVPRODID is 1"),
             (16, [1, 0, 0, 0], "MISCSELECT"),
-            (48, [0x13], "ATTRIBUTES"),
+            (48, [0x13], "runs in debug mode"),
+            (48, [0x31], "ATTRIBUTES"),
         ]
         for change in cases {
             let report = try Self.qeReport(of: file, changing: change.offset, to: change.bytes)
@@ -153,6 +154,23 @@ struct TDXChainAndReportTests {
         bytes.replaceSubrange((start + report.count)..<(start + report.count + 64), with: signature)
         let quote = try TDXQuote(bytes: bytes)
         expectError(.qeIdentityMismatch) { try TDXQuoteVerifier.verifyQEReport(quote, pckKey: pck.publicKey) }
+    }
+
+    /// The TDX 1.5 sample binds no service TD and has SEPT_VE_DISABLE set; with a service TD bound (MRSERVICETD at
+    /// offset 654) it is refused, as dcap-qvl refuses it by default.
+    @Test func aBoundServiceTDIsRefused() throws {
+        var bytes = try Fixtures.bytes("tdx-quote-v5-sample.bin")
+        let quote = try TDXQuote(bytes: bytes)
+        #expect(quote.body.mrServiceTD == [UInt8](repeating: 0, count: 48))
+        try TDXQuoteVerifier.checkTDAttributes(quote.body, acceptDebug: false)
+        bytes[654 + 47] = 0x01
+        let bound = try TDXQuote(bytes: bytes)
+        let error = #expect(throws: AttestationError.self) {
+            try TDXQuoteVerifier.checkTDAttributes(bound.body, acceptDebug: true)
+        }
+        #expect(error?.code == .guestPolicyNotAllowed)
+        #expect(error?.message.hasPrefix("MRSERVICETD is 0000") == true, "\(error?.message ?? "")")
+        #expect(error?.message.hasSuffix("01, not zero: a service TD is bound") == true)
     }
 
     @Test func rawTDReportParses() throws {

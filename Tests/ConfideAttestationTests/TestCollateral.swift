@@ -107,6 +107,44 @@ struct TestCollateral {
         return quote.signedBytes + le32(signatureData.count) + signatureData
     }
 
+    /// The quote of this PKI with its header and body changed by `change`, its QE report changed by `changeReport`
+    /// and signed by ``pckKey``, and `authenticationData` (or the shared quote's) as QE authentication data: the QE
+    /// report data binds a fresh attestation key, which signs the changed header and body.
+    func requoted(
+        _ change: (inout [UInt8]) -> Void = { _ in }, qeReport changeReport: (inout [UInt8]) -> Void = { _ in },
+        authenticationData: [UInt8]? = nil
+    ) throws -> [UInt8] {
+        func le16(_ value: Int) -> [UInt8] { [UInt8(value & 0xFF), UInt8(value >> 8 & 0xFF)] }
+        func le32(_ value: Int) -> [UInt8] { le16(value & 0xFFFF) + le16(value >> 16) }
+        let attestationKey = P256.Signing.PrivateKey()
+        let publicKey = Array(attestationKey.publicKey.rawRepresentation)
+        let data = self.quote.signatureData
+        let authentication = authenticationData ?? data.qeAuthenticationData
+        var signed = self.quote.signedBytes
+        change(&signed)
+        var report = data.qeReport.raw
+        report.replaceSubrange(320..<352, with: Array(SHA256.hash(data: publicKey + authentication)))
+        changeReport(&report)
+        let chain = Array(try self.pckChainPEM().utf8)
+        let certification =
+            report + Array(try self.pckKey.signature(for: report).rawRepresentation) + le16(authentication.count)
+            + authentication + le16(5) + le32(chain.count) + chain
+        let signatureData =
+            Array(try attestationKey.signature(for: signed).rawRepresentation) + publicKey + le16(6)
+            + le32(certification.count) + certification
+        return signed + le32(signatureData.count) + signatureData
+    }
+
+    /// This PKI's PCK chain (PCK certificate, Platform CA, root) as PEM text.
+    func pckChainPEM() throws -> String {
+        try Self.pem([self.pck, self.platformCA, self.root])
+    }
+
+    /// `certificates` as PEM text, one after the other.
+    static func pem(_ certificates: [Certificate]) throws -> String {
+        try certificates.map { try $0.serializeAsPEM().pemString }.joined(separator: "\n")
+    }
+
     /// The level of `tcbLevels` at `index` of the TCB Info, changed by `change`.
     mutating func changeTCBLevel(_ index: Int, _ change: (inout [String: Any]) -> Void) throws {
         var levels = try #require(self.tcbInfo["tcbLevels"] as? [[String: Any]])

@@ -88,7 +88,7 @@ struct VerifierPolicyTests {
 
     @Test(.enabled(if: Fixtures.available, Fixtures.skipMessage))
     func realTDXQuotePassesAPolicyNamingItsValues() async throws {
-        let bytes = try Fixtures.bytes("tdx-quote-v4-spr.bin")
+        let bytes = try Fixtures.bytes("tdx-quote-v4-b.bin")
         let quote = try TDXQuote(bytes: bytes)
         var policy = AttestationPolicy(expectedReportData: quote.body.reportData)
         policy.allowedTDX = [TDXReferenceValues(mrTD: quote.body.mrTD, rtmr0: quote.body.rtmrs[0])]
@@ -99,6 +99,13 @@ struct VerifierPolicyTests {
         let verified = try await AttestationVerifier.verify(evidence: bytes, type: .tdxQuote, policy: policy)
         #expect(verified.measurement == quote.body.mrTD)
         #expect(!verified.isSimulated)
+
+        var spr = AttestationPolicy(expectedReportData: [])
+        spr.allowMissingTDXCollateral = true
+        await expectError(.guestPolicyNotAllowed) {  // its TD attributes lack SEPT_VE_DISABLE
+            _ = try await AttestationVerifier.verify(
+                evidence: try Fixtures.bytes("tdx-quote-v4-spr.bin"), type: .tdxQuote, policy: spr)
+        }
 
         policy.allowedTDX = [TDXReferenceValues(mrTD: quote.body.mrTD, rtmr3: [UInt8](repeating: 9, count: 48))]
         await expectError(.measurementNotAllowed) {

@@ -3,6 +3,7 @@ import ConfideClient
 import ConfideMeasurement
 import ConfideServer
 import Foundation
+import Glibc
 import NIOCore
 import NIOHTTP1
 import Testing
@@ -298,9 +299,10 @@ struct CoCoAttestationTests {
     }
 
     @Test func noAgentListeningFailsAtOnce() async throws {
-        let closed = try await CoCoAgentStandIn.start(.featureOff)
-        let port = closed.port
-        await closed.stop()
+        // A port bound but not listening refuses connections, and nothing else can take it meanwhile.
+        let socket = try BoundSocket()
+        defer { socket.close() }
+        let port = socket.port
         let started = ContinuousClock.now
         let error = await Self.attestationError {
             _ = try await CoCoAttestationAgent(port: port).evidence(runtimeData: Self.reportData)
@@ -382,5 +384,32 @@ struct CoCoAttestationTests {
                 configuration.attestationAgent = agent.client
             }
         }
+    }
+}
+
+/// A loopback TCP socket bound to a free port and never listening: connections to the port are refused, and no
+/// other server can bind it while the socket is open.
+struct BoundSocket {
+    let descriptor: Int32
+    let port: Int
+
+    init() throws {
+        let descriptor = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.descriptor = descriptor
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
+                Glibc.bind(descriptor, generic, length) == 0 && getsockname(descriptor, generic, &length) == 0
+            }
+        }
+        guard descriptor >= 0, bound else { throw ClientTestError("cannot bind a loopback socket") }
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    func close() {
+        _ = Glibc.close(descriptor)
     }
 }

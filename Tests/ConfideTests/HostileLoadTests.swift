@@ -20,18 +20,29 @@ struct ServeProcess {
         let handlers = try makeServerHandlersDirectory(in: root, plugins: ["Echo"])
         let store = try makeModelStore(
             in: root, models: Dictionary(uniqueKeysWithValues: models.map { ($0, #"{"handler": "echo"}"#) }))
-        let ports = try await freePorts(3)
         let process = Process()
         // Below the test process's priority, so that the suites running alongside are not starved by it.
         process.executableURL = URL(fileURLWithPath: "/usr/bin/nice")
+        // Port 0 everywhere, read back from the log: ports picked free beforehand can be taken by a test server of
+        // this process before the child binds them, and the attack would then hit that server.
         process.arguments = [
-            "-n", "5", ConfideCommand.path, "serve", "--handlers", handlers, "--models", store, "--port", String(ports[0]), "--management-port",
-            String(ports[1]), "--metrics-port", String(ports[2]), "--attestation", "simulated", "--no-pin",
+            "-n", "5", ConfideCommand.path, "serve", "--handlers", handlers, "--models", store, "--port", "0",
+            "--management-port", "0", "--metrics-port", "0", "--attestation", "simulated", "--no-pin",
         ] + arguments
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        let log = Pipe()
+        process.standardError = log
         try process.run()
+        let ports = await listeningPorts(in: log.fileHandleForReading, management: true)
+        // Keep draining the log so that the server never blocks on a full pipe.
+        Thread.detachNewThread { while !log.fileHandleForReading.availableData.isEmpty {} }
+        guard let port = ports.inference, let managementPort = ports.management, let metricsPort = ports.metrics
+        else {
+            process.terminate()
+            root.remove()
+            throw ClientTestError("confide serve never said where it listens")
+        }
         let server = ServeProcess(
-            process: process, root: root, port: ports[0], managementPort: ports[1], metricsPort: ports[2])
+            process: process, root: root, port: port, managementPort: managementPort, metricsPort: metricsPort)
         for _ in 0..<300 {
             if (try? await send(server.port, .GET, "/v2/health/ready").status) == .ok { return server }
             try await Task.sleep(for: .milliseconds(100))
@@ -61,17 +72,6 @@ struct ClientTestError: Error, CustomStringConvertible {
     init(_ description: String) {
         self.description = description
     }
-}
-
-/// Loopback ports that were free a moment ago.
-func freePorts(_ count: Int) async throws -> [Int] {
-    var channels: [any Channel] = []
-    for _ in 0..<count {
-        channels.append(try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get())
-    }
-    let ports = channels.compactMap { $0.localAddress?.port }
-    for channel in channels { try await channel.close() }
-    return ports
 }
 
 @Suite("Hostile clients cannot stop the server", .serialized)

@@ -87,18 +87,22 @@ struct LifecycleTests {
 }
 
 /// Reads a server's log until it says where the inference API and the metrics listen.
-func listeningPorts(in log: FileHandle) async -> (inference: Int?, metrics: Int?) {
+func listeningPorts(
+    in log: FileHandle, management: Bool = false
+) async -> (inference: Int?, management: Int?, metrics: Int?) {
     await onOwnThread {
         var text = ""
         func port(after marker: String) -> Int? {
             let line = text.split(separator: "\n").first { $0.contains(marker) }
             return line?.split(separator: ":").last.flatMap { Int($0.prefix { $0.isNumber }) }
         }
-        while port(after: "inference API listening") == nil || port(after: "metrics listening") == nil {
+        let markers = ["inference API listening", "metrics listening"] + (management ? ["management API listening"] : [])
+        while markers.contains(where: { port(after: $0) == nil }) {
             let data = log.availableData
             if data.isEmpty { break }
             text += String(decoding: data, as: UTF8.self)
         }
-        return (port(after: "inference API listening"), port(after: "metrics listening"))
+        return (port(after: "inference API listening"), port(after: "management API listening"),
+            port(after: "metrics listening"))
     }
 }

@@ -93,7 +93,8 @@ extension AttestationError {
         public static let measurementNotAllowed = ErrorCode(.measurementNotAllowed)
         /// The evidence comes from a guest a debugger can read, and the policy does not accept that.
         public static let debugNotAllowed = ErrorCode(.debugNotAllowed)
-        /// The SEV-SNP guest's privilege level or policy (VMPL, migration agent, SMT) is not one the policy accepts.
+        /// The guest's privilege level, policy or attributes (SEV-SNP VMPL, migration agent, SMT; TDX attributes and
+        /// service TD) are not ones the policy accepts.
         public static let guestPolicyNotAllowed = ErrorCode(.guestPolicyNotAllowed)
         /// The quoting enclave that signed a TDX quote is not the one Intel publishes (MRSIGNER, ISVPRODID,
         /// MISCSELECT or ATTRIBUTES differ).

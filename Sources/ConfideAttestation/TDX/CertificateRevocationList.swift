@@ -167,8 +167,9 @@ public struct CertificateRevocationList: Sendable {
         return date
     }
 
-    /// Checks that `issuer` signed the list and issued it under its subject name, and that `time` lies in the
-    /// list's validity window.
+    /// Checks that `issuer` signed the list and issued it under its subject name, and that `time` is before its
+    /// `nextUpdate`. As in dcap-qvl (webpki), `thisUpdate` is not compared: a list issued after `time` is fresher,
+    /// not less valid.
     ///
     /// - Throws: ``AttestationError`` naming the list: ``AttestationError/ErrorCode/untrustedCertificateChain`` when
     ///   another CA issued it, ``AttestationError/ErrorCode/invalidSignature`` or
@@ -185,12 +186,7 @@ public struct CertificateRevocationList: Sendable {
             throw AttestationError(
                 .invalidSignature, "\(what)'s signature does not verify with \(issuer.subject)'s key")
         }
-        guard time >= self.thisUpdate else {
-            throw AttestationError(
-                .expired, "\(what) is not valid before \(UTCClock.format(self.thisUpdate)) (verifying at "
-                    + "\(UTCClock.format(time)))")
-        }
-        guard time <= self.nextUpdate else {
+        guard time < self.nextUpdate else {
             throw AttestationError(
                 .expired, "\(what) expired at its nextUpdate \(UTCClock.format(self.nextUpdate)) (verifying at "
                     + "\(UTCClock.format(time)))")

@@ -40,12 +40,17 @@ public struct QEIdentity: Sendable, Hashable {
         attributes: [0x11] + [UInt8](repeating: 0, count: 15),
         attributesMask: [0xFB] + [UInt8](repeating: 0xFF, count: 7) + [UInt8](repeating: 0, count: 8))
 
-    /// Refuses a QE report whose identity differs, naming the first field that does.
+    /// Refuses a QE report whose identity differs, or whose enclave runs in debug mode, naming the first field that
+    /// does (in dcap-qvl's order: MRSIGNER, DEBUG, ISVPRODID, MISCSELECT, ATTRIBUTES).
     public func check(_ report: SGXReportBody) throws(AttestationError) {
         guard report.mrSigner == mrSigner else {
             throw AttestationError(
                 .qeIdentityMismatch,
                 "the quoting enclave's MRSIGNER \(Hex.encode(report.mrSigner)) is not Intel's \(Hex.encode(mrSigner))")
+        }
+        guard (report.attributes.first ?? 0) & 0x02 == 0 else {
+            throw AttestationError(
+                .qeIdentityMismatch, "the quoting enclave runs in debug mode (its ATTRIBUTES have the DEBUG bit set)")
         }
         guard report.isvProdID == isvProdID else {
             throw AttestationError(

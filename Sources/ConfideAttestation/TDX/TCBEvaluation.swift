@@ -41,35 +41,27 @@ public struct TDXTCBEvaluation: Sendable, Hashable {
                     + Hex.encode(pck.pceID))
         }
         let teeTCBSVN = quote.body.teeTCBSVN
-        let module = try Self.moduleLevel(body: quote.body, tcbInfo: tcbInfo)
-        // When the module's own TCB levels rate it (a module version in TEE_TCB_SVN[1]), they stand for the first two
-        // TDX components.
-        let firstTDXComponent = module == nil ? 0 : 2
-        // The levels the SGX components and PCESVN reach; as in Intel's QVL, a platform whose first such level is
-        // revoked is revoked whatever its TDX components, otherwise the first that TEE_TCB_SVN reaches too counts.
-        let sgxLevels = tcbInfo.tcbLevels.filter { level in
-            zip(pck.sgxComponents, level.sgxComponents).allSatisfy { $0 >= $1 } && pck.pceSVN >= level.pceSVN
-        }
-        let platform = "the platform (SGX components \(pck.sgxComponents.map(String.init).joined(separator: ",")), "
-            + "PCESVN \(pck.pceSVN), TEE_TCB_SVN \(Hex.encode(teeTCBSVN)))"
-        guard let first = sgxLevels.first else {
-            throw AttestationError(
-                .noMatchingTCBLevel,
-                "no TCB level of FMSPC \(Hex.encode(pck.fmspc)) matches the SGX components and PCESVN of \(platform)")
-        }
-        let matching = first.status == .revoked ? first : sgxLevels.first { level in
-            zip(teeTCBSVN, level.tdxComponents).dropFirst(firstTDXComponent).allSatisfy { $0 >= $1 }
+        // As dcap-qvl and Intel's QVL match them: the first level, highest first, that the SGX components, the PCESVN
+        // and all 16 bytes of TEE_TCB_SVN reach.
+        let matching = tcbInfo.tcbLevels.first { level in
+            pck.pceSVN >= level.pceSVN && zip(pck.sgxComponents, level.sgxComponents).allSatisfy { $0 >= $1 }
+                && zip(teeTCBSVN, level.tdxComponents).allSatisfy { $0 >= $1 }
         }
         guard let level = matching else {
             throw AttestationError(
                 .noMatchingTCBLevel,
-                "no TCB level of FMSPC \(Hex.encode(pck.fmspc)) matches the TDX components of \(platform)")
+                "no TCB level of FMSPC \(Hex.encode(pck.fmspc)) matches the platform (SGX components "
+                    + "\(pck.sgxComponents.map(String.init).joined(separator: ",")), PCESVN \(pck.pceSVN), "
+                    + "TEE_TCB_SVN \(Hex.encode(teeTCBSVN)))")
         }
+        let module = try Self.moduleLevel(body: quote.body, tcbInfo: tcbInfo)
         var status = level.status
         var advisories = level.advisoryIDs
         for part in [module, qe].compactMap({ $0 }) {
             status = status.converged(with: part.status)
-            advisories += part.advisoryIDs.filter { !advisories.contains($0) }
+            for id in part.advisoryIDs where !advisories.contains(id) {
+                advisories.append(id)
+            }
         }
         return TDXTCBEvaluation(
             status: status, advisoryIDs: advisories, tcbEvaluationDataNumber: tcbInfo.tcbEvaluationDataNumber,
@@ -84,7 +76,10 @@ public struct TDXTCBEvaluation: Sendable, Hashable {
     {
         let svn = body.teeTCBSVN.first ?? 0
         let version = body.teeTCBSVN.dropFirst().first ?? 0
-        var identity = tcbInfo.tdxModule
+        // dcap-qvl refuses TCB Info without tdxModule even when a versioned identity stands in for it.
+        guard var identity = tcbInfo.tdxModule else {
+            throw AttestationError(.malformed, "the TDX TCB Info has no tdxModule")
+        }
         var versioned: TDXModuleIdentity?
         if version > 0, !tcbInfo.tdxModuleIdentities.isEmpty {
             let id = "TDX_" + Hex.encode([version]).uppercased()
@@ -94,9 +89,6 @@ public struct TDXTCBEvaluation: Sendable, Hashable {
             }
             identity = found
             versioned = found
-        }
-        guard let identity else {
-            throw AttestationError(.malformed, "the TDX TCB Info has no tdxModule")
         }
         guard body.mrSignerSeam == identity.mrSigner else {
             throw AttestationError(
@@ -109,7 +101,14 @@ public struct TDXTCBEvaluation: Sendable, Hashable {
         else {
             throw AttestationError(
                 .collateralMismatch,
-                "the TDX module's SEAMATTRIBUTES \(Hex.encode(body.seamAttributes)) do not match the TCB Info's")
+                "the TDX module's SEAMATTRIBUTES \(Hex.encode(body.seamAttributes)) do not match the TCB Info's "
+                    + "\(Hex.encode(identity.attributes)) under its mask \(Hex.encode(identity.attributesMask))")
+        }
+        guard zip(body.seamAttributes, identity.attributesMask).allSatisfy({ $0 & ~$1 == 0 }) else {
+            throw AttestationError(
+                .collateralMismatch,
+                "the TDX module's SEAMATTRIBUTES \(Hex.encode(body.seamAttributes)) set bits outside the TCB Info's "
+                    + "mask \(Hex.encode(identity.attributesMask))")
         }
         guard let versioned else {
             return nil

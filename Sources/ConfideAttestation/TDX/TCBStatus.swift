@@ -19,23 +19,15 @@ public enum TCBStatus: String, Sendable, Hashable, CaseIterable, CustomStringCon
         self.rawValue
     }
 
-    /// This platform status converged with the status of one of its parts (the TDX module or the quoting enclave),
-    /// as Intel's QVL converges them: a `Revoked` part makes the platform `Revoked`, an `OutOfDate` part makes it
-    /// `OutOfDate` (`OutOfDateConfigurationNeeded` when it needs configuration), and other statuses of a part leave
-    /// the platform's as it is.
+    /// This status converged with the status of a part (the TDX module or the quoting enclave): the more severe of
+    /// the two, in the order in which the cases are declared (``upToDate`` least, ``revoked`` most), as dcap-qvl
+    /// merges them. `ConfigurationNeeded` and `OutOfDate` thus converge to `OutOfDate`.
     public func converged(with part: TCBStatus) -> TCBStatus {
-        switch (self, part) {
-        case (.revoked, _), (_, .revoked):
-            .revoked
-        case (.upToDate, .outOfDate), (.swHardeningNeeded, .outOfDate), (.upToDate, .outOfDateConfigurationNeeded),
-            (.swHardeningNeeded, .outOfDateConfigurationNeeded):
-            .outOfDate
-        case (.configurationNeeded, .outOfDate), (.configurationNeeded, .outOfDateConfigurationNeeded),
-            (.configurationAndSWHardeningNeeded, .outOfDate),
-            (.configurationAndSWHardeningNeeded, .outOfDateConfigurationNeeded):
-            .outOfDateConfigurationNeeded
-        default:
-            self
-        }
+        part.severity > self.severity ? part : self
+    }
+
+    /// The rank of this status in the order of ``converged(with:)``.
+    private var severity: Int {
+        Self.allCases.firstIndex(of: self) ?? 0
     }
 }

@@ -3,11 +3,14 @@ import SwiftASN1
 public import X509
 
 /// Intel PCS collateral for a TDX quote, parsed but not yet trusted: TCB Info, QE Identity, their signatures and
-/// issuer chains, the PCK CRL with its issuer chain, and the Intel SGX Root CA's CRL.
+/// issuer chains, the PCK CRL, and the Intel SGX Root CA's CRL.
 ///
 /// The input is the JSON object dcap-qvl and dstack use: `tcb_info` and `qe_identity` hold, as strings, the exact
 /// JSON text Intel signed; `tcb_info_signature` and `qe_identity_signature` are hexadecimal `r || s`; the
-/// `*_issuer_chain` members are PEM; `pck_crl` and `root_ca_crl` are hexadecimal DER (PEM is accepted too).
+/// `*_issuer_chain` members are PEM; `pck_crl` and `root_ca_crl` are hexadecimal DER (PEM is accepted too); the
+/// optional `pck_certificate_chain` (PEM), which dcap-qvl's collateral client adds, is the PCK chain to use instead
+/// of the quote's. `pck_crl_issuer_chain` must be present but is not read: as dcap-qvl does, the PCK CRL is verified
+/// with the CA of the PCK chain.
 /// ``TDXCollateralVerifier`` checks it.
 public struct TDXCollateral: Sendable {
     /// The TCB Info: the TCB levels of the platform's FMSPC.
@@ -28,10 +31,11 @@ public struct TDXCollateral: Sendable {
     public let qeIdentityIssuerChain: [Certificate]
     /// The revocation list of the CA that issued PCK certificates (the Platform or Processor CA).
     public let pckCRL: CertificateRevocationList
-    /// The PCK CRL's issuer and the certificates above it.
-    public let pckCRLIssuerChain: [Certificate]
     /// The Intel SGX Root CA's revocation list of the intermediate CAs and the TCB signing certificate.
     public let rootCACRL: CertificateRevocationList
+    /// The PEM text of the PCK certificate chain the collateral carries (`pck_certificate_chain`); when present,
+    /// it is verified instead of the chain in the quote, as dcap-qvl does.
+    public let pckCertificateChain: [UInt8]?
 
     /// The largest collateral accepted, in bytes; Intel's is about 20 KB.
     public static let maximumSize = 1024 * 1024
@@ -46,6 +50,7 @@ public struct TDXCollateral: Sendable {
         let pckCRL: String
         let pckCRLIssuerChain: String
         let rootCACRL: String
+        let pckCertificateChain: String?
 
         enum CodingKeys: String, CodingKey {
             case tcbInfo = "tcb_info"
@@ -57,6 +62,7 @@ public struct TDXCollateral: Sendable {
             case pckCRL = "pck_crl"
             case pckCRLIssuerChain = "pck_crl_issuer_chain"
             case rootCACRL = "root_ca_crl"
+            case pckCertificateChain = "pck_certificate_chain"
         }
     }
 
@@ -77,8 +83,8 @@ public struct TDXCollateral: Sendable {
         self.qeIdentitySignature = try Self.signature(wire.qeIdentitySignature, "qe_identity_signature")
         self.qeIdentityIssuerChain = try Self.chain(wire.qeIdentityIssuerChain, "qe_identity_issuer_chain")
         self.pckCRL = try Self.crl(wire.pckCRL, "pck_crl")
-        self.pckCRLIssuerChain = try Self.chain(wire.pckCRLIssuerChain, "pck_crl_issuer_chain")
         self.rootCACRL = try Self.crl(wire.rootCACRL, "root_ca_crl")
+        self.pckCertificateChain = wire.pckCertificateChain.map { Array($0.utf8) }
     }
 
     private static func signature(_ text: String, _ member: String) throws(AttestationError) -> [UInt8] {
@@ -89,17 +95,8 @@ public struct TDXCollateral: Sendable {
     }
 
     private static func chain(_ text: String, _ member: String) throws(AttestationError) -> [Certificate] {
-        let certificates: [Certificate]
-        do {
-            certificates = try PEMDocument.parseMultiple(pemString: text).map { try Certificate(pemDocument: $0) }
-        } catch {
-            throw AttestationError(.invalidCertificate, "TDX collateral: \(member) does not parse as PEM: \(error)")
-        }
-        guard (1...8).contains(certificates.count) else {
-            throw AttestationError(
-                .invalidCertificate, "TDX collateral: \(member) holds \(certificates.count) certificates, not 1 to 8")
-        }
-        return certificates
+        let (leaf, others) = try CertificatePath.parse(text, what: "TDX collateral: \(member)")
+        return [leaf] + others
     }
 
     private static func crl(_ text: String, _ member: String) throws(AttestationError) -> CertificateRevocationList {

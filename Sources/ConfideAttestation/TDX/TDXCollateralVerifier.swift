@@ -16,44 +16,61 @@ public struct TDXVerification: Sendable {
 
 /// Verifies Intel's collateral for a TDX quote: the signatures and issuer chains of the TCB Info and QE Identity,
 /// the root CA and PCK revocation lists, every validity window at the verification time, and that neither the PCK
-/// certificate nor a CA or signing certificate above it is revoked.
+/// certificate nor a CA or signing certificate above it, nor the root itself, is revoked.
+///
+/// The checks run in two steps, in dcap-qvl's order around the PCK chain: ``verifySigned(_:at:root:)`` before it,
+/// ``verifyRevocation(_:signed:pckPath:at:root:)`` after it.
 enum TDXCollateralVerifier {
-    /// Verifies `collateral` for a quote whose validated PCK chain is `pckPath` (leaf first, root last).
-    ///
-    /// - Returns: One line for each item checked.
-    static func verify(_ collateral: TDXCollateral, pckPath: [Certificate], at time: Date, root: Certificate)
-        async throws(AttestationError) -> [String]
+    /// The signers of the TCB Info and the QE Identity, once verified.
+    struct Signers {
+        let tcbInfo: Certificate
+        let qeIdentity: Certificate
+    }
+
+    /// Checks the TCB Info's validity window, the root CA CRL (and that it does not revoke the root), the TCB Info's
+    /// issuer chain and signature, then the QE Identity's validity window, issuer chain and signature.
+    static func verifySigned(_ collateral: TDXCollateral, at time: Date, root: Certificate)
+        async throws(AttestationError) -> Signers
     {
+        try Self.checkWindow(
+            issued: collateral.tcbInfo.issueDate, next: collateral.tcbInfo.nextUpdate, at: time, what: "the TCB Info")
         try collateral.rootCACRL.verify(issuer: root, at: time, what: "the root CA CRL")
+        guard !collateral.rootCACRL.revokes(root) else {
+            throw AttestationError(.revoked, "the root CA \(root.subject) is revoked by its own CRL")
+        }
         let tcbSigner = try await Self.signer(
             collateral.tcbInfoIssuerChain, root: root, rootCRL: collateral.rootCACRL, at: time,
             what: "the TCB Info issuer chain")
         try Self.checkSignature(
             collateral.tcbInfoSignature, of: collateral.tcbInfoBytes, by: tcbSigner, what: "the TCB Info")
         try Self.checkWindow(
-            issued: collateral.tcbInfo.issueDate, next: collateral.tcbInfo.nextUpdate, at: time, what: "the TCB Info")
+            issued: collateral.qeIdentity.issueDate, next: collateral.qeIdentity.nextUpdate, at: time,
+            what: "the QE Identity")
         let qeSigner = try await Self.signer(
             collateral.qeIdentityIssuerChain, root: root, rootCRL: collateral.rootCACRL, at: time,
             what: "the QE Identity issuer chain")
         try Self.checkSignature(
             collateral.qeIdentitySignature, of: collateral.qeIdentityBytes, by: qeSigner, what: "the QE Identity")
-        try Self.checkWindow(
-            issued: collateral.qeIdentity.issueDate, next: collateral.qeIdentity.nextUpdate, at: time,
-            what: "the QE Identity")
-        let crlSigner = try await Self.signer(
-            collateral.pckCRLIssuerChain, root: root, rootCRL: collateral.rootCACRL, at: time,
-            what: "the PCK CRL issuer chain")
-        try collateral.pckCRL.verify(issuer: crlSigner, at: time, what: "the PCK CRL")
+        return Signers(tcbInfo: tcbSigner, qeIdentity: qeSigner)
+    }
 
+    /// Verifies the PCK CRL with the CA of the validated PCK chain `pckPath` (leaf first, root last), that it does not
+    /// revoke the PCK certificate, and that the root CA CRL revokes no certificate above it.
+    ///
+    /// - Returns: One line for each collateral item checked.
+    static func verifyRevocation(
+        _ collateral: TDXCollateral, signed: Signers, pckPath: [Certificate], at time: Date, root: Certificate
+    ) throws(AttestationError) -> [String] {
         guard let pck = pckPath.first, pckPath.count >= 2 else {
             throw AttestationError(.untrustedCertificateChain, "the PCK chain has no issuer above the PCK certificate")
         }
         let pckIssuer = pckPath[1]
-        guard collateral.pckCRL.issuer == pckIssuer.subject, crlSigner.publicKey == pckIssuer.publicKey else {
+        guard collateral.pckCRL.issuer == pckIssuer.subject else {
             throw AttestationError(
                 .collateralMismatch,
                 "the PCK CRL is issued by \(collateral.pckCRL.issuer), the PCK certificate by \(pckIssuer.subject)")
         }
+        try collateral.pckCRL.verify(issuer: pckIssuer, at: time, what: "the PCK CRL")
         guard !collateral.pckCRL.revokes(pck) else {
             throw AttestationError(
                 .revoked,
@@ -65,10 +82,10 @@ enum TDXCollateralVerifier {
             "\(UTCClock.format(crl.thisUpdate)) .. \(UTCClock.format(crl.nextUpdate))"
         }
         return [
-            "TCB Info (FMSPC \(Hex.encode(collateral.tcbInfo.fmspc))) signed by \(tcbSigner.subject), "
+            "TCB Info (FMSPC \(Hex.encode(collateral.tcbInfo.fmspc))) signed by \(signed.tcbInfo.subject), "
                 + "\(UTCClock.format(collateral.tcbInfo.issueDate)) .. "
                 + UTCClock.format(collateral.tcbInfo.nextUpdate),
-            "QE Identity (\(collateral.qeIdentity.id)) signed by \(qeSigner.subject), "
+            "QE Identity (\(collateral.qeIdentity.id)) signed by \(signed.qeIdentity.subject), "
                 + "\(UTCClock.format(collateral.qeIdentity.issueDate)) .. "
                 + UTCClock.format(collateral.qeIdentity.nextUpdate),
             "PCK CRL of \(collateral.pckCRL.issuer), \(crlWindow(collateral.pckCRL)): PCK certificate not revoked",

@@ -28,7 +28,7 @@ public enum TDXQuoteVerifier {
     /// - Parameters:
     ///   - quote: A parsed quote.
     ///   - collateral: Intel's collateral for the quote's platform; `nil` checks the QE identity against Intel's
-    ///     fixed values and evaluates no TCB status.
+    ///     fixed values and evaluates no TCB status. Its PCK chain, when it carries one, replaces the quote's.
     ///   - time: The verification time; `nil` means the current time.
     /// - Returns: The QE identity result, the TCB evaluation and the chains that were checked. The caller decides
     ///   whether the status is acceptable.
@@ -50,13 +50,27 @@ public enum TDXQuoteVerifier {
                 "QE vendor ID \(Hex.encode(quote.header.qeVendorID)) is not Intel's"
             )
         }
-        try Self.verifyQuoteSignature(quote)
-        let chain = try PCKCertificateChain(pem: quote.signatureData.pckCertificateChain)
-        try Self.verifyQEReportBinding(quote, pckKey: try chain.leafKey())
+        // In dcap-qvl's order, so that a quote that fails several checks is refused for the same one: the signed
+        // collateral, the PCK chain and its revocation, the QE report, the quote signature, then the TCB levels.
+        let signed: TDXCollateralVerifier.Signers?
+        if let collateral {
+            signed = try await TDXCollateralVerifier.verifySigned(collateral, at: time, root: root)
+        } else {
+            signed = nil
+        }
+        let chain = try PCKCertificateChain(
+            pem: collateral?.pckCertificateChain ?? quote.signatureData.pckCertificateChain)
         let pckPath = try await chain.validatedPath(at: time, root: root)
+        var checked: [String] = []
+        if let collateral, let signed {
+            checked = try TDXCollateralVerifier.verifyRevocation(
+                collateral, signed: signed, pckPath: pckPath, at: time, root: root)
+        }
+        try Self.verifyQEReportBinding(quote, pckKey: try chain.leafKey())
         let qeReport = quote.signatureData.qeReport
         guard let collateral else {
             try QEIdentity.intelTDQE.check(qeReport)
+            try Self.verifyQuoteSignature(quote)
             return TDXVerification(
                 pckChain: pckPath.map { "\($0.subject)" },
                 qeIdentity: QEIdentityResult(
@@ -64,13 +78,13 @@ public enum TDXQuoteVerifier {
                     tcbEvaluationDataNumber: nil),
                 tcb: nil, collateralChecks: [])
         }
-        let checked = try await TDXCollateralVerifier.verify(collateral, pckPath: pckPath, at: time, root: root)
         try collateral.qeIdentity.identity.check(qeReport)
         guard let qeLevel = SVNTCBLevel.match(qeReport.isvSVN, in: collateral.qeIdentity.tcbLevels) else {
             throw AttestationError(
                 .noMatchingTCBLevel,
                 "no TCB level of the QE Identity matches the quoting enclave's ISVSVN \(qeReport.isvSVN)")
         }
+        try Self.verifyQuoteSignature(quote)
         let pck = try PCKExtension(certificate: chain.leaf)
         let evaluation = try TDXTCBEvaluation.evaluate(
             quote: quote, pck: pck, tcbInfo: collateral.tcbInfo, qe: qeLevel)
@@ -93,9 +107,10 @@ public enum TDXQuoteVerifier {
         try Self.checkSignature(quote.signatureData.signature, of: quote.signedBytes, with: key, "quote signature")
     }
 
-    /// Checks the QE report signature with the PCK leaf key, that the QE report data binds the attestation key (its
-    /// first 32 bytes are `SHA-256(attestation key || QE authentication data)` and the remaining 32 are zero), and
-    /// that the report is from Intel's production TD quoting enclave (``QEIdentity/intelTDQE``).
+    /// Checks the QE report signature with the PCK leaf key, that the QE authentication data is 32 bytes and the QE
+    /// report data binds the attestation key (its first 32 bytes are `SHA-256(attestation key || QE authentication
+    /// data)` and the remaining 32 are zero), and that the report is from Intel's production TD quoting enclave
+    /// (``QEIdentity/intelTDQE``).
     public static func verifyQEReport(_ quote: TDXQuote, pckKey: P256.Signing.PublicKey) throws(AttestationError) {
         try Self.verifyQEReportBinding(quote, pckKey: pckKey)
         try QEIdentity.intelTDQE.check(quote.signatureData.qeReport)
@@ -105,6 +120,10 @@ public enum TDXQuoteVerifier {
     static func verifyQEReportBinding(_ quote: TDXQuote, pckKey: P256.Signing.PublicKey) throws(AttestationError) {
         let data = quote.signatureData
         try Self.checkSignature(data.qeReportSignature, of: data.qeReport.raw, with: pckKey, "QE report signature")
+        guard data.qeAuthenticationData.count == 32 else {
+            throw AttestationError(
+                .malformed, "the QE authentication data is \(data.qeAuthenticationData.count) bytes, not 32")
+        }
         let expected =
             Array(SHA256.hash(data: data.attestationKey + data.qeAuthenticationData)) + [UInt8](repeating: 0, count: 32)
         guard data.qeReport.reportData == expected else {
@@ -133,27 +152,18 @@ public struct PCKCertificateChain: Sendable {
     /// The other certificates the quote carries (the intermediate CA and usually the root).
     public let intermediates: [Certificate]
 
-    /// Parses the PEM certificates of a quote's certification data (trailing NUL bytes are ignored).
+    /// Parses the PEM certificates of a quote's certification data (trailing NUL bytes are ignored). The first
+    /// must be a certificate; as webpki (in dcap-qvl) does, a later one that does not parse is left out, and the
+    /// chain is built from the others.
     public init(pem: [UInt8]) throws(AttestationError) {
         var text = pem[...]
         while text.last == 0 {
             text = text.dropLast()
         }
-        let certificates: [Certificate]
-        do {
-            certificates = try PEMDocument.parseMultiple(pemString: String(decoding: text, as: UTF8.self))
-                .map { try Certificate(pemDocument: $0) }
-        } catch {
-            throw AttestationError(.invalidCertificate, "PCK certificate chain does not parse: \(error)")
-        }
-        guard let leaf = certificates.first, certificates.count <= 8 else {
-            throw AttestationError(
-                .invalidCertificate,
-                "PCK certificate chain holds \(certificates.count) certificates"
-            )
-        }
+        let (leaf, intermediates) = try CertificatePath.parse(
+            String(decoding: text, as: UTF8.self), what: "PCK certificate chain")
         self.leaf = leaf
-        self.intermediates = Array(certificates.dropFirst())
+        self.intermediates = intermediates
     }
 
     /// The CA that issued the PCK certificate, as Intel's PCS names it (`pckcrl?ca=`): `processor` or `platform`.
@@ -183,19 +193,34 @@ public struct PCKCertificateChain: Sendable {
     }
 }
 
-/// Certificate chain validation to one pinned root.
+/// Certificate chain parsing and validation to one pinned root.
 enum CertificatePath {
-    /// The path from `leaf` to `root` (leaf first, root last), every certificate valid at `time`.
+    /// The leaf (the first certificate of `pem`, which must parse) and the other certificates that parse (at most 8 in
+    /// all), as webpki (in dcap-qvl) takes them: a certificate that does not parse is never an issuer.
+    static func parse(_ pem: String, what: String) throws(AttestationError) -> (Certificate, [Certificate]) {
+        let documents: [PEMDocument]
+        do {
+            documents = try PEMDocument.parseMultiple(pemString: pem)
+        } catch {
+            throw AttestationError(.invalidCertificate, "\(what) does not parse as PEM: \(error)")
+        }
+        guard let first = documents.first, documents.count <= 8 else {
+            throw AttestationError(.invalidCertificate, "\(what) holds \(documents.count) certificates, not 1 to 8")
+        }
+        let leaf: Certificate
+        do {
+            leaf = try Certificate(pemDocument: first)
+        } catch {
+            throw AttestationError(.invalidCertificate, "the first certificate of \(what) does not parse: \(error)")
+        }
+        return (leaf, documents.dropFirst().compactMap { try? Certificate(pemDocument: $0) })
+    }
+
+    /// The path from `leaf` to `root` (leaf first, root last), every certificate on it valid at `time`; other
+    /// certificates of `intermediates` are not looked at.
     static func validate(
         leaf: Certificate, intermediates: [Certificate], root: Certificate, at time: Date, what: String
     ) async throws(AttestationError) -> [Certificate] {
-        for certificate in [leaf] + intermediates + [root]
-        where time < certificate.notValidBefore || time > certificate.notValidAfter {
-            throw AttestationError(
-                .expired,
-                "\(what): \(certificate.subject) is valid from \(UTCClock.format(certificate.notValidBefore)) to "
-                    + "\(UTCClock.format(certificate.notValidAfter)), not at \(UTCClock.format(time))")
-        }
         var verifier = Verifier(rootCertificates: CertificateStore([root])) {
             RFC5280Policy(fixedExpiryValidationTime: time)
         }
@@ -204,6 +229,13 @@ enum CertificatePath {
         case .validCertificate(let path):
             return Array(path)
         case .couldNotValidate(let failures):
+            for certificate in [leaf] + intermediates + [root]
+            where time < certificate.notValidBefore || time > certificate.notValidAfter {
+                throw AttestationError(
+                    .expired,
+                    "\(what): \(certificate.subject) is valid from \(UTCClock.format(certificate.notValidBefore)) "
+                        + "to \(UTCClock.format(certificate.notValidAfter)), not at \(UTCClock.format(time))")
+            }
             let reasons = failures.map { "\($0.policyFailureReason)" }.joined(separator: "; ")
             throw AttestationError(
                 .untrustedCertificateChain,

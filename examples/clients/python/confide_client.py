@@ -497,6 +497,8 @@ def verify_with_confide(evidence: bytes, kind: str, measurement: bytes, report_d
         file.flush()
         command = [args.confide, "attest", "verify", file.name, "--type", kind,
                    "--measurement", measurement.hex(), "--report-data", report_data.hex()]
+        if args.accept_debug:
+            command.append("--accept-debug")
         if kind == "tdx" and tdx_collateral is not None:
             collateral.write(tdx_collateral)
             collateral.flush()
