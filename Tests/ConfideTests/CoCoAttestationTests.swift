@@ -298,18 +298,18 @@ struct CoCoAttestationTests {
         #expect(agent.violations.isEmpty, "\(agent.violations)")
     }
 
+    /// A refused connection fails as "no agent answers" (not as a timeout), so `auto` moves on at once.
     @Test func noAgentListeningFailsAtOnce() async throws {
         // A port bound but not listening refuses connections, and nothing else can take it meanwhile.
         let socket = try BoundSocket()
         defer { socket.close() }
         let port = socket.port
-        let started = ContinuousClock.now
         let error = await Self.attestationError {
             _ = try await CoCoAttestationAgent(port: port).evidence(runtimeData: Self.reportData)
         }
         #expect(error?.code == .providerUnavailable)
         #expect(error?.message.contains("127.0.0.1:\(port)") == true)
-        #expect(ContinuousClock.now - started < .seconds(2))
+        #expect(error?.message.contains("refused") == true, "\(error?.message ?? "")")
     }
 
     // MARK: Detection and the server
