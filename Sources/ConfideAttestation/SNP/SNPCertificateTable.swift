@@ -1,3 +1,4 @@
+import ConfideMeasurement
 import Foundation
 import SwiftASN1
 

@@ -1,3 +1,4 @@
+import ConfideMeasurement
 public import Crypto
 import Foundation
 

@@ -1,3 +1,4 @@
+import ConfideMeasurement
 import Crypto
 import SwiftASN1
 public import X509

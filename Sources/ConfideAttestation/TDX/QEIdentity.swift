@@ -1,3 +1,5 @@
+import ConfideMeasurement
+
 /// The identity a quoting enclave's report must have: Intel's QE Identity fields (MRSIGNER, ISVPRODID, and
 /// MISCSELECT and ATTRIBUTES under their masks). Without it, any enclave whose report the platform's PCK key
 /// signs — one the host wrote itself — could sign quotes for any TD.

@@ -1,3 +1,4 @@
+import ConfideMeasurement
 public import Foundation
 
 /// The TCB status of a TDX platform as Intel's collateral rates it: the matching TCB level of the platform (SGX

@@ -1,3 +1,5 @@
+import ConfideMeasurement
+
 extension TDXQuoteVerifier {
     /// Checks the TD's attributes and service TD binding as dcap-qvl does, naming the first that fails: MRSERVICETD
     /// (TDX 1.5 bodies) is zero, so no service TD is bound to the TD; no reserved attribute bit is set (TUD bits

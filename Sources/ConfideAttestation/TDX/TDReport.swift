@@ -1,3 +1,5 @@
+import ConfideMeasurement
+
 /// A raw TDREPORT as `TDX_CMD_GET_REPORT0` returns it (1024 bytes).
 ///
 /// A TDREPORT is authenticated by a MAC that only the CPU can check, not by a signature: parse it to read its fields,

@@ -1,3 +1,4 @@
+import ConfideMeasurement
 public import Foundation
 import SwiftASN1
 public import X509

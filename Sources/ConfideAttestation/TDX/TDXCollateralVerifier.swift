@@ -1,3 +1,4 @@
+import ConfideMeasurement
 import Crypto
 import Foundation
 import X509

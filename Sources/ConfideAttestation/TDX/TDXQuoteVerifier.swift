@@ -1,3 +1,4 @@
+import ConfideMeasurement
 public import Crypto
 public import Foundation
 import SwiftASN1

@@ -1,3 +1,5 @@
+import ConfideMeasurement
+
 /// The client-side entry point: verifies evidence of any type against an ``AttestationPolicy``.
 public enum AttestationVerifier {
     /// Verifies evidence and returns its claims.

@@ -1,4 +1,5 @@
 import ConfideJSON
+import ConfideMeasurement
 import Foundation
 
 /// Evidence read from input of an unknown format, with what the input looked like.
