@@ -1,6 +1,7 @@
 public import ConfideAttestation
 import ConfideClient
 import ConfideJSON
+import ConfideMeasurement
 import NIOCore
 import NIOHTTP1
 
@@ -205,7 +206,7 @@ public struct CoCoAttestationAgent: Sendable {
             default: "a character that is not printable ASCII, which the agent's event log does not carry"
             }
         throw AttestationError(
-            .invalidArgument, "the event's \(name) holds \(why) (byte 0x\(hexByte(byte)) at offset \(index))")
+            .invalidArgument, "the event's \(name) holds \(why) (byte 0x\(Hex.encode([byte])) at offset \(index))")
     }
 
     /// Connects, sends `request` and waits for the answer, each step bounded in time and the answer in size.
@@ -391,8 +392,8 @@ public struct CoCoAttestationAgent: Sendable {
         guard reportData == expected else {
             throw AttestationError(
                 .reportDataMismatch,
-                "the attestation agent's evidence carries report data \(hexString(reportData.prefix(16)))…, not the "
-                    + "runtime data asked for (\(hexString(expected.prefix(16)))…); an agent older than "
+                "the attestation agent's evidence carries report data \(Hex.encode(reportData.prefix(16)))…, not the "
+                    + "runtime data asked for (\(Hex.encode(expected.prefix(16)))…); an agent older than "
                     + "guest-components 0.21 ignores encoding=base64")
         }
     }
@@ -447,14 +448,5 @@ public struct CoCoAttestationAgent: Sendable {
     /// At most 200 bytes of an answer as printable text, for messages.
     static func printable(_ bytes: [UInt8]) -> String {
         AgentSNPReport.printable(String(decoding: bytes, as: UTF8.self))
-    }
-
-    private static func hexByte(_ byte: UInt8) -> String {
-        let digits = Array("0123456789abcdef")
-        return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
-    }
-
-    private static func hexString(_ bytes: some Collection<UInt8>) -> String {
-        bytes.map(hexByte).joined()
     }
 }
