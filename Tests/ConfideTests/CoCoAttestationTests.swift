@@ -371,7 +371,10 @@ struct CoCoAttestationTests {
         let served = try AttestationDocument(json: Array(response.body.readableBytesView))
         #expect(served.register == "aael")
         #expect(served.measurements.events.count >= 6)
-        #expect(agent.events == served.measurements.events.map { ["confide", $0.kind.name, $0.eventDigest.map { String(format: "%02x", $0) }.joined()] })
+        let records = served.measurements.events.map { event in
+            ["confide", event.kind.name, event.eventDigest.map { String(format: "%02x", $0) }.joined()]
+        }
+        #expect(agent.events == records)
         #expect(binding == (try ConfideAttestation.reportData(
             keyConfigurations: served.keyConfigurations, nonce: Array(repeating: 0x5A, count: 32),
             measurementLog: served.measurements.digest)))

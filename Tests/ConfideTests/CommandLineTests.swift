@@ -54,6 +54,43 @@ struct CommandLineTests {
         #expect(wrong.output.contains("REFUSED"))
     }
 
+    /// `attest fetch --policy` prints the log as a list and refuses, naming the setting, what the policy forbids;
+    /// `infer --encrypted --policy` sends nothing to such a server.
+    @Test func attestFetchChecksTheServerAgainstAPolicyFile() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let url = "http://127.0.0.1:\(server.port)"
+        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        let measured = try await ConfideCommand.run(
+            "attest", "measure", "--handlers", server.root.url.appendingPathComponent("handlers").path,
+            "--models", server.root.url.appendingPathComponent("models").path, "--executable", executable,
+            "--require", "authentication=none")
+        #expect(measured.status == 0, "\(measured.output)")
+        let allowing = server.root.url.appendingPathComponent("allowing.json")
+        try Data(measured.output.utf8).write(to: allowing)
+        let fetched = try await ConfideCommand.run(
+            "attest", "fetch", url, "--accept-simulated", "--policy", allowing.path)
+        #expect(fetched.status == 0, "\(fetched.output)")
+        #expect(fetched.output.contains("replayed into simulated-rtmr3"))
+        #expect(fetched.output.contains("plugin:       echo 1.0.0 (handler"))
+        #expect(fetched.output.contains("model:        echo version 1 (echo, folder)"))
+        #expect(fetched.output.contains("setting:      authentication = none"))
+
+        let forbidding = server.root.url.appendingPathComponent("forbidding.json")
+        let requiringTokens = measured.output.replacingOccurrences(
+            of: #""authentication":"none""#, with: #""authentication":"tokens""#)
+        try Data(requiringTokens.utf8).write(to: forbidding)
+        let refused = try await ConfideCommand.run(
+            "attest", "fetch", url, "--accept-simulated", "--policy", forbidding.path)
+        #expect(refused.status == 1)
+        #expect(refused.output.contains("the setting 'authentication' is 'none'; the policy requires 'tokens'"))
+        let inference = try await ConfideCommand.run(
+            "infer", "echo", "--text", "secret", "--url", url, "--encrypted", "--accept-simulated",
+            "--policy", forbidding.path)
+        #expect(inference.status != 0)
+        #expect(!inference.output.contains(#""data":["secret"]"#))
+    }
+
     @Test(.enabled(if: AttestationSamples.available, "../shared/testdata/attestation is absent"))
     func attestVerifyRealSamples() async throws {
         let tdx = try await ConfideCommand.run(

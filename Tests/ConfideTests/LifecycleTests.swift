@@ -96,7 +96,8 @@ func listeningPorts(
             let line = text.split(separator: "\n").first { $0.contains(marker) }
             return line?.split(separator: ":").last.flatMap { Int($0.prefix { $0.isNumber }) }
         }
-        let markers = ["inference API listening", "metrics listening"] + (management ? ["management API listening"] : [])
+        let markers =
+            ["inference API listening", "metrics listening"] + (management ? ["management API listening"] : [])
         while markers.contains(where: { port(after: $0) == nil }) {
             let data = log.availableData
             if data.isEmpty { break }
