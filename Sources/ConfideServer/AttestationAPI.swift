@@ -62,16 +62,7 @@ public final class AttestationAPI: RouteResponder {
 
     /// The P-256 public key (`x || y`) that signs simulated evidence, when `provider` produces it.
     public static func simulatedPublicKey(of provider: any EvidenceProvider) -> [UInt8]? {
-        if let simulated = provider as? SimulatedEvidenceProvider {
-            return simulated.publicKey
-        }
-        if let automatic = provider as? AutomaticEvidenceProvider {
-            return simulatedPublicKey(of: automatic.selected)
-        }
-        if let endorsing = provider as? EndorsingEvidenceProvider {
-            return simulatedPublicKey(of: endorsing.base)
-        }
-        return nil
+        provider.unwrapped(as: SimulatedEvidenceProvider.self)?.publicKey
     }
 
     public func handle(_ request: RoutedRequest, reply: @escaping RouteReply) {

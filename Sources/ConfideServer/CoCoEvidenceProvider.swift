@@ -48,16 +48,7 @@ public struct CoCoEvidenceProvider: EvidenceProvider {
     /// chose; `nil` for evidence from anywhere else. Where it is not `nil`, runtime measurements go through the
     /// agent's event log, never straight to the TEE's registers, which would break the agent's replay of its log.
     public static func agent(behind provider: any EvidenceProvider) -> CoCoAttestationAgent? {
-        if let coco = provider as? CoCoEvidenceProvider {
-            return coco.agent
-        }
-        if let automatic = provider as? AutomaticEvidenceProvider {
-            return agent(behind: automatic.selected)
-        }
-        if let endorsing = provider as? EndorsingEvidenceProvider {
-            return agent(behind: endorsing.base)
-        }
-        return nil
+        provider.unwrapped(as: CoCoEvidenceProvider.self)?.agent
     }
 
     /// The evidence over `reportData`; an SEV-SNP report carries the certificates the agent sent beside it as its

@@ -30,8 +30,8 @@ public struct EndorsingEvidenceProvider: EvidenceProvider {
         self.base.isInsecure
     }
 
-    public var anchoringRegister: AnchoringRegister? {
-        self.base.anchoringRegister
+    public var wrapped: (any EvidenceProvider)? {
+        self.base
     }
 
     public func evidence(reportData: [UInt8]) async throws(AttestationError) -> Evidence {

@@ -40,7 +40,7 @@ public struct AutomaticEvidenceProvider: EvidenceProvider {
 
     public var isInsecure: Bool { self.selected.isInsecure }
 
-    public var anchoringRegister: AnchoringRegister? { self.selected.anchoringRegister }
+    public var wrapped: (any EvidenceProvider)? { self.selected }
 
     public func evidence(reportData: [UInt8]) async throws(AttestationError) -> Evidence {
         try await self.selected.evidence(reportData: reportData)

@@ -40,9 +40,20 @@ public protocol EvidenceProvider: Sendable {
     /// The register this provider's evidence reports and the server's measurement events are anchored in, or
     /// `nil` when the log is bound through the report data only (SEV-SNP, TDX without RTMR3 extension).
     var anchoringRegister: AnchoringRegister? { get }
+
+    /// The provider this one wraps (the one automatic detection chose, or the one whose evidence it endorses), if any.
+    var wrapped: (any EvidenceProvider)? { get }
 }
 
 extension EvidenceProvider {
-    /// No register: the log is bound through the report data only.
-    public var anchoringRegister: AnchoringRegister? { nil }
+    /// The register of the wrapped provider, if any: a wrapper's evidence is the wrapped provider's.
+    public var anchoringRegister: AnchoringRegister? { self.wrapped?.anchoringRegister }
+
+    /// Wraps nothing.
+    public var wrapped: (any EvidenceProvider)? { nil }
+
+    /// This provider if it is a `Provider`, else the first provider of that type it wraps, directly or not.
+    public func unwrapped<Provider: EvidenceProvider>(as type: Provider.Type) -> Provider? {
+        (self as? Provider) ?? self.wrapped?.unwrapped(as: type)
+    }
 }
