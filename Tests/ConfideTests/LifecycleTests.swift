@@ -39,7 +39,9 @@ struct LifecycleTests {
         let root = try TemporaryDirectory()
         defer { root.remove() }
         let handlers = try makeHandlersDirectory(in: root, plugins: ["FixtureSlow"])
-        let models = try makeModelStore(in: root, models: ["slow": slowModel(delayMs: 1500, #""max_batch_size": 1"#)])
+        // 4 s per request, so that the three are still one running and two queued when a loaded machine was slow to
+        // send them.
+        let models = try makeModelStore(in: root, models: ["slow": slowModel(delayMs: 4000, #""max_batch_size": 1"#)])
         let process = Process()
         process.executableURL = BuildProducts.directory.appendingPathComponent("confide")
         process.arguments = ["serve", "--handlers", handlers, "--models", models, "--port", "0", "--metrics-port", "0", "--no-management"]
@@ -53,8 +55,9 @@ struct LifecycleTests {
         let inFlight = (0..<3).map { value in
             Task { try await send(port, .POST, "/v2/models/slow/infer", body: int32Request(Int32(value))) }
         }
-        // Terminate once the server has received all three: one running, two queued.
-        let deadline = ContinuousClock.now + .seconds(10)
+        // Terminate once the server has received all three: one running, two queued (30 s: other suites may
+        // saturate the machine).
+        let deadline = ContinuousClock.now + .seconds(30)
         while try await !send(metricsPort, .GET, "/metrics").text.contains(#"confide_queue_depth{model="slow",version="1"} 2"#) {
             try #require(ContinuousClock.now < deadline, "the requests never queued")
             try await Task.sleep(for: .milliseconds(10))
