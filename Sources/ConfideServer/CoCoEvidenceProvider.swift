@@ -56,12 +56,8 @@ public struct CoCoEvidenceProvider: EvidenceProvider {
     public func evidence(reportData: [UInt8]) async throws(AttestationError) -> Evidence {
         let answer = try await self.agentEvidence(reportData: reportData)
         var evidence = answer.evidence
-        let kinds: [String: SNPCertificateTable.EntryKind] = [
-            "VCEK": .vcek, "VLEK": .vlek, "ASK": .ask, "ARK": .ark,
-        ]
         let entries = answer.certificates.compactMap { certificate in
-            (kinds[certificate.kind] ?? SNPCertificateTable.EntryKind(rawValue: certificate.kind.lowercased()))
-                .flatMap { $0 == .crl ? nil : (kind: $0, der: certificate.bytes) }
+            SNPCertificateTable.certificateKind(agentName: certificate.kind).map { (kind: $0, der: certificate.bytes) }
         }
         if !entries.isEmpty {
             evidence.endorsements.snpCertificates = try SNPCertificateTable.pem(fromEntries: entries)

@@ -20,6 +20,14 @@ public enum SNPCertificateTable {
         case crl = "92f81bc3-5811-4d3d-97ff-d19f88dc67ea"
     }
 
+    /// The certificate kind the attestation agent's `cert_chain` names (`VCEK`, `VLEK`, `ASK`, `ARK`, or another
+    /// kind's GUID); `nil` for a CRL or an unknown kind.
+    public static func certificateKind(agentName name: String) -> EntryKind? {
+        let names: [String: EntryKind] = ["VCEK": .vcek, "VLEK": .vlek, "ASK": .ask, "ARK": .ark]
+        guard let kind = names[name] ?? EntryKind(rawValue: name.lowercased()), kind != .crl else { return nil }
+        return kind
+    }
+
     /// The most entries a table may hold before it is refused.
     static let maximumEntries = 64
 

@@ -128,7 +128,7 @@ public enum EvidenceFormat {
 
     /// The attestation agent's evidence JSON.
     private static func agentJSON(_ bytes: [UInt8]) throws(AttestationError) -> DecodedEvidence {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
+        guard let object = (try? JSONParser.parse(bytes))?.objectValue else {
             throw AttestationError(.unsupportedFormat, "unrecognized evidence format: the input is not a JSON object")
         }
         if let quote = object["quote"] {
@@ -145,12 +145,9 @@ public enum EvidenceFormat {
                 "unrecognized evidence format: JSON without \"quote\" or \"attestation_report\""
             )
         }
+        // The agent's own form is the report as a structure of fields, rebuilt into its signed bytes.
         let reportBytes: [UInt8]
-        if report is [String: Any] {
-            // The agent's own form: the report as a structure of fields, rebuilt into its signed bytes.
-            guard let fields = (try? JSONParser.parse(bytes))?.objectValue?["attestation_report"]?.objectValue else {
-                throw AttestationError(.malformed, "the attestation agent JSON's attestation_report cannot be read")
-            }
+        if let fields = report.objectValue {
             reportBytes = try AgentSNPReport.rebuild(fields)
         } else {
             reportBytes = try Self.bytes(report, "attestation_report")
@@ -159,22 +156,21 @@ public enum EvidenceFormat {
             throw AttestationError(
                 .unsupportedFormat, "the attestation agent JSON's attestation_report is not an SEV-SNP report")
         }
-        let certificates = try (object["cert_chain"] as? [Any]).flatMap(Self.certificateTable)
+        let certificates = try object["cert_chain"]?.arrayValue.map(Self.certificateTable) ?? nil
         return DecodedEvidence(
             type: .snpReport, bytes: reportBytes, encoding: "attestation agent JSON", snpCertificates: certificates)
     }
 
     /// The agent's `cert_chain`: `[{"cert_type": "VCEK", "data": [48, 130, ...]}, ...]`, as PEM (CRLs left out).
-    private static func certificateTable(_ entries: [Any]) throws(AttestationError) -> [UInt8]? {
+    private static func certificateTable(_ entries: [JSONValue]) throws(AttestationError) -> [UInt8]? {
         var table: [(kind: SNPCertificateTable.EntryKind, der: [UInt8])] = []
         for entry in entries {
-            guard let fields = entry as? [String: Any], let data = fields["data"] else {
+            guard let fields = entry.objectValue, let data = fields["data"] else {
                 throw AttestationError(.malformed, "an attestation agent cert_chain entry has no data")
             }
-            let kinds: [String: SNPCertificateTable.EntryKind] = [
-                "VCEK": .vcek, "VLEK": .vlek, "ASK": .ask, "ARK": .ark,
-            ]
-            if let name = fields["cert_type"] as? String, let kind = kinds[name] {
+            if let name = fields["cert_type"]?.stringValue,
+                let kind = SNPCertificateTable.certificateKind(agentName: name)
+            {
                 table.append((kind, try Self.bytes(data, "cert_chain data")))
             }
         }
@@ -185,16 +181,16 @@ public enum EvidenceFormat {
     }
 
     /// A byte field of the agent's JSON: base64 or hex text, or an array of numbers from 0 to 255.
-    private static func bytes(_ value: Any, _ name: String) throws(AttestationError) -> [UInt8] {
-        if let text = value as? String {
+    private static func bytes(_ value: JSONValue, _ name: String) throws(AttestationError) -> [UInt8] {
+        if let text = value.stringValue {
             if let bytes = Self.base64(text) ?? Self.hex(text) {
                 return bytes
             }
-        } else if let numbers = value as? [Any] {
+        } else if let numbers = value.arrayValue {
             var bytes: [UInt8] = []
             bytes.reserveCapacity(numbers.count)
             for number in numbers {
-                guard let value = number as? Int, let byte = UInt8(exactly: value) else {
+                guard let value = number.int64Value, let byte = UInt8(exactly: value) else {
                     throw AttestationError(.malformed, "attestation agent JSON \(name) holds a value that is no byte")
                 }
                 bytes.append(byte)
