@@ -120,8 +120,10 @@ struct BatchingTests {
 
     @Test func aRequestPastItsDeadlineGets504AndNeverReachesTheHandler() async throws {
         let server = try await TestServer.start(
-            plugins: ["FixtureSlow"], models: ["slow": slowModel(delayMs: 1000, #""max_batch_size": 1"#)])
+            plugins: ["FixtureSlow"], models: ["slow": slowModel(delayMs: 4000, #""max_batch_size": 1"#)])
         defer { Task { await server.stop() } }
+        // The worker is busy for 4 s, so the late request still finds it busy when a saturated machine was slow to
+        // send it.
         let busy = Task { try await send(server.port, .POST, "/v2/models/slow/infer", body: int32Request(0)) }
         try await waitFor(server, "slow") { $0.busyWorkers == 1 }
         let late = try await send(
