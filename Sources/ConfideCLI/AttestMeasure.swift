@@ -22,6 +22,12 @@ extension Attest {
         @Option(help: "The model store the server will serve.")
         var models: String?
 
+        @Option(help: ArgumentHelp("The one-model folder the server will serve (serve --model-dir).", valueName: "folder"))
+        var modelDir: String?
+
+        @Option(help: "The name the server serves --model-dir as (serve --model-name).")
+        var modelName: String?
+
         @Option(help: ArgumentHelp("The server executable; this confide binary when omitted.", valueName: "file"))
         var executable: String?
 
@@ -32,6 +38,12 @@ extension Attest {
 
         @Option(help: ArgumentHelp("Write the policy to this file instead of printing it.", valueName: "file"))
         var output: String?
+
+        func validate() throws {
+            guard (modelDir == nil) == (modelName == nil) else {
+                throw ValidationError("--model-dir and --model-name go together")
+            }
+        }
 
         func run() throws {
             var policy = MeasurementPolicy()
@@ -46,6 +58,14 @@ extension Attest {
             }
             if let models {
                 policy.models = try Self.measureModels(models)
+            }
+            if let modelDir, let modelName {
+                let archives = ((try? FileManager.default.contentsOfDirectory(atPath: modelDir)) ?? [])
+                    .filter { $0.hasSuffix("." + ModelStore.archiveExtension) }
+                let hasConfig = FileManager.default.fileExists(atPath: (modelDir as NSString).appendingPathComponent("model.json"))
+                policy.models += try Self.measureModel(
+                    modelName, in: ModelStore(path: modelDir, layout: .singleModel(modelName)),
+                    archive: hasConfig || archives.count != 1 ? nil : (modelDir as NSString).appendingPathComponent(archives[0]))
             }
             for requirement in require {
                 let parts = requirement.split(separator: "=", maxSplits: 1)
@@ -81,20 +101,27 @@ extension Attest {
                 let path = (folder as NSString).appendingPathComponent(entry)
                 if entry.hasSuffix("." + ModelStore.archiveExtension) {
                     let name = String(entry.dropLast(ModelStore.archiveExtension.count + 1))
-                    let digest = try SubjectDigest.ofFile(path)
-                    models.append(
-                        MeasurementPolicy.Model(name: name, version: ModelStore.archiveVersion, digest: digest))
-                    continue
-                }
-                guard FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("model.json"))
-                else { continue }
-                let stored = try store.load(name: entry)
-                for version in stored.versions {
-                    let event = try stored.measurement(version: version)
-                    models.append(MeasurementPolicy.Model(name: entry, version: version.name, digest: event.digest))
+                    models += try measureModel(name, in: store, archive: path)
+                } else if FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("model.json")) {
+                    models += try measureModel(entry, in: store, archive: nil)
                 }
             }
             return models
+        }
+
+        /// One model: an archive by its file's digest (its key is not needed), a folder per version by its tree.
+        private static func measureModel(
+            _ name: String, in store: ModelStore, archive: String?
+        ) throws -> [MeasurementPolicy.Model] {
+            if let archive {
+                let digest = try SubjectDigest.ofFile(archive)
+                return [MeasurementPolicy.Model(name: name, version: ModelStore.archiveVersion, digest: digest)]
+            }
+            let stored = try store.load(name: name)
+            return try stored.versions.map { version in
+                let event = try stored.measurement(version: version)
+                return MeasurementPolicy.Model(name: name, version: version.name, digest: event.digest)
+            }
         }
     }
 }

@@ -18,6 +18,14 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The model store: one folder per model, each with a model.json.")
     var models = "models"
 
+    @Option(help: ArgumentHelp(
+        "Serve the one model this folder is (KServe's /mnt/models) instead of a model store: model.json with its "
+            + "files, or a single archive *.cfa.", valueName: "folder"))
+    var modelDir: String?
+
+    @Option(help: "The name the model of --model-dir is served as (on KServe, the InferenceService's name).")
+    var modelName: String?
+
     @Option(help: "The address the inference API and metrics bind.")
     var host = "127.0.0.1"
 
@@ -150,6 +158,9 @@ struct Serve: AsyncParsableCommand {
     }
 
     func validate() throws {
+        guard (modelDir == nil) == (modelName == nil) else {
+            throw ValidationError("--model-dir and --model-name go together")
+        }
         guard tdxCollateral == nil || tdxCollateralURL == nil else {
             throw ValidationError("give --tdx-collateral or --tdx-collateral-url, not both")
         }
@@ -168,7 +179,8 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let logger = Logger(label: "confide")
-        var configuration = ServerConfiguration(handlersDirectory: handlers, modelsDirectory: models)
+        var configuration = ServerConfiguration(handlersDirectory: handlers, modelsDirectory: modelDir ?? models)
+        if let modelName { configuration.modelLayout = .singleModel(modelName) }
         configuration.host = host
         configuration.port = port
         configuration.metricsPort = noMetrics ? nil : metricsPort

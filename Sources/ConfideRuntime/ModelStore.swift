@@ -77,14 +77,26 @@ public struct StoredModel: Sendable {
 }
 
 /// A folder of models: one subfolder per model holding a `model.json`, or one model archive
-/// `<name>.cfa` per model (see ``ModelArchive``), decrypted in memory with a key from `keys`.
+/// `<name>.cfa` per model (see ``ModelArchive``), decrypted in memory with a key from `keys`. Or, as KServe's storage
+/// initializer leaves it at `/mnt/models`, a folder that is one model (see ``Layout/singleModel(_:)``).
 ///
 /// Versions are numbered subfolders (`1/`, `2/`, ...) holding that version's artifacts; a model with
 /// none has a single version `1` whose artifacts sit next to `model.json`. An archive is version `1`, and its
 /// header must name the model it is stored as and that version.
 public struct ModelStore: Sendable {
+    /// How the store's folder holds its models.
+    public enum Layout: Sendable, Equatable {
+        /// One subfolder or archive per model, named as the model.
+        case store
+        /// The folder is the one model it holds, served under this name: `model.json` with its files (and version
+        /// subfolders) at the top, or else exactly one archive `*.cfa`, whose header must name this model.
+        case singleModel(String)
+    }
+
     /// The store's folder.
     public let path: String
+    /// How the folder holds its models.
+    public let layout: Layout
     /// Where the keys of encrypted archives come from; `nil` refuses encrypted archives.
     public let keys: ArchiveKeyLookup?
     /// Which models must be encrypted archives.
@@ -96,8 +108,12 @@ public struct ModelStore: Sendable {
     public static let archiveVersion = "1"
 
     /// Opens a model store folder.
-    public init(path: String, keys: ArchiveKeyLookup? = nil, requiredEncryption: EncryptionRequirement = .none) {
+    public init(
+        path: String, layout: Layout = .store, keys: ArchiveKeyLookup? = nil,
+        requiredEncryption: EncryptionRequirement = .none
+    ) {
         self.path = path
+        self.layout = layout
         self.keys = keys
         self.requiredEncryption = requiredEncryption
     }
@@ -105,6 +121,14 @@ public struct ModelStore: Sendable {
     /// Reads every model. A model whose folder or configuration is broken comes back as a failure
     /// naming the model, so the rest still load.
     public func scan() throws(ModelStoreError) -> [Result<StoredModel, ModelLoadFailure>] {
+        if case .singleModel(let name) = layout {
+            guard isDirectory(path) else { throw ModelStoreError("the model folder \(path) is not a folder") }
+            do throws(ModelStoreError) {
+                return [.success(try load(name: name))]
+            } catch {
+                return [.failure(ModelLoadFailure(model: name, message: error.message))]
+            }
+        }
         let manager = FileManager.default
         let names: [String]
         do {
@@ -130,10 +154,10 @@ public struct ModelStore: Sendable {
         }
     }
 
-    /// Reads one model by name: the folder `<name>/`, or else the archive `<name>.cfa`.
+    /// Reads one model by name: the folder `<name>/`, or else the archive `<name>.cfa`; in a single-model folder,
+    /// the folder itself or its one archive.
     public func load(name: String) throws(ModelStoreError) -> StoredModel {
-        let folder = (path as NSString).appendingPathComponent(name)
-        let archive = folder + "." + Self.archiveExtension
+        let (folder, archive) = try location(of: name)
         if !isDirectory(folder), FileManager.default.fileExists(atPath: archive) {
             return try loadArchive(name: name, path: archive)
         }
@@ -161,6 +185,28 @@ public struct ModelStore: Sendable {
         return StoredModel(
             name: name, path: folder, config: config, configText: String(decoding: bytes, as: UTF8.self),
             versions: versions, defaultVersion: defaultVersion, artifacts: nil, archiveDigest: nil)
+    }
+
+    /// Where model `name` would be: its folder, and the archive read when that folder is not there.
+    private func location(of name: String) throws(ModelStoreError) -> (folder: String, archive: String) {
+        guard case .singleModel(let served) = layout else {
+            let folder = (path as NSString).appendingPathComponent(name)
+            return (folder, folder + "." + Self.archiveExtension)
+        }
+        guard name == served else {
+            throw ModelStoreError("this server serves the one model '\(served)' of \(path)", missing: true)
+        }
+        if FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("model.json")) {
+            return (path, (path as NSString).appendingPathComponent(name + "." + Self.archiveExtension))
+        }
+        let archives = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [])
+            .filter { $0.hasSuffix("." + Self.archiveExtension) }
+        guard archives.count == 1, let archive = archives.first else {
+            throw ModelStoreError(
+                "\(path) holds neither model.json nor exactly one model archive (*.\(Self.archiveExtension)); "
+                    + "found \(archives.count) archives", missing: archives.isEmpty)
+        }
+        return ("", (path as NSString).appendingPathComponent(archive))
     }
 
     private func loadArchive(name: String, path: String) throws(ModelStoreError) -> StoredModel {

@@ -15,6 +15,8 @@ public struct ServerConfiguration: Sendable {
     public var handlersDirectory: String
     /// The model store.
     public var modelsDirectory: String
+    /// How ``modelsDirectory`` holds its models: a store of models, or one model (KServe's `/mnt/models`).
+    public var modelLayout: ModelStore.Layout = .store
     /// The address the inference API and the metrics endpoint bind.
     public var host: String = "127.0.0.1"
     /// The inference API's port (TorchServe's default, 8080); 0 picks a free port.
@@ -160,7 +162,8 @@ public final class InferenceServer: Service, Sendable {
         let keyStore = try makeKeyStore(configuration, logger: logger)
         let repository = try ModelRepository(
             store: ModelStore(
-                path: configuration.modelsDirectory, keys: archiveKeys(configuration.keyProvider),
+                path: configuration.modelsDirectory, layout: configuration.modelLayout,
+                keys: archiveKeys(configuration.keyProvider),
                 requiredEncryption: configuration.requiredEncryption),
             handlers: handlers,
             options: ModelRepository.Options(

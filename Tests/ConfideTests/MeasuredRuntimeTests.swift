@@ -1,6 +1,7 @@
 import ConfideAttestation
 import ConfideClient
 import ConfideMeasurement
+import ConfideRuntime
 import ConfideServer
 import Foundation
 import NIOCore
@@ -64,6 +65,30 @@ struct MeasuredRuntimeTests {
         #expect(keys.measured.plugins.contains { $0.name == "echo" })
         #expect(keys.measured.models.map(\.digest) == policy.models.map(\.digest))
         #expect(keys.measured.executable?.digest == policy.executables.first)
+    }
+
+    /// KServe's single-model mode: the folder at `/mnt/models` is served under the InferenceService's name, only it
+    /// is served, and `attest measure --model-dir --model-name` computes the digest the server reports for it.
+    @Test func aSingleModelFolderIsServedAndMeasuredUnderItsGivenName() async throws {
+        let server = try await TestServer.start { configuration in
+            let folder = URL(fileURLWithPath: configuration.modelsDirectory).appendingPathComponent("echo").path
+            configuration.modelsDirectory = folder
+            configuration.modelLayout = .singleModel("sentiment")
+        }
+        defer { Task { await server.stop() } }
+        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        #expect(server.server.repository.model("sentiment") != nil && server.server.repository.model("echo") == nil)
+        #expect(try await send(server.port, .GET, "/v2/models/sentiment/ready").status == .ok)
+        #expect(try await send(server.port, .GET, "/v2/models/echo/ready").status == .notFound)
+        let output = try await ConfideCommand.run(
+            "attest", "measure", "--handlers", server.root.url.appendingPathComponent("handlers").path,
+            "--model-dir", server.server.repository.store.path, "--model-name", "sentiment", "--executable", executable)
+        #expect(output.status == 0, "\(output.output)")
+        let policy = try MeasurementPolicy(json: Array(output.output.utf8))
+        #expect(policy.models.map(\.name) == ["sentiment"])
+        let keys = try await Self.verify(try await Self.document(server), policy)
+        #expect(keys.measured.models.map(\.name) == ["sentiment"])
+        #expect(keys.measured.models.map(\.digest) == policy.models.map(\.digest))
     }
 
     @Test func oneByteChangedInAPluginChangesTheLogAndTheOldPolicyRefuses() async throws {

@@ -53,6 +53,57 @@ struct ModelStoreTests {
         #expect(plain.versions.first?.path.hasSuffix("/plain") == true)
     }
 
+    /// KServe's storage initializer leaves one model at `/mnt/models`: the folder itself, served under the name the
+    /// server is given, with its versions; no other name is found there.
+    @Test func aSingleModelFolderIsServedUnderTheGivenName() throws {
+        let root = try TemporaryDirectory()
+        defer { root.remove() }
+        let folder = try root.subdirectory("mnt-models")
+        try Data(#"{"handler": "echo"}"#.utf8).write(to: folder.appendingPathComponent("model.json"))
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("2"), withIntermediateDirectories: true)
+        let store = ModelStore(path: folder.path, layout: .singleModel("sentiment"))
+        let scanned = try store.scan()
+        #expect(scanned.count == 1)
+        let model = try #require(try scanned.first?.get())
+        #expect(model.name == "sentiment" && model.path == folder.path)
+        #expect(model.versions.map(\.name) == ["2"])
+        let other = #expect(throws: ModelStoreError.self) { try store.load(name: "echo") }
+        #expect(other?.isMissing == true)
+        #expect(other?.message.contains("serves the one model 'sentiment'") == true, "\(other?.message ?? "")")
+    }
+
+    /// A single-model folder without `model.json` holds one archive, which must name the model it is served as.
+    @Test func aSingleModelFolderMayHoldOneArchiveThatNamesTheModel() throws {
+        let root = try TemporaryDirectory()
+        defer { root.remove() }
+        let folder = try root.subdirectory("mnt-models")
+        let files = ["model.json": Array(#"{"handler": "echo"}"#.utf8)]
+        try Data(try ModelArchive(files: files, model: "sentiment").encoded())
+            .write(to: folder.appendingPathComponent("sentiment.cfa"))
+        let model = try ModelStore(path: folder.path, layout: .singleModel("sentiment")).load(name: "sentiment")
+        #expect(model.artifacts?["model.json"] == files["model.json"] && model.archiveDigest != nil)
+
+        let renamed = #expect(throws: ModelStoreError.self) {
+            try ModelStore(path: folder.path, layout: .singleModel("moderation")).load(name: "moderation")
+        }
+        #expect(renamed?.message.contains("belongs to model 'sentiment'") == true, "\(renamed?.message ?? "")")
+
+        try Data(try ModelArchive(files: files, model: "sentiment").encoded())
+            .write(to: folder.appendingPathComponent("copy.cfa"))
+        let two = #expect(throws: ModelStoreError.self) {
+            try ModelStore(path: folder.path, layout: .singleModel("sentiment")).load(name: "sentiment")
+        }
+        #expect(two?.message.contains("found 2 archives") == true, "\(two?.message ?? "")")
+        let empty = try root.subdirectory("empty")
+        let nothing = try ModelStore(path: empty.path, layout: .singleModel("sentiment")).scan()
+        #expect(nothing.count == 1)
+        if case .failure(let failure) = nothing.first {
+            #expect(failure.model == "sentiment" && failure.message.contains("neither model.json"))
+        } else {
+            Issue.record("an empty single-model folder must fail to load, naming the model")
+        }
+    }
+
     @Test func aDefaultVersionMustExist() throws {
         let root = try TemporaryDirectory()
         defer { root.remove() }
