@@ -440,6 +440,27 @@ struct OpenAIInteropTests {
         #expect(result.output.contains("all checks passed"), "\(result.output)")
     }
 
+    /// The `bert` handler fills `token_count` (its tokenizer's tokens, [CLS] and [SEP] included) only when a request
+    /// names it, so KServe clients that ask for every output get the embeddings alone, as before.
+    @Test func theBertHandlerReportsTokenCountsOnlyWhenAsked() async throws {
+        let server = try await Self.start()
+        defer { Task { await server.stop() } }
+        let inputs = #""inputs":[{"name":"text","datatype":"BYTES","shape":[2],"data":["","A cat sat on the mat."]}]"#
+        func infer(_ outputs: String) async throws -> [JSONObject] {
+            let response = try await send(
+                server.port, .POST, "/v2/models/minilm/infer", body: "{\(inputs)\(outputs)}",
+                headers: ["Authorization": "Bearer openai-key"])
+            #expect(response.status == .ok, "\(response.text)")
+            return try JSONParser.parse(response.text).objectValue?["outputs"]?.arrayValue?.compactMap(\.objectValue) ?? []
+        }
+        let all = try await infer("")
+        #expect(all.map { $0["name"]?.stringValue } == ["embedding"])
+        let asked = try await infer(#","outputs":[{"name":"embedding"},{"name":"token_count"}]"#)
+        let counts = try #require(asked.first { $0["name"] == .string("token_count") })
+        #expect(counts["datatype"] == .string("INT64") && counts["shape"] == .array([.integer(2)]))
+        #expect(counts["data"] == .array([.integer(2), .integer(9)]), "[CLS] [SEP]; [CLS] a cat sat on the mat . [SEP]")
+    }
+
     @Test func anEncryptedRoundTripThroughTheExamplePythonClient() async throws {
         let server = try await Self.start()
         defer { Task { await server.stop() } }
