@@ -124,8 +124,9 @@ public struct AuthorizationError: Error, Sendable, CustomStringConvertible {
 /// Checks `Authorization: Bearer <token>` before a routed request reaches the API it guards: a missing or
 /// unknown token gets 401, a token without the listener's scope gets 403, and so does a token limited to some
 /// models on a route for another model or on a route that names no model. On routes whose models are not in the
-/// path (the OpenAI API's), the API checks each model it uses against the ``ModelGrant`` handed on with the request. Public routes (probes, the
-/// gateway, the evidence) pass without a token; the gateway's inner requests come back through this check.
+/// path (the OpenAI API's), the API checks each model it uses against the ``ModelGrant`` handed on with the request.
+/// Public routes (probes, the gateway, the evidence) pass without a token; the gateway's inner requests come back
+/// through this check.
 public struct BearerAuthorization: RouteResponder {
     private let tokens: TokenStore
     private let scope: TokenScope

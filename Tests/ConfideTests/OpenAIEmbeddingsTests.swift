@@ -91,7 +91,8 @@ struct OpenAIUnitTests {
             APIError(status, "went wrong", headers: [("Retry-After", "1")], parameter: "input"))
         #expect(response.status == status)
         #expect(response.headers.first(name: "Retry-After") == "1")
-        #expect(String(buffer: response.body) == #"{"error":{"message":"went wrong","type":"\#(type)","param":"input","code":null}}"#)
+        #expect(String(buffer: response.body)
+            == #"{"error":{"message":"went wrong","type":"\#(type)","param":"input","code":null}}"#)
         let unnamed = ErrorFormat.openAI.response(APIError(status, "x"))
         #expect(String(buffer: unnamed.body).contains(#""param":null"#))
     }
@@ -374,7 +375,8 @@ struct OpenAIServerTests {
         #expect(try await models("secret-emb") == ["emb"])
         #expect(try await models("secret-all") == ["emb", "raw", "short", "uncounted"])
         #expect(try await send(server.port, .GET, "/v1/models").status == .unauthorized)
-        let retrieve = try await send(server.port, .GET, "/v1/models/short", headers: ["Authorization": "Bearer secret-emb"])
+        let retrieve = try await send(
+            server.port, .GET, "/v1/models/short", headers: ["Authorization": "Bearer secret-emb"])
         #expect(retrieve.status == .forbidden)
     }
 
@@ -404,8 +406,8 @@ struct OpenAIServerTests {
     }
 
     @Test func bodiesBeyondTheMemoryBudgetAre503() async throws {
-        let server = try await TestServer.start(plugins: ["Echo", "FixtureEmbeddings"], models: Self.models) { configuration in
-            configuration.memoryBudget = 10_000
+        let server = try await TestServer.start(plugins: ["Echo", "FixtureEmbeddings"], models: Self.models) {
+            $0.memoryBudget = 10_000
         }
         defer { Task { await server.stop() } }
         let response = try await Self.embed(server.port, #"{"model": "emb", "input": "x"}"#)
@@ -417,7 +419,9 @@ struct OpenAIServerTests {
 
 /// all-MiniLM-L6-v2 through the OpenAI API, asked by clients nobody here wrote: the `openai` Python package
 /// (plaintext), and the example Python client of docs/CLIENTS.md (encrypted).
-@Suite("The OpenAI API with all-MiniLM-L6-v2 and third-party clients", .enabled(if: MiniLMCache.testsEnabled, MiniLMCache.absent))
+@Suite(
+    "The OpenAI API with all-MiniLM-L6-v2 and third-party clients",
+    .enabled(if: MiniLMCache.testsEnabled, MiniLMCache.absent))
 struct OpenAIInteropTests {
     static let tokens = #"[{"name": "client", "sha256": "\#(sha256Hex("openai-key"))", "scopes": ["inference"]}]"#
 
@@ -451,7 +455,8 @@ struct OpenAIInteropTests {
                 server.port, .POST, "/v2/models/minilm/infer", body: "{\(inputs)\(outputs)}",
                 headers: ["Authorization": "Bearer openai-key"])
             #expect(response.status == .ok, "\(response.text)")
-            return try JSONParser.parse(response.text).objectValue?["outputs"]?.arrayValue?.compactMap(\.objectValue) ?? []
+            let outputs = try JSONParser.parse(response.text).objectValue?["outputs"]?.arrayValue
+            return outputs?.compactMap(\.objectValue) ?? []
         }
         let all = try await infer("")
         #expect(all.map { $0["name"]?.stringValue } == ["embedding"])
@@ -472,7 +477,8 @@ struct OpenAIInteropTests {
         ]))
         let result = try await runPython(
             InteropTests.exampleClient, "--url", "http://127.0.0.1:\(server.port)", "--accept-simulated",
-            "--token", "openai-key", "--path", "/v1/embeddings", "--body", String(decoding: body.serialized, as: UTF8.self))
+            "--token", "openai-key", "--path", "/v1/embeddings",
+            "--body", String(decoding: body.serialized, as: UTF8.self))
         #expect(result.status == 0, "\(result.output)")
         let line = try #require(result.output.split(separator: "\n").first { $0.hasPrefix("{") }, "\(result.output)")
         let response = try #require(try JSONParser.parse(String(line)).objectValue)

@@ -144,8 +144,8 @@ struct EmbeddingsRequest: Sendable {
             let (length, overflow) = texts.count.subtractingReportingOverflow(start + 4)
             guard !overflow, length > 0, let prefix = UInt32(exactly: length) else {
                 let which = index.map { "input[\($0)]" } ?? "'input'"
-                throw APIError(
-                    .badRequest, length == 0 ? "\(which) is an empty string" : "\(which) is too long", parameter: "input")
+                let problem = length == 0 ? "\(which) is an empty string" : "\(which) is too long"
+                throw APIError(.badRequest, problem, parameter: "input")
             }
             withUnsafeBytes(of: prefix.littleEndian) { bytes in
                 for (offset, byte) in bytes.enumerated() { texts[start + offset] = byte }
@@ -154,7 +154,8 @@ struct EmbeddingsRequest: Sendable {
         }
 
         private mutating func readModel() throws(APIError) -> String {
-            guard try scan({ try $0.peekKind() }) == .string, let name = try scan({ try $0.readString(maximumLength: 255) })
+            guard try scan({ try $0.peekKind() }) == .string,
+                  let name = try scan({ try $0.readString(maximumLength: 255) })
             else {
                 throw APIError(.badRequest, "'model' must be a model's name", parameter: "model")
             }

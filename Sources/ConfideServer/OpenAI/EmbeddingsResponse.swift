@@ -76,7 +76,7 @@ enum EmbeddingsResponse {
         bytes.reserveCapacity(values.count * 4)
         for value in values {
             let bits = value.bitPattern
-            bytes.append(contentsOf: [UInt8(bits & 0xFF), UInt8(bits >> 8 & 0xFF), UInt8(bits >> 16 & 0xFF), UInt8(bits >> 24)])
+            for shift in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: bits >> shift)) }
         }
         return base64(bytes)
     }

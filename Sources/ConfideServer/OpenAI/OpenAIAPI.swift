@@ -103,7 +103,7 @@ public final class OpenAIAPI: RouteResponder {
         // The texts are copied from the body, then into the tensor: two copies of at most the body and a length
         // prefix per text, until the reply.
         let budget = request.request.budget
-        let (prefixes, _) = EmbeddingsRequest.maximumInputs.multipliedReportingOverflow(by: 4)
+        let prefixes = EmbeddingsRequest.maximumInputs * 4
         let (copy, overflowCopy) = request.request.body.readableBytes.addingReportingOverflow(prefixes)
         let (reserved, overflowReserved) = copy.multipliedReportingOverflow(by: 2)
         guard !overflowCopy, !overflowReserved, budget.tryReserve(reserved) else {
@@ -128,7 +128,8 @@ public final class OpenAIAPI: RouteResponder {
         guard let buffer = parsed.texts.withUnsafeBytes({ TensorBuffer(copying: $0) }) else {
             return reply(.failure(.overloaded("the server's memory is spent; retry shortly")))
         }
-        let texts = HostTensor(name: Embeddings.textInput, dataType: .bytes, shape: [Int64(parsed.count)], buffer: buffer)
+        let texts = HostTensor(
+            name: Embeddings.textInput, dataType: .bytes, shape: [Int64(parsed.count)], buffer: buffer)
         var outputs = [Embeddings.embeddingOutput]
         if Embeddings.reportsTokenCounts(outputs: version.model.outputs) { outputs.append(Embeddings.tokenCountOutput) }
         let answer = Answer(
@@ -137,7 +138,8 @@ public final class OpenAIAPI: RouteResponder {
         let received = ContinuousClock.now
         let deadline = received + deadlines.timeout(model: model.config, requested: nil)
         let metrics = version.metrics
-        version.scheduler.submit(HostRequest(inputs: [texts], requestedOutputs: outputs), deadline: deadline) { result in
+        let hostRequest = HostRequest(inputs: [texts], requestedOutputs: outputs)
+        version.scheduler.submit(hostRequest, deadline: deadline) { result in
             switch result {
             case .success(let outputs): reply(answer.response(outputs, budget: budget))
             case .failure(let failure): reply(.failure(APIError(failure)))

@@ -1,6 +1,7 @@
 /// The listeners a server opens; each has its own routes.
 public enum Surface: Sendable {
-    /// The inference port: KServe v2, TorchServe inference, OpenAI embeddings, probes, the Oblivious HTTP gateway, `/attestation`.
+    /// The inference port: KServe v2, TorchServe inference, OpenAI embeddings, probes, the Oblivious HTTP gateway,
+    /// `/attestation`.
     case inference
     /// The management port: TorchServe's management calls and the KServe v2 repository extension.
     case management
