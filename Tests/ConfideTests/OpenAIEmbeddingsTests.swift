@@ -167,6 +167,23 @@ struct OpenAIUnitTests {
         #expect(error?.message.contains("more than 2048 texts") == true)
     }
 
+    @Test func theFuzzEntryPointNeverTrapsOnMutatedBodies() {
+        var generator = SystemRandomNumberGenerator()
+        let seeds = [
+            #"{"input": ["a", "b\u00e9", "\ud83d\ude00"], "model": "m", "encoding_format": "base64", "dimensions": 8}"#,
+            #"{"model": "m", "input": "x", "user": "u", "extra": [{"a": [1, 2.5e3, null, true]}]}"#,
+        ].map { Array($0.utf8) }
+        for iteration in 0..<4000 {
+            var bytes = seeds[iteration % seeds.count]
+            for _ in 0..<Int.random(in: 1...4, using: &generator) {
+                bytes[Int.random(in: 0..<bytes.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+            }
+            ServerFuzz.embeddingsRequest(bytes)
+            ServerFuzz.embeddingsRequest(Array(bytes.prefix(iteration % bytes.count)))
+        }
+        for seed in seeds { #expect((try? parse(String(decoding: seed, as: UTF8.self))) != nil) }
+    }
+
     @Test func base64IsTheLittleEndianFloat32Bytes() {
         let values: [Float] = [1, -2.5, 0.1, .leastNonzeroMagnitude, 3e38]
         let bytes = values.flatMap { value in withUnsafeBytes(of: value.bitPattern.littleEndian) { Array($0) } }
