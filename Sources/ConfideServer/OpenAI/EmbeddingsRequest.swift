@@ -37,6 +37,8 @@ struct EmbeddingsRequest: Sendable {
         let result = body.withUnsafeReadableBytes { raw in
             Result { () throws(APIError) in
                 var reader = Reader(scanner: JSONScanner(raw.assumingMemoryBound(to: UInt8.self)))
+                // A text is never longer than its JSON string, so the texts never outgrow the body and their prefixes.
+                reader.texts.reserveCapacity(raw.count + 4 * EmbeddingsRequest.maximumInputs)
                 return try reader.read()
             }
         }
