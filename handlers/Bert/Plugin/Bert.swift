@@ -7,7 +7,9 @@ import ConfideSDK
 /// the precision `model.json` asks for (`"precision"`: `fp32`, `bf16` or `int8`).
 ///
 /// Requests: a KServe BYTES tensor of texts (named `text`, or any single BYTES input; any shape) gives `embedding`,
-/// FP32 `[count, hidden]`; a TorchServe body (`{"text": ...}`, a JSON list of texts, or plain text) gives JSON.
+/// FP32 `[count, hidden]`, and, when the request names it, `token_count`, INT64 `[count]`: the tokens of each text the
+/// encoder saw, [CLS] and [SEP] included, after truncation (the ``Embeddings`` contract, which the OpenAI embeddings
+/// API serves); a TorchServe body (`{"text": ...}`, a JSON list of texts, or plain text) gives JSON.
 /// The texts of a whole batch run together: their tokens are packed into one matrix for the dense layers
 /// (no padding) and attention runs per text.
 struct Bert: Handler {
@@ -121,10 +123,8 @@ struct Bert: Handler {
         return try result.mapError { HandlerError.invalidArgument($0.message) }.get()
     }
 
-    var inputs: [TensorSpec] { [TensorSpec(name: "text", dataType: .bytes, shape: [-1])] }
-    var outputs: [TensorSpec] {
-        [TensorSpec(name: "embedding", dataType: .fp32, shape: [-1, Int64(encoder.width)])]
-    }
+    var inputs: [TensorSpec] { [Embeddings.text] }
+    var outputs: [TensorSpec] { [Embeddings.embedding(dimensions: encoder.width), Embeddings.tokenCount] }
 
     func makeInstance(worker: WorkerContext) throws -> BertInstance {
         BertInstance(model: self)
@@ -165,6 +165,11 @@ struct BertInstance: HandlerInstance {
             let rows = UnsafeBufferPointer(rebasing: embeddings[range])
             do {
                 try job.reply.respond(job.request, rows: rows, count: job.count, width: width)
+                if case .kserve = job.reply, job.request.names(output: Embeddings.tokenCountOutput) {
+                    let counts = lengths[job.first..<(job.first + job.count)].map { Int64($0) }
+                    try job.request.respond(
+                        Embeddings.tokenCountOutput, dataType: .int64, shape: [Int64(job.count)], elements: counts)
+                }
             } catch {
                 job.request.fail(HandlerError(wrapping: error))
             }
