@@ -139,18 +139,24 @@ public struct BearerAuthorization: RouteResponder {
 
     public func handle(_ request: RoutedRequest, reply: @escaping RouteReply) {
         do throws(APIError) {
-            try check(request)
+            try tokens.authorize(
+                request.request.headers.first(name: "Authorization"), scope: scope, access: request.route.access)
         } catch {
             return reply(.failure(error))
         }
         next.handle(request, reply: reply)
     }
+}
 
-    private func check(_ request: RoutedRequest) throws(APIError) {
-        let access = request.route.access
+extension TokenStore {
+    /// Decides whether a call may proceed, for every API that takes bearer tokens (REST and gRPC alike):
+    /// `authorization` is the `Authorization` field (`Bearer <token>`), `scope` the listener's scope and `access`
+    /// who may make the call. A missing or unknown token gets 401, a token without `scope` 403, and so does a
+    /// token limited to some models on a call for another model or on a call that names no model.
+    func authorize(_ authorization: String?, scope: TokenScope, access: RouteAccess) throws(APIError) {
         if access == .public { return }
-        guard let header = request.request.headers.first(name: "Authorization"), header.lowercased().hasPrefix("bearer "),
-              let entry = tokens.entry(for: String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+        guard let authorization, authorization.lowercased().hasPrefix("bearer "),
+              let entry = entry(for: String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces))
         else {
             throw APIError(.unauthorized, "a valid bearer token is required", headers: [("WWW-Authenticate", "Bearer")])
         }
