@@ -3,8 +3,8 @@ public import ConfideEnvelope
 public import ConfideRuntime
 import CConfideSystem
 import ConfideHost
-import ConfideMeasurement
 import ConfideKServe
+import ConfideMeasurement
 import Crypto
 public import Logging
 import Prometheus
@@ -215,8 +215,9 @@ public final class InferenceServer: Service, Sendable {
             let service = GRPCInferenceService(
                 repository: repository, deadlines: api.deadlines, tokens: configuration.tokens, budget: budget,
                 limits: KServeLimits())
+            let listener: GRPCListener
             do {
-                grpc = try await GRPCListener.start(
+                listener = try await GRPCListener.start(
                     host: configuration.host, port: port, service: service, maxMessageSize: configuration.maxBodySize,
                     idleTimeout: configuration.connections.idleTimeout)
             } catch {
@@ -224,7 +225,8 @@ public final class InferenceServer: Service, Sendable {
                 repository.shutdown()
                 throw error
             }
-            logger.info("KServe v2 gRPC listening", metadata: ["address": "\(configuration.host):\(grpc?.port ?? port)"])
+            logger.info("KServe v2 gRPC listening", metadata: ["address": "\(configuration.host):\(listener.port)"])
+            grpc = listener
         }
         logger.info(
             "oblivious HTTP gateway ready",

@@ -8,6 +8,7 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import NIOHTTP1
+import SwiftProtobuf
 import Testing
 
 /// Calls the test server's gRPC listener with a grpc-swift client on one HTTP/2 connection.
@@ -211,6 +212,37 @@ struct GRPCTests {
             #expect(timedOut?.code == .deadlineExceeded)
         }
         #expect(try await busy.value.status == .ok)
+    }
+
+    @Test func shutdownFinishesTheCallsInProgress() async throws {
+        let server = try await TestServer.start(
+            plugins: ["FixtureSlow"], models: ["slow": slowModel(delayMs: 1000, #""max_batch_size": 1"#)], grpc: true)
+        let input = try #require(HostTensor(name: "x", dataType: .int32, shape: [1], values: [Int32(1)]))
+        let response = try await withInferenceClient(server) { client async throws in
+            let call = Task { try await client.modelInfer(KServeGRPCCodec.encodeRequest(model: "slow", inputs: [input])) }
+            try await waitFor(server, "slow") { $0.busyWorkers == 1 }
+            await server.stop()
+            return try await call.value
+        }
+        #expect(response.modelName == "slow")
+    }
+
+    @Test func decodingMutatedMessagesNeverTraps() throws {
+        let texts = try #require(HostTensor(name: "text", strings: ["a", "bc"]))
+        let floats = try #require(HostTensor(name: "f", dataType: .fp32, shape: [2], values: [Float(1), 2]))
+        let seeds = try [
+            KServeGRPCCodec.encodeRequest(model: "m", id: "1", inputs: [texts, floats], outputs: ["text"]),
+            KServeGRPCCodec.encodeRequest(model: "m", inputs: [texts, floats], raw: false),
+        ].map { try Array($0.serializedBytes() as Data) }
+        var generator = SystemRandomNumberGenerator()
+        for iteration in 0..<3000 {
+            var bytes = seeds[iteration % seeds.count]
+            for _ in 0..<Int.random(in: 1...4, using: &generator) {
+                bytes[Int.random(in: 0..<bytes.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+            }
+            if iteration % 7 == 0 { bytes = Array(bytes.prefix(Int.random(in: 0...bytes.count, using: &generator))) }
+            KServeGRPCFuzz.inferRequest(bytes)
+        }
     }
 
     @Test func timeoutMetadataParses() {

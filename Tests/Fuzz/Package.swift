@@ -24,6 +24,7 @@ let package = Package(
         fuzzTarget("FuzzJSON", "ConfideJSON"),
         fuzzTarget("FuzzInferRequest", "ConfideServer"),
         fuzzTarget("FuzzInferResponse", "ConfideKServe"),
+        fuzzTarget("FuzzGRPCInferRequest", "ConfideKServeGRPC"),
         fuzzTarget("FuzzAttestationQuery", "ConfideServer"),
         fuzzTarget("FuzzCoCoEvidence", "ConfideServer"),
         fuzzTarget("FuzzRouter", "ConfideServer"),
