@@ -1,5 +1,6 @@
 import ConfideClient
 import ConfideHost
+import ConfideJSON
 import ConfideKServeGRPC
 import ConfideRuntime
 import ConfideSDK
@@ -225,6 +226,21 @@ struct GRPCTests {
             return try await call.value
         }
         #expect(response.modelName == "slow")
+    }
+
+    /// `confide bench http --protocol grpc` loads the model over gRPC with no errors.
+    @Test func theBenchmarkSpeaksGRPC() async throws {
+        let server = try await TestServer.start(grpc: true)
+        defer { Task { await server.stop() } }
+        let result = try await ConfideCommand.run(
+            "bench", "http", "--url", "http://127.0.0.1:\(server.grpcPort)", "--protocol", "grpc", "--model", "echo",
+            "--concurrency", "2", "--duration", "0.5", "--warmup", "0.1", "--json")
+        #expect(result.status == 0, "\(result.output)")
+        let json = try #require(result.output.split(separator: "\n").last { $0.hasPrefix("{") }, "\(result.output)")
+        let report = try JSONParser.parse(String(json))
+        let level = try #require(report.objectValue?["results"]?.arrayValue?.first?.objectValue)
+        #expect(level["errors"] == .integer(0), "\(result.output)")
+        #expect((level["requests"]?.int64Value ?? 0) > 0, "\(result.output)")
     }
 
     @Test func decodingMutatedMessagesNeverTraps() throws {
