@@ -25,6 +25,7 @@ let package = Package(
         fuzzTarget("FuzzInferRequest", "ConfideServer"),
         fuzzTarget("FuzzEmbeddingsRequest", "ConfideServer"),
         fuzzTarget("FuzzInferResponse", "ConfideKServe"),
+        fuzzTarget("FuzzGRPCInferRequest", "ConfideKServeGRPC"),
         fuzzTarget("FuzzAttestationQuery", "ConfideServer"),
         fuzzTarget("FuzzCoCoEvidence", "ConfideServer"),
         fuzzTarget("FuzzRouter", "ConfideServer"),
