@@ -50,6 +50,22 @@ struct BertServerTests {
         #expect(malformed.status == .badRequest, "\(malformed.text)")
     }
 
+    /// The issue's bar: tritonclient.http, tritonclient.grpc and openai, unchanged, get the same embeddings for the
+    /// same texts from one server (bit for bit), each within cosine 0.99999 of the reference.
+    @Test func threeClientsGetTheSameEmbeddingsFromOneServer() async throws {
+        let server = try await TestServer.start(
+            plugins: ["Bert"], models: ["minilm": #"{"handler": "bert", "precision": "fp32"}"#], grpc: true
+        ) { configuration in
+            try MiniLMCache.link(into: (configuration.modelsDirectory as NSString).appendingPathComponent("minilm"))
+        }
+        defer { Task { await server.stop() } }
+        let result = try await runPython(
+            InteropTests.scripts.appendingPathComponent("three_clients.py").path, "127.0.0.1:\(server.port)",
+            "127.0.0.1:\(server.grpcPort)", "minilm", MiniLMCache.referencePath)
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("three clients: 197 texts, identical vectors"), "\(result.output)")
+    }
+
     /// tritonclient.grpc, unchanged, sends the reference texts as BYTES and gets their embeddings over gRPC.
     @Test func tritonclientGRPCEmbeddingsMatchTheReference() async throws {
         let server = try await TestServer.start(
