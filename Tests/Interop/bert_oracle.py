@@ -148,8 +148,8 @@ def encode(tokenizer, inputs, pairs, offsets=False):
 
 
 def model_inputs(model, batch):
-    names = ["input_ids", "attention_mask"] + (["token_type_ids"] if "token_type_ids" in
-                                                 model.forward.__code__.co_varnames else [])
+    """The tokenizer's outputs the model takes: DistilBERT has no token types."""
+    names = ["input_ids", "attention_mask"] + (["token_type_ids"] if model.config.model_type == "bert" else [])
     return {name: batch[name] for name in names if name in batch}
 
 
