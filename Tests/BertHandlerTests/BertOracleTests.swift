@@ -130,6 +130,78 @@ struct BertOracleTests {
     }
 }
 
+/// Requests and settings around the tasks, on the oracle's checkpoints.
+@Suite("The bert handler's tasks", .enabled(if: BertOracle.available, BertOracle.skipReason))
+struct BertTaskRequestTests {
+    @Test func pairsAreRefusedWhereTheyMeanNothingOrDoNotMatch() throws {
+        let pairs = [BertFixtures.texts(["a", "b"]), BertFixtures.texts(["c", "d"], name: "text_pair")]
+        for model in ["bert-embedding-mean", "bert-token-classification"] {
+            let bert = try BertOracle.tester(model, precision: .fp32)
+            let error = #expect(throws: HandlerError.self, "\(model)") { try bert.infer(pairs) }
+            #expect(error?.code == .invalidArgument)
+        }
+        let crossEncoder = try BertOracle.tester("bert-cross-encoder", precision: .fp32)
+        #expect(throws: HandlerError.self) {
+            try crossEncoder.infer([BertFixtures.texts(["a", "b"]), BertFixtures.texts(["c"], name: "text_pair")])
+        }
+        let scores = try crossEncoder.infer(pairs)
+        #expect(scores["score"]?.shape == [2])
+        #expect(scores["label"]?.strings() == ["LABEL_0", "LABEL_0"])
+    }
+
+    /// TorchServe's text classifier answers a label → probability object per text; pairs come as "text_pair".
+    @Test func torchServeClassification() throws {
+        let bert = try BertOracle.tester("bert-classification", precision: .fp32)
+        let kserve = try BertOracle.classify(
+            bert, expected: BertOracle.Expected(texts: ["good", "bad"], pairs: [], models: []), pairs: nil)
+        let single = try bert.infer(BertFixtures.torchServe(#"{"text": "good"}"#, contentType: "application/json"))
+        let singleBody = try #require(single["body"]?.byteElements()?.first)
+        let object = try #require(try JSONParser.parse(singleBody).objectValue)
+        #expect(object.keys == ["negative", "neutral", "positive"])
+        for (index, key) in object.keys.enumerated() {
+            #expect(abs((object[key]?.doubleValue ?? .nan) - Double(kserve.probabilities[0][index])) < 1e-6)
+        }
+        let list = try bert.infer(BertFixtures.torchServe(#"["good", "bad"]"#, contentType: nil))
+        #expect(try JSONParser.parse(try #require(list["body"]?.byteElements()?.first)).arrayValue?.count == 2)
+        let crossEncoder = try BertOracle.tester("distilbert-cross-encoder", precision: .fp32)
+        let pair = try crossEncoder.infer(
+            BertFixtures.torchServe(#"{"text": ["q", "q"], "text_pair": ["a", "b"]}"#, contentType: nil))
+        #expect(try JSONParser.parse(try #require(pair["body"]?.byteElements()?.first)).arrayValue?.count == 2)
+        #expect(throws: HandlerError.self) {
+            try crossEncoder.infer(BertFixtures.torchServe(#"{"text": "q", "text_pair": ["a"]}"#, contentType: nil))
+        }
+    }
+
+    /// TorchServe's token classification answers the entities, as KServe's `entities` output holds them.
+    @Test func torchServeTokenClassification() throws {
+        let bert = try BertOracle.tester("bert-token-classification", precision: .fp32)
+        let text = "Hello, world! HELLO WORLD"
+        let kserve = try bert.infer([BertFixtures.texts([text])])
+        let entities = try #require(kserve["entities"]?.byteElements()?.first)
+        let body = try bert.infer(BertFixtures.torchServe(text, contentType: "text/plain"))
+        #expect(body["body"]?.byteElements()?.first == entities)
+        #expect(try JSONParser.parse(entities).arrayValue?.isEmpty == false)
+    }
+
+    /// `parameters` serve a classifier's encoder for embeddings, or rename its labels.
+    @Test func parametersOverrideTheTaskAndLabels() throws {
+        try BertFixtures.activation.get()
+        func tester(_ parameters: String) throws -> HandlerTester {
+            let config = ModelLoadConfig(
+                name: "classifier", path: try BertOracle.folder("distilbert-classification"),
+                configJSON: #"{"handler": "bert"}"#, parametersJSON: parameters)
+            return try HandlerTester(library: BertFixtures.library("Bert"), model: config, worker: WorkerInfo(coreCount: 2))
+        }
+        let embedding = try tester(#"{"task": "embedding"}"#)
+        #expect(embedding.model.outputs.map(\.name) == ["embedding"])
+        #expect(try embedding.infer([BertFixtures.texts(["a"])])["embedding"]?.shape == [1, 32])
+        let renamed = try tester(#"{"labels": ["bad", "good"]}"#)
+        let label = try renamed.infer([BertFixtures.texts(["a"])])["label"]?.strings()?.first
+        #expect(label == "bad" || label == "good")
+        #expect(throws: (any Error).self) { try tester(#"{"labels": ["one", "two", "three"]}"#) }
+    }
+}
+
 /// The oracle's files and the helpers that compare with them.
 enum BertOracle {
     /// What `scripts/bert-oracle` printed (the folder of the checkpoints and expected.json), or why it failed;
