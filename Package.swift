@@ -40,6 +40,7 @@ let package = Package(
         .library(name: "FixtureNewerMinor", type: .dynamic, targets: ["FixtureNewerMinor"]),
         .library(name: "FixtureWrongCompiler", type: .dynamic, targets: ["FixtureWrongCompiler"]),
         .library(name: "FixtureNoEntry", type: .dynamic, targets: ["FixtureNoEntry"]),
+        .library(name: "FixtureEmbeddings", type: .dynamic, targets: ["FixtureEmbeddings"]),
     ],
     dependencies: [
         .package(path: "sdk"),
@@ -220,6 +221,12 @@ let package = Package(
         .target(
             name: "FixtureWrongCompiler", dependencies: [cABI], path: "Tests/Fixtures/WrongCompiler", publicHeadersPath: "."),
         .target(name: "FixtureNoEntry", path: "Tests/Fixtures/NoEntry", publicHeadersPath: "."),
+        .target(
+            name: "FixtureEmbeddings",
+            dependencies: ["ConfideJSON", .product(name: "ConfideSDK", package: "sdk")],
+            path: "Tests/Fixtures/Embeddings",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "ConfideTests",
             dependencies: [

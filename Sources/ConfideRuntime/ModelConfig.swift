@@ -33,6 +33,9 @@ public struct ModelConfig: Sendable, Equatable {
     /// The arithmetic of the model's matrix products, for handlers that compute through the kernel table
     /// (the `bert` handler reads it from `model.json`).
     public var precision: Precision = .fp32
+    /// The sizes the OpenAI embeddings API may shorten this model's embeddings to (`dimensions`), from
+    /// `"embedding_dimensions"`: a list of sizes, `true` for any size, `false` (the default) for none.
+    public var embeddingDimensions: EmbeddingDimensions = .full
 
     /// The arithmetic a handler's matrix products use (`"precision"` in `model.json`).
     public enum Precision: String, Sendable, Equatable, CaseIterable {
@@ -44,11 +47,31 @@ public struct ModelConfig: Sendable, Equatable {
         case int8
     }
 
+    /// The embedding sizes a client may ask for besides the model's own (`"embedding_dimensions"` in `model.json`).
+    public enum EmbeddingDimensions: Sendable, Equatable {
+        /// Only the model's own size.
+        case full
+        /// Any size from 1 to the model's own.
+        case any
+        /// These sizes (and the model's own).
+        case sizes(Set<Int>)
+
+        /// Whether a client may ask for `size` from a model whose embeddings have `full` values.
+        public func allows(_ size: Int, of full: Int) -> Bool {
+            guard size != full else { return true }
+            switch self {
+            case .full: return false
+            case .any: return (1..<full).contains(size)
+            case .sizes(let sizes): return size < full && sizes.contains(size)
+            }
+        }
+    }
+
     /// The keys `model.json` may hold.
     public static let knownKeys: Set<String> = [
         "handler", "description", "parameters", "default_version", "max_batch_size", "max_batch_delay_us",
         "preferred_batch_sizes", "max_queue_size", "workers", "cores_per_worker", "numa_node", "timeout_ms",
-        "precision",
+        "precision", "embedding_dimensions",
     ]
 
     /// Creates a configuration for a handler with default settings.
@@ -105,6 +128,9 @@ public struct ModelConfig: Sendable, Equatable {
             }
             self.precision = precision
         }
+        if let member = object["embedding_dimensions"] {
+            embeddingDimensions = try Self.embeddingDimensions(member)
+        }
         if let sizes = object["preferred_batch_sizes"] {
             guard let list = sizes.arrayValue else {
                 throw ModelStoreError("model.json: \"preferred_batch_sizes\" must be an array of batch sizes")
@@ -117,6 +143,19 @@ public struct ModelConfig: Sendable, Equatable {
                 return Int(size)
             }.sorted()
         }
+    }
+
+    private static func embeddingDimensions(_ member: JSONValue) throws(ModelStoreError) -> EmbeddingDimensions {
+        if let flag = member.boolValue { return flag ? .any : .full }
+        let problem = ModelStoreError(
+            "model.json: \"embedding_dimensions\" must be true, false or a list of sizes from 1 to 65536")
+        guard let list = member.arrayValue, !list.isEmpty else { throw problem }
+        var sizes: Set<Int> = []
+        for value in list {
+            guard let size = value.int64Value, (1...65536).contains(size) else { throw problem }
+            sizes.insert(Int(size))
+        }
+        return .sizes(sizes)
     }
 
     private static func integer(_ object: JSONObject, _ key: String, default value: Int, _ range: ClosedRange<Int>)

@@ -14,15 +14,19 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
     public let problemType: String?
     /// Header fields that go with the error (`Allow`, `Retry-After`, `WWW-Authenticate`, `Date`).
     public let headers: [(String, String)]
+    /// The request parameter at fault, for formats that name it (OpenAI's `param`).
+    public let parameter: String?
 
     /// Creates an error.
     public init(
-        _ status: HTTPResponseStatus, _ message: String, problemType: String? = nil, headers: [(String, String)] = []
+        _ status: HTTPResponseStatus, _ message: String, problemType: String? = nil, headers: [(String, String)] = [],
+        parameter: String? = nil
     ) {
         self.status = status
         self.message = message
         self.problemType = problemType
         self.headers = headers
+        self.parameter = parameter
     }
 
     /// A refusal under load: 503 with `Retry-After`.
@@ -74,6 +78,6 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public static func == (left: APIError, right: APIError) -> Bool {
         left.status == right.status && left.message == right.message && left.problemType == right.problemType
-            && left.headers.elementsEqual(right.headers, by: ==)
+            && left.parameter == right.parameter && left.headers.elementsEqual(right.headers, by: ==)
     }
 }

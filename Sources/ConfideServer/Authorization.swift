@@ -123,8 +123,10 @@ public struct AuthorizationError: Error, Sendable, CustomStringConvertible {
 
 /// Checks `Authorization: Bearer <token>` before a routed request reaches the API it guards: a missing or
 /// unknown token gets 401, a token without the listener's scope gets 403, and so does a token limited to some
-/// models on a route for another model or on a route that names no model. Public routes (probes, the
-/// gateway, the evidence) pass without a token; the gateway's inner requests come back through this check.
+/// models on a route for another model or on a route that names no model. On routes whose models are not in the
+/// path (the OpenAI API's), the API checks each model it uses against the ``ModelGrant`` handed on with the request.
+/// Public routes (probes, the gateway, the evidence) pass without a token; the gateway's inner requests come back
+/// through this check.
 public struct BearerAuthorization: RouteResponder {
     private let tokens: TokenStore
     private let scope: TokenScope
@@ -138,17 +140,18 @@ public struct BearerAuthorization: RouteResponder {
     }
 
     public func handle(_ request: RoutedRequest, reply: @escaping RouteReply) {
+        let grant: ModelGrant
         do throws(APIError) {
-            try check(request)
+            grant = try check(request)
         } catch {
             return reply(.failure(error))
         }
-        next.handle(request, reply: reply)
+        next.handle(RoutedRequest(route: request.route, request: request.request, grant: grant), reply: reply)
     }
 
-    private func check(_ request: RoutedRequest) throws(APIError) {
+    private func check(_ request: RoutedRequest) throws(APIError) -> ModelGrant {
         let access = request.route.access
-        if access == .public { return }
+        if access == .public { return .everyModel }
         guard let header = request.request.headers.first(name: "Authorization"), header.lowercased().hasPrefix("bearer "),
               let entry = tokens.entry(for: String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
         else {
@@ -157,12 +160,37 @@ public struct BearerAuthorization: RouteResponder {
         guard entry.scopes.contains(scope) else {
             throw APIError(.forbidden, "token '\(entry.name)' lacks the \(scope.rawValue) scope")
         }
-        guard let allowed = entry.models else { return }
-        guard case .model(let name) = access else {
+        let grant = ModelGrant(token: entry.name, models: entry.models)
+        switch access {
+        case .model(let name): try grant.check(name)
+        case .server where entry.models != nil:
             throw APIError(.forbidden, "token '\(entry.name)' is limited to some models and this call names none")
+        case .public, .server, .modelsChosenByAPI: break
         }
-        guard allowed.contains(name) else {
-            throw APIError(.forbidden, "token '\(entry.name)' may not use model '\(Router.printable(name))'")
+        return grant
+    }
+}
+
+/// The models a request's caller may use, as its bearer token says. An API whose models are not in the request's
+/// path (``RouteAccess/modelsChosenByAPI``) checks each model it uses with ``check(_:)``.
+public struct ModelGrant: Sendable, Equatable {
+    /// Every model: no token file, or a token not limited to some models.
+    public static let everyModel = ModelGrant(token: nil, models: nil)
+
+    /// The token's name, for messages.
+    let token: String?
+    /// The models the token is limited to; `nil` for every model.
+    let models: Set<String>?
+
+    /// Whether the caller may use `model`.
+    public func allows(_ model: String) -> Bool {
+        models?.contains(model) ?? true
+    }
+
+    /// Refuses a model the caller may not use (403).
+    public func check(_ model: String) throws(APIError) {
+        guard allows(model) else {
+            throw APIError(.forbidden, "token '\(token ?? "")' may not use model '\(Router.printable(model))'")
         }
     }
 }

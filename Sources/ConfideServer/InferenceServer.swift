@@ -171,9 +171,10 @@ public final class InferenceServer: Service, Sendable {
                 metricsFactory: metricsFactory, measurements: measurements),
             logger: logger)
         try checkExposure(configuration, logger: logger)
-        let api = InferenceAPI(
-            repository: repository,
-            deadlines: DeadlinePolicy(default: configuration.requestTimeout, maximum: configuration.maxRequestTimeout))
+        let deadlines = DeadlinePolicy(default: configuration.requestTimeout, maximum: configuration.maxRequestTimeout)
+        let api = OpenAIAPI(
+            repository: repository, deadlines: deadlines,
+            next: InferenceAPI(repository: repository, deadlines: deadlines))
         // The gateway decrypts, routes the inner request with the same router and hands it to the same chain as
         // plaintext requests, so tokens inside encrypted requests are checked the same way.
         let authorized: any RouteResponder = configuration.tokens.map {

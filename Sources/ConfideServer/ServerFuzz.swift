@@ -1,6 +1,7 @@
 import ConfideAttestation
 import ConfideHost
 import ConfideKServe
+import ConfideSDK
 import NIOCore
 import NIOHTTP1
 
@@ -16,6 +17,17 @@ public enum ServerFuzz {
                 precondition(input.consistencyProblem() == nil, "accepted an inconsistent input '\(input.name)'")
             }
         }
+    }
+
+    /// Reads `bytes` as an OpenAI `POST /v1/embeddings` body; a request it accepts must hold 1 to 2048 non-empty
+    /// texts laid out as the BYTES tensor it claims, and a positive `dimensions` if any.
+    public static func embeddingsRequest(_ bytes: [UInt8]) {
+        guard let request = try? EmbeddingsRequest(parsing: ByteBuffer(bytes: bytes)) else { return }
+        let elements = request.texts.withUnsafeBytes { try? BytesElements.decode($0).map(\.count) }
+        precondition((1...EmbeddingsRequest.maximumInputs).contains(request.count), "accepted \(request.count) texts")
+        precondition(elements?.count == request.count, "the texts do not match their count")
+        precondition(elements?.allSatisfy { $0 > 0 } == true, "accepted an empty text")
+        precondition(request.dimensions.map { $0 >= 1 } ?? true, "accepted dimensions below 1")
     }
 
     /// Parses `bytes` as the query string of `GET /attestation`; a nonce it accepts must be 16 to 64 bytes.

@@ -23,6 +23,7 @@ let package = Package(
         .target(name: "FuzzDriver"),
         fuzzTarget("FuzzJSON", "ConfideJSON"),
         fuzzTarget("FuzzInferRequest", "ConfideServer"),
+        fuzzTarget("FuzzEmbeddingsRequest", "ConfideServer"),
         fuzzTarget("FuzzInferResponse", "ConfideKServe"),
         fuzzTarget("FuzzAttestationQuery", "ConfideServer"),
         fuzzTarget("FuzzCoCoEvidence", "ConfideServer"),

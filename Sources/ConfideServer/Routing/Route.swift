@@ -1,6 +1,7 @@
 /// The listeners a server opens; each has its own routes.
 public enum Surface: Sendable {
-    /// The inference port: KServe v2, TorchServe inference, probes, the Oblivious HTTP gateway, `/attestation`.
+    /// The inference port: KServe v2, TorchServe inference, OpenAI embeddings, probes, the Oblivious HTTP gateway,
+    /// `/attestation`.
     case inference
     /// The management port: TorchServe's management calls and the KServe v2 repository extension.
     case management
@@ -16,6 +17,8 @@ public enum APIFamily: Sendable, Equatable {
     case torchServe
     /// The Oblivious HTTP gateway: `application/problem+json` (RFC 9457).
     case gateway
+    /// The OpenAI embeddings API: `{"error": {"message", "type", "param", "code"}}`.
+    case openAI
 
     /// How errors of this protocol are written.
     public var errorFormat: ErrorFormat {
@@ -23,6 +26,7 @@ public enum APIFamily: Sendable, Equatable {
         case .kserve: .kserve
         case .torchServe: .torchServe
         case .gateway: .problem
+        case .openAI: .openAI
         }
     }
 }
@@ -53,6 +57,12 @@ public enum RouteAction: Sendable, Equatable {
     case gatewayRequest
     /// `GET /attestation?nonce=<hex>`.
     case attestation
+    /// `POST /v1/embeddings` (OpenAI): the model is named in the body.
+    case embeddings
+    /// `GET /v1/models` (OpenAI): the embeddings models the caller may use.
+    case openAIModels
+    /// `GET /v1/models/{model}` (OpenAI).
+    case openAIModel
 
     // MARK: Management port
     /// `GET /models`: the registered models, a page at a time.
@@ -110,6 +120,7 @@ public struct Route: Sendable, Equatable {
     public var access: RouteAccess {
         switch action {
         case .live, .ready, .ping, .gatewayKeys, .gatewayRequest, .attestation: .public
+        case .embeddings, .openAIModels: .modelsChosenByAPI
         default: model.map { .model($0) } ?? .server
         }
     }
@@ -133,4 +144,7 @@ public enum RouteAccess: Sendable, Equatable {
     case model(String)
     /// A token of the listener's scope that is not limited to some models.
     case server
+    /// A token of the listener's scope; the models the request uses are not in its path, so the API checks each
+    /// against the token's models (``RoutedRequest/grant``).
+    case modelsChosenByAPI
 }

@@ -4,11 +4,14 @@ public struct RoutedRequest: Sendable {
     public let route: Route
     /// The request itself (head and body).
     public let request: ServerRequest
+    /// The models its caller may use: set by ``BearerAuthorization``, for APIs whose models are not in the path.
+    public let grant: ModelGrant
 
-    /// Pairs a request with its route.
-    public init(route: Route, request: ServerRequest) {
+    /// Pairs a request with its route; `grant` says which models its caller may use.
+    public init(route: Route, request: ServerRequest, grant: ModelGrant = .everyModel) {
         self.route = route
         self.request = request
+        self.grant = grant
     }
 }
 

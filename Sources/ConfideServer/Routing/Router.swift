@@ -98,6 +98,14 @@ public struct Router: Sendable {
             return Match([(.GET, .gatewayKeys), (.POST, .gatewayRequest)], .gateway)
         case "attestation":
             return path.count == 1 ? Match(.attestation, .kserve, [.GET]) : nil
+        case "v1":
+            if path.elementsEqual(["v1", "embeddings"]) { return Match(.embeddings, .openAI, [.POST]) }
+            guard path.count >= 2, path[1] == "models" else { return nil }
+            switch path.count {
+            case 2: return Match(.openAIModels, .openAI, [.GET])
+            case 3: return Match(.openAIModel, .openAI, [.GET], model: try Self.name(path[2], "model"))
+            default: return nil
+            }
         default:
             return nil
         }
@@ -151,6 +159,7 @@ public struct Router: Sendable {
         switch (surface, path.first) {
         case (.inference, "predictions"), (.inference, "ping"), (.management, "models"): .torchServe
         case (.inference, ".well-known"): .gateway
+        case (.inference, "v1"): .openAI
         case (.management, _): path.first == "v2" ? .kserve : .torchServe
         default: .kserve
         }

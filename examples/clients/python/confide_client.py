@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""Sends one KServe v2 inference request to a Confide server, end to end encrypted with Oblivious HTTP.
+"""Sends one KServe v2 inference request (or any JSON request of the inference API) to a Confide server, end to end
+encrypted with Oblivious HTTP.
 
     python3 confide_client.py --url http://127.0.0.1:8080 --accept-simulated --text "hello" echo
     python3 confide_client.py --url http://10.0.0.5:8080 --measurement <MRTD hex> --confide confide \\
         --policy policy.json --text "A cat sat on the mat." minilm
+    python3 confide_client.py --url http://127.0.0.1:8080 --accept-simulated --path /v1/embeddings \\
+        --body '{"model": "minilm", "input": ["A cat sat on the mat."]}'
 
 Steps (see docs/CLIENTS.md, docs/ENCRYPTION.md and docs/MEASUREMENTS.md):
   1. GET /attestation?nonce=<fresh 32 bytes>: evidence, the gateway's key configurations and the server's
@@ -720,15 +723,19 @@ def exchange(base: str, authority: str, keys: bytes, request: dict, args: argpar
 # ---- The command line ---------------------------------------------------------------------------------------------
 
 def inference_request(args: argparse.Namespace) -> dict:
-    path = f"/v2/models/{urllib.parse.quote(args.model, safe='')}"
-    if args.model_version:
-        path += f"/versions/{urllib.parse.quote(args.model_version, safe='')}"
     if args.json:
         with (sys.stdin.buffer if args.json == "-" else open(args.json, "rb")) as file:
             body = file.read()
+    elif args.body is not None:
+        body = args.body.encode()
     else:
         body = json.dumps({"inputs": [{"name": args.input_name, "datatype": "BYTES", "shape": [len(args.text)],
                                        "data": args.text}]}).encode()
+    if args.path:
+        return {"method": "POST", "path": args.path, "body": body}
+    path = f"/v2/models/{urllib.parse.quote(args.model, safe='')}"
+    if args.model_version:
+        path += f"/versions/{urllib.parse.quote(args.model_version, safe='')}"
     return {"method": "POST", "path": path + "/infer", "body": body}
 
 
@@ -751,13 +758,17 @@ def read_policy(path: str) -> Policy:
 
 def main() -> int:
     parser = argparse.ArgumentParser(
-        description="Send a KServe v2 inference request to a Confide server, end to end encrypted (Oblivious HTTP) "
+        description="Send a KServe v2 inference request (or, with --path, another JSON request of the inference API) "
+                    "to a Confide server, end to end encrypted (Oblivious HTTP) "
                     "to a key its attestation evidence binds.")
-    parser.add_argument("model", help="the model's name")
+    parser.add_argument("model", nargs="?", help="the model's name (for a KServe v2 request; not with --path)")
     parser.add_argument("--url", default="http://127.0.0.1:8080", help="the server's base URL (default: %(default)s)")
+    parser.add_argument("--path", help="POST the JSON body to this path of the inference API instead of a model's "
+                                       "KServe v2 infer, e.g. /v1/embeddings")
     inputs = parser.add_mutually_exclusive_group(required=True)
     inputs.add_argument("--text", action="append", help="a text input (repeat for several); sent as a BYTES tensor")
-    inputs.add_argument("--json", metavar="FILE", help="a file holding a KServe v2 request body ('-': standard input)")
+    inputs.add_argument("--json", metavar="FILE", help="a file holding the request body ('-': standard input)")
+    inputs.add_argument("--body", metavar="JSON", help="the request body, given inline")
     parser.add_argument("--input-name", default="text", help="the BYTES input's name for --text (default: %(default)s)")
     parser.add_argument("--model-version", help="the model version (default: the model's default version)")
     parser.add_argument("--token", help="a bearer token, sent inside the encrypted request")
@@ -784,6 +795,11 @@ def main() -> int:
     parser.add_argument("--verbose", action="store_true",
                         help="print the evidence, nonce and keys attested to standard error, besides what runs")
     args = parser.parse_args()
+    if args.path is not None:
+        if args.model or args.text is not None or not args.path.startswith("/"):
+            parser.error("--path takes a path starting with '/' and a --json or --body request, and no model")
+    elif not args.model:
+        parser.error("give the model's name, or --path with a request body")
 
     url = urllib.parse.urlsplit(args.url)
     if url.scheme != "http" or not url.hostname:

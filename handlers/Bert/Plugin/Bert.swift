@@ -9,10 +9,11 @@ import ConfideSDK
 /// `model.json` asks for (`"precision"`: `fp32`, `bf16` or `int8`); task heads compute in FP32.
 ///
 /// Requests: KServe BYTES tensors `text` (or any single BYTES input; any shape) and, for classification, an optional
-/// `text_pair` with as many elements; the outputs per task are the SDK's contracts (``Embeddings``-style
-/// `embedding`; ``Classification``, ``Reranking``, ``TokenClassification``). A TorchServe body (`{"text": ...}`
-/// with an optional `"text_pair"`, a JSON list of texts, or plain text) gives JSON. The texts of a whole batch run
-/// together: their tokens are packed into one matrix for the dense layers (no padding) and attention runs per text.
+/// `text_pair` with as many elements; the outputs per task are the SDK's contracts (``Embeddings``: `embedding`, and
+/// `token_count` when the request names it; ``Classification``, ``Reranking``, ``TokenClassification``). A
+/// TorchServe body (`{"text": ...}` with an optional `"text_pair"`, a JSON list of texts, or plain text) gives
+/// JSON. The texts of a whole batch run together: their tokens are packed into one matrix for the dense layers (no
+/// padding) and attention runs per text.
 struct Bert: Handler {
     static let name = "bert"
     static let description =
@@ -152,12 +153,18 @@ struct Bert: Handler {
     /// none at all, as DistilBERT).
     var takesPairs: Bool { task.task == .classification && encoder.takesPairs }
 
-    var inputs: [TensorSpec] { takesPairs ? [Classification.text, Classification.textPair] : [Classification.text] }
+    var inputs: [TensorSpec] {
+        switch task.task {
+        case .embedding: [Embeddings.text]
+        case .classification: takesPairs ? [Classification.text, Classification.textPair] : [Classification.text]
+        case .tokenClassification: [Classification.text]
+        }
+    }
     var outputs: [TensorSpec] {
         let labels = task.labels.count
         switch task.task {
         case .embedding:
-            return [TensorSpec(name: "embedding", dataType: .fp32, shape: [-1, Int64(encoder.width)])]
+            return [Embeddings.embedding(dimensions: encoder.width), Embeddings.tokenCount]
         case .classification:
             let outputs = [
                 Classification.logits(labels: labels), Classification.probabilities(labels: labels),

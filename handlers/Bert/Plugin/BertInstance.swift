@@ -61,6 +61,11 @@ struct BertInstance: HandlerInstance {
                 let range = (job.first * width)..<((job.first + job.count) * width)
                 try job.reply.embeddings(
                     job.request, rows: UnsafeBufferPointer(rebasing: embeddings[range]), count: job.count, width: width)
+                if case .kserve = job.reply, job.request.names(output: Embeddings.tokenCountOutput) {
+                    let counts = lengths[job.first..<(job.first + job.count)].map { Int64($0) }
+                    try job.request.respond(
+                        Embeddings.tokenCountOutput, dataType: .int64, shape: [Int64(job.count)], elements: counts)
+                }
             }
         case (.classification, let head?):
             let states = scratch.embeddings(count: lengths.count * width)
