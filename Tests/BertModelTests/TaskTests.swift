@@ -101,6 +101,24 @@ struct TaskTests {
         #expect(cafe.offsets == [0..<0, 0..<4, 4..<5, 6..<7, 0..<0])
     }
 
+    @Test func theFuzzEntryPointsNeverTrapOnMutatedConfigsAndPairs() {
+        var generator = SystemRandomNumberGenerator()
+        let seeds = [
+            #"{"model_type": "distilbert", "dim": 8, "n_layers": 1, "n_heads": 2, "hidden_dim": 16, "max_position_embeddings": 8, "vocab_size": 50, "architectures": ["DistilBertForTokenClassification"], "id2label": {"0": "O", "1": "B-X"}}"#,
+            #"{"hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 16, "max_position_embeddings": 8, "vocab_size": 50, "architectures": ["BertForSequenceClassification"], "num_labels": 1, "problem_type": "regression"}"#,
+            Array("Héllo, wörld! the unable [SEP] 日本 ##ing".utf8).map { String(UnicodeScalar($0)) }.joined(),
+        ].map { Array($0.utf8) }
+        for iteration in 0..<3000 {
+            var bytes = seeds[iteration % seeds.count]
+            for _ in 0..<Int.random(in: 1...4, using: &generator) {
+                bytes[Int.random(in: 0..<bytes.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+            }
+            BertFuzz.config(bytes)
+            BertFuzz.tokenizer(bytes)
+        }
+        #expect(throws: Never.self) { try BertTaskConfig(json: seeds[0]) }
+    }
+
     @Test func theDecoderJoinsPiecesAsWordPieceDoes() {
         let tokenizer = TokenizerTests.small
         #expect(tokenizer.decode(["un", "##able", ",", "world", "!", "$"]) == "unable, world! $")

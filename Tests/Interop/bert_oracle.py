@@ -124,6 +124,17 @@ def main():
         expected["models"].append(record)
     with open(os.path.join(out, "expected.json"), "w", encoding="utf-8") as file:
         json.dump(expected, file)
+    # For the rerank benchmark: an embedding model and a cross-encoder of all-MiniLM-L6-v2's shape, same vocabulary.
+    for name, cls, task in [("bench-embedding", BertModel, {}), ("bench-cross-encoder", BertForSequenceClassification,
+                                                                 {"num_labels": 1})]:
+        config = BertConfig(vocab_size=vocab, hidden_size=384, num_hidden_layers=6, num_attention_heads=12,
+                            intermediate_size=1536, max_position_embeddings=512, **task)
+        torch.manual_seed(99)
+        folder = os.path.join(out, name)
+        cls(config).eval().save_pretrained(folder, safe_serialization=True)
+        BertTokenizerFast.from_pretrained(os.path.join(out, "vocabulary"), model_max_length=256).save_pretrained(folder)
+        if name == "bench-embedding":
+            write_sentence_transformers(folder, {"pooling": "mean", "normalize": True})
 
 
 def write_sentence_transformers(folder, options):

@@ -170,7 +170,7 @@ struct Bert: Handler {
                 Classification.logits(labels: labels), Classification.probabilities(labels: labels),
                 Classification.label,
             ]
-            return labels == 1 ? outputs + [Reranking.score] : outputs
+            return (labels == 1 ? outputs + [Reranking.score] : outputs) + [Embeddings.tokenCount]
         case .tokenClassification:
             return [TokenClassification.logits(labels: labels), TokenClassification.tokens, TokenClassification.entities]
         }

@@ -61,11 +61,7 @@ struct BertInstance: HandlerInstance {
                 let range = (job.first * width)..<((job.first + job.count) * width)
                 try job.reply.embeddings(
                     job.request, rows: UnsafeBufferPointer(rebasing: embeddings[range]), count: job.count, width: width)
-                if case .kserve = job.reply, job.request.names(output: Embeddings.tokenCountOutput) {
-                    let counts = lengths[job.first..<(job.first + job.count)].map { Int64($0) }
-                    try job.request.respond(
-                        Embeddings.tokenCountOutput, dataType: .int64, shape: [Int64(job.count)], elements: counts)
-                }
+                try Self.respondTokenCounts(job, lengths: lengths)
             }
         case (.classification, let head?):
             let states = scratch.embeddings(count: lengths.count * width)
@@ -77,6 +73,7 @@ struct BertInstance: HandlerInstance {
                 try job.reply.classification(
                     job.request, logits: logits[(job.first * labels)..<((job.first + job.count) * labels)],
                     count: job.count, task: model.task)
+                try Self.respondTokenCounts(job, lengths: lengths)
             }
         case (.tokenClassification, let head?):
             let states = scratch.embeddings(count: ids.count * width)
@@ -101,6 +98,15 @@ struct BertInstance: HandlerInstance {
                 job.request.fail(error)
             }
         }
+    }
+
+    /// `token_count` (INT64 `[count]`: each sequence's tokens, [CLS] and [SEP] included, after truncation), for a
+    /// KServe request that names it.
+    private static func respondTokenCounts(_ job: Job, lengths: [Int]) throws(HandlerError) {
+        guard case .kserve = job.reply, job.request.names(output: Embeddings.tokenCountOutput) else { return }
+        let counts = lengths[job.first..<(job.first + job.count)].map { Int64($0) }
+        try job.request.respond(
+            Embeddings.tokenCountOutput, dataType: .int64, shape: [Int64(job.count)], elements: counts)
     }
 
     /// A request's texts (UTF-8), its second texts when it sends pairs, and how to answer it.

@@ -8,7 +8,9 @@
 /// - an output ``logitsOutput`` (`logits`), FP32, shape `[-1, L]` with `L` the number of labels: the raw scores;
 /// - an output ``probabilitiesOutput`` (`probabilities`), FP32, shape `[-1, L]`: the scores after the model's
 ///   score function (softmax over the labels, a sigmoid per label, or the logits themselves for regression);
-/// - an output ``labelOutput`` (`label`), BYTES, shape `[-1]`: the label of the highest score, UTF-8.
+/// - an output ``labelOutput`` (`label`), BYTES, shape `[-1]`: the label of the highest score, UTF-8;
+/// - optionally ``Embeddings/tokenCount`` (`token_count`), INT64, shape `[-1]`: the tokens of each text (or pair)
+///   the model saw, filled only for a request that names it, as for embeddings.
 ///
 /// Rows are in the order of the texts.
 ///
