@@ -175,6 +175,9 @@ struct TasksAPITests {
     @Test func modelsWithoutTheTaskAndBadBodiesAreRefusedInOpenAIsShape() async throws {
         let server = try await Self.start()
         defer { Task { await server.stop() } }
+        // A long query paired with many documents would multiply the body: refused before any copy.
+        let longQuery = String(repeating: "q", count: 300_000)
+        let manyDocuments = Array(repeating: #""d""#, count: 2000).joined(separator: ",")
         let cases: [(String, String, HTTPResponseStatus, String?)] = [
             ("/v1/rerank", #"{"model": "embedder", "query": "q", "documents": ["a"]}"#, .notFound, "model"),
             ("/v1/rerank", #"{"model": "classifier", "query": "q", "documents": ["a"]}"#, .notFound, "model"),
@@ -182,6 +185,8 @@ struct TasksAPITests {
             ("/v1/classify", #"{"model": "nope", "input": "a"}"#, .notFound, "model"),
             ("/v1/rerank", #"{"model": "ce", "query": 1, "documents": ["a"]}"#, .badRequest, "query"),
             ("/v1/classify", #"{"model": "classifier", "input": [\u0000]}"#, .badRequest, nil),
+            ("/v1/rerank", #"{"model": "ce", "query": "\#(longQuery)", "documents": [\#(manyDocuments)]}"#, .badRequest,
+             "query"),
         ]
         for (path, body, status, parameter) in cases {
             let response = try await Self.post(server.port, path, body)
@@ -220,7 +225,9 @@ struct TasksAPITests {
     /// five rounds. docs/PERFORMANCE.md records the result; the test fails only when reranking is far slower.
     @Test(.enabled(if: ProcessInfo.processInfo.environment["CONFIDE_BENCH_RERANK"] != nil))
     func rerankingThirtyTwoDocumentsAgainstThirtyTwoEmbeddingRequests() async throws {
-        let models = ["ce": #"{"handler": "bert"}"#, "embedder": #"{"handler": "bert"}"#]
+        let models = [
+            "ce": #"{"handler": "bert", "cores_per_worker": 2}"#, "embedder": #"{"handler": "bert", "cores_per_worker": 2}"#,
+        ]
         let server = try await TestServer.start(plugins: ["Bert"], models: models) { configuration in
             let store = configuration.modelsDirectory as NSString
             try TaskModels.link("bench-cross-encoder", into: store.appendingPathComponent("ce"))

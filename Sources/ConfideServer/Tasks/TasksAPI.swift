@@ -93,7 +93,7 @@ public final class TasksAPI: RouteResponder {
         guard !overflow, budget.tryReserve(reserved) else {
             return reply(.failure(.overloaded("the server's memory budget is spent; retry shortly")))
         }
-        let reply = budget.releasing(reserved, after: reply)
+        var reply = budget.releasing(reserved, after: reply)
         let task: Task = request.route.action == .rerank ? .rerank : .classify
         let modelName: String
         let inputs: [HostTensor]
@@ -106,6 +106,12 @@ public final class TasksAPI: RouteResponder {
                 let parsed = try RerankRequest(parsing: request.request.body)
                 modelName = parsed.model
                 (model, version) = try locate(parsed.model, task: task, grant: request.grant)
+                // The query goes with every document: its copies are bounded by the body and held in the budget.
+                let copies = try Self.queryCopies(parsed, body: request.request.body.readableBytes)
+                guard budget.tryReserve(copies) else {
+                    throw .overloaded("the server's memory budget is spent; retry shortly")
+                }
+                reply = budget.releasing(copies, after: reply)
                 let queries = Array(repeating: parsed.query, count: parsed.documents.count)
                 inputs = [
                     try Self.tensor(Classification.textInput, queries),
@@ -128,13 +134,29 @@ public final class TasksAPI: RouteResponder {
         let received = ContinuousClock.now
         let deadline = received + deadlines.timeout(model: model.config, requested: nil)
         let metrics = version.metrics
+        let respond = reply
         version.scheduler.submit(HostRequest(inputs: inputs, requestedOutputs: outputs), deadline: deadline) { result in
             switch result {
-            case .success(let outputs): reply(answer.response(model: modelName, outputs, budget: budget))
-            case .failure(let failure): reply(.failure(APIError(failure)))
+            case .success(let outputs): respond(answer.response(model: modelName, outputs, budget: budget))
+            case .failure(let failure): respond(.failure(APIError(failure)))
             }
             metrics.recordLatency(since: received)
         }
+    }
+
+    /// The bytes the query's copies take (one per document, twice: the texts and their tensor), refused with 400
+    /// beyond four times the body and 1 MiB: a long query with many documents would otherwise multiply the body.
+    private static func queryCopies(_ request: RerankRequest, body: Int) throws(APIError) -> Int {
+        let (copies, overflow) = (request.query.count + 4).multipliedReportingOverflow(by: request.documents.count)
+        let limit = body.multipliedReportingOverflow(by: 4).overflow ? Int.max : body * 4 + (1 << 20)
+        guard !overflow, copies <= limit else {
+            throw APIError(
+                .badRequest,
+                "the query of \(request.query.count) bytes, paired with each of \(request.documents.count) documents, "
+                    + "exceeds \(limit) bytes: send a shorter query or fewer documents",
+                parameter: "query")
+        }
+        return copies * 2
     }
 
     /// A BYTES tensor `[count]` of `texts`.
