@@ -373,7 +373,9 @@ enum BertOracle {
             let logits = try #require(named["logits"])
             let values = try #require(logits.values(as: Float.self))
             let (count, longest, labels) = (Int(logits.shape[0]), Int(logits.shape[1]), Int(logits.shape[2]))
-            let tokens = try #require(named["tokens"]?.byteElements()).map { Labelled.list(try JSONParser.parse($0), kind: .token) }
+            let tokens = try #require(named["tokens"]?.byteElements()).map {
+                Labelled.list(try JSONParser.parse($0), kind: .token)
+            }
             let entities = try #require(named["entities"]?.byteElements()).map {
                 Labelled.list(try JSONParser.parse($0), kind: .entity)
             }

@@ -20,7 +20,8 @@ public enum BertFuzz {
         _ = sample.encode(String(decoding: bytes, as: UTF8.self))
         // The bytes as a pair of texts split in the middle, with offsets that must stay inside each text.
         let half = bytes.count / 2
-        let first = String(decoding: bytes[..<half], as: UTF8.self), second = String(decoding: bytes[half...], as: UTF8.self)
+        let first = String(decoding: bytes[..<half], as: UTF8.self)
+        let second = String(decoding: bytes[half...], as: UTF8.self)
         let encoding = Array(first.utf8).withUnsafeBytes { a in
             Array(second.utf8).withUnsafeBytes { b in try? sample.encode(utf8: a, pair: b, offsets: true) }
         }

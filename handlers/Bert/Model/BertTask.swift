@@ -146,7 +146,8 @@ public struct BertTaskConfig: Sendable, Equatable {
         var labels = [String?](repeating: nil, count: count)
         for key in id2label.keys {
             guard let index = Int(key), index >= 0, index < count, labels[index] == nil else {
-                throw .malformedConfig("config.json: id2label's keys must be the integers 0 to \(count - 1), found \"\(key)\"")
+                throw .malformedConfig(
+                    "config.json: id2label's keys must be the integers 0 to \(count - 1), found \"\(key)\"")
             }
             guard let label = try id2label.string(key) else {
                 throw .malformedConfig("config.json: id2label \"\(key)\" has no label")

@@ -72,7 +72,8 @@ public struct BertWeights: Sendable {
             let value = try pair(names.value, [hidden, hidden])
             let attentionOutput = try pair(names.attentionOutput, [hidden, hidden])
             let attentionNorm = try pair(names.attentionNorm, [hidden])
-            let up = try pair(names.intermediate, [intermediate, hidden]), down = try pair(names.output, [hidden, intermediate])
+            let up = try pair(names.intermediate, [intermediate, hidden])
+            let down = try pair(names.output, [hidden, intermediate])
             let outputNorm = try pair(names.outputNorm, [hidden])
             layers.append(
                 BertLayerWeights(

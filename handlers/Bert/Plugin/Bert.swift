@@ -76,7 +76,8 @@ struct Bert: Handler {
         let labels = task.task == .embedding ? "" : ", \(task.labels.count) labels (\(task.function))"
         model.log.info(
             "\(config.family.rawValue) \(task.task.rawValue)\(labels), \(config.layerCount) layers, hidden "
-                + "\(config.hiddenSize), \(precision), attention \(attention), at most \(tokenizer.maxLength) tokens per text")
+                + "\(config.hiddenSize), \(precision), attention \(attention), at most \(tokenizer.maxLength) tokens "
+                + "per text")
     }
 
     /// `model.json`'s `"parameters"` object (nil when it has none).

@@ -225,7 +225,9 @@ struct BertEncoder: Sendable {
                         throw .invalidArgument("token type \(type) is outside the model's \(typeRows) token types")
                     }
                     let typeRow = type * hidden
-                    for j in 0..<hidden { x[row + j] = words[word + j] + positions[place + j] + typeEmbeddings[typeRow + j] }
+                    for j in 0..<hidden {
+                        x[row + j] = words[word + j] + positions[place + j] + typeEmbeddings[typeRow + j]
+                    }
                 } else {
                     for j in 0..<hidden { x[row + j] = words[word + j] + positions[place + j] }
                 }
