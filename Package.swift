@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "ConfideServer", targets: ["ConfideServer"]),
         .library(name: "ConfideJSON", targets: ["ConfideJSON"]),
         .library(name: "ConfideKServe", targets: ["ConfideKServe"]),
+        .library(name: "ConfideKServeGRPC", targets: ["ConfideKServeGRPC"]),
         .library(name: "ConfideEnvelope", targets: ["ConfideEnvelope"]),
         .library(name: "ConfideAttestation", targets: ["ConfideAttestation"]),
         .library(name: "ConfideMeasurement", targets: ["ConfideMeasurement"]),
@@ -56,6 +57,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
     ],
     targets: [
         // MARK: Runtime
@@ -93,10 +98,27 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The KServe v2 gRPC protocol: messages and service code generated from its .proto by scripts/generate-grpc.
+        .target(
+            name: "ConfideKServeGRPC",
+            dependencies: [
+                "ConfideKServe",
+                .product(name: "ConfideHost", package: "sdk"),
+                .product(name: "ConfideSDK", package: "sdk"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            exclude: ["grpc_predict_v2.proto"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "ConfideServer",
             dependencies: [
                 "ConfideRuntime", "CConfideSystem", "ConfideJSON", "ConfideKServe", "ConfideClient", "ConfideEnvelope", "ConfideAttestation",
+                "ConfideKServeGRPC",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "ConfideHost", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -129,8 +151,11 @@ let package = Package(
                 "ConfideRuntime", "ConfideServer", "ConfideClient", "ConfideJSON", "ConfideKServe", "CCPUFeatures", cABI,
                 "ConfideEnvelope",
                 "ConfideAttestation",
+                "ConfideKServeGRPC",
                 .product(name: "ConfideHost", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -231,7 +256,10 @@ let package = Package(
             name: "ConfideTests",
             dependencies: [
                 "ConfideRuntime", "ConfideServer", "ConfideClient", "ConfideJSON", "ConfideKServe", "ConfideEnvelope",
-                "ConfideAttestation", "ConfideMeasurement", "MiniLMCache",
+                "ConfideAttestation", "ConfideMeasurement", "MiniLMCache", "ConfideKServeGRPC",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "ConfideHost", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "ConfideTestKit", package: "sdk"),

@@ -3,6 +3,8 @@ import ConfideAttestation
 import ConfideClient
 import ConfideHost
 import ConfideJSON
+import ConfideKServe
+import ConfideKServeGRPC
 import ConfideSDK
 import Foundation
 import NIOCore
@@ -17,8 +19,15 @@ struct BenchHTTP: AsyncParsableCommand {
             Each of --concurrency connections sends its next request as soon as the previous one is answered.
             The payload is a KServe v2 JSON body from --request, one text per request from --sentences (a BYTES
             input named --input-name, or the raw body with --torchserve), or by default a generated FP32 [1, 16]
-            tensor.
+            tensor. With --protocol grpc, --url names the gRPC port and each connection is an HTTP/2 connection
+            sending KServe v2 ModelInfer calls with their tensors in raw_input_contents, as tritonclient.grpc does.
             """)
+
+    /// The protocol the load is sent in.
+    enum LoadProtocol: String, ExpressibleByArgument {
+        case rest
+        case grpc
+    }
 
     @Option(help: "The server's base URL.")
     var url = "http://127.0.0.1:8080"
@@ -47,6 +56,9 @@ struct BenchHTTP: AsyncParsableCommand {
     @Option(help: "The BYTES input name for --sentences.")
     var inputName = "text"
 
+    @Option(name: .customLong("protocol"), help: "rest (KServe v2 over HTTP/1.1) or grpc (KServe v2 over gRPC).")
+    var loadProtocol = LoadProtocol.rest
+
     @Flag(help: "Send to TorchServe's /predictions/{model} instead of KServe v2.")
     var torchserve = false
 
@@ -66,7 +78,16 @@ struct BenchHTTP: AsyncParsableCommand {
         let levels = concurrency.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !levels.isEmpty, levels.allSatisfy({ $0 > 0 }) else { throw ValidationError("--concurrency needs positive numbers") }
         let port = components.port ?? 80
-        let generator: LoadGenerator
+        if loadProtocol == .grpc {
+            guard !encrypted, !torchserve else {
+                throw ValidationError("--protocol grpc sends KServe v2 in plaintext: not with --encrypted or --torchserve")
+            }
+            let generator = LoadGenerator(requests: try grpcRequests()) {
+                try await GRPCLoadConnection.connect(host: host, port: port)
+            }
+            return try await report(generator, levels: levels)
+        }
+        let generator: LoadGenerator<ClientRequest>
         if encrypted {
             var policy = AttestationPolicy(expectedReportData: [])
             policy.acceptSimulated = acceptSimulated
@@ -79,6 +100,11 @@ struct BenchHTTP: AsyncParsableCommand {
         } else {
             generator = LoadGenerator(host: host, port: port, requests: try requests())
         }
+        try await report(generator, levels: levels)
+    }
+
+    /// Runs every level with `generator` and prints the results.
+    private func report<Request>(_ generator: LoadGenerator<Request>, levels: [Int]) async throws {
         var results: [LoadResult] = []
         for level in levels {
             let result = try await generator.run(
@@ -121,6 +147,38 @@ struct BenchHTTP: AsyncParsableCommand {
             throw ValidationError("cannot build the default payload")
         }
         return [KServeClient.request(model: model, version: modelVersion, inputs: [input], binary: false)]
+    }
+
+    /// The gRPC requests: the inputs of --request, one text per request from --sentences, or a generated FP32 [1, 16]
+    /// tensor, each with its data in raw_input_contents.
+    private func grpcRequests() throws -> [Inference_ModelInferRequest] {
+        func request(_ inputs: [HostTensor]) -> Inference_ModelInferRequest {
+            KServeGRPCCodec.encodeRequest(model: model, version: modelVersion, inputs: inputs)
+        }
+        if let sentences {
+            guard let text = try? String(contentsOfFile: sentences, encoding: .utf8) else {
+                throw ValidationError("cannot read \(sentences)")
+            }
+            let lines = text.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+            guard !lines.isEmpty else { throw ValidationError("\(sentences) holds no text") }
+            return try lines.map { line in
+                guard let input = HostTensor(name: inputName, strings: [line]) else { throw ValidationError("cannot encode a text") }
+                return request([input])
+            }
+        }
+        if let file = self.request {
+            guard let body = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+            do throws(KServeCodecError) {
+                return [request(try KServeCodec.decodeRequest(body: ByteBuffer(bytes: body), headerLength: nil).inputs)]
+            } catch {
+                throw ValidationError("\(file) is not a KServe v2 request: \(error.message)")
+            }
+        }
+        let values = (0..<16).map { Float($0) / 16 }
+        guard let input = HostTensor(name: "INPUT0", dataType: .fp32, shape: [1, 16], values: values) else {
+            throw ValidationError("cannot build the default payload")
+        }
+        return [request([input])]
     }
 
     private func milliseconds(_ duration: Duration) -> String { String(format: "%.2f", duration.secondsValue * 1000) }

@@ -32,6 +32,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The inference API's port.")
     var port = 8080
 
+    @Option(help: "The KServe v2 gRPC port (Triton's default); 0 picks a free port.")
+    var grpcPort = 8001
+
+    @Flag(help: "Serve no KServe v2 gRPC.")
+    var noGrpc = false
+
     @Option(help: "The Prometheus metrics port (GET /metrics); 0 picks a free port.")
     var metricsPort = 8082
 
@@ -183,6 +189,7 @@ struct Serve: AsyncParsableCommand {
         if let modelName { configuration.modelLayout = .singleModel(modelName) }
         configuration.host = host
         configuration.port = port
+        configuration.grpcPort = noGrpc ? nil : grpcPort
         configuration.metricsPort = noMetrics ? nil : metricsPort
         configuration.managementHost = managementHost
         configuration.managementPort = noManagement ? nil : managementPort

@@ -25,33 +25,46 @@ public struct LoadResult: Sendable {
     }
 }
 
-/// A connection a load generator sends requests on: plaintext (``HTTPConnection``) or encrypted end to end
-/// (``ObliviousClient``).
-public protocol LoadConnection: Sendable {
-    /// Sends a request and returns its response.
-    func send(_ request: ClientRequest) async throws -> ClientResponse
+/// A connection a load generator sends requests on: plaintext HTTP (``HTTPConnection``), encrypted end to end
+/// (``ObliviousClient``), or another protocol's connection with requests of its own kind.
+public protocol LoadConnection<Request>: Sendable {
+    /// What the connection sends.
+    associatedtype Request: Sendable
+    /// Sends a request and says whether it succeeded; throws when it could not be sent or answered.
+    func succeeds(_ request: Request) async throws -> Bool
     /// Closes the connection.
     func close() async
 }
 
-extension HTTPConnection: LoadConnection {}
-extension ObliviousClient: LoadConnection {}
+extension HTTPConnection: LoadConnection {
+    /// Sends a request and says whether it was answered with 200.
+    public func succeeds(_ request: ClientRequest) async throws -> Bool {
+        try await send(request).status == .ok
+    }
+}
+
+extension ObliviousClient: LoadConnection {
+    /// Sends a request encrypted and says whether the inner response is a 200.
+    public func succeeds(_ request: ClientRequest) async throws -> Bool {
+        try await send(request).status == .ok
+    }
+}
 
 /// A closed-loop load generator in the style of Triton's perf_analyzer: `concurrency` connections,
 /// each sending its next request as soon as the previous one is answered.
-public struct LoadGenerator: Sendable {
+public struct LoadGenerator<Request: Sendable>: Sendable {
     /// The requests to send, used in turn.
-    public var requests: [ClientRequest]
-    private let connect: @Sendable () async throws -> any LoadConnection
+    public var requests: [Request]
+    private let connect: @Sendable () async throws -> any LoadConnection<Request>
 
     /// Creates a load generator that opens its connections with `connect`.
-    public init(requests: [ClientRequest], connect: @escaping @Sendable () async throws -> any LoadConnection) {
+    public init(requests: [Request], connect: @escaping @Sendable () async throws -> any LoadConnection<Request>) {
         self.requests = requests
         self.connect = connect
     }
 
     /// Creates a load generator that sends plaintext requests to `host:port`.
-    public init(host: String, port: Int, requests: [ClientRequest]) {
+    public init(host: String, port: Int, requests: [ClientRequest]) where Request == ClientRequest {
         self.init(requests: requests) { try await HTTPConnection.connect(host: host, port: port) }
     }
 
@@ -60,7 +73,7 @@ public struct LoadGenerator: Sendable {
     public func run(
         concurrency: Int, duration: Duration, warmup: Duration, progress: @escaping @Sendable (Int, Duration) -> Void = { _, _ in }
     ) async throws -> LoadResult {
-        let connections = try await withThrowingTaskGroup(of: (any LoadConnection).self) { group in
+        let connections = try await withThrowingTaskGroup(of: (any LoadConnection<Request>).self) { group in
             for _ in 0..<concurrency { group.addTask { try await connect() } }
             return try await group.reduce(into: []) { $0.append($1) }
         }
@@ -84,7 +97,7 @@ public struct LoadGenerator: Sendable {
                     while true {
                         let sent = clock.now
                         if sent >= stopAt { break }
-                        let ok = (try? await connection.send(requests[next]).status == .ok) ?? false
+                        let ok = (try? await connection.succeeds(requests[next])) ?? false
                         next = (next + 1) % requests.count
                         guard sent >= measureFrom else { continue }
                         if ok {

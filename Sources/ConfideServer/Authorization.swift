@@ -121,12 +121,10 @@ public struct AuthorizationError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// Checks `Authorization: Bearer <token>` before a routed request reaches the API it guards: a missing or
-/// unknown token gets 401, a token without the listener's scope gets 403, and so does a token limited to some
-/// models on a route for another model or on a route that names no model. On routes whose models are not in the
-/// path (the OpenAI API's), the API checks each model it uses against the ``ModelGrant`` handed on with the request.
-/// Public routes (probes, the gateway, the evidence) pass without a token; the gateway's inner requests come back
-/// through this check.
+/// Checks `Authorization: Bearer <token>` before a routed request reaches the API it guards (see
+/// ``TokenStore/authorize(_:scope:access:)``). On routes whose models are not in the path (the OpenAI API's), the API
+/// checks each model it uses against the ``ModelGrant`` handed on with the request. Public routes (probes, the
+/// gateway, the evidence) pass without a token; the gateway's inner requests come back through this check.
 public struct BearerAuthorization: RouteResponder {
     private let tokens: TokenStore
     private let scope: TokenScope
@@ -142,18 +140,24 @@ public struct BearerAuthorization: RouteResponder {
     public func handle(_ request: RoutedRequest, reply: @escaping RouteReply) {
         let grant: ModelGrant
         do throws(APIError) {
-            grant = try check(request)
+            grant = try tokens.authorize(
+                request.request.headers.first(name: "Authorization"), scope: scope, access: request.route.access)
         } catch {
             return reply(.failure(error))
         }
         next.handle(RoutedRequest(route: request.route, request: request.request, grant: grant), reply: reply)
     }
+}
 
-    private func check(_ request: RoutedRequest) throws(APIError) -> ModelGrant {
-        let access = request.route.access
+extension TokenStore {
+    /// Decides whether a call may proceed, for every API that takes bearer tokens (REST and gRPC alike), and what
+    /// models it may use: `authorization` is the `Authorization` field (`Bearer <token>`), `scope` the listener's
+    /// scope and `access` who may make the call. A missing or unknown token gets 401, a token without `scope` 403,
+    /// and so does a token limited to some models on a call for another model or on a call that names no model.
+    func authorize(_ authorization: String?, scope: TokenScope, access: RouteAccess) throws(APIError) -> ModelGrant {
         if access == .public { return .everyModel }
-        guard let header = request.request.headers.first(name: "Authorization"), header.lowercased().hasPrefix("bearer "),
-              let entry = tokens.entry(for: String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+        guard let authorization, authorization.lowercased().hasPrefix("bearer "),
+              let entry = entry(for: String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces))
         else {
             throw APIError(.unauthorized, "a valid bearer token is required", headers: [("WWW-Authenticate", "Bearer")])
         }

@@ -16,6 +16,7 @@ public final class InferenceAPI: RouteResponder {
     public static let serverVersion = "0.1.0"
 
     private let repository: ModelRepository
+    /// How long requests may wait for a worker.
     private let deadlines: DeadlinePolicy
 
     /// Serves the models of `repository`, giving requests deadlines by `deadlines`.
@@ -153,19 +154,26 @@ public final class InferenceAPI: RouteResponder {
     }
 
     private func locate(_ route: Route) throws(APIError) -> (ServedModel, ServedVersion) {
-        let name = route.model ?? ""
+        try Self.locate(model: route.model ?? "", version: route.version, in: repository)
+    }
+
+    /// The model `name` and its `version` (its default version when `nil`): 404 for a model or version it does not
+    /// serve, 503 for a model that failed to load.
+    static func locate(
+        model name: String, version: String?, in repository: ModelRepository
+    ) throws(APIError) -> (ServedModel, ServedVersion) {
         guard let model = repository.model(name) else {
             if let failure = repository.failures.first(where: { $0.model == name }) {
                 throw APIError(.serviceUnavailable, "model '\(name)' is not available: \(failure.message)")
             }
             throw .notFound("unknown model '\(Router.printable(name))'")
         }
-        guard let version = model.version(route.version) else {
+        guard let served = model.version(version) else {
             throw .notFound(
-                "model '\(name)' has no version '\(Router.printable(route.version ?? ""))' "
+                "model '\(name)' has no version '\(Router.printable(version ?? ""))' "
                     + "(versions: \(model.versionNames.joined(separator: ", ")))")
         }
-        return (model, version)
+        return (model, served)
     }
 
     // MARK: TorchServe

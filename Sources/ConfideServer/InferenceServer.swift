@@ -3,6 +3,7 @@ public import ConfideEnvelope
 public import ConfideRuntime
 import CConfideSystem
 import ConfideHost
+import ConfideKServe
 import ConfideMeasurement
 import Crypto
 public import Logging
@@ -21,6 +22,8 @@ public struct ServerConfiguration: Sendable {
     public var host: String = "127.0.0.1"
     /// The inference API's port (TorchServe's default, 8080); 0 picks a free port.
     public var port: Int = 8080
+    /// The KServe v2 gRPC port (Triton's default, 8001), bound on ``host``; 0 picks a free port, `nil` serves no gRPC.
+    public var grpcPort: Int? = 8001
     /// The metrics port (TorchServe's default, 8082); 0 picks a free port, `nil` serves no metrics.
     public var metricsPort: Int? = 8082
     /// The address the management API binds: loopback unless the operator says otherwise.
@@ -95,6 +98,8 @@ public final class InferenceServer: Service, Sendable {
     public let evidenceProvider: any EvidenceProvider
     /// The inference API's listener.
     public let http: HTTPServer
+    /// The KServe v2 gRPC listener, when it is served.
+    public let grpc: GRPCListener?
     /// The management API's listener, when it is served.
     public let management: HTTPServer?
     /// The metrics listener, when metrics are served.
@@ -104,8 +109,8 @@ public final class InferenceServer: Service, Sendable {
 
     private init(
         handlers: HandlerRegistry, repository: ModelRepository, keyStore: GatewayKeyStore,
-        evidenceProvider: any EvidenceProvider, http: HTTPServer, management: HTTPServer?, metrics: HTTPServer?,
-        rotation: Task<Void, Never>?, logger: Logger
+        evidenceProvider: any EvidenceProvider, http: HTTPServer, grpc: GRPCListener?, management: HTTPServer?,
+        metrics: HTTPServer?, rotation: Task<Void, Never>?, logger: Logger
     ) {
         self.handlers = handlers
         self.repository = repository
@@ -113,6 +118,7 @@ public final class InferenceServer: Service, Sendable {
         self.evidenceProvider = evidenceProvider
         self.rotation = rotation
         self.http = http
+        self.grpc = grpc
         self.management = management
         self.metrics = metrics
         self.logger = logger
@@ -210,6 +216,24 @@ public final class InferenceServer: Service, Sendable {
             throw error
         }
         logger.info("inference API listening", metadata: ["address": "\(http.localAddress)"])
+        var grpc: GRPCListener?
+        if let port = configuration.grpcPort {
+            let service = GRPCInferenceService(
+                repository: repository, deadlines: deadlines, tokens: configuration.tokens, budget: budget,
+                limits: KServeLimits())
+            let listener: GRPCListener
+            do {
+                listener = try await GRPCListener.start(
+                    host: configuration.host, port: port, service: service, maxMessageSize: configuration.maxBodySize,
+                    idleTimeout: configuration.connections.idleTimeout)
+            } catch {
+                await http.shutdown()
+                repository.shutdown()
+                throw error
+            }
+            logger.info("KServe v2 gRPC listening", metadata: ["address": "\(configuration.host):\(listener.port)"])
+            grpc = listener
+        }
         logger.info(
             "oblivious HTTP gateway ready",
             metadata: ["key_id": "\(keyStore.currentConfiguration.keyID)", "path": "\(ObliviousGatewayAPI.path)"])
@@ -254,7 +278,7 @@ public final class InferenceServer: Service, Sendable {
         }
         return InferenceServer(
             handlers: handlers, repository: repository, keyStore: keyStore, evidenceProvider: evidenceProvider,
-            http: http, management: management, metrics: metrics, rotation: rotation, logger: logger)
+            http: http, grpc: grpc, management: management, metrics: metrics, rotation: rotation, logger: logger)
     }
 
     /// The gateway's keys: generated in memory, or a key shared by replicas from the key provider, whose
@@ -378,7 +402,9 @@ public final class InferenceServer: Service, Sendable {
         logger.info("shutting down: no new connections; finishing the requests already received")
         rotation?.cancel()
         await management?.shutdown()
-        await http.shutdown()
+        async let inference: Void = http.shutdown()
+        await grpc?.shutdown()
+        await inference
         repository.shutdown()
         await metrics?.shutdown()
         logger.info("stopped")

@@ -51,6 +51,7 @@ func startServer(
         modelsDirectory: models.path)
     configuration.port = 0
     configuration.metricsPort = nil
+    configuration.grpcPort = nil
     configuration.managementPort = nil
     configuration.attestation = .simulated
     try configure(&configuration)

@@ -153,6 +153,7 @@ struct ArchiveTests {
             handlersDirectory: try makeServerHandlersDirectory(in: root, plugins: ["FixtureSlow"]), modelsDirectory: models.path)
         configuration.port = 0
         configuration.metricsPort = nil
+        configuration.grpcPort = nil
         configuration.managementPort = nil
         configuration.keyProvider = provider
         var logger = Logger(label: "confide-test")

@@ -95,6 +95,7 @@ struct AuthorizationTests {
         configuration.host = "0.0.0.0"
         configuration.port = 0
         configuration.metricsPort = nil
+        configuration.grpcPort = nil
         configuration.managementPort = nil
         await #expect(throws: AuthorizationError.self) {
             _ = try await InferenceServer.start(configuration, logger: .init(label: "test"))

@@ -49,6 +49,24 @@ struct BertServerTests {
             headers: ["Content-Type": "application/json"])
         #expect(malformed.status == .badRequest, "\(malformed.text)")
     }
+
+    /// tritonclient.grpc, unchanged, sends the reference texts as BYTES and gets their embeddings over gRPC.
+    @Test func tritonclientGRPCEmbeddingsMatchTheReference() async throws {
+        let server = try await TestServer.start(
+            plugins: ["Echo", "Bert"],
+            models: ["echo": #"{"handler": "echo"}"#, "minilm": #"{"handler": "bert", "precision": "fp32"}"#],
+            grpc: true
+        ) { configuration in
+            try MiniLMCache.link(into: (configuration.modelsDirectory as NSString).appendingPathComponent("minilm"))
+        }
+        defer { Task { await server.stop() } }
+        let result = try await runPython(
+            InteropTests.scripts.appendingPathComponent("tritonclient_grpc.py").path, "127.0.0.1:\(server.grpcPort)",
+            "echo", "minilm", MiniLMCache.referencePath)
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("embeddings: 198 texts"), "\(result.output)")
+        #expect(result.output.contains("tritonclient.grpc: all checks passed"), "\(result.output)")
+    }
 }
 
 extension MiniLMCache {

@@ -27,7 +27,7 @@ struct ServeProcess {
         // this process before the child binds them, and the attack would then hit that server.
         process.arguments = [
             "-n", "5", ConfideCommand.path, "serve", "--handlers", handlers, "--models", store, "--port", "0",
-            "--management-port", "0", "--metrics-port", "0", "--attestation", "simulated", "--no-pin",
+            "--management-port", "0", "--metrics-port", "0", "--grpc-port", "0", "--attestation", "simulated", "--no-pin",
         ] + arguments
         let log = Pipe()
         process.standardError = log

@@ -18,6 +18,15 @@ struct InteropTests {
         #expect(result.output.contains("all checks passed"))
     }
 
+    @Test func tritonclientGRPCWithRawTensorsAndAnError() async throws {
+        let server = try await TestServer.start(grpc: true)
+        defer { Task { await server.stop() } }
+        let result = try await runPython(
+            Self.scripts.appendingPathComponent("tritonclient_grpc.py").path, "127.0.0.1:\(server.grpcPort)", "echo")
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("tritonclient.grpc: all checks passed"), "\(result.output)")
+    }
+
     @Test func pyhpkeObliviousHTTPClient() async throws {
         let server = try await TestServer.start()
         defer { Task { await server.stop() } }

@@ -44,7 +44,8 @@ struct LifecycleTests {
         let models = try makeModelStore(in: root, models: ["slow": slowModel(delayMs: 4000, #""max_batch_size": 1"#)])
         let process = Process()
         process.executableURL = BuildProducts.directory.appendingPathComponent("confide")
-        process.arguments = ["serve", "--handlers", handlers, "--models", models, "--port", "0", "--metrics-port", "0", "--no-management"]
+        process.arguments = ["serve", "--handlers", handlers, "--models", models, "--port", "0", "--metrics-port", "0", "--grpc-port", "0",
+                             "--no-management"]
         let errors = Pipe()
         process.standardError = errors
         try process.run()

@@ -77,11 +77,11 @@ struct TestServer {
     let server: InferenceServer
     let root: TemporaryDirectory
 
-    /// Starts a server with simulated attestation evidence; `configure` changes anything else, and `logs`, when
-    /// given, receives every log line at debug level and above.
+    /// Starts a server with simulated attestation evidence, and its gRPC listener on a free port when `grpc` is set;
+    /// `configure` changes anything else, and `logs`, when given, receives every log line at debug level and above.
     static func start(
         plugins: [String] = ["Echo"], models: [String: String] = ["echo": #"{"handler": "echo"}"#],
-        maxBodySize: Int = 1 << 20, tokens: TokenStore? = nil, logs: LogRecorder? = nil,
+        maxBodySize: Int = 1 << 20, tokens: TokenStore? = nil, grpc: Bool = false, logs: LogRecorder? = nil,
         configure: (inout ServerConfiguration) throws -> Void = { _ in }
     ) async throws -> TestServer {
         let root = try TemporaryDirectory()
@@ -91,6 +91,7 @@ struct TestServer {
         configuration.port = 0
         configuration.metricsPort = 0
         configuration.managementPort = 0
+        configuration.grpcPort = grpc ? 0 : nil
         configuration.maxBodySize = maxBodySize
         configuration.tokens = tokens
         configuration.attestation = .simulated
@@ -109,6 +110,7 @@ struct TestServer {
     var port: Int { server.http.port }
     var metricsPort: Int { server.metrics?.port ?? 0 }
     var managementPort: Int { server.management?.port ?? 0 }
+    var grpcPort: Int { server.grpc?.port ?? 0 }
 
     func connect() async throws -> HTTPConnection {
         try await HTTPConnection.connect(host: "127.0.0.1", port: port)

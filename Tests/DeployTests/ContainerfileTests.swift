@@ -128,7 +128,7 @@ struct ContainerfileTests {
                 try #require(Int(word.split(separator: "/").first ?? ""), "EXPOSE \(word) is not a port")
             }
         })
-        #expect(exposed == Set([serve.port, serve.metricsPort]))
+        #expect(exposed == Set([serve.port, serve.metricsPort] + (serve.noGrpc ? [] : [serve.grpcPort])))
         #expect(serve.host == "0.0.0.0", "a container's server must bind every address")
         #expect(serve.tokens != nil && !serve.allowUnauthenticated, "off loopback the image's default must require tokens")
         let destinations = try containerfile.copies(in: containerfile.finalStage).map {

@@ -31,13 +31,17 @@ struct KubernetesManifestTests {
     func portsServiceAndProbesMatchTheServer(folder: String) throws {
         let deployment = try ConfideDeployment(folder)
         let serve = deployment.serve
-        let serverPorts = Set([serve.port] + (serve.noMetrics ? [] : [serve.metricsPort]))
+        let serverPorts = Set(
+            [serve.port] + (serve.noMetrics ? [] : [serve.metricsPort]) + (serve.noGrpc ? [] : [serve.grpcPort]))
         // The pod must be reachable: the server binds every address, not loopback.
         #expect(serve.host == "0.0.0.0" || serve.host == "::", "\(folder): --host \(serve.host) is unreachable from the Service")
         #expect(deployment.containerPort(.string("http")) == serve.port, "\(folder): the http port is not the inference port \(serve.port)")
         #expect(
             deployment.containerPort(.string("metrics")) == serve.metricsPort,
             "\(folder): the metrics port is not the metrics port \(serve.metricsPort)")
+        #expect(
+            deployment.containerPort(.string("grpc")) == serve.grpcPort && !serve.noGrpc,
+            "\(folder): the grpc port is not the KServe v2 gRPC port \(serve.grpcPort)")
 
         let service = try deployment.rendering.object(kind: "Service", name: "confide")
         let ports = try #require(service.value.at("spec", "ports")?.sequence)

@@ -26,6 +26,7 @@ let package = Package(
         fuzzTarget("FuzzEmbeddingsRequest", "ConfideServer"),
         fuzzTarget("FuzzTaskRequest", "ConfideServer"),
         fuzzTarget("FuzzInferResponse", "ConfideKServe"),
+        fuzzTarget("FuzzGRPCInferRequest", "ConfideKServeGRPC"),
         fuzzTarget("FuzzAttestationQuery", "ConfideServer"),
         fuzzTarget("FuzzCoCoEvidence", "ConfideServer"),
         fuzzTarget("FuzzRouter", "ConfideServer"),

@@ -41,6 +41,7 @@ struct LiveServer {
             handlersDirectory: handlers.path, modelsDirectory: root.appendingPathComponent("models").path)
         configuration.port = 0
         configuration.metricsPort = 0
+        configuration.grpcPort = nil
         configuration.managementPort = 0
         configuration.tokens = tokens
         configuration.attestation = .simulated

@@ -1,0 +1,4 @@
+import ConfideKServeGRPC
+import FuzzDriver
+
+runFuzzer(KServeGRPCFuzz.inferRequest)
