@@ -296,7 +296,7 @@ let package = Package(
         .testTarget(
             name: "BertHandlerTests",
             dependencies: [
-                "ConfideRuntime", "ConfideJSON", "MiniLMCache",
+                "BertModel", "ConfideRuntime", "ConfideJSON", "MiniLMCache",
                 .product(name: "ConfideHost", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "ConfideTestKit", package: "sdk"),

@@ -180,7 +180,9 @@ public final class InferenceServer: Service, Sendable {
         let deadlines = DeadlinePolicy(default: configuration.requestTimeout, maximum: configuration.maxRequestTimeout)
         let api = OpenAIAPI(
             repository: repository, deadlines: deadlines,
-            next: InferenceAPI(repository: repository, deadlines: deadlines))
+            next: TasksAPI(
+                repository: repository, deadlines: deadlines,
+                next: InferenceAPI(repository: repository, deadlines: deadlines)))
         // The gateway decrypts, routes the inner request with the same router and hands it to the same chain as
         // plaintext requests, so tokens inside encrypted requests are checked the same way.
         let authorized: any RouteResponder = configuration.tokens.map {

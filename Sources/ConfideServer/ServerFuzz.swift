@@ -30,6 +30,18 @@ public enum ServerFuzz {
         precondition(request.dimensions.map { $0 >= 1 } ?? true, "accepted dimensions below 1")
     }
 
+    /// Reads `bytes` as a `POST /v1/rerank` and as a `POST /v1/classify` body; a request either accepts must hold 1
+    /// to 2048 documents or texts, and a positive `top_n` if any.
+    public static func taskRequest(_ bytes: [UInt8]) {
+        if let rerank = try? RerankRequest(parsing: ByteBuffer(bytes: bytes)) {
+            precondition((1...TaskRequests.maximumInputs).contains(rerank.documents.count), "accepted that many documents")
+            precondition(rerank.topN.map { $0 >= 1 } ?? true, "accepted top_n below 1")
+        }
+        if let classify = try? ClassifyRequest(parsing: ByteBuffer(bytes: bytes)) {
+            precondition((1...TaskRequests.maximumInputs).contains(classify.texts.count), "accepted that many texts")
+        }
+    }
+
     /// Parses `bytes` as the query string of `GET /attestation`; a nonce it accepts must be 16 to 64 bytes.
     public static func attestationQuery(_ bytes: [UInt8]) {
         let query = String(decoding: bytes, as: UTF8.self)

@@ -24,6 +24,7 @@ let package = Package(
         fuzzTarget("FuzzJSON", "ConfideJSON"),
         fuzzTarget("FuzzInferRequest", "ConfideServer"),
         fuzzTarget("FuzzEmbeddingsRequest", "ConfideServer"),
+        fuzzTarget("FuzzTaskRequest", "ConfideServer"),
         fuzzTarget("FuzzInferResponse", "ConfideKServe"),
         fuzzTarget("FuzzGRPCInferRequest", "ConfideKServeGRPC"),
         fuzzTarget("FuzzAttestationQuery", "ConfideServer"),
@@ -44,5 +45,6 @@ let package = Package(
         fuzzTarget("FuzzMeasurementPolicy", "ConfideMeasurement"),
         fuzzTarget("FuzzSafeTensors", "BertModel"),
         fuzzTarget("FuzzBertTokenizer", "BertModel"),
+        fuzzTarget("FuzzBertConfig", "BertModel"),
     ]
 )

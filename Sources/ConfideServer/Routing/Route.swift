@@ -63,6 +63,10 @@ public enum RouteAction: Sendable, Equatable {
     case openAIModels
     /// `GET /v1/models/{model}` (OpenAI).
     case openAIModel
+    /// `POST /v1/rerank` (Cohere, Jina and vLLM's shape): the model is named in the body.
+    case rerank
+    /// `POST /v1/classify` (vLLM's shape): the model is named in the body.
+    case classify
 
     // MARK: Management port
     /// `GET /models`: the registered models, a page at a time.
@@ -120,7 +124,7 @@ public struct Route: Sendable, Equatable {
     public var access: RouteAccess {
         switch action {
         case .live, .ready, .ping, .gatewayKeys, .gatewayRequest, .attestation: .public
-        case .embeddings, .openAIModels: .modelsChosenByAPI
+        case .embeddings, .openAIModels, .rerank, .classify: .modelsChosenByAPI
         default: model.map { .model($0) } ?? .server
         }
     }

@@ -100,6 +100,8 @@ public struct Router: Sendable {
             return path.count == 1 ? Match(.attestation, .kserve, [.GET]) : nil
         case "v1":
             if path.elementsEqual(["v1", "embeddings"]) { return Match(.embeddings, .openAI, [.POST]) }
+            if path.elementsEqual(["v1", "rerank"]) { return Match(.rerank, .openAI, [.POST]) }
+            if path.elementsEqual(["v1", "classify"]) { return Match(.classify, .openAI, [.POST]) }
             guard path.count >= 2, path[1] == "models" else { return nil }
             switch path.count {
             case 2: return Match(.openAIModels, .openAI, [.GET])

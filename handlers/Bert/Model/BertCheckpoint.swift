@@ -42,12 +42,14 @@ public struct BertModelFiles {
     }
 }
 
-/// A Hugging Face / sentence-transformers checkpoint, loaded and checked: `config.json`, `model.safetensors`,
-/// `tokenizer.json` (or `vocab.txt`), and the optional `sentence_bert_config.json`, `1_Pooling/config.json` and
-/// `modules.json`.
+/// A Hugging Face / sentence-transformers checkpoint of a BERT or DistilBERT model, loaded and checked:
+/// `config.json`, `model.safetensors`, `tokenizer.json` (or `vocab.txt`), and the optional
+/// `sentence_bert_config.json`, `1_Pooling/config.json` and `modules.json`.
 public struct BertCheckpoint: Sendable {
     /// The encoder's configuration.
     public let config: BertConfig
+    /// The task, labels and score function `config.json` declares.
+    public let task: BertTaskConfig
     /// The sentence-transformers settings.
     public let sentenceTransformers: SentenceTransformersConfig
     /// The tokenizer, truncating to ``maxSequenceLength``.
@@ -74,7 +76,9 @@ public struct BertCheckpoint: Sendable {
             }
             return bytes
         }
-        let config = try BertConfig(json: try require("config.json"))
+        let configJSON = try require("config.json")
+        let config = try BertConfig(json: configJSON)
+        let task = try BertTaskConfig(json: configJSON)
         let sentence = try SentenceTransformersConfig(
             sentenceBertConfig: try read("sentence_bert_config.json"),
             poolingConfig: try read("1_Pooling/config.json"),
@@ -101,9 +105,15 @@ public struct BertCheckpoint: Sendable {
         }
         let safeTensors = try files.weights()
         self.config = config
+        self.task = task
         self.sentenceTransformers = sentence
         self.tokenizer = tokenizer
         self.safeTensors = safeTensors
         self.weights = try BertWeights(safeTensors, config: config)
+    }
+
+    /// The head of `task` (a classification task) in the weights file.
+    public func head(for task: BertTaskConfig) throws(BertModelError) -> BertHeadWeights {
+        try BertHeadWeights(safeTensors, weights: weights, config: config, task: task.task, labels: task.labels.count)
     }
 }

@@ -19,8 +19,18 @@ public enum BertActivation: String, Sendable {
     }
 }
 
+/// The checkpoint family of a BERT-style encoder: the names of its tensors and whether it has token types.
+public enum BertFamily: String, Sendable {
+    /// BERT (`model_type` `bert`): `embeddings.…`, `encoder.layer.N.…`, token type embeddings.
+    case bert
+    /// DistilBERT (`model_type` `distilbert`): `embeddings.…`, `transformer.layer.N.…`, no token types.
+    case distilBert = "distilbert"
+}
+
 /// A BERT encoder's shape and settings, from a Hugging Face `config.json`.
 public struct BertConfig: Sendable, Equatable {
+    /// The checkpoint family (`model_type`).
+    public var family: BertFamily
     /// The width of every token's hidden state (`hidden_size`).
     public var hiddenSize: Int
     /// The number of encoder layers (`num_hidden_layers`).
@@ -33,7 +43,7 @@ public struct BertConfig: Sendable, Equatable {
     public var maxPositions: Int
     /// The number of token embeddings (`vocab_size`).
     public var vocabularySize: Int
-    /// The number of token type embeddings (`type_vocab_size`).
+    /// The number of token type embeddings (`type_vocab_size`); 0 for a model without them (DistilBERT).
     public var typeVocabularySize: Int
     /// The epsilon of every layer norm (`layer_norm_eps`, default 1e-12).
     public var layerNormEpsilon: Double
@@ -47,8 +57,9 @@ public struct BertConfig: Sendable, Equatable {
     public init(
         hiddenSize: Int, layerCount: Int, headCount: Int, intermediateSize: Int, maxPositions: Int = 512,
         vocabularySize: Int = 30522, typeVocabularySize: Int = 2, layerNormEpsilon: Double = 1e-12,
-        activation: BertActivation = .gelu
+        activation: BertActivation = .gelu, family: BertFamily = .bert
     ) {
+        self.family = family
         self.hiddenSize = hiddenSize
         self.layerCount = layerCount
         self.headCount = headCount
@@ -60,19 +71,22 @@ public struct BertConfig: Sendable, Equatable {
         self.activation = activation
     }
 
-    /// Parses and validates the text of a `config.json`.
+    /// Parses and validates the text of a `config.json` of a BERT (`model_type` `bert`) or DistilBERT
+    /// (`distilbert`) model.
     public init(json bytes: some Collection<UInt8>) throws(BertModelError) {
         let object = try ConfigObject(bytes, file: "config.json")
-        if let type = try object.string("model_type"), type != "bert" {
-            throw .unsupported("config.json: model_type \"\(type)\" is not \"bert\"")
+        switch try object.string("model_type") ?? "bert" {
+        case "bert": try self.init(bert: object)
+        case "distilbert": try self.init(distilBert: object)
+        case let type: throw .unsupported("config.json: model_type \"\(type)\" is neither \"bert\" nor \"distilbert\"")
         }
+        try validate()
+    }
+
+    private init(bert object: ConfigObject) throws(BertModelError) {
         if let embedding = try object.string("position_embedding_type"), embedding != "absolute" {
             throw .unsupported(
                 "config.json: position_embedding_type \"\(embedding)\" is not supported (only \"absolute\")")
-        }
-        let activationName = try object.string("hidden_act") ?? "gelu"
-        guard let activation = BertActivation(configName: activationName) else {
-            throw .unsupported("config.json: hidden_act \"\(activationName)\" is not supported (gelu, gelu_new, relu)")
         }
         self.init(
             hiddenSize: try object.requiredInt("hidden_size"),
@@ -83,8 +97,25 @@ public struct BertConfig: Sendable, Equatable {
             vocabularySize: try object.requiredInt("vocab_size"),
             typeVocabularySize: try object.int("type_vocab_size") ?? 2,
             layerNormEpsilon: try object.double("layer_norm_eps") ?? 1e-12,
-            activation: activation)
-        try validate()
+            activation: try Self.activation(object, key: "hidden_act"))
+    }
+
+    /// DistilBERT's names (`dim`, `n_layers`, `n_heads`, `hidden_dim`, `activation`); its layer norms use 1e-12.
+    private init(distilBert object: ConfigObject) throws(BertModelError) {
+        self.init(
+            hiddenSize: try object.requiredInt("dim"), layerCount: try object.requiredInt("n_layers"),
+            headCount: try object.requiredInt("n_heads"), intermediateSize: try object.requiredInt("hidden_dim"),
+            maxPositions: try object.requiredInt("max_position_embeddings"),
+            vocabularySize: try object.requiredInt("vocab_size"), typeVocabularySize: 0, layerNormEpsilon: 1e-12,
+            activation: try Self.activation(object, key: "activation"), family: .distilBert)
+    }
+
+    private static func activation(_ object: ConfigObject, key: String) throws(BertModelError) -> BertActivation {
+        let name = try object.string(key) ?? "gelu"
+        guard let activation = BertActivation(configName: name) else {
+            throw .unsupported("config.json: \(key) \"\(name)\" is not supported (gelu, gelu_new, relu)")
+        }
+        return activation
     }
 
     /// Checks that every size is positive and within limits (so products of sizes cannot overflow) and that
@@ -94,10 +125,12 @@ public struct BertConfig: Sendable, Equatable {
             ("hidden_size", hiddenSize, 1 << 16), ("num_hidden_layers", layerCount, 1024),
             ("num_attention_heads", headCount, 1024), ("intermediate_size", intermediateSize, 1 << 18),
             ("max_position_embeddings", maxPositions, 1 << 16), ("vocab_size", vocabularySize, 1 << 24),
-            ("type_vocab_size", typeVocabularySize, 1 << 16),
         ]
         for (name, value, limit) in sizes where value < 1 || value > limit {
             throw .malformedConfig("config.json: \(name) \(value) is outside 1...\(limit)")
+        }
+        guard typeVocabularySize >= 0, typeVocabularySize <= 1 << 16 else {
+            throw .malformedConfig("config.json: type_vocab_size \(typeVocabularySize) is outside 0...65536")
         }
         guard hiddenSize % headCount == 0 else {
             throw .malformedConfig(

@@ -18,6 +18,26 @@ public enum BertFuzz {
         guard let sample else { return }
         _ = bytes.withUnsafeBytes { try? sample.encode(utf8: $0) }
         _ = sample.encode(String(decoding: bytes, as: UTF8.self))
+        // The bytes as a pair of texts split in the middle, with offsets that must stay inside each text.
+        let half = bytes.count / 2
+        let first = String(decoding: bytes[..<half], as: UTF8.self)
+        let second = String(decoding: bytes[half...], as: UTF8.self)
+        let encoding = Array(first.utf8).withUnsafeBytes { a in
+            Array(second.utf8).withUnsafeBytes { b in try? sample.encode(utf8: a, pair: b, offsets: true) }
+        }
+        if let encoding {
+            precondition(encoding.ids.count <= sample.maxLength, "a pair exceeds the maximum length")
+            let scalars = [first.unicodeScalars.count, second.unicodeScalars.count]
+            for (offset, type) in zip(encoding.offsets, encoding.typeIDs) {
+                precondition(offset.upperBound <= scalars[Int(type)], "an offset lies outside its text")
+            }
+        }
+    }
+
+    /// Parses `bytes` as a `config.json`: the encoder's shape and the task.
+    public static func config(_ bytes: [UInt8]) {
+        _ = try? BertConfig(json: bytes)
+        _ = try? BertTaskConfig(json: bytes)
     }
 
     /// A tokenizer with a few dozen tokens, whole words and continuations, truncating at 32 tokens.

@@ -40,6 +40,9 @@ public struct BertTokenizer: Sendable {
         public var separatorToken = "[SEP]"
         /// Tokens matched in the raw text before normalisation.
         public var specialTokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        /// Whether ``BertTokenizer/decode(_:)`` removes the space before `.`, `?`, `!` and `,` (the WordPiece
+        /// decoder's `cleanup`).
+        public var decoderCleanup = true
 
         /// The settings of `bert-base-uncased`-style models.
         public init() {}
@@ -56,6 +59,8 @@ public struct BertTokenizer: Sendable {
     /// The id of the unknown token.
     public let unknownID: Int32
     private let vocabulary: Vocabulary
+    /// Each id's token, for ``token(for:)``.
+    private let names: [Int32: String]
     /// Special tokens matched in raw text, longest first.
     private let specials: [(bytes: [UInt8], id: Int32)]
     /// Whether a byte starts some special token.
@@ -126,6 +131,10 @@ public struct BertTokenizer: Sendable {
             }
         }
 
+        if let decoder = try root.object("decoder") {
+            options.decoderCleanup = try decoder.bool("cleanup") ?? true
+        }
+
         if let processor = try root.object("post_processor") {
             switch try processor.string("type") {
             case "TemplateProcessing":
@@ -167,6 +176,7 @@ public struct BertTokenizer: Sendable {
                 "\(file): max_input_chars_per_word \(options.maxInputCharactersPerWord) is outside 1...10000")
         }
         var vocabulary = Vocabulary(capacity: entries.count)
+        var names: [Int32: String] = [:]
         for (token, id) in entries {
             guard id >= 0, id <= Int(Int32.max) else {
                 throw .malformedConfig("\(file): token \"\(token)\" has id \(id)")
@@ -174,6 +184,7 @@ public struct BertTokenizer: Sendable {
             guard vocabulary.insert(token, id: Int32(id), continuationPrefix: options.continuingSubwordPrefix) else {
                 throw .malformedConfig("\(file): token \"\(token)\" appears twice")
             }
+            names[Int32(id)] = token
         }
         func id(_ token: String, _ role: String) throws(BertModelError) -> Int32 {
             guard let id = vocabulary.find(Array(token.utf8), continuation: false) else {
@@ -194,6 +205,7 @@ public struct BertTokenizer: Sendable {
         self.specials = specials
         self.specialStarts = starts
         self.vocabulary = vocabulary
+        self.names = names
         self.options = options
         self.maxLength = maxLength
     }
@@ -210,6 +222,85 @@ public struct BertTokenizer: Sendable {
 
     /// The ids of UTF-8 `bytes`, or an error when they are not valid UTF-8.
     public func encode(utf8 bytes: UnsafeRawBufferPointer) throws(BertModelError) -> [Int32] {
+        try encode(utf8: bytes, pair: nil).ids
+    }
+
+    /// The encoding of UTF-8 `text`, or of the pair `text` and `pair`: `[CLS] text [SEP]` with token type 0, then
+    /// `pair [SEP]` with token type 1, truncated to ``maxLength`` tokens as Hugging Face's tokenizers do
+    /// (`longest_first`). With `offsets`, each token's span in its own text, in Unicode scalars (the character
+    /// offsets of transformers' `return_offsets_mapping`). Invalid UTF-8 is an error.
+    public func encode(
+        utf8 text: UnsafeRawBufferPointer, pair: UnsafeRawBufferPointer?, offsets: Bool = false
+    ) throws(BertModelError) -> BertEncoding {
+        let first = try Self.validated(text)
+        guard let pair else {
+            let pieces = self.pieces(first, budget: maxLength - 2, offsets: offsets)
+            return assemble(pieces, pieces.ids.count, nil, 0)
+        }
+        let second = try Self.validated(pair)
+        guard maxLength >= 3 else {
+            throw BertModelError(.unsupported, "a text pair needs at least 3 tokens, the model takes \(maxLength)")
+        }
+        let a = self.pieces(first, budget: .max, offsets: offsets)
+        let b = self.pieces(second, budget: .max, offsets: offsets)
+        let (countA, countB) = Self.pairLengths(a.ids.count, b.ids.count, budget: maxLength - 3)
+        return assemble(a, countA, b, countB)
+    }
+
+    /// How many tokens of each text of a pair stay within `budget`, as the `longest_first` truncation of Hugging
+    /// Face's tokenizers decides: nothing is cut when both fit; else the longer text is cut to what the shorter
+    /// leaves, unless the shorter itself takes more than half, in which case the shorter keeps `budget / 2` and the
+    /// longer the rest (the first text keeps `budget / 2` when the two are as long).
+    public static func pairLengths(_ first: Int, _ second: Int, budget: Int) -> (Int, Int) {
+        let (total, overflow) = first.addingReportingOverflow(second)
+        guard overflow || total > budget else { return (first, second) }
+        let swapped = first > second
+        var short = min(first, second)
+        var long = short > budget ? short : max(short, budget - short)
+        if short > budget - long {
+            short = budget / 2
+            long = short + budget % 2
+        }
+        return swapped ? (long, short) : (short, long)
+    }
+
+    /// The token of `id`, as the vocabulary writes it (`"##ing"` for a continuation).
+    public func token(for id: Int32) -> String? { names[id] }
+
+    /// The text of consecutive tokens, as the WordPiece decoder writes it: continuations (`##…`) join the token
+    /// before them, other tokens follow a space, and with ``Options/decoderCleanup`` no space stays before `.`,
+    /// `?`, `!` or `,`.
+    public func decode(_ tokens: [String]) -> String {
+        let prefix = options.continuingSubwordPrefix
+        var text = ""
+        for (index, token) in tokens.enumerated() {
+            var piece = token
+            if index > 0 {
+                if !prefix.isEmpty, piece.hasPrefix(prefix) {
+                    piece = String(piece.dropFirst(prefix.count))
+                } else {
+                    piece = " " + piece
+                }
+            }
+            if options.decoderCleanup, [" .", " ?", " !", " ,"].contains(piece) { piece = String(piece.dropFirst()) }
+            text += piece
+        }
+        return text
+    }
+
+    /// Appends the ids of `text` ([CLS], at most `maxLength - 2` tokens, [SEP]) to `ids`, and returns how many
+    /// it appended: for packing the tokens of a batch into one buffer.
+    @discardableResult
+    public func encode(_ text: String, appendingTo ids: inout [Int32]) -> Int {
+        var text = text
+        let pieces = text.withUTF8 { self.pieces($0, budget: maxLength - 2, offsets: false) }
+        ids.append(classID)
+        ids += pieces.ids
+        ids.append(separatorID)
+        return pieces.ids.count + 2
+    }
+
+    private static func validated(_ bytes: UnsafeRawBufferPointer) throws(BertModelError) -> UnsafeBufferPointer<UInt8> {
         let bytes = bytes.assumingMemoryBound(to: UInt8.self)
         var iterator = bytes.makeIterator()
         var decoder = UTF8()
@@ -220,38 +311,51 @@ public struct BertTokenizer: Sendable {
             case .error: throw BertModelError(.invalidUTF8, "the text is not valid UTF-8")
             }
         }
-        var ids: [Int32] = []
-        encode(validUTF8: bytes, appendingTo: &ids)
-        return ids
+        return bytes
     }
 
-    /// Appends the ids of `text` ([CLS], at most `maxLength - 2` tokens, [SEP]) to `ids`, and returns how many
-    /// it appended: for packing the tokens of a batch into one buffer.
-    @discardableResult
-    public func encode(_ text: String, appendingTo ids: inout [Int32]) -> Int {
-        var text = text
-        return text.withUTF8 { encode(validUTF8: $0, appendingTo: &ids) }
+    /// `[CLS]`, the first `countA` pieces of `a`, `[SEP]`, and for a pair the first `countB` pieces of `b`, `[SEP]`.
+    private func assemble(_ a: Pieces, _ countA: Int, _ b: Pieces?, _ countB: Int) -> BertEncoding {
+        var encoding = BertEncoding()
+        let tracksOffsets = a.tracksOffsets
+        func add(_ id: Int32, type: Int32, special: Bool, offset: Range<Int>) {
+            encoding.ids.append(id)
+            encoding.typeIDs.append(type)
+            encoding.specialTokens.append(special)
+            if tracksOffsets { encoding.offsets.append(offset) }
+        }
+        func add(_ pieces: Pieces, count: Int, type: Int32) {
+            for index in 0..<min(count, pieces.ids.count) {
+                let offset = index < pieces.starts.count ? pieces.starts[index]..<pieces.ends[index] : 0..<0
+                add(pieces.ids[index], type: type, special: false, offset: offset)
+            }
+            add(separatorID, type: type, special: true, offset: 0..<0)
+        }
+        add(classID, type: 0, special: true, offset: 0..<0)
+        add(a, count: countA, type: 0)
+        if let b { add(b, count: countB, type: 1) }
+        return encoding
     }
 
-    @discardableResult
-    private func encode(validUTF8 bytes: UnsafeBufferPointer<UInt8>, appendingTo ids: inout [Int32]) -> Int {
-        let before = ids.count
-        ids.append(classID)
+    /// The word pieces of valid UTF-8 `bytes`, at most `budget`, with their spans when `offsets` is set.
+    private func pieces(_ bytes: UnsafeBufferPointer<UInt8>, budget: Int, offsets: Bool) -> Pieces {
         let maxChars = options.maxInputCharactersPerWord
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4 * maxChars) { wordBytes in
-            withUnsafeTemporaryAllocation(of: Int.self, capacity: maxChars + 1) { offsets in
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4 * maxChars) { wordBytes in
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: 3 * (maxChars + 1)) { positions in
                 withUnsafeTemporaryAllocation(of: Int32.self, capacity: maxChars) { pieces in
+                    let width = maxChars + 1
                     var encoder = WordPieceEncoder(
-                        tokenizer: self, ids: ids, budget: before + maxLength - 1, wordBytes: wordBytes,
-                        offsets: offsets, pieces: pieces)
-                    ids = []
+                        tokenizer: self, budget: budget, tracksOffsets: offsets, wordBytes: wordBytes,
+                        offsets: UnsafeMutableBufferPointer(rebasing: positions[0..<width]),
+                        sources: UnsafeMutableBufferPointer(rebasing: positions[width..<(2 * width)]),
+                        pieceStarts: UnsafeMutableBufferPointer(rebasing: positions[(2 * width)..<(3 * width)]),
+                        pieces: pieces)
                     encoder.run(bytes)
-                    ids = encoder.ids
+                    return Pieces(
+                        ids: encoder.ids, starts: encoder.starts, ends: encoder.ends, tracksOffsets: offsets)
                 }
             }
         }
-        ids.append(separatorID)
-        return ids.count - before
     }
 
     fileprivate func lookup(_ piece: UnsafeBufferPointer<UInt8>, continuation: Bool) -> Int32? {
@@ -275,14 +379,53 @@ public struct BertTokenizer: Sendable {
     }
 }
 
+/// A tokenized input: ids, token types and, when asked for, each token's span in its text.
+public struct BertEncoding: Sendable, Equatable {
+    /// The token ids, [CLS] and [SEP] included.
+    public var ids: [Int32] = []
+    /// Each token's type: 0 for `[CLS]`, the first text and its `[SEP]`; 1 for the second text of a pair and its
+    /// `[SEP]`.
+    public var typeIDs: [Int32] = []
+    /// Whether each token was added around the texts (`[CLS]`, `[SEP]`) rather than found in them.
+    public var specialTokens: [Bool] = []
+    /// Each token's span in its own text in Unicode scalars (`0..<0` for added tokens); empty unless asked for.
+    public var offsets: [Range<Int>] = []
+
+    /// An empty encoding.
+    public init() {}
+}
+
+/// The word pieces of one text, before [CLS] and [SEP] are added.
+private struct Pieces {
+    var ids: [Int32]
+    var starts: [Int]
+    var ends: [Int]
+    var tracksOffsets: Bool
+}
+
 /// One encoding in progress: the normaliser, pre-tokeniser and WordPiece model run as a single pass over the
 /// text's scalars, writing the current word into fixed scratch buffers.
 private struct WordPieceEncoder {
     let tokenizer: BertTokenizer
     let options: BertTokenizer.Options
-    var ids: [Int32]
-    /// `ids.count` at which the text's tokens stop (the place of the final [SEP]).
+    var ids: [Int32] = []
+    /// The most pieces to find.
     let budget: Int
+    /// Whether to record each piece's span in ``starts`` and ``ends``.
+    let tracksOffsets: Bool
+    /// The scalar offset in the text where each piece starts, when ``tracksOffsets``.
+    var starts: [Int] = []
+    /// The scalar offset in the text where each piece ends, when ``tracksOffsets``.
+    var ends: [Int] = []
+    /// The index, in the text, of the scalar being normalised: every scalar normalisation makes of it counts as
+    /// coming from there.
+    var source = 0
+    /// The source of each scalar of the current word (only while it has at most `maxChars` scalars).
+    let sources: UnsafeMutableBufferPointer<Int>
+    /// The index of the first scalar of each piece of the current word, and the word's end.
+    let pieceStarts: UnsafeMutableBufferPointer<Int>
+    /// The sources of the current word's first and last scalars.
+    var wordFirstSource = 0, wordLastSource = 0
     /// The current word's UTF-8 bytes (only while it has at most `maxChars` scalars).
     let wordBytes: UnsafeMutableBufferPointer<UInt8>
     /// The byte offset of each scalar of the current word, and its end.
@@ -292,17 +435,20 @@ private struct WordPieceEncoder {
     let maxChars: Int
     var wordChars = 0
     var wordByteCount = 0
-    /// Non-starters waiting for canonical ordering (only when stripping accents).
-    var pendingMarks: [Unicode.Scalar] = []
+    /// Non-starters waiting for canonical ordering (only when stripping accents), with their sources.
+    var pendingMarks: [(scalar: Unicode.Scalar, source: Int)] = []
 
     init(
-        tokenizer: BertTokenizer, ids: [Int32], budget: Int, wordBytes: UnsafeMutableBufferPointer<UInt8>,
-        offsets: UnsafeMutableBufferPointer<Int>, pieces: UnsafeMutableBufferPointer<Int32>
+        tokenizer: BertTokenizer, budget: Int, tracksOffsets: Bool, wordBytes: UnsafeMutableBufferPointer<UInt8>,
+        offsets: UnsafeMutableBufferPointer<Int>, sources: UnsafeMutableBufferPointer<Int>,
+        pieceStarts: UnsafeMutableBufferPointer<Int>, pieces: UnsafeMutableBufferPointer<Int32>
     ) {
+        self.pieceStarts = pieceStarts
         self.tokenizer = tokenizer
         self.options = tokenizer.options
-        self.ids = ids
         self.budget = budget
+        self.tracksOffsets = tracksOffsets
+        self.sources = sources
         self.wordBytes = wordBytes
         self.offsets = offsets
         self.pieces = pieces
@@ -312,13 +458,26 @@ private struct WordPieceEncoder {
 
     var isFull: Bool { ids.count >= budget }
 
+    /// Appends one token spanning the scalars `start..<end` of the text.
+    private mutating func emit(_ id: Int32, from start: Int, to end: Int) {
+        ids.append(id)
+        if tracksOffsets {
+            starts.append(start)
+            ends.append(end)
+        }
+    }
+
     mutating func run(_ bytes: UnsafeBufferPointer<UInt8>) {
         var position = 0
         var segmentStart = 0
         while position < bytes.count, !isFull {
             if let special = tokenizer.special(in: bytes, at: position) {
                 normalize(UnsafeBufferPointer(rebasing: bytes[segmentStart..<position]))
-                if !isFull { ids.append(special.id) }
+                // The special token's scalars: its bytes that do not continue a UTF-8 sequence.
+                var scalars = 0
+                for index in position..<(position + special.length) where bytes[index] & 0xC0 != 0x80 { scalars += 1 }
+                if !isFull { emit(special.id, from: source, to: source + scalars) }
+                source += scalars
                 position += special.length
                 segmentStart = position
             } else {
@@ -340,6 +499,7 @@ private struct WordPieceEncoder {
             case .error: scalar = "\u{FFFD}"
             }
             clean(scalar)
+            source += 1
         }
         flushMarks()
         endWord()
@@ -389,7 +549,7 @@ private struct WordPieceEncoder {
             if !CharacterClass.isNonspacingMark(scalar) { lowercase(scalar) }
         } else if !CharacterClass.isNonspacingMark(scalar) {
             // Dropping non-spacing marks does not change the relative order of the marks that stay.
-            pendingMarks.append(scalar)
+            pendingMarks.append((scalar, source))
         }
     }
 
@@ -397,10 +557,16 @@ private struct WordPieceEncoder {
         guard !pendingMarks.isEmpty else { return }
         // A stable sort by combining class: the canonical ordering algorithm.
         let marks = pendingMarks.sorted {
-            $0.properties.canonicalCombiningClass.rawValue < $1.properties.canonicalCombiningClass.rawValue
+            $0.scalar.properties.canonicalCombiningClass.rawValue
+                < $1.scalar.properties.canonicalCombiningClass.rawValue
         }
         pendingMarks.removeAll(keepingCapacity: true)
-        for mark in marks { lowercase(mark) }
+        let current = source
+        for mark in marks {
+            source = mark.source
+            lowercase(mark.scalar)
+        }
+        source = current
     }
 
     private mutating func lowercase(_ scalar: Unicode.Scalar) {
@@ -426,8 +592,11 @@ private struct WordPieceEncoder {
     }
 
     private mutating func append(_ scalar: Unicode.Scalar) {
+        if wordChars == 0 { wordFirstSource = source }
+        wordLastSource = source
         wordChars += 1
         guard wordChars <= maxChars else { return }
+        sources[wordChars - 1] = source
         let value = scalar.value
         var position = wordByteCount
         if value < 0x80 {
@@ -450,11 +619,12 @@ private struct WordPieceEncoder {
             wordByteCount = 0
         }
         guard wordChars > 0, !isFull else { return }
-        guard wordChars <= maxChars else { return ids.append(tokenizer.unknownID) }
+        guard wordChars <= maxChars else { return emit(tokenizer.unknownID, from: wordFirstSource, to: wordLastSource + 1) }
         let limit = tokenizer.maximumPieceLength
         let bytes = UnsafeBufferPointer(wordBytes)
         var pieceCount = 0
         var start = 0
+        pieceStarts[0] = 0
         while start < wordChars {
             var end = start
             while end < wordChars, offsets[end + 1] - offsets[start] <= limit { end += 1 }
@@ -467,13 +637,23 @@ private struct WordPieceEncoder {
                 }
                 end -= 1
             }
-            guard let id = found else { return ids.append(tokenizer.unknownID) }
+            guard let id = found else {
+                return emit(tokenizer.unknownID, from: wordFirstSource, to: wordLastSource + 1)
+            }
             pieces[pieceCount] = id
             pieceCount += 1
+            pieceStarts[pieceCount] = end
             start = end
         }
         let room = budget - ids.count
-        ids.append(contentsOf: UnsafeBufferPointer(rebasing: pieces[0..<min(pieceCount, room)]))
+        let kept = min(pieceCount, room)
+        ids.append(contentsOf: UnsafeBufferPointer(rebasing: pieces[0..<kept]))
+        guard tracksOffsets else { return }
+        // Each piece spans the sources of its first and last scalars.
+        for index in 0..<kept {
+            starts.append(sources[pieceStarts[index]])
+            ends.append(sources[pieceStarts[index + 1] - 1] + 1)
+        }
     }
 }
 

@@ -21,8 +21,8 @@ struct BertEncoder: Sendable {
     let kernels: Kernels
     let wordEmbeddings: FloatTensor
     let positionEmbeddings: FloatTensor
-    /// Token type 0's embedding: every token of a single-text input has type 0.
-    let tokenTypeEmbedding: FloatTensor
+    /// The token type embeddings, `[types, hidden]`; nil for a model without token types (DistilBERT).
+    let tokenTypeEmbeddings: FloatTensor?
     let embeddingNormWeight: FloatTensor, embeddingNormBias: FloatTensor
     let layers: [EncoderLayer]
     /// The precision of attention's two products (FP32 or BF16); the softmax is FP32 always.
@@ -62,22 +62,21 @@ struct BertEncoder: Sendable {
                     outputNormWeight: try FloatTensor(layer.outputNormWeight),
                     outputNormBias: try FloatTensor(layer.outputNormBias)))
         }
-        let tokenType = try FloatTensor(weights.tokenTypeEmbeddings).withValues { values in
-            FloatTensor(copying: UnsafeBufferPointer(rebasing: values[0..<hidden]))
-        }
+        let tokenTypes: FloatTensor?
+        if let types = weights.tokenTypeEmbeddings { tokenTypes = try FloatTensor(types) } else { tokenTypes = nil }
         self.init(
             config: config, pooling: checkpoint.sentenceTransformers.pooling,
             normalize: checkpoint.sentenceTransformers.normalize, kernels: kernels,
             wordEmbeddings: try FloatTensor(weights.wordEmbeddings),
             positionEmbeddings: try FloatTensor(weights.positionEmbeddings),
-            tokenTypeEmbedding: tokenType,
+            tokenTypeEmbeddings: tokenTypes,
             embeddingNormWeight: try FloatTensor(weights.embeddingNormWeight),
             embeddingNormBias: try FloatTensor(weights.embeddingNormBias), layers: layers, attention: attention)
     }
 
     init(
         config: BertConfig, pooling: PoolingMode, normalize: Bool, kernels: Kernels, wordEmbeddings: FloatTensor,
-        positionEmbeddings: FloatTensor, tokenTypeEmbedding: FloatTensor, embeddingNormWeight: FloatTensor,
+        positionEmbeddings: FloatTensor, tokenTypeEmbeddings: FloatTensor?, embeddingNormWeight: FloatTensor,
         embeddingNormBias: FloatTensor, layers: [EncoderLayer], attention: Kernels.Precision
     ) {
         self.config = config
@@ -86,7 +85,7 @@ struct BertEncoder: Sendable {
         self.kernels = kernels
         self.wordEmbeddings = wordEmbeddings
         self.positionEmbeddings = positionEmbeddings
-        self.tokenTypeEmbedding = tokenTypeEmbedding
+        self.tokenTypeEmbeddings = tokenTypeEmbeddings
         self.embeddingNormWeight = embeddingNormWeight
         self.embeddingNormBias = embeddingNormBias
         self.layers = layers
@@ -98,7 +97,6 @@ struct BertEncoder: Sendable {
         guard config.activation == .gelu else {
             throw .unsupported("hidden_act \(config.activation) is not supported: the bert handler computes exact GELU")
         }
-        guard config.typeVocabularySize >= 1 else { throw .unsupported("type_vocab_size must be at least 1") }
     }
 
     /// The width of one embedding.
@@ -110,14 +108,20 @@ struct BertEncoder: Sendable {
     /// of 128 tokens ran 1–3 % faster in passes of 1,024 tokens than in one of 4,096).
     static let tokensPerPass = 1024
 
-    /// Runs the sequences packed in `ids` (`lengths[i]` tokens each, one after the other) through the encoder
-    /// and writes one pooled (and, per the model, L2-normalised) embedding per sequence into `output`
-    /// (`lengths.count × hidden`).
+    /// Whether the model has embeddings for token type 1 (the second text of a pair).
+    var takesPairs: Bool { tokenTypeEmbeddings == nil || config.typeVocabularySize >= 2 }
+
+    /// Runs the sequences packed in `ids` (`lengths[i]` tokens each, one after the other; token types `types`, all
+    /// 0 when nil) through the encoder and writes into `output`, per `readout`, one row of `hidden` values per
+    /// sequence (``Readout/pooled``, ``Readout/first``) or per token (``Readout/tokens``).
     func encode(
-        _ ids: [Int32], lengths: [Int], into output: UnsafeMutableBufferPointer<Float>, scratch: Scratch
+        _ ids: [Int32], types: [Int32]? = nil, lengths: [Int], readout: Readout = .pooled,
+        into output: UnsafeMutableBufferPointer<Float>, scratch: Scratch
     ) throws(HandlerError) {
         let hidden = config.hiddenSize
-        guard output.count >= lengths.count * hidden, lengths.reduce(0, +) == ids.count else {
+        let rows = readout == .tokens ? ids.count : lengths.count
+        guard output.count >= rows * hidden, lengths.reduce(0, +) == ids.count, types.map({ $0.count == ids.count }) ?? true
+        else {
             throw .internal("encode: \(lengths.count) sequences of \(ids.count) tokens do not fit the buffers")
         }
         var first = 0, token = 0
@@ -127,9 +131,11 @@ struct BertEncoder: Sendable {
                 tokens += lengths[end]
                 end += 1
             }
+            let (from, to) = readout == .tokens ? (token, token + tokens) : (first, end)
             try encodePass(
-                ids[token..<(token + tokens)], lengths: lengths[first..<end],
-                into: UnsafeMutableBufferPointer(rebasing: output[(first * hidden)..<(end * hidden)]), scratch: scratch)
+                ids[token..<(token + tokens)], types: types?[token..<(token + tokens)], lengths: lengths[first..<end],
+                readout: readout, into: UnsafeMutableBufferPointer(rebasing: output[(from * hidden)..<(to * hidden)]),
+                scratch: scratch)
             first = end
             token += tokens
         }
@@ -137,8 +143,8 @@ struct BertEncoder: Sendable {
 
     /// One pass of ``encode(_:lengths:into:scratch:)``, all tokens at once.
     private func encodePass(
-        _ ids: ArraySlice<Int32>, lengths: ArraySlice<Int>, into output: UnsafeMutableBufferPointer<Float>,
-        scratch: Scratch
+        _ ids: ArraySlice<Int32>, types: ArraySlice<Int32>?, lengths: ArraySlice<Int>, readout: Readout,
+        into output: UnsafeMutableBufferPointer<Float>, scratch: Scratch
     ) throws(HandlerError) {
         let hidden = config.hiddenSize, heads = config.headCount, headSize = config.headSize
         let tokens = ids.count
@@ -147,7 +153,7 @@ struct BertEncoder: Sendable {
         let x = scratch.hidden, qkv = scratch.qkv, context = scratch.context, up = scratch.intermediate
         let sequences = Array(lengths)
         let eps = Float(config.layerNormEpsilon)
-        try embed(ids, lengths: lengths, into: x)
+        try embed(ids, types: types, lengths: lengths, into: x)
         try kernels.layerNorm(
             UnsafeBufferPointer(x), rows: tokens, cols: hidden, gamma: embeddingNormWeight.values,
             beta: embeddingNormBias.values, eps: eps, into: x)
@@ -179,15 +185,29 @@ struct BertEncoder: Sendable {
                 UnsafeBufferPointer(x), rows: tokens, cols: hidden, gamma: layer.outputNormWeight.values,
                 beta: layer.outputNormBias.values, eps: eps, into: x)
         }
-        pool(UnsafeBufferPointer(x), lengths: lengths, into: output)
+        switch readout {
+        case .pooled:
+            pool(UnsafeBufferPointer(x), lengths: lengths, into: output)
+        case .first:
+            var start = 0
+            for (index, length) in lengths.enumerated() {
+                for j in 0..<hidden { output[index * hidden + j] = x[start * hidden + j] }
+                start += length
+            }
+        case .tokens:
+            _ = output.initialize(from: UnsafeBufferPointer(rebasing: x[0..<(tokens * hidden)]))
+        }
     }
 
-    /// Word + position + token type 0 embeddings of every token; positions restart at each sequence.
+    /// Word + position + token type embeddings of every token (no token type for a model without them); positions
+    /// restart at each sequence.
     private func embed(
-        _ ids: ArraySlice<Int32>, lengths: ArraySlice<Int>, into x: UnsafeMutableBufferPointer<Float>
+        _ ids: ArraySlice<Int32>, types: ArraySlice<Int32>?, lengths: ArraySlice<Int>,
+        into x: UnsafeMutableBufferPointer<Float>
     ) throws(HandlerError) {
         let hidden = config.hiddenSize, vocabulary = config.vocabularySize
-        let words = wordEmbeddings.values, positions = positionEmbeddings.values, type = tokenTypeEmbedding.values
+        let words = wordEmbeddings.values, positions = positionEmbeddings.values
+        let typeRows = tokenTypeEmbeddings.map { $0.values.count / hidden } ?? 0
         var token = 0
         var next = ids.startIndex
         for length in lengths {
@@ -199,7 +219,18 @@ struct BertEncoder: Sendable {
                 next += 1
                 guard id >= 0, id < vocabulary else { throw .internal("token id \(id) is outside the vocabulary") }
                 let row = token * hidden, word = id * hidden, place = position * hidden
-                for j in 0..<hidden { x[row + j] = words[word + j] + positions[place + j] + type[j] }
+                if let typeEmbeddings = tokenTypeEmbeddings?.values {
+                    let type = types.map { Int($0[$0.startIndex + token]) } ?? 0
+                    guard type >= 0, type < typeRows else {
+                        throw .invalidArgument("token type \(type) is outside the model's \(typeRows) token types")
+                    }
+                    let typeRow = type * hidden
+                    for j in 0..<hidden {
+                        x[row + j] = words[word + j] + positions[place + j] + typeEmbeddings[typeRow + j]
+                    }
+                } else {
+                    for j in 0..<hidden { x[row + j] = words[word + j] + positions[place + j] }
+                }
                 token += 1
             }
         }
@@ -239,6 +270,16 @@ struct BertEncoder: Sendable {
             start += length
         }
     }
+}
+
+/// What ``BertEncoder/encode(_:types:lengths:readout:into:scratch:)`` writes out.
+enum Readout {
+    /// One embedding per sequence, pooled and L2-normalised as the model's sentence-transformers files say.
+    case pooled
+    /// The first token's ([CLS]) final state per sequence, for a sequence-classification head.
+    case first
+    /// Every token's final state, for a token-classification head.
+    case tokens
 }
 
 /// One worker's working memory for ``BertEncoder/encode(_:lengths:into:scratch:)``: grown when a batch needs more,

@@ -53,7 +53,7 @@ extension BertEncoder {
         self.init(
             config: config, pooling: .mean, normalize: true, kernels: kernels,
             wordEmbeddings: values(config.vocabularySize * hidden),
-            positionEmbeddings: values(config.maxPositions * hidden), tokenTypeEmbedding: values(hidden),
+            positionEmbeddings: values(config.maxPositions * hidden), tokenTypeEmbeddings: values(hidden),
             embeddingNormWeight: constant(hidden, 1), embeddingNormBias: constant(hidden, 0), layers: layers,
             attention: attention)
     }

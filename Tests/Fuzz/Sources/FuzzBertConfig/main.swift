@@ -1,0 +1,4 @@
+import BertModel
+import FuzzDriver
+
+runFuzzer(BertFuzz.config)

@@ -1,0 +1,4 @@
+import ConfideServer
+import FuzzDriver
+
+runFuzzer(ServerFuzz.taskRequest)
