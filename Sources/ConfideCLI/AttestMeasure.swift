@@ -22,7 +22,8 @@ extension Attest {
         @Option(help: "The model store the server will serve.")
         var models: String?
 
-        @Option(help: ArgumentHelp("The one-model folder the server will serve (serve --model-dir).", valueName: "folder"))
+        @Option(help: ArgumentHelp(
+            "The one-model folder the server will serve (serve --model-dir).", valueName: "folder"))
         var modelDir: String?
 
         @Option(help: "The name the server serves --model-dir as (serve --model-name).")
@@ -60,12 +61,14 @@ extension Attest {
                 policy.models = try Self.measureModels(models)
             }
             if let modelDir, let modelName {
+                // The folder's model.json, or else its one archive (ModelStore.Layout.singleModel).
+                let folder = modelDir as NSString
                 let archives = ((try? FileManager.default.contentsOfDirectory(atPath: modelDir)) ?? [])
                     .filter { $0.hasSuffix("." + ModelStore.archiveExtension) }
-                let hasConfig = FileManager.default.fileExists(atPath: (modelDir as NSString).appendingPathComponent("model.json"))
+                let hasConfig = FileManager.default.fileExists(atPath: folder.appendingPathComponent("model.json"))
+                let archive = hasConfig || archives.count != 1 ? nil : folder.appendingPathComponent(archives[0])
                 policy.models += try Self.measureModel(
-                    modelName, in: ModelStore(path: modelDir, layout: .singleModel(modelName)),
-                    archive: hasConfig || archives.count != 1 ? nil : (modelDir as NSString).appendingPathComponent(archives[0]))
+                    modelName, in: ModelStore(path: modelDir, layout: .singleModel(modelName)), archive: archive)
             }
             for requirement in require {
                 let parts = requirement.split(separator: "=", maxSplits: 1)
@@ -102,7 +105,8 @@ extension Attest {
                 if entry.hasSuffix("." + ModelStore.archiveExtension) {
                     let name = String(entry.dropLast(ModelStore.archiveExtension.count + 1))
                     models += try measureModel(name, in: store, archive: path)
-                } else if FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("model.json")) {
+                } else if FileManager.default.fileExists(
+                    atPath: (path as NSString).appendingPathComponent("model.json")) {
                     models += try measureModel(entry, in: store, archive: nil)
                 }
             }
