@@ -51,10 +51,16 @@ extern "C" {
  * Identifies the toolchain that compiled the code calling it. Compiled inside the plugin (through the
  * Swift compiler's Clang importer, or the C compiler of a C plugin), so the host can compare the
  * plugin's toolchain with its own. Swift 6.3 toolchains embed their own Clang, so its full version
- * string (with the toolchain's commit) names the Swift toolchain exactly.
+ * string (with the toolchain's commit) names the Swift toolchain exactly. GCC names itself by its version.
  */
 static inline const char *confide_compiler_id(void) {
+#if defined(__clang__)
     return "clang " __clang_version__;
+#elif defined(__GNUC__)
+    return "gcc " __VERSION__;
+#else
+    return "unknown C compiler";
+#endif
 }
 
 /* ---------------------------------------------------------------------------------------------- */
