@@ -13,7 +13,10 @@ import Testing
 /// classification (single- and multi-label), cross-encoders over text pairs, token classification. FP32 must give
 /// transformers' token ids, logits (within 1e-4 of the row's largest magnitude), labels, offsets and entities;
 /// BF16 and INT8 report how often their labels agree.
-@Suite("The bert handler against transformers", .enabled(if: BertOracle.available, BertOracle.skipReason))
+/// Serialized: each test runs the oracle's models for tens of seconds on a thread of the concurrency pool, and two at
+/// once would leave none of its threads to the servers of the suites running alongside.
+@Suite(
+    "The bert handler against transformers", .serialized, .enabled(if: BertOracle.available, BertOracle.skipReason))
 struct BertOracleTests {
     @Test func everyModelDeclaresItsTaskContract() throws {
         for model in try BertOracle.expected().models {

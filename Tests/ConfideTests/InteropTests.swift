@@ -114,8 +114,10 @@ struct InteropTests {
 }
 
 /// Runs a Python script and returns its exit status and combined output.
+/// Runs a Python script; the example client's HTTP calls may wait up to 5 minutes, since the suites running alongside
+/// can keep a 2-core CI machine saturated for longer than its default minute.
 func runPython(_ arguments: String...) async throws -> (status: Int32, output: String) {
-    try await runProcess("/usr/bin/env", ["python3"] + arguments)
+    try await runProcess("/usr/bin/env", ["CONFIDE_CLIENT_TIMEOUT=300", "python3"] + arguments)
 }
 
 /// Runs a program and returns its exit status and combined output.

@@ -75,11 +75,14 @@ class Refused(Exception):
 
 # ---- HTTP --------------------------------------------------------------------------------------------------------
 
+# Seconds each HTTP exchange may take; CONFIDE_CLIENT_TIMEOUT overrides it (a slow link, a loaded test machine).
+HTTP_TIMEOUT = float(os.environ.get("CONFIDE_CLIENT_TIMEOUT", "60"))
+
 def http(url: str, method: str = "GET", body: bytes | None = None,
          headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
     request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:
             return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
     except urllib.error.HTTPError as error:
         return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
