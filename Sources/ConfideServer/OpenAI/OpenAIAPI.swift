@@ -73,20 +73,7 @@ public final class OpenAIAPI: RouteResponder {
 
     /// The embeddings model `name` that the caller may use, its default version and its embedding size.
     private func locate(_ name: String, grant: ModelGrant) throws(APIError) -> (ServedModel, ServedVersion, Int) {
-        do throws(APIError) {
-            try grant.check(name)
-        } catch {
-            throw APIError(error.status, error.message, parameter: "model")
-        }
-        guard let model = repository.model(name) else {
-            if let failure = repository.failures.first(where: { $0.model == name }) {
-                throw APIError(.serviceUnavailable, "model '\(name)' is not available: \(failure.message)")
-            }
-            throw APIError(.notFound, "the model '\(Router.printable(name))' does not exist", parameter: "model")
-        }
-        guard let version = model.version(nil) else {
-            throw APIError(.serviceUnavailable, "model '\(name)' has no default version loaded")
-        }
+        let (model, version) = try repository.defaultVersion(ofModelNamedInBody: name, grant: grant)
         guard let dimensions = Self.dimensions(version) else {
             throw APIError(
                 .notFound,
@@ -214,5 +201,29 @@ public final class OpenAIAPI: RouteResponder {
             "model '\(name)' produces embeddings of \(width) values and can shorten them to "
                 + "\(sizes.filter { $0 < width }.sorted().map(String.init).joined(separator: ", ")) only"
         }
+    }
+}
+
+extension ModelRepository {
+    /// The model a request body names (the OpenAI-style APIs'), if the caller's token may use it, with its default
+    /// version; errors name the body's `model` parameter.
+    func defaultVersion(
+        ofModelNamedInBody name: String, grant: ModelGrant
+    ) throws(APIError) -> (ServedModel, ServedVersion) {
+        do throws(APIError) {
+            try grant.check(name)
+        } catch {
+            throw APIError(error.status, error.message, parameter: "model")
+        }
+        guard let model = model(name) else {
+            if let failure = failures.first(where: { $0.model == name }) {
+                throw APIError(.serviceUnavailable, "model '\(name)' is not available: \(failure.message)")
+            }
+            throw APIError(.notFound, "the model '\(Router.printable(name))' does not exist", parameter: "model")
+        }
+        guard let version = model.version(nil) else {
+            throw APIError(.serviceUnavailable, "model '\(name)' has no default version loaded")
+        }
+        return (model, version)
     }
 }

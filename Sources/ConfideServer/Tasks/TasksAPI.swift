@@ -59,20 +59,7 @@ public final class TasksAPI: RouteResponder {
 
     /// The model `name` that the caller may use for `task`, and its default version.
     private func locate(_ name: String, task: Task, grant: ModelGrant) throws(APIError) -> (ServedModel, ServedVersion) {
-        do throws(APIError) {
-            try grant.check(name)
-        } catch {
-            throw APIError(error.status, error.message, parameter: "model")
-        }
-        guard let model = repository.model(name) else {
-            if let failure = repository.failures.first(where: { $0.model == name }) {
-                throw APIError(.serviceUnavailable, "model '\(name)' is not available: \(failure.message)")
-            }
-            throw APIError(.notFound, "the model '\(Router.printable(name))' does not exist", parameter: "model")
-        }
-        guard let version = model.version(nil) else {
-            throw APIError(.serviceUnavailable, "model '\(name)' has no default version loaded")
-        }
+        let (model, version) = try repository.defaultVersion(ofModelNamedInBody: name, grant: grant)
         guard task.isDeclared(by: version) else {
             let contract = task == .rerank
                 ? "BYTES inputs 'text' and 'text_pair' and an FP32 output 'score' [-1]"
