@@ -76,9 +76,12 @@ struct NewHandlerTests {
             ["swift", "package", "--package-path", package.path, "config", "set-mirror", "--original", dependency.url,
              "--mirror", repository.absoluteString])
         try #require(mirror.status == 0, "\(mirror.output)")
-        let build = try await runProcess("/usr/bin/env", ["swift", "build", "--package-path", package.path])
+        // Not in the shared dependency cache: the mirror is gone after the test.
+        let build = try await runProcess(
+            "/usr/bin/env", ["swift", "build", "--disable-dependency-cache", "--package-path", package.path])
         try #require(build.status == 0, "\(build.output)")
-        let test = try await runProcess("/usr/bin/env", ["swift", "test", "--package-path", package.path])
+        let test = try await runProcess(
+            "/usr/bin/env", ["swift", "test", "--disable-dependency-cache", "--package-path", package.path])
         #expect(test.status == 0, "\(test.output)")
         #expect(test.output.contains("Test run with 2 tests"), "\(test.output)")
 
