@@ -8,6 +8,7 @@ struct Confide: AsyncParsableCommand {
         abstract: "A confidential model-serving runtime.",
         subcommands: [
             Serve.self, Handlers.self, Infer.self, Attest.self, KernelsCommand.self, Bench.self, Archive.self,
+            New.self,
         ]
     )
 }
