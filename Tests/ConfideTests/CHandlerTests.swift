@@ -78,8 +78,8 @@ struct CHandlerTests {
         let library = try Self.compile(into: build.url)
         let server = try await TestServer.start(plugins: [], models: ["cecho": #"{"handler": "c-echo"}"#]) {
             configuration in
-            try FileManager.default.copyItem(
-                atPath: library, toPath: (configuration.handlersDirectory as NSString).appendingPathComponent("libc-echo.so"))
+            let folder = configuration.handlersDirectory as NSString
+            try FileManager.default.copyItem(atPath: library, toPath: folder.appendingPathComponent("libc-echo.so"))
         }
         defer { Task { await server.stop() } }
         let infer = try await send(

@@ -79,7 +79,8 @@ public enum HostAPI {
                         return ErrorBox.make(.internal("response_set_body called without a response"))
                     }
                     let collector = ResponseCollector.from(response)
-                    switch collector.setBody(contentType: contentType.map { String(cString: $0) } ?? "", byteCount: byteSize) {
+                    let type = contentType.map { String(cString: $0) } ?? ""
+                    switch collector.setBody(contentType: type, byteCount: byteSize) {
                     case .success(let buffer):
                         outData.pointee = buffer.baseAddress
                         return nil
@@ -228,13 +229,15 @@ final class ResponseCollector {
     func setBody(contentType: String, byteCount: UInt64) -> Result<TensorBuffer, HandlerError> {
         guard failure == nil else { return .failure(.internal("a body set on a failed request")) }
         guard attributes[CONFIDE_ATTRIBUTE_BODY] != nil else {
-            return .failure(.internal("a body answers only a request that came with a body; answer tensors with outputs"))
+            return .failure(
+                .internal("a body answers only a request that came with a body; answer tensors with outputs"))
         }
         guard outputs.isEmpty else { return .failure(.internal("a body set on a response that has outputs")) }
         guard body == nil else { return .failure(.internal("a body set twice")) }
         // It becomes a header of the HTTP response: no control characters (no CR or LF).
         guard !contentType.isEmpty, contentType.utf8.allSatisfy({ ($0 >= 0x20 && $0 != 0x7F) || $0 == 0x09 }) else {
-            return .failure(.internal("a body's content type must be a header value, not \(contentType.debugDescription)"))
+            return .failure(
+                .internal("a body's content type must be a header value, not \(contentType.debugDescription)"))
         }
         guard let count = Int(exactly: byteCount), let buffer = TensorBuffer(count: count) else {
             return .failure(.unavailable("out of memory for a body of \(byteCount) bytes"))

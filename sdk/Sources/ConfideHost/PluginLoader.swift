@@ -138,7 +138,8 @@ public enum PluginLoader {
         }
         guard size >= MemoryLayout<ConfidePluginDescriptor>.size else {
             throw PluginLoadError(
-                .invalidDescriptor, "\(origin): descriptor of \(size) bytes is smaller than ABI \(hostVersion.major).0's")
+                .invalidDescriptor,
+                "\(origin): descriptor of \(size) bytes is smaller than ABI \(hostVersion.major).0's")
         }
         let fields = descriptor.pointee
         guard fields.min_host_abi_minor <= hostVersion.minor else {
@@ -157,13 +158,15 @@ public enum PluginLoader {
             guard compiler == hostCompiler else {
                 throw PluginLoadError(
                     .compilerMismatch,
-                    "\(origin): a Swift plugin built with '\(compiler)' but this server was built with '\(hostCompiler)'; rebuild the plugin with the server's toolchain"
+                    "\(origin): a Swift plugin built with '\(compiler)' but this server was built with "
+                        + "'\(hostCompiler)'; rebuild the plugin with the server's toolchain"
                 )
             }
         default:
             throw PluginLoadError(
                 .invalidDescriptor,
-                "\(origin): the descriptor states language \(fields.language); a plugin is C (\(CONFIDE_LANGUAGE_C.rawValue)) or Swift (\(CONFIDE_LANGUAGE_SWIFT.rawValue))"
+                "\(origin): the descriptor states language \(fields.language); a plugin is "
+                    + "C (\(CONFIDE_LANGUAGE_C.rawValue)) or Swift (\(CONFIDE_LANGUAGE_SWIFT.rawValue))"
             )
         }
         let name = fields.name.map { String(cString: $0) } ?? ""
@@ -224,7 +227,8 @@ public enum PluginLoader {
         guard version.major == kernelsVersion.major else {
             throw PluginLoadError(
                 .incompatibleVersion,
-                "\(origin): kernel plugin '\(name)' implements Confide kernel ABI \(version.major).\(version.minor); this server serves kernel ABI \(kernelsVersion.major).x"
+                "\(origin): kernel plugin '\(name)' implements Confide kernel ABI \(version.major).\(version.minor); "
+                    + "this server serves kernel ABI \(kernelsVersion.major).x"
             )
         }
         let api = raw.assumingMemoryBound(to: ConfideKernelApi.self)
@@ -235,7 +239,8 @@ public enum PluginLoader {
         guard table.`init` != nil, table.pack_weights != nil, table.packed_free != nil, table.gemm != nil,
               table.batched_matmul != nil, table.softmax != nil, table.layer_norm != nil, table.attention != nil
         else {
-            throw PluginLoadError(.invalidDescriptor, "\(origin): kernel plugin '\(name)' leaves a required function empty")
+            throw PluginLoadError(
+                .invalidDescriptor, "\(origin): kernel plugin '\(name)' leaves a required function empty")
         }
         return (api, version)
     }

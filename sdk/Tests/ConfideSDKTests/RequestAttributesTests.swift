@@ -25,7 +25,8 @@ struct Reflector: Handler, HandlerInstance {
             case "header-injection":
                 try request.respond(body: [], contentType: "text/plain\r\nSet-Cookie: a=b")
             case "outputs":
-                try request.respond("length", dataType: .int64, shape: [1], elements: [Int64(request.body?.count ?? -1)])
+                let length = Int64(request.body?.count ?? -1)
+                try request.respond("length", dataType: .int64, shape: [1], elements: [length])
             default:
                 guard let body = request.body else {
                     return try request.respond("has_body", strings: ["no"])
@@ -114,7 +115,8 @@ struct RequestAttributesTests {
         let plugin = try PluginLoader.accept(descriptor: Reflector.export(major, minor), origin: "in-process")
         #expect(plugin.language == CONFIDE_LANGUAGE_SWIFT)
         #expect(plugin.compiler == PluginLoader.hostCompiler)
-        let descriptor = try #require(Reflector.export(major, minor)?.assumingMemoryBound(to: ConfidePluginDescriptor.self))
+        let raw = try #require(Reflector.export(major, minor))
+        let descriptor = raw.assumingMemoryBound(to: ConfidePluginDescriptor.self)
         #expect(descriptor.pointee.context != nil)
         #expect(descriptor.pointee.abi_major == 2)
     }
