@@ -56,8 +56,8 @@ public struct HostRequest: Sendable {
     /// The request's content type, when the client named one.
     public var contentType: String?
     /// Request headers a handler may read, by lower-case name (several fields of one name joined with `, `, in
-    /// order). ``init(id:inputs:requestedOutputs:body:contentType:headers:)`` leaves credentials out.
-    public var headers: [String: String]
+    /// order); never credentials, which ``init(id:inputs:requestedOutputs:body:contentType:headers:)`` leaves out.
+    public private(set) var headers: [String: String]
 
     /// Creates a request. `headers` are fields as received (names in any case); credentials (`Authorization`,
     /// `Proxy-Authorization`, `Cookie`) are dropped, so they never reach a handler.
