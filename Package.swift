@@ -40,6 +40,7 @@ let package = Package(
         .library(name: "FixtureBadMajor", type: .dynamic, targets: ["FixtureBadMajor"]),
         .library(name: "FixtureNewerMinor", type: .dynamic, targets: ["FixtureNewerMinor"]),
         .library(name: "FixtureWrongCompiler", type: .dynamic, targets: ["FixtureWrongCompiler"]),
+        .library(name: "FixtureBadKernelMajor", type: .dynamic, targets: ["FixtureBadKernelMajor"]),
         .library(name: "FixtureNoEntry", type: .dynamic, targets: ["FixtureNoEntry"]),
         .library(name: "FixtureEmbeddings", type: .dynamic, targets: ["FixtureEmbeddings"]),
     ],
@@ -245,6 +246,9 @@ let package = Package(
         .target(name: "FixtureNewerMinor", dependencies: [cABI], path: "Tests/Fixtures/NewerMinor", publicHeadersPath: "."),
         .target(
             name: "FixtureWrongCompiler", dependencies: [cABI], path: "Tests/Fixtures/WrongCompiler", publicHeadersPath: "."),
+        .target(
+            name: "FixtureBadKernelMajor", dependencies: [cABI], path: "Tests/Fixtures/BadKernelMajor",
+            publicHeadersPath: "."),
         .target(name: "FixtureNoEntry", path: "Tests/Fixtures/NoEntry", publicHeadersPath: "."),
         .target(
             name: "FixtureEmbeddings",

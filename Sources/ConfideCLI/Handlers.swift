@@ -1,4 +1,5 @@
 import ArgumentParser
+import CConfide
 import ConfideHost
 import ConfideRuntime
 
@@ -11,13 +12,17 @@ struct Handlers: ParsableCommand {
 
     func run() throws {
         let registry = HandlerRegistry.scan(directory: handlers)
-        print("Host ABI \(PluginLoader.hostVersion.major).\(PluginLoader.hostVersion.minor), compiler \(PluginLoader.hostCompiler)")
+        let (major, minor) = PluginLoader.hostVersion
+        let kernels = PluginLoader.kernelsVersion
+        print("Host ABI \(major).\(minor), kernel ABI \(kernels.major).\(kernels.minor)")
+        print("Swift plugins must be built with \(PluginLoader.hostCompiler)")
         if registry.plugins.isEmpty && registry.refusals.isEmpty {
             print("No plugins in \(handlers).")
         }
         for plugin in registry.plugins.values.sorted(by: { $0.name < $1.name }) {
             let abi = "\(plugin.abiVersion.major).\(plugin.abiVersion.minor)"
-            print("loaded   \(plugin.name) \(plugin.version) (ABI \(abi)) \(plugin.origin)")
+            let language = plugin.language == CONFIDE_LANGUAGE_SWIFT ? "Swift" : "C"
+            print("loaded   \(plugin.name) \(plugin.version) (ABI \(abi), \(language)) \(plugin.origin)")
             if !plugin.description.isEmpty { print("         \(plugin.description)") }
         }
         for refusal in registry.refusals {

@@ -17,8 +17,8 @@ public enum InferenceFailure: Error, Sendable, Equatable {
     case shuttingDown
 }
 
-/// A completion called once per request with the request's outputs or why it has none.
-public typealias InferenceCompletion = @Sendable (Result<[HostTensor], InferenceFailure>) -> Void
+/// A completion called once per request with the handler's answer (outputs, or a body) or why it has none.
+public typealias InferenceCompletion = @Sendable (Result<HostResponse, InferenceFailure>) -> Void
 
 /// How a model's scheduler forms batches.
 public struct BatchingPolicy: Sendable, Equatable {
@@ -263,9 +263,9 @@ public final class Scheduler: @unchecked Sendable {
             condition.unlock()
             for (pending, result) in zip(batch, results) {
                 switch result {
-                case .success(let outputs):
+                case .success(let response):
                     metrics.succeeded.increment()
-                    pending.completion(.success(outputs))
+                    pending.completion(.success(response))
                 case .failure(let error):
                     metrics.failed.increment()
                     pending.completion(.failure(.handler(error)))

@@ -83,7 +83,7 @@ struct BertHandlerTests {
         let alone = try texts.map { try BertFixtures.embeddings(try bert.infer([BertFixtures.texts([$0])]))[0] }
         let together = try BertFixtures.embeddings(try bert.infer([BertFixtures.texts(texts, shape: [2, 3])]))
         let requests = texts.map { HostRequest(inputs: [BertFixtures.texts([$0])]) }
-        let batched = try bert.execute(requests).flatMap { try BertFixtures.embeddings(try $0.get()) }
+        let batched = try bert.execute(requests).flatMap { try BertFixtures.embeddings(try $0.get().outputs) }
         for index in texts.indices {
             for other in [together[index], batched[index]] {
                 let difference = zip(alone[index], other).map { abs($0 - $1) }.max() ?? .infinity
@@ -131,7 +131,7 @@ struct BertHandlerTests {
         let bad = try #require(HostTensor(name: "text", byteElements: [[0x66, 0xFF, 0xFE]]))
         let results = bert.execute([HostRequest(inputs: [bad]), HostRequest(inputs: [BertFixtures.texts(["fine"])])])
         #expect(throws: HandlerError.invalidArgument("the text is not valid UTF-8")) { try results[0].get() }
-        #expect(try BertFixtures.embeddings(try results[1].get()).count == 1)
+        #expect(try BertFixtures.embeddings(try results[1].get().outputs).count == 1)
     }
 
     @Test func torchServeBodies() throws {
@@ -147,22 +147,19 @@ struct BertHandlerTests {
             ("hello there", "application/x-www-form-urlencoded", [reference[0]], true),
         ]
         for item in cases {
-            let outputs = try bert.infer(BertFixtures.torchServe(item.body, contentType: item.contentType))
-            #expect(outputs["content_type"]?.strings() == ["application/json"])
-            let body = try #require(outputs["body"]?.byteElements()?.first)
-            let json = try JSONParser.parse(body)
+            let json = try JSONParser.parse(try BertFixtures.torchServe(bert, item.body, contentType: item.contentType))
             let rows = item.single ? [json] : (json.arrayValue ?? [])
             let values = rows.map { ($0.arrayValue ?? []).compactMap { $0.doubleValue.map(Float.init) } }
             #expect(values == item.expected, "\(item.body) as \(item.contentType ?? "no content type")")
         }
-        let empty = try bert.infer(BertFixtures.torchServe("", contentType: nil))
-        #expect(try JSONParser.parse(try #require(empty["body"]?.byteElements()?.first)).arrayValue?.count == 384)
+        let empty = try BertFixtures.torchServe(bert, "", contentType: nil)
+        #expect(try JSONParser.parse(empty).arrayValue?.count == 384)
         for malformed in [#"{"text": "unterminated"#, #"[1, 2]"#, #"{"txt": "a"}"#, "{nope"] {
             #expect(throws: HandlerError.self, "\(malformed)") {
-                try bert.infer(BertFixtures.torchServe(malformed, contentType: "application/json"))
+                try BertFixtures.torchServe(bert, malformed, contentType: "application/json")
             }
             let error = #expect(throws: HandlerError.self) {
-                try bert.infer(BertFixtures.torchServe(malformed, contentType: nil))
+                try BertFixtures.torchServe(bert, malformed, contentType: nil)
             }
             #expect(error?.code == .invalidArgument)
         }
@@ -209,7 +206,7 @@ enum BertFixtures {
                 HostRequest(inputs: [BertFixtures.texts(part[start..<min(start + 4, part.endIndex)].map(\.text))])
             }
             var embeddings: [[Float]] = []
-            for result in bert.execute(requests) { embeddings += try BertFixtures.embeddings(try result.get()) }
+            for result in bert.execute(requests) { embeddings += try BertFixtures.embeddings(try result.get().outputs) }
             for (row, embedding) in zip(part, embeddings) {
                 cosines.append(cosine(embedding, row.embedding))
             }
@@ -241,10 +238,12 @@ enum BertFixtures {
         HostTensor(name: name, strings: texts, shape: shape)!
     }
 
-    static func torchServe(_ body: String, contentType: String?) -> [HostTensor] {
-        var inputs = [HostTensor(name: "body", byteElements: [Array(body.utf8)])!]
-        if let contentType { inputs.append(HostTensor(name: "content_type", strings: [contentType])!) }
-        return inputs
+    /// Sends `body` as TorchServe's `/predictions` does and returns the JSON body of the answer; throws the
+    /// request's error.
+    static func torchServe(_ bert: HandlerTester, _ body: String, contentType: String?) throws -> [UInt8] {
+        let answer = try #require(try bert.post(body: Array(body.utf8), contentType: contentType).body)
+        #expect(answer.contentType == "application/json")
+        return Array(answer.bytes.bytes)
     }
 
     /// The rows of the `embedding` output.

@@ -157,21 +157,20 @@ struct BertTaskRequestTests {
         let bert = try BertOracle.tester("bert-classification", precision: .fp32)
         let kserve = try BertOracle.classify(
             bert, expected: BertOracle.Expected(texts: ["good", "bad"], pairs: [], models: []), pairs: nil)
-        let single = try bert.infer(BertFixtures.torchServe(#"{"text": "good"}"#, contentType: "application/json"))
-        let singleBody = try #require(single["body"]?.byteElements()?.first)
-        let object = try #require(try JSONParser.parse(singleBody).objectValue)
+        let single = try BertFixtures.torchServe(bert, #"{"text": "good"}"#, contentType: "application/json")
+        let object = try #require(try JSONParser.parse(single).objectValue)
         #expect(object.keys == ["negative", "neutral", "positive"])
         for (index, key) in object.keys.enumerated() {
             #expect(abs((object[key]?.doubleValue ?? .nan) - Double(kserve.probabilities[0][index])) < 1e-6)
         }
-        let list = try bert.infer(BertFixtures.torchServe(#"["good", "bad"]"#, contentType: nil))
-        #expect(try JSONParser.parse(try #require(list["body"]?.byteElements()?.first)).arrayValue?.count == 2)
+        let list = try BertFixtures.torchServe(bert, #"["good", "bad"]"#, contentType: nil)
+        #expect(try JSONParser.parse(list).arrayValue?.count == 2)
         let crossEncoder = try BertOracle.tester("distilbert-cross-encoder", precision: .fp32)
-        let pair = try crossEncoder.infer(
-            BertFixtures.torchServe(#"{"text": ["q", "q"], "text_pair": ["a", "b"]}"#, contentType: nil))
-        #expect(try JSONParser.parse(try #require(pair["body"]?.byteElements()?.first)).arrayValue?.count == 2)
+        let pair = try BertFixtures.torchServe(
+            crossEncoder, #"{"text": ["q", "q"], "text_pair": ["a", "b"]}"#, contentType: nil)
+        #expect(try JSONParser.parse(pair).arrayValue?.count == 2)
         #expect(throws: HandlerError.self) {
-            try crossEncoder.infer(BertFixtures.torchServe(#"{"text": "q", "text_pair": ["a"]}"#, contentType: nil))
+            try BertFixtures.torchServe(crossEncoder, #"{"text": "q", "text_pair": ["a"]}"#, contentType: nil)
         }
     }
 
@@ -181,8 +180,7 @@ struct BertTaskRequestTests {
         let text = "Hello, world! HELLO WORLD"
         let kserve = try bert.infer([BertFixtures.texts([text])])
         let entities = try #require(kserve["entities"]?.byteElements()?.first)
-        let body = try bert.infer(BertFixtures.torchServe(text, contentType: "text/plain"))
-        #expect(body["body"]?.byteElements()?.first == entities)
+        #expect(try BertFixtures.torchServe(bert, text, contentType: "text/plain") == entities)
         #expect(try JSONParser.parse(entities).arrayValue?.isEmpty == false)
     }
 
@@ -347,7 +345,7 @@ enum BertOracle {
                 if let pairs { inputs.append(BertFixtures.texts(Array(pairs[range]), name: "text_pair")) }
                 requests.append(HostRequest(inputs: inputs))
             }
-            for result in bert.execute(requests) { rows += try read(try result.get()) }
+            for result in bert.execute(requests) { rows += try read(try result.get().outputs) }
         }
         #expect(rows.count == texts.count)
         return rows

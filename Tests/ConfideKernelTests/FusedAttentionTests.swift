@@ -104,49 +104,26 @@ struct FusedAttentionTests {
         }
     }
 
-    /// Under an ABI 1.2 table (no fused attention), the SDK runs batched matmul, softmax and batched matmul: the same
-    /// result as the fused FP32 kernel.
-    @Test(arguments: KernelPlugins.runnable)
-    func anABI12TableRunsTheUnfusedSteps(product: String) throws {
-        let kernels = try KernelPlugins.kernels(product)
-        var older = kernels.table.pointee
-        older.struct_size = UInt32(try #require(MemoryLayout<ConfideKernelApi>.offset(of: \ConfideKernelApi.attention)))
-        older.attention = nil
-        let table = UnsafeMutablePointer<ConfideKernelApi>.allocate(capacity: 1)
-        table.initialize(to: older)
-        defer { table.deallocate() }
-        let unfused = Kernels(table: table, host: HostAPI.table)
-        for (index, shape) in AttentionCase.all.enumerated() {
-            let qkv = shape.qkv(seed: UInt64(index + 10))
-            let fused = try shape.run(kernels, qkv: qkv, precision: .fp32)
-            let stepwise = try shape.run(unfused, qkv: qkv, precision: .bf16)
-            let want = shape.reference(qkv: qkv, bf16: false)
-            for (position, (a, b)) in zip(fused, stepwise).enumerated() where !want[position].isNaN {
-                #expect(abs(a - b) <= 1e-5, "\(shape) at \(position): fused \(a), unfused \(b)")
-                #expect(abs(Double(b) - want[position]) <= 1e-5)
-            }
-        }
-    }
-
-    /// The host accepts a kernel plugin built against ABI 1.2, whose table ends before `attention` (the copy here
-    /// is exactly that long, so reading past it is an overflow the address sanitizer reports).
-    @Test func theLoaderAcceptsAnABI12KernelTable() throws {
+    /// The host refuses a kernel table that ends before a function of its kernel ABI version (the copy here is exactly
+    /// that long, so reading past it is an overflow the address sanitizer reports).
+    @Test func theLoaderRefusesAnIncompleteKernelTable() throws {
         let plugin = try PluginLoader.open(path: BuildProducts.library("KernelsPortable"))
         let size = try #require(MemoryLayout<ConfideKernelApi>.offset(of: \ConfideKernelApi.attention))
         let raw = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: MemoryLayout<ConfideKernelApi>.alignment)
         defer { raw.deallocate() }
         raw.copyMemory(from: UnsafeRawPointer(try #require(plugin.kernelAPI)), byteCount: size)
         raw.storeBytes(of: UInt32(size), as: UInt32.self)
-        let table = UnsafePointer(raw.assumingMemoryBound(to: ConfideKernelApi.self))
-        try "older".withCString { name in
-            try confide_compiler_id().withMemoryRebound(to: CChar.self, capacity: 1) { compiler in
-                var descriptor = ConfidePluginDescriptor(
-                    struct_size: UInt32(MemoryLayout<ConfidePluginDescriptor>.size), abi_major: 1, abi_minor: 2,
-                    kind: CONFIDE_PLUGIN_KERNELS.rawValue, name: name, version: name, compiler: compiler,
-                    description: name, min_host_abi_minor: 2, reserved: 0, api: UnsafeRawPointer(table))
-                let loaded = try PluginLoader.accept(descriptor: &descriptor, origin: "older.so")
-                #expect(loaded.kernelAPI == table)
+        "shorter".withCString { name in
+            var descriptor = ConfidePluginDescriptor(
+                struct_size: UInt32(MemoryLayout<ConfidePluginDescriptor>.size), abi_major: UInt32(CONFIDE_ABI_MAJOR),
+                abi_minor: UInt32(CONFIDE_ABI_MINOR), kind: CONFIDE_PLUGIN_KERNELS.rawValue, name: name, version: name,
+                description: name, min_host_abi_minor: 0, language: CONFIDE_LANGUAGE_C.rawValue, compiler: name,
+                api: UnsafeRawPointer(raw), context: nil)
+            let error = #expect(throws: PluginLoadError.self) {
+                try PluginLoader.accept(descriptor: &descriptor, origin: "shorter.so")
             }
+            #expect(error?.code == .invalidDescriptor)
+            #expect(error?.message.contains("no complete kernel table") == true)
         }
     }
 

@@ -48,8 +48,8 @@ struct ContainerfileTests {
         }
     }
 
-    /// The server refuses plugins built by another compiler, and the plugins need the Swift runtime they were
-    /// built against: the build and runtime images must carry the same toolchain.
+    /// The server refuses Swift plugins built by another compiler, and they need the Swift runtime they were built
+    /// against: the build and runtime images must carry the same toolchain.
     @Test func buildAndRuntimeShareTheToolchain() throws {
         let build = try #require(containerfile.stage(named: "build"))
         let runtime = containerfile.finalStage

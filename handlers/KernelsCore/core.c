@@ -35,8 +35,10 @@ static ConfideError *kc_error(uint32_t code, const char *format, ...) {
 ConfideError *kc_init(const ConfideHostApi *host) {
     if (host == NULL) return NULL;
     kc_host = host;
-    if (host->abi_minor < 1 || host->struct_size < offsetof(ConfideHostApi, parallel_thread_count) + sizeof(void *)) {
-        return kc_error(CONFIDE_ERROR_UNSUPPORTED, "kernel plugins need a host with ABI 1.1 or later (parallel_for)");
+    /* The functions the kernels call (errors, memory, parallel_for) are in every host table of this major. */
+    if (host->abi_major != CONFIDE_ABI_MAJOR ||
+        host->struct_size < offsetof(ConfideHostApi, parallel_thread_count) + sizeof(void *)) {
+        return kc_error(CONFIDE_ERROR_UNSUPPORTED, "kernel plugins need a host of Confide ABI %d.x", CONFIDE_ABI_MAJOR);
     }
     return NULL;
 }

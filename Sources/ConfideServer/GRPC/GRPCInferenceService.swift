@@ -105,7 +105,8 @@ struct GRPCInferenceService: Inference_GRPCInferenceService.ServiceProtocol {
         switch result {
         case .failure(let failure):
             throw RPCError(failure)
-        case .success(let outputs):
+        case .success(let response):
+            let outputs = response.outputs
             let size = KServeGRPCCodec.responseSize(request: decoded, outputs: outputs)
             guard budget.tryReserve(size) else {
                 throw RPCError(

@@ -92,8 +92,10 @@ public final class InferenceAPI: RouteResponder {
         let metrics = version.metrics
         version.scheduler.submit(hostRequest, deadline: deadline) { result in
             switch result {
-            case .success(let outputs):
-                reply(Self.encode(model: modelName, version: versionName, request: decoded, outputs: outputs, budget: budget))
+            case .success(let response):
+                reply(Self.encode(
+                    model: modelName, version: versionName, request: decoded, outputs: response.outputs,
+                    budget: budget))
             case .failure(let failure):
                 reply(.failure(APIError(failure)))
             }
@@ -178,48 +180,41 @@ public final class InferenceAPI: RouteResponder {
 
     // MARK: TorchServe
 
-    /// `POST /predictions/{model}[/{version}]`: the raw body reaches the handler as a BYTES tensor
-    /// `body` of shape [1] (and the request's content type as `content_type`). A handler output named
-    /// `body` is returned verbatim, with the `content_type` output as its content type; other outputs
-    /// are returned as JSON.
+    /// `POST /predictions/{model}[/{version}]`: the request reaches the handler with no tensors but its raw body,
+    /// content type and headers (credentials left out) as request attributes. A body the handler answers with is
+    /// returned as it is, with the content type it names; outputs are returned as JSON.
     private func predict(
         _ request: ServerRequest, _ model: ServedModel, _ version: ServedVersion, _ reply: @escaping RouteReply
     ) {
-        // The body becomes a tensor: one more copy of it while the request lasts.
+        // The body is copied for the handler: one more copy of it while the request lasts.
         let copy = request.body.readableBytes
         guard request.budget.tryReserve(copy) else {
             return reply(.failure(.overloaded("the server's memory budget is spent; retry shortly")))
         }
         let reply = request.budget.releasing(copy, after: reply)
-        let located = (model, version)
-        var body = request.body
-        var inputs: [HostTensor] = []
-        if let bodyTensor = HostTensor(name: "body", byteElements: [body.readBytes(length: body.readableBytes) ?? []]) {
-            inputs.append(bodyTensor)
+        guard let body = request.body.withUnsafeReadableBytes({ TensorBuffer(copying: $0) }) else {
+            return reply(.failure(.overloaded("no memory for a body of \(copy) bytes; retry shortly")))
         }
-        if let contentType = request.headers.first(name: "Content-Type"),
-           let tensor = HostTensor(name: "content_type", strings: [contentType]) {
-            inputs.append(tensor)
-        }
-        let modelName = located.0.name
-        let versionName = located.1.name
-        let deadline = ContinuousClock.now + deadlines.timeout(model: located.0.config, requested: nil)
-        located.1.scheduler.submit(HostRequest(inputs: inputs), deadline: deadline) { result in
+        let hostRequest = HostRequest(
+            body: body, contentType: request.headers.first(name: "Content-Type"),
+            headers: request.headers.map { (name: $0.name, value: $0.value) })
+        let modelName = model.name
+        let versionName = version.name
+        let deadline = ContinuousClock.now + deadlines.timeout(model: model.config, requested: nil)
+        version.scheduler.submit(hostRequest, deadline: deadline) { result in
             switch result {
             case .failure(let failure):
                 reply(.failure(APIError(failure)))
-            case .success(let outputs):
-                if let output = outputs.first(where: { $0.name == "body" }), let elements = output.byteElements(),
-                   elements.count == 1 {
-                    let contentType = outputs.first(where: { $0.name == "content_type" })?.strings()?.first
+            case .success(let response):
+                if let answer = response.body {
                     reply(.success(ServerResponse(
-                        status: .ok, headers: ["Content-Type": contentType ?? "application/octet-stream"],
-                        body: ByteBuffer(bytes: elements[0]))))
+                        status: .ok, headers: ["Content-Type": answer.contentType],
+                        body: ByteBuffer(bytes: answer.bytes.bytes))))
                     return
                 }
                 reply(Self.encode(
-                    model: modelName, version: versionName, request: InferRequest(inputs: []), outputs: outputs,
-                    budget: request.budget))
+                    model: modelName, version: versionName, request: InferRequest(inputs: []),
+                    outputs: response.outputs, budget: request.budget))
             }
         }
     }

@@ -128,7 +128,7 @@ public final class OpenAIAPI: RouteResponder {
         let hostRequest = HostRequest(inputs: [texts], requestedOutputs: outputs)
         version.scheduler.submit(hostRequest, deadline: deadline) { result in
             switch result {
-            case .success(let outputs): reply(answer.response(outputs, budget: budget))
+            case .success(let response): reply(answer.response(response.outputs, budget: budget))
             case .failure(let failure): reply(.failure(APIError(failure)))
             }
             metrics.recordLatency(since: received)

@@ -124,7 +124,7 @@ public final class TasksAPI: RouteResponder {
         let respond = reply
         version.scheduler.submit(HostRequest(inputs: inputs, requestedOutputs: outputs), deadline: deadline) { result in
             switch result {
-            case .success(let outputs): respond(answer.response(model: modelName, outputs, budget: budget))
+            case .success(let response): respond(answer.response(model: modelName, response.outputs, budget: budget))
             case .failure(let failure): respond(.failure(APIError(failure)))
             }
             metrics.recordLatency(since: received)

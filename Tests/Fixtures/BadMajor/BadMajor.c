@@ -8,10 +8,12 @@ static const ConfidePluginDescriptor descriptor = {
     .kind = CONFIDE_PLUGIN_HANDLER,
     .name = "bad-major",
     .version = "1.0.0",
-    .compiler = "clang " __clang_version__,
     .description = "test fixture",
     .min_host_abi_minor = 0,
+    .language = CONFIDE_LANGUAGE_C,
+    .compiler = CONFIDE_COMPILER_ID,
     .api = 0,
+    .context = 0,
 };
 
 const ConfidePluginDescriptor *confide_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_minor) {

@@ -113,18 +113,12 @@ struct BertInstance: HandlerInstance {
     static func parse(_ request: Request, model: Bert) throws(HandlerError)
         -> (texts: [[UInt8]], pairs: [[UInt8]]?, reply: Reply)
     {
-        let inputs = try request.inputs()
-        let isTorchServe = inputs.allSatisfy { $0.name == "body" || $0.name == "content_type" }
-        if isTorchServe, let body = inputs.first(where: { $0.name == "body" }) {
-            let elements = try body.byteElements()
-            guard elements.count == 1, let bytes = elements.first else {
-                throw .invalidArgument("input 'body' must hold one element, not \(elements.count)")
-            }
-            let contentType = try inputs.first(where: { $0.name == "content_type" })?.strings().first
-            let parsed = try TorchServeBody.texts(Array(bytes), contentType: contentType)
+        if let body = request.body {
+            let parsed = try TorchServeBody.texts(Array(body), contentType: request.contentType)
             try check(pairs: parsed.pairs, texts: parsed.texts.count, model: model, name: "text_pair")
             return (parsed.texts, parsed.pairs, .torchServe(single: parsed.single))
         }
+        let inputs = try request.inputs()
         let pairInput = inputs.first { $0.name == Classification.textPairInput }
         let candidates = inputs.filter { $0.dataType == .bytes && $0.name != Classification.textPairInput }
         guard let input = inputs.first(where: { $0.name == Classification.textInput })
@@ -159,7 +153,7 @@ struct BertInstance: HandlerInstance {
 enum Reply {
     /// KServe: the tensors of the task's contract.
     case kserve
-    /// TorchServe: `body` with JSON (one answer for a single text, else a list) and `content_type`.
+    /// TorchServe: a JSON body (one answer for a single text, else a list).
     case torchServe(single: Bool)
 
     /// Embeddings: KServe `embedding`, FP32 `[count, width]`; TorchServe a vector or a list of them.
@@ -271,10 +265,7 @@ enum Reply {
     }
 
     private static func body(_ request: Request, _ json: [UInt8]) throws(HandlerError) {
-        let out = try request.addOutput(
-            name: "body", dataType: .bytes, shape: [1], byteCount: try BytesElements.encodedSize([json]))
-        try BytesElements.encode([json], into: out)
-        try request.respond("content_type", strings: ["application/json"])
+        try request.respond(body: json, contentType: "application/json")
     }
 }
 

@@ -16,7 +16,7 @@
 #ifndef KERNELS_CORE_H
 #define KERNELS_CORE_H
 
-#include <confide.h>
+#include <confide_kernels.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -154,6 +154,8 @@ KC_HIDDEN uint16_t kc_bf16(float x);
     }                                                                                                          \
     static const ConfideKernelApi kc_plugin_table = {                                                         \
         .struct_size = sizeof(ConfideKernelApi),                                                               \
+        .abi_major = CONFIDE_KERNELS_ABI_MAJOR,                                                                \
+        .abi_minor = CONFIDE_KERNELS_ABI_MINOR,                                                                \
         .rank = (RANK),                                                                                        \
         .required_features = (FEATURES),                                                                       \
         .init = (INIT),                                                                                        \
@@ -172,10 +174,12 @@ KC_HIDDEN uint16_t kc_bf16(float x);
         .kind = CONFIDE_PLUGIN_KERNELS,                                                                        \
         .name = (NAME),                                                                                        \
         .version = "1.0.0",                                                                                    \
-        .compiler = "clang " __clang_version__,                                                                \
         .description = (DESCRIPTION),                                                                          \
-        .min_host_abi_minor = 2,                                                                               \
+        .min_host_abi_minor = 0,                                                                               \
+        .language = CONFIDE_LANGUAGE_C,                                                                        \
+        .compiler = CONFIDE_COMPILER_ID,                                                                       \
         .api = &kc_plugin_table,                                                                               \
+        .context = NULL,                                                                                       \
     };                                                                                                         \
     __attribute__((visibility("default"))) const ConfidePluginDescriptor *confide_plugin_entry(uint32_t major,  \
                                                                                                uint32_t minor) { \

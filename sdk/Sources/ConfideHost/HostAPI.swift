@@ -47,6 +47,16 @@ public enum HostAPI {
                     return pointer
                 },
                 aligned_free: { pointer in free(pointer) },
+                request_attribute: { request, name, outData, outSize in
+                    outData?.pointee = nil
+                    outSize?.pointee = 0
+                    guard let request, let name, let response = request.pointee.response,
+                          let value = ResponseCollector.from(response).attribute(name)
+                    else { return 0 }
+                    outData?.pointee = value.baseAddress
+                    outSize?.pointee = UInt64(value.count)
+                    return 1
+                },
                 response_add_output: { response, name, datatype, shape, rank, byteSize, outData in
                     guard let response, let outData else {
                         return ErrorBox.make(.internal("response_add_output called without a response"))
@@ -57,6 +67,20 @@ public enum HostAPI {
                         name: name.map { String(cString: $0) } ?? "", dataType: datatype, shape: dims,
                         byteCount: byteSize)
                     {
+                    case .success(let buffer):
+                        outData.pointee = buffer.baseAddress
+                        return nil
+                    case .failure(let error):
+                        return ErrorBox.make(error)
+                    }
+                },
+                response_set_body: { response, contentType, byteSize, outData in
+                    guard let response, let outData else {
+                        return ErrorBox.make(.internal("response_set_body called without a response"))
+                    }
+                    let collector = ResponseCollector.from(response)
+                    let type = contentType.map { String(cString: $0) } ?? ""
+                    switch collector.setBody(contentType: type, byteCount: byteSize) {
                     case .success(let buffer):
                         outData.pointee = buffer.baseAddress
                         return nil
@@ -155,19 +179,33 @@ final class ErrorBox {
     }
 }
 
-/// The host's response objects: what a `ConfideResponse *` points to. Collects one request's outputs.
+/// The host's response objects: what a `ConfideResponse *` points to. Holds one request's attributes and collects
+/// its answer.
 final class ResponseCollector {
     private(set) var outputs: [HostTensor] = []
+    private(set) var body: HostResponse.Body?
     private(set) var failure: HandlerError?
+    /// The request's attributes by name, in memory that lives until the handler returns.
+    private let attributes: [String: UnsafeRawBufferPointer]
+
+    init(attributes: [String: UnsafeRawBufferPointer] = [:]) {
+        self.attributes = attributes
+    }
 
     static func from(_ pointer: OpaquePointer) -> ResponseCollector {
         Unmanaged<ResponseCollector>.fromOpaque(UnsafeRawPointer(pointer)).takeUnretainedValue()
+    }
+
+    /// The attribute `name` (a C string), if the request has it.
+    func attribute(_ name: UnsafePointer<CChar>) -> UnsafeRawBufferPointer? {
+        attributes.isEmpty ? nil : attributes[String(cString: name)]
     }
 
     func addOutput(name: String, dataType rawType: UInt32, shape: [Int64], byteCount: UInt64)
         -> Result<TensorBuffer, HandlerError>
     {
         guard failure == nil else { return .failure(.internal("output '\(name)' added to a failed request")) }
+        guard body == nil else { return .failure(.internal("output '\(name)' added to a response that has a body")) }
         guard !name.isEmpty else { return .failure(.internal("output without a name")) }
         guard !outputs.contains(where: { $0.name == name }) else {
             return .failure(.internal("output '\(name)' added twice"))
@@ -188,18 +226,39 @@ final class ResponseCollector {
         return .success(buffer)
     }
 
+    func setBody(contentType: String, byteCount: UInt64) -> Result<TensorBuffer, HandlerError> {
+        guard failure == nil else { return .failure(.internal("a body set on a failed request")) }
+        guard attributes[CONFIDE_ATTRIBUTE_BODY] != nil else {
+            return .failure(
+                .internal("a body answers only a request that came with a body; answer tensors with outputs"))
+        }
+        guard outputs.isEmpty else { return .failure(.internal("a body set on a response that has outputs")) }
+        guard body == nil else { return .failure(.internal("a body set twice")) }
+        // It becomes a header of the HTTP response: no control characters (no CR or LF).
+        guard !contentType.isEmpty, contentType.utf8.allSatisfy({ ($0 >= 0x20 && $0 != 0x7F) || $0 == 0x09 }) else {
+            return .failure(
+                .internal("a body's content type must be a header value, not \(contentType.debugDescription)"))
+        }
+        guard let count = Int(exactly: byteCount), let buffer = TensorBuffer(count: count) else {
+            return .failure(.unavailable("out of memory for a body of \(byteCount) bytes"))
+        }
+        body = HostResponse.Body(contentType: contentType, bytes: buffer)
+        return .success(buffer)
+    }
+
     func fail(_ error: HandlerError) {
         if failure == nil { failure = error }
         outputs.removeAll()
+        body = nil
     }
 
     /// The request's result once the handler returned.
-    func result(batchError: HandlerError?) -> Result<[HostTensor], HandlerError> {
+    func result(batchError: HandlerError?) -> Result<HostResponse, HandlerError> {
         if let failure { return .failure(failure) }
         if let batchError { return .failure(batchError) }
         for output in outputs {
             if let problem = output.consistencyProblem() { return .failure(.internal("handler output: \(problem)")) }
         }
-        return .success(outputs)
+        return .success(HostResponse(outputs: outputs, body: body))
     }
 }

@@ -1,5 +1,4 @@
 public import CConfide
-import ConfideSDK
 
 #if canImport(Glibc)
 import Glibc
@@ -19,9 +18,10 @@ public struct PluginLoadError: Error, Sendable, Equatable, CustomStringConvertib
         case missingEntry
         /// The entry returned nothing, or a malformed descriptor.
         case invalidDescriptor
-        /// The plugin's ABI major version differs, or it needs a newer minor version than the host has.
+        /// The plugin's ABI major version differs, it needs a newer minor version than the host has, or a kernel
+        /// plugin's kernel ABI major differs.
         case incompatibleVersion
-        /// The plugin was built by another Swift toolchain.
+        /// A Swift plugin was built by another Swift toolchain.
         case compilerMismatch
         /// The plugin is of a kind this host does not serve.
         case unsupportedKind
@@ -54,12 +54,20 @@ public struct LoadedPlugin: @unchecked Sendable {
     public let description: String
     /// The ABI version the plugin was built against.
     public let abiVersion: (major: UInt32, minor: UInt32)
+    /// The kernel ABI version a kernel plugin's table implements; `nil` for other plugins.
+    public let kernelABIVersion: (major: UInt32, minor: UInt32)?
+    /// The language the plugin is written in, which decides whether its compiler must be the host's.
+    public let language: ConfidePluginLanguage
+    /// The compiler that built the plugin, as it reports it.
+    public let compiler: String
     /// Where it came from: a file path, or a description for plugins linked in-process.
     public let origin: String
     /// What the plugin provides.
     public let kind: ConfidePluginKind
     /// The handler functions, for handler plugins.
     let handlerAPI: UnsafePointer<ConfideHandlerApi>?
+    /// The descriptor's context, passed back to every handler function.
+    let context: UnsafeMutableRawPointer?
     /// The kernel table, for kernel plugins (not yet initialised: see ``HostAPI/useKernels(_:)``).
     public let kernelAPI: UnsafePointer<ConfideKernelApi>?
 
@@ -74,11 +82,13 @@ public enum PluginLoader {
     /// This host's ABI version.
     public static let hostVersion = (major: UInt32(CONFIDE_ABI_MAJOR), minor: UInt32(CONFIDE_ABI_MINOR))
 
-    /// The toolchain this host was built with, as plugins must report it.
-    public static let hostCompiler = String(cString: confide_compiler_id())
+    /// The kernel ABI version this host serves to handlers (`confide_kernels.h`).
+    public static let kernelsVersion = (
+        major: UInt32(CONFIDE_KERNELS_ABI_MAJOR), minor: UInt32(CONFIDE_KERNELS_ABI_MINOR)
+    )
 
-    /// The size of an ABI 1.2 kernel table, the oldest the host accepts (later minors append functions).
-    static let oldestKernelTableSize = Kernels.attentionTableSize - MemoryLayout<UnsafeRawPointer>.size
+    /// The toolchain this host was built with, as Swift plugins must report it.
+    public static let hostCompiler = String(cString: confide_compiler_id())
 
     /// Opens a shared library with `dlopen(RTLD_NOW | RTLD_LOCAL)` and negotiates with its entry point.
     /// The library is never closed: a Swift image cannot be unloaded safely.
@@ -127,7 +137,9 @@ public enum PluginLoader {
             )
         }
         guard size >= MemoryLayout<ConfidePluginDescriptor>.size else {
-            throw PluginLoadError(.invalidDescriptor, "\(origin): descriptor of \(size) bytes is smaller than ABI 1.0's")
+            throw PluginLoadError(
+                .invalidDescriptor,
+                "\(origin): descriptor of \(size) bytes is smaller than ABI \(hostVersion.major).0's")
         }
         let fields = descriptor.pointee
         guard fields.min_host_abi_minor <= hostVersion.minor else {
@@ -137,10 +149,24 @@ public enum PluginLoader {
             )
         }
         let compiler = fields.compiler.map { String(cString: $0) } ?? "(none)"
-        guard compiler == hostCompiler else {
+        let language = ConfidePluginLanguage(rawValue: fields.language)
+        switch language {
+        case CONFIDE_LANGUAGE_C:
+            break
+        case CONFIDE_LANGUAGE_SWIFT:
+            // A Swift plugin shares the Swift runtime with the host: only the host's own toolchain is safe.
+            guard compiler == hostCompiler else {
+                throw PluginLoadError(
+                    .compilerMismatch,
+                    "\(origin): a Swift plugin built with '\(compiler)' but this server was built with "
+                        + "'\(hostCompiler)'; rebuild the plugin with the server's toolchain"
+                )
+            }
+        default:
             throw PluginLoadError(
-                .compilerMismatch,
-                "\(origin): built with '\(compiler)' but this server was built with '\(hostCompiler)'; rebuild the plugin with the server's toolchain"
+                .invalidDescriptor,
+                "\(origin): the descriptor states language \(fields.language); a plugin is "
+                    + "C (\(CONFIDE_LANGUAGE_C.rawValue)) or Swift (\(CONFIDE_LANGUAGE_SWIFT.rawValue))"
             )
         }
         let name = fields.name.map { String(cString: $0) } ?? ""
@@ -148,6 +174,7 @@ public enum PluginLoader {
         let kind = ConfidePluginKind(rawValue: fields.kind)
         var handlerAPI: UnsafePointer<ConfideHandlerApi>?
         var kernelAPI: UnsafePointer<ConfideKernelApi>?
+        var kernelVersion: (major: UInt32, minor: UInt32)?
         switch kind {
         case CONFIDE_PLUGIN_HANDLER:
             let api = fields.api?.assumingMemoryBound(to: ConfideHandlerApi.self)
@@ -162,24 +189,9 @@ public enum PluginLoader {
             }
             handlerAPI = api
         case CONFIDE_PLUGIN_KERNELS:
-            guard fields.min_host_abi_minor >= 2 else {
-                throw PluginLoadError(
-                    .invalidDescriptor, "\(origin): kernel plugin '\(name)' must declare min_host_abi_minor 2 (kernels are ABI 1.2)")
-            }
-            let api = fields.api?.assumingMemoryBound(to: ConfideKernelApi.self)
-            guard let api, Int(api.pointee.struct_size) >= Self.oldestKernelTableSize else {
-                throw PluginLoadError(.invalidDescriptor, "\(origin): kernel plugin '\(name)' has no complete kernel table")
-            }
-            // Field by field through the pointer: a 1.2 table ends before `attention`, so copying the whole
-            // struct would read past it.
-            let size = Int(api.pointee.struct_size)
-            guard api.pointee.`init` != nil, api.pointee.pack_weights != nil, api.pointee.packed_free != nil,
-                  api.pointee.gemm != nil, api.pointee.batched_matmul != nil, api.pointee.softmax != nil,
-                  api.pointee.layer_norm != nil, size < Kernels.attentionTableSize || api.pointee.attention != nil
-            else {
-                throw PluginLoadError(.invalidDescriptor, "\(origin): kernel plugin '\(name)' leaves a required function empty")
-            }
+            let (api, version) = try kernelTable(fields.api, name: name, origin: origin)
             kernelAPI = api
+            kernelVersion = version
         default:
             throw PluginLoadError(.unsupportedKind, "\(origin): plugin '\(name)' is of unknown kind \(fields.kind)")
         }
@@ -188,9 +200,48 @@ public enum PluginLoader {
             version: fields.version.map { String(cString: $0) } ?? "",
             description: fields.description.map { String(cString: $0) } ?? "",
             abiVersion: (major, minor),
+            kernelABIVersion: kernelVersion,
+            language: language,
+            compiler: compiler,
             origin: origin,
             kind: kind,
             handlerAPI: handlerAPI,
+            context: fields.context,
             kernelAPI: kernelAPI)
+    }
+
+    /// Checks a kernel plugin's table: its kernel ABI version (the first fields, in place in every version) before
+    /// anything else, then that every function of kernel ABI 1.0 is there.
+    private static func kernelTable(_ raw: UnsafeRawPointer?, name: String, origin: String) throws(PluginLoadError)
+        -> (UnsafePointer<ConfideKernelApi>, (major: UInt32, minor: UInt32))
+    {
+        guard let raw else {
+            throw PluginLoadError(.invalidDescriptor, "\(origin): kernel plugin '\(name)' has no kernel table")
+        }
+        let header = raw.assumingMemoryBound(to: UInt32.self)
+        let size = header[0]
+        guard size >= 3 * MemoryLayout<UInt32>.size else {
+            throw PluginLoadError(.invalidDescriptor, "\(origin): kernel table of \(size) bytes is too small")
+        }
+        let version = (major: header[1], minor: header[2])
+        guard version.major == kernelsVersion.major else {
+            throw PluginLoadError(
+                .incompatibleVersion,
+                "\(origin): kernel plugin '\(name)' implements Confide kernel ABI \(version.major).\(version.minor); "
+                    + "this server serves kernel ABI \(kernelsVersion.major).x"
+            )
+        }
+        let api = raw.assumingMemoryBound(to: ConfideKernelApi.self)
+        guard Int(size) >= MemoryLayout<ConfideKernelApi>.size else {
+            throw PluginLoadError(.invalidDescriptor, "\(origin): kernel plugin '\(name)' has no complete kernel table")
+        }
+        let table = api.pointee
+        guard table.`init` != nil, table.pack_weights != nil, table.packed_free != nil, table.gemm != nil,
+              table.batched_matmul != nil, table.softmax != nil, table.layer_norm != nil, table.attention != nil
+        else {
+            throw PluginLoadError(
+                .invalidDescriptor, "\(origin): kernel plugin '\(name)' leaves a required function empty")
+        }
+        return (api, version)
     }
 }

@@ -63,6 +63,8 @@ public final class PluginModel: @unchecked Sendable {
     /// The model's outputs, as the handler describes them.
     public let outputs: [TensorSpec]
     let api: UnsafePointer<ConfideHandlerApi>
+    /// The plugin's context, passed back to every handler function.
+    let context: UnsafeMutableRawPointer?
     let state: OpaquePointer
     /// The in-memory artifacts and their C descriptions, kept until the model is unloaded.
     private let artifacts: ArtifactTable
@@ -73,6 +75,7 @@ public final class PluginModel: @unchecked Sendable {
             throw .unsupported("plugin '\(plugin.name)' is not a handler")
         }
         var state: OpaquePointer?
+        let context = plugin.context
         let artifacts = ArtifactTable(config.artifacts)
         let error = withCStrings([config.name, config.version, config.path, config.configJSON, config.parametersJSON]) {
             strings in
@@ -81,7 +84,7 @@ public final class PluginModel: @unchecked Sendable {
                 name: strings[0], version: strings[1], path: strings[2], config_json: strings[3],
                 parameters_json: strings[4], artifact_count: UInt32(artifacts.count), reserved2: 0,
                 artifacts: UnsafePointer(artifacts.pointers))
-            return api.pointee.model_load(HostAPI.table, &cConfig, &state)
+            return api.pointee.model_load(context, HostAPI.table, &cConfig, &state)
         }
         if let error { throw ErrorBox.take(error) }
         guard let state else { throw .internal("handler '\(plugin.name)' loaded no model state") }
@@ -89,19 +92,20 @@ public final class PluginModel: @unchecked Sendable {
         var outputs: UnsafePointer<UnsafePointer<ConfideTensorSpec>?>?
         var inputCount: UInt32 = 0
         var outputCount: UInt32 = 0
-        if let error = api.pointee.model_signature(state, &inputs, &inputCount, &outputs, &outputCount) {
-            api.pointee.model_unload(state)
+        if let error = api.pointee.model_signature(context, state, &inputs, &inputCount, &outputs, &outputCount) {
+            api.pointee.model_unload(context, state)
             throw ErrorBox.take(error)
         }
         self.plugin = plugin
         self.api = api
+        self.context = context
         self.state = state
         self.artifacts = artifacts
         self.inputs = Self.specs(inputs, Int(inputCount))
         self.outputs = Self.specs(outputs, Int(outputCount))
     }
 
-    deinit { api.pointee.model_unload(state) }
+    deinit { api.pointee.model_unload(context, state) }
 
     /// Creates a worker's instance. Call it on the worker's thread.
     public func makeInstance(worker: WorkerInfo) throws(HandlerError) -> PluginInstance {
@@ -109,7 +113,7 @@ public final class PluginModel: @unchecked Sendable {
             struct_size: UInt32(MemoryLayout<ConfideWorkerInfo>.size), worker_index: UInt32(worker.index),
             numa_node: Int32(worker.numaNode ?? -1), core_count: UInt32(worker.coreCount))
         var instance: OpaquePointer?
-        if let error = api.pointee.instance_create(state, &info, &instance) { throw ErrorBox.take(error) }
+        if let error = api.pointee.instance_create(context, state, &info, &instance) { throw ErrorBox.take(error) }
         guard let instance else { throw .internal("handler '\(plugin.name)' created no instance") }
         return PluginInstance(model: self, state: instance)
     }
@@ -137,13 +141,13 @@ public final class PluginInstance {
         self.state = state
     }
 
-    deinit { model.api.pointee.instance_destroy(state) }
+    deinit { model.api.pointee.instance_destroy(model.context, state) }
 
-    /// Executes a batch; returns each request's outputs or error, in order.
-    public func execute(_ requests: [HostRequest]) -> [Result<[HostTensor], HandlerError>] {
+    /// Executes a batch; returns each request's answer (outputs or a body) or error, in order.
+    public func execute(_ requests: [HostRequest]) -> [Result<HostResponse, HandlerError>] {
         let arena = Arena()
         defer { arena.release() }
-        let collectors = requests.map { _ in ResponseCollector() }
+        let collectors = requests.map { ResponseCollector(attributes: Self.attributes(of: $0, in: arena)) }
         let cRequests = arena.allocate(UnsafePointer<ConfideRequest>?.self, count: requests.count)
         for (index, request) in requests.enumerated() {
             let inputs = arena.allocate(UnsafePointer<ConfideTensor>?.self, count: request.inputs.count)
@@ -170,9 +174,25 @@ public final class PluginInstance {
             cRequests[index] = UnsafePointer(cRequest)
         }
         let batchError = withExtendedLifetime(requests) {
-            model.api.pointee.instance_execute(state, cRequests, UInt32(requests.count)).map { ErrorBox.take($0) }
+            model.api.pointee.instance_execute(model.context, state, cRequests, UInt32(requests.count))
+                .map { ErrorBox.take($0) }
         }
         return collectors.map { $0.result(batchError: batchError) }
+    }
+
+    /// A request's attributes (`CONFIDE_ATTRIBUTE_*`): text in `arena`, the body in the request's own buffer, both
+    /// valid until the handler returns. Empty for a tensor request without metadata.
+    private static func attributes(of request: HostRequest, in arena: Arena) -> [String: UnsafeRawBufferPointer] {
+        guard request.body != nil || request.contentType != nil || !request.headers.isEmpty else { return [:] }
+        var attributes: [String: UnsafeRawBufferPointer] = [:]
+        func text(_ name: String, _ value: String) {
+            let copy = arena.string(value)
+            attributes[name] = UnsafeRawBufferPointer(start: copy, count: value.utf8.count)
+        }
+        if let body = request.body { attributes[CONFIDE_ATTRIBUTE_BODY] = body.bytes }
+        if let contentType = request.contentType { text(CONFIDE_ATTRIBUTE_CONTENT_TYPE, contentType) }
+        for (name, value) in request.headers { text(CONFIDE_ATTRIBUTE_HEADER_PREFIX + name.lowercased(), value) }
+        return attributes
     }
 }
 

@@ -12,39 +12,42 @@ import Darwin
 extension Handler {
     /// Returns this handler's plugin descriptor (a `const ConfidePluginDescriptor *`). Call it from the
     /// plugin's `confide_plugin_entry`, passing the host's ABI version through; the host checks the
-    /// versions and the compiler.
+    /// versions and, since the plugin is Swift, the compiler.
     public static func export(_ hostMajor: UInt32, _ hostMinor: UInt32) -> UnsafeRawPointer? {
-        Exports.descriptor(for: Self.self).map { UnsafeRawPointer($0) }
+        UnsafeRawPointer(Exports.descriptor(for: Self.self))
     }
 }
 
-/// The handler types this image exports. A plugin exports one; a test process may export a few
-/// in-process through the test kit, up to the number of load slots.
+/// The handler types this image exports: one descriptor each, all sharing one function table. The
+/// descriptor's context names the handler type, so the table's functions need no per-type copies.
 enum Exports {
     private struct State: @unchecked Sendable {
-        var types: [any Handler.Type] = []
         var descriptors: [ObjectIdentifier: UnsafeMutablePointer<ConfidePluginDescriptor>] = [:]
     }
 
     private static let state = Mutex(State())
 
-    static func descriptor(for type: any Handler.Type) -> UnsafeMutablePointer<ConfidePluginDescriptor>? {
-        state.withLock { state -> UnsafeMutablePointer<ConfidePluginDescriptor>? in
+    /// The function table of every handler this image exports; valid for the life of the process.
+    nonisolated(unsafe) private static let table: UnsafePointer<ConfideHandlerApi> = {
+        let api = UnsafeMutablePointer<ConfideHandlerApi>.allocate(capacity: 1)
+        api.initialize(
+            to: ConfideHandlerApi(
+                struct_size: UInt32(MemoryLayout<ConfideHandlerApi>.size),
+                reserved: 0,
+                model_load: modelLoad,
+                model_signature: modelSignature,
+                model_unload: modelUnload,
+                instance_create: instanceCreate,
+                instance_execute: instanceExecute,
+                instance_destroy: instanceDestroy))
+        return UnsafePointer(api)
+    }()
+
+    /// The descriptor of `type`, made on its first export and kept for the life of the process.
+    static func descriptor(for type: any Handler.Type) -> UnsafeMutablePointer<ConfidePluginDescriptor> {
+        state.withLock { state -> UnsafeMutablePointer<ConfidePluginDescriptor> in
             if let existing = state.descriptors[ObjectIdentifier(type)] { return existing }
-            let slot = state.types.count
-            guard slot < modelLoadSlots.count else { return nil }
-            state.types.append(type)
-            let api = UnsafeMutablePointer<ConfideHandlerApi>.allocate(capacity: 1)
-            api.initialize(
-                to: ConfideHandlerApi(
-                    struct_size: UInt32(MemoryLayout<ConfideHandlerApi>.size),
-                    reserved: 0,
-                    model_load: modelLoadSlots[slot],
-                    model_signature: modelSignature,
-                    model_unload: modelUnload,
-                    instance_create: instanceCreate,
-                    instance_execute: instanceExecute,
-                    instance_destroy: instanceDestroy))
+            let context = Unmanaged.passRetained(ExportedHandler(type)).toOpaque()
             let descriptor = UnsafeMutablePointer<ConfidePluginDescriptor>.allocate(capacity: 1)
             descriptor.initialize(
                 to: ConfidePluginDescriptor(
@@ -54,22 +57,30 @@ enum Exports {
                     kind: CONFIDE_PLUGIN_HANDLER.rawValue,
                     name: UnsafePointer(strdup(type.name)),
                     version: UnsafePointer(strdup(type.version)),
-                    compiler: confide_compiler_id(),
                     description: UnsafePointer(strdup(type.description)),
                     min_host_abi_minor: 0,
-                    reserved: 0,
-                    api: UnsafeRawPointer(api)))
+                    language: CONFIDE_LANGUAGE_SWIFT.rawValue,
+                    compiler: confide_compiler_id(),
+                    api: UnsafeRawPointer(table),
+                    context: context))
             state.descriptors[ObjectIdentifier(type)] = descriptor
             return descriptor
         }
     }
-
-    static func handlerType(slot: Int) -> (any Handler.Type)? {
-        state.withLock { $0.types.indices.contains(slot) ? $0.types[slot] : nil }
-    }
 }
 
-// MARK: - Boxes behind the opaque handles
+// MARK: - Boxes behind the context and the opaque handles
+
+/// What a descriptor's context points to: the handler type the table's functions serve.
+private final class ExportedHandler {
+    let type: any Handler.Type
+
+    init(_ type: any Handler.Type) { self.type = type }
+
+    static func from(_ context: UnsafeMutableRawPointer?) -> (any Handler.Type)? {
+        context.map { Unmanaged<ExportedHandler>.fromOpaque($0).takeUnretainedValue().type }
+    }
+}
 
 private final class ModelBox {
     let handler: any Handler
@@ -132,39 +143,30 @@ private final class SpecArray {
 
 // MARK: - The C entry points
 
-private func loadModel(
-    slot: Int, _ host: UnsafePointer<ConfideHostApi>?, _ config: UnsafePointer<ConfideModelConfig>?,
-    _ out: UnsafeMutablePointer<OpaquePointer?>?
-) -> OpaquePointer? {
-    guard let host else { return nil }
-    guard let config, let out, let type = Exports.handlerType(slot: slot) else {
-        return HostErrors.make(.internal("model_load called with invalid arguments"), host: host)
+private let modelLoad:
+    @convention(c) (
+        UnsafeMutableRawPointer?, UnsafePointer<ConfideHostApi>?, UnsafePointer<ConfideModelConfig>?,
+        UnsafeMutablePointer<OpaquePointer?>?
+    ) -> OpaquePointer? = { context, host, config, out in
+        guard let host else { return nil }
+        guard let config, let out, let type = ExportedHandler.from(context) else {
+            return HostErrors.make(.internal("model_load called with invalid arguments"), host: host)
+        }
+        do {
+            let handler = try type.init(model: ModelContext(config, host: host))
+            out.pointee = OpaquePointer(Unmanaged.passRetained(ModelBox(handler: handler, host: host)).toOpaque())
+            return nil
+        } catch {
+            return HostErrors.make(HandlerError(wrapping: error), host: host)
+        }
     }
-    do {
-        let handler = try type.init(model: ModelContext(config, host: host))
-        out.pointee = OpaquePointer(Unmanaged.passRetained(ModelBox(handler: handler, host: host)).toOpaque())
-        return nil
-    } catch {
-        return HostErrors.make(HandlerError(wrapping: error), host: host)
-    }
-}
-
-/// One `model_load` per export slot: a C function pointer cannot capture which handler type it loads.
-private let modelLoadSlots: [@convention(c) (
-    UnsafePointer<ConfideHostApi>?, UnsafePointer<ConfideModelConfig>?, UnsafeMutablePointer<OpaquePointer?>?
-) -> OpaquePointer?] = [
-    { loadModel(slot: 0, $0, $1, $2) }, { loadModel(slot: 1, $0, $1, $2) },
-    { loadModel(slot: 2, $0, $1, $2) }, { loadModel(slot: 3, $0, $1, $2) },
-    { loadModel(slot: 4, $0, $1, $2) }, { loadModel(slot: 5, $0, $1, $2) },
-    { loadModel(slot: 6, $0, $1, $2) }, { loadModel(slot: 7, $0, $1, $2) },
-]
 
 private let modelSignature:
     @convention(c) (
-        OpaquePointer?,
+        UnsafeMutableRawPointer?, OpaquePointer?,
         UnsafeMutablePointer<UnsafePointer<UnsafePointer<ConfideTensorSpec>?>?>?, UnsafeMutablePointer<UInt32>?,
         UnsafeMutablePointer<UnsafePointer<UnsafePointer<ConfideTensorSpec>?>?>?, UnsafeMutablePointer<UInt32>?
-    ) -> OpaquePointer? = { model, inputs, inputCount, outputs, outputCount in
+    ) -> OpaquePointer? = { _, model, inputs, inputCount, outputs, outputCount in
         guard let model else { return nil }
         let box = Unmanaged<ModelBox>.fromOpaque(UnsafeRawPointer(model)).takeUnretainedValue()
         inputs?.pointee = UnsafePointer(box.inputs.pointers)
@@ -174,14 +176,16 @@ private let modelSignature:
         return nil
     }
 
-private let modelUnload: @convention(c) (OpaquePointer?) -> Void = { model in
+private let modelUnload: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?) -> Void = { _, model in
     guard let model else { return }
     Unmanaged<ModelBox>.fromOpaque(UnsafeRawPointer(model)).release()
 }
 
 private let instanceCreate:
-    @convention(c) (OpaquePointer?, UnsafePointer<ConfideWorkerInfo>?, UnsafeMutablePointer<OpaquePointer?>?) ->
-    OpaquePointer? = { model, worker, out in
+    @convention(c) (
+        UnsafeMutableRawPointer?, OpaquePointer?, UnsafePointer<ConfideWorkerInfo>?,
+        UnsafeMutablePointer<OpaquePointer?>?
+    ) -> OpaquePointer? = { _, model, worker, out in
         guard let model else { return nil }
         let box = Unmanaged<ModelBox>.fromOpaque(UnsafeRawPointer(model)).takeUnretainedValue()
         guard let worker, let out else {
@@ -198,8 +202,9 @@ private let instanceCreate:
     }
 
 private let instanceExecute:
-    @convention(c) (OpaquePointer?, UnsafePointer<UnsafePointer<ConfideRequest>?>?, UInt32) -> OpaquePointer? = {
-        instance, requests, count in
+    @convention(c) (
+        UnsafeMutableRawPointer?, OpaquePointer?, UnsafePointer<UnsafePointer<ConfideRequest>?>?, UInt32
+    ) -> OpaquePointer? = { _, instance, requests, count in
         guard let instance else { return nil }
         let box = Unmanaged<InstanceBox>.fromOpaque(UnsafeRawPointer(instance)).takeUnretainedValue()
         let batch = Batch(UnsafeBufferPointer(start: requests, count: Int(count)), host: box.host)
@@ -211,7 +216,7 @@ private let instanceExecute:
         }
     }
 
-private let instanceDestroy: @convention(c) (OpaquePointer?) -> Void = { instance in
+private let instanceDestroy: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?) -> Void = { _, instance in
     guard let instance else { return }
     Unmanaged<InstanceBox>.fromOpaque(UnsafeRawPointer(instance)).release()
 }

@@ -140,21 +140,14 @@ public struct WorkerContext: @unchecked Sendable {
         self.host = host
     }
 
-    /// Whether the host provides ABI 1.1's parallel-for.
-    private var hostHasParallelFor: Bool { host.pointee.abi_minor >= 1 }
-
     /// The number of threads ``parallelFor(count:grain:_:)`` uses on the calling thread.
-    public var threadCount: Int {
-        hostHasParallelFor ? Int(host.pointee.parallel_thread_count()) : 1
-    }
+    public var threadCount: Int { Int(host.pointee.parallel_thread_count()) }
 
     /// Runs `body` over `0 ..< count` in chunks of at least `grain`, on the worker's own cores, and
     /// returns when all are done. Chunks run concurrently: each must write only its own memory. Call it
-    /// from `execute` (the worker's thread); elsewhere, or with a host older than ABI 1.1, the loop runs
-    /// on the calling thread alone.
+    /// from `execute` (the worker's thread); elsewhere the loop runs on the calling thread alone.
     public func parallelFor(count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
         guard count > 0 else { return }
-        guard hostHasParallelFor else { return body(0..<count) }
         withoutActuallyEscaping(body) { body in
             var loop = Loop(body: body)
             withUnsafeMutablePointer(to: &loop) { pointer in

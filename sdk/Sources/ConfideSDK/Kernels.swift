@@ -1,6 +1,6 @@
 public import CConfide
 
-/// The compute kernels the host chose for this machine (ABI 1.2, fused attention 1.3): GEMM on weights packed
+/// The compute kernels the host chose for this machine (the kernel ABI of `confide_kernels.h`): GEMM on weights packed
 /// once, in FP32, BF16 or INT8, with fused bias, GELU and residual; fused multi-head attention, and the batched
 /// matmul and masked softmax it is made of; layer norm. Every call runs on the calling worker's cores through
 /// the host's parallel-for, so call them from ``HandlerInstance/execute(_:)``; pack weights when the model loads.
@@ -76,12 +76,11 @@ public struct Kernels: @unchecked Sendable {
         self.host = host
     }
 
-    /// The table a host serves, if it has one (ABI 1.2 and later).
+    /// The table a host serves, if it has one of the kernel ABI major this SDK was built against.
     init?(host: UnsafePointer<ConfideHostApi>) {
-        guard host.pointee.abi_minor >= 2,
-              Int(host.pointee.struct_size) >= MemoryLayout<ConfideHostApi>.size,
-              let table = host.pointee.kernels?()
-        else { return nil }
+        guard let table = host.pointee.kernels?(), table.pointee.abi_major == UInt32(CONFIDE_KERNELS_ABI_MAJOR) else {
+            return nil
+        }
         self.init(table: table, host: host)
     }
 
@@ -190,12 +189,8 @@ public struct Kernels: @unchecked Sendable {
     /// rows each): for each sequence and head, `out = softmax(scale · q·kᵀ) · v` on the head's `headSize`
     /// columns (head `h` starts at column `h · headSize`; rows are `ld` apart in `q`, `k` and `v`, `ldOut`
     /// in `out`). Tokens attend only within their sequence. The products run in `precision`: `.fp32`, or
-    /// `.bf16` (inputs and probabilities rounded to BF16, FP32 sums); the softmax is FP32.
-    ///
-    /// Kernel plugins of ABI 1.3 fuse the three steps, so the scores stay in cache. With an ABI 1.2
-    /// plugin this runs ``batchedMatmul(outer:inner:m:n:k:alpha:a:_:b:_:transposeB:c:_:)``,
-    /// ``softmax(outer:inner:rows:cols:x:_:mask:maskStride:)`` and `batchedMatmul` again per sequence, in FP32
-    /// whatever `precision` asks.
+    /// `.bf16` (inputs and probabilities rounded to BF16, FP32 sums); the softmax is FP32. The kernel fuses the
+    /// three steps, so the scores stay in the cache.
     public func attention(
         q: UnsafeBufferPointer<Float>, k: UnsafeBufferPointer<Float>, v: UnsafeBufferPointer<Float>, ld: Int,
         lengths: [Int], heads: Int, headSize: Int, scale: Float, precision: Precision,
@@ -215,12 +210,6 @@ public struct Kernels: @unchecked Sendable {
               q.count >= extent, k.count >= extent, v.count >= extent,
               let outExtent = outLayout.extent(outer: 1, inner: 1, rows: tokens, cols: width), out.count >= outExtent
         else { throw .invalidArgument("attention: buffers too small for \(tokens) rows of \(heads) heads of \(headSize)") }
-        guard Int(table.pointee.struct_size) >= Self.attentionTableSize, let fused = table.pointee.attention else {
-            try unfusedAttention(
-                q: q, k: k, v: v, ld: ld, lengths: lengths, heads: heads, headSize: headSize, scale: scale, into: out,
-                ldOut: ldOut)
-            return
-        }
         let counts = lengths.map { UInt64($0) }
         try counts.withUnsafeBufferPointer { (counts) throws(HandlerError) in
             var desc = ConfideAttention(
@@ -228,44 +217,7 @@ public struct Kernels: @unchecked Sendable {
                 sequence_count: UInt64(counts.count), lengths: counts.baseAddress, heads: UInt64(heads),
                 head_size: UInt64(headSize), q: q.baseAddress, k: k.baseAddress, v: v.baseAddress, ld_qkv: UInt64(ld),
                 out: out.baseAddress, ld_out: UInt64(ldOut), scale: scale, reserved: 0)
-            try check(fused(&desc))
-        }
-    }
-
-    /// The smallest `struct_size` of a kernel table that has `attention` (ABI 1.3).
-    public static let attentionTableSize =
-        (MemoryLayout<ConfideKernelApi>.offset(of: \ConfideKernelApi.attention) ?? MemoryLayout<ConfideKernelApi>.size)
-        + MemoryLayout<UnsafeRawPointer>.size
-
-    /// ``attention(q:k:v:ld:lengths:heads:headSize:scale:precision:into:ldOut:)`` on an ABI 1.2 table, whose
-    /// batched matmul and softmax write the scores to memory in between.
-    private func unfusedAttention(
-        q: UnsafeBufferPointer<Float>, k: UnsafeBufferPointer<Float>, v: UnsafeBufferPointer<Float>, ld: Int,
-        lengths: [Int], heads: Int, headSize: Int, scale: Float, into out: UnsafeMutableBufferPointer<Float>,
-        ldOut: Int
-    ) throws(HandlerError) {
-        let longest = lengths.max() ?? 0
-        guard let square = Self.product(longest, longest), let count = Self.product(heads, square) else {
-            throw .invalidArgument("attention: \(heads) heads of \(longest)² scores do not fit in memory")
-        }
-        var scores = [Float](repeating: 0, count: count)
-        let rows = BatchLayout(ld: ld, innerStride: headSize), outRows = BatchLayout(ld: ldOut, innerStride: headSize)
-        var start = 0
-        for length in lengths where length > 0 {
-            let square = BatchLayout(ld: length, innerStride: length * length)
-            let qs = UnsafeBufferPointer(rebasing: q[(start * ld)...]), ks = UnsafeBufferPointer(rebasing: k[(start * ld)...])
-            let vs = UnsafeBufferPointer(rebasing: v[(start * ld)...])
-            let os = UnsafeMutableBufferPointer(rebasing: out[(start * ldOut)...])
-            try scores.withUnsafeMutableBufferPointer { (scores) throws(HandlerError) in
-                try batchedMatmul(
-                    outer: 1, inner: heads, m: length, n: length, k: headSize, alpha: scale, a: qs, rows, b: ks, rows,
-                    transposeB: true, c: scores, square)
-                try softmax(outer: 1, inner: heads, rows: length, cols: length, x: scores, square)
-                try batchedMatmul(
-                    outer: 1, inner: heads, m: length, n: headSize, k: length, a: UnsafeBufferPointer(scores), square,
-                    b: vs, rows, transposeB: false, c: os, outRows)
-            }
-            start += length
+            try check(table.pointee.attention(&desc))
         }
     }
 
@@ -319,12 +271,12 @@ public final class PackedWeights: @unchecked Sendable {
 }
 
 extension WorkerContext {
-    /// The kernels the host chose for this machine; nil with a host older than ABI 1.2 or without kernel plugins.
+    /// The kernels the host chose for this machine; nil without a kernel plugin of the SDK's kernel ABI major.
     public var kernels: Kernels? { Kernels(host: host) }
 }
 
 extension ModelContext {
-    /// The kernels the host chose for this machine, for packing weights at load time; nil with a host
-    /// older than ABI 1.2 or without kernel plugins.
+    /// The kernels the host chose for this machine, for packing weights at load time; nil without a kernel
+    /// plugin of the SDK's kernel ABI major.
     public var kernels: Kernels? { Kernels(host: host) }
 }

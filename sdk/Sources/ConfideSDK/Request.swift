@@ -1,7 +1,8 @@
 import CConfide
 
 /// One request of a batch. Answer it with ``addOutput(name:dataType:shape:byteCount:)`` (or the
-/// conveniences built on it), or fail it alone with ``fail(_:)``.
+/// conveniences built on it), a request that came with a ``body`` also with ``respond(body:contentType:)``,
+/// or fail it alone with ``fail(_:)``.
 public struct Request {
     let raw: UnsafePointer<ConfideRequest>
     let host: UnsafePointer<ConfideHostApi>
@@ -27,6 +28,35 @@ public struct Request {
             throw .invalidArgument("missing input '\(name)'")
         }
         return tensor
+    }
+
+    /// The raw body of a request that carries no tensors (TorchServe's `POST /predictions/{model}`), valid until
+    /// `execute` returns; `nil` for a tensor request. Answer such a request with ``respond(body:contentType:)``, or
+    /// with outputs, which the server returns as JSON.
+    public var body: UnsafeRawBufferPointer? { attribute(CONFIDE_ATTRIBUTE_BODY) }
+
+    /// The request's content type as the client sent it, e.g. `application/json`; `nil` when it named none.
+    public var contentType: String? { text(CONFIDE_ATTRIBUTE_CONTENT_TYPE) }
+
+    /// The value of the request header `name` (in any case), several fields of one name joined with `, `; `nil`
+    /// when the request has no such header. Credentials (`Authorization`, `Proxy-Authorization`, `Cookie`) never
+    /// reach a handler.
+    public func header(_ name: String) -> String? {
+        text(CONFIDE_ATTRIBUTE_HEADER_PREFIX + name.lowercased())
+    }
+
+    /// The bytes of the request attribute `name` (`CONFIDE_ATTRIBUTE_*` in `confide.h`), valid until `execute`
+    /// returns; `nil` when the request has no such attribute.
+    public func attribute(_ name: String) -> UnsafeRawBufferPointer? {
+        var data: UnsafeRawPointer?
+        var size: UInt64 = 0
+        let found = name.withCString { host.pointee.request_attribute(raw, $0, &data, &size) }
+        guard found != 0, let count = Int(exactly: size) else { return nil }
+        return UnsafeRawBufferPointer(start: data, count: count)
+    }
+
+    private func text(_ name: String) -> String? {
+        attribute(name).map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// The output names the client asked for; empty when it wants every output.
@@ -80,7 +110,25 @@ public struct Request {
         try BytesElements.encode(elements, into: out)
     }
 
-    /// Fails this request alone; outputs already added are discarded.
+    /// Answers a request that came with a ``body`` with a body of `byteCount` bytes and its content type, instead of
+    /// output tensors, and returns the body's memory (owned by the host) for the handler to fill before `execute`
+    /// returns. The server sends it to the client as it is.
+    public func addBody(contentType: String, byteCount: Int) throws(HandlerError) -> UnsafeMutableRawBufferPointer {
+        var data: UnsafeMutableRawPointer?
+        let error = contentType.withCString {
+            host.pointee.response_set_body(raw.pointee.response, $0, UInt64(byteCount), &data)
+        }
+        if let error { throw HostErrors.take(error, host: host) }
+        return UnsafeMutableRawBufferPointer(start: data, count: byteCount)
+    }
+
+    /// Answers a request that came with a ``body`` with `body` and its content type, instead of output tensors.
+    public func respond(body: [UInt8], contentType: String) throws(HandlerError) {
+        let out = try addBody(contentType: contentType, byteCount: body.count)
+        body.withUnsafeBytes { if !$0.isEmpty { out.copyMemory(from: $0) } }
+    }
+
+    /// Fails this request alone; outputs or a body already added are discarded.
     public func fail(_ error: HandlerError) {
         host.pointee.response_fail(raw.pointee.response, HostErrors.make(error, host: host))
     }

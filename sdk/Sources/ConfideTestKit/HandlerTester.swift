@@ -8,6 +8,7 @@ public import ConfideSDK
 /// let echo = try HandlerTester(Echo.self)
 /// let outputs = try echo.infer([HostTensor(name: "text", strings: ["hi"])!])
 /// #expect(outputs["text"]?.strings() == ["hi"])
+/// let answer = try echo.post(body: Array(#"{"text": "hi"}"#.utf8), contentType: "application/json")
 /// ```
 public final class HandlerTester {
     /// The loaded model.
@@ -47,13 +48,30 @@ public final class HandlerTester {
 
     /// Executes one request and returns its outputs by name; throws the request's error.
     public func infer(_ inputs: [HostTensor], requestedOutputs: [String] = []) throws(HandlerError) -> [String: HostTensor] {
-        let result = execute([HostRequest(inputs: inputs, requestedOutputs: requestedOutputs)])
-        let outputs = try result.first?.get() ?? []
-        return Dictionary(outputs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let response = try execute(HostRequest(inputs: inputs, requestedOutputs: requestedOutputs))
+        return Dictionary(response.outputs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
-    /// Executes a batch; returns each request's outputs or error, in order.
-    public func execute(_ requests: [HostRequest]) -> [Result<[HostTensor], HandlerError>] {
+    /// Sends a request that carries no tensors but a raw body, as TorchServe's `POST /predictions/{model}` does, and
+    /// returns the handler's answer (a body, or outputs); throws the request's error. `headers` reach the handler as
+    /// request attributes, credentials left out, as on a server.
+    public func post(
+        body: [UInt8], contentType: String? = nil, headers: [(name: String, value: String)] = []
+    ) throws(HandlerError) -> HostResponse {
+        guard let buffer = TensorBuffer(copying: body) else {
+            throw .unavailable("out of memory for a body of \(body.count) bytes")
+        }
+        return try execute(HostRequest(body: buffer, contentType: contentType, headers: headers))
+    }
+
+    /// Executes one request and returns its answer; throws the request's error.
+    public func execute(_ request: HostRequest) throws(HandlerError) -> HostResponse {
+        guard let result = execute([request]).first else { throw .internal("the batch returned no result") }
+        return try result.get()
+    }
+
+    /// Executes a batch; returns each request's answer or error, in order.
+    public func execute(_ requests: [HostRequest]) -> [Result<HostResponse, HandlerError>] {
         Self.withTeam(team) { instance.execute(requests) }
     }
 

@@ -1,9 +1,9 @@
 import Foundation
 import Testing
 
-/// `confide.h` is the ABI every plugin compiles against, whatever its toolchain: it must compile warning-free as
-/// C11 and C++17 with GCC and Clang.
-@Suite("confide.h compiles with every C and C++ compiler")
+/// `confide.h` and `confide_kernels.h` are the ABI every plugin compiles against, whatever its toolchain: they must
+/// compile warning-free as C11 and C++17 with GCC and Clang.
+@Suite("confide.h and confide_kernels.h compile with every C and C++ compiler")
 struct HeaderTests {
     static let include = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Sources/CConfide/include").path
@@ -25,6 +25,7 @@ struct HeaderTests {
         // The compiler's name, as a plugin reports it, must name the compiler that built it.
         try Data("""
             #include "confide.h"
+            #include "confide_kernels.h"
             #include <string.h>
             int main(void) { return strlen(confide_compiler_id()) > 4 ? 0 : 1; }
 

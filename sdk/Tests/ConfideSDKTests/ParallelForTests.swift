@@ -46,7 +46,7 @@ struct UnsafeMutableBufferPointerBox: @unchecked Sendable {
     init(_ buffer: UnsafeMutableBufferPointer<Int64>) { self.buffer = buffer }
 }
 
-@Suite("The host's parallel-for (ABI 1.1)")
+@Suite("The host's parallel-for")
 struct ParallelForTests {
     @Test(arguments: [1, 2, 4])
     func everyIterationRunsExactlyOnceOnTheWorkersTeam(cores: Int) throws {

@@ -76,7 +76,7 @@ struct TestKitTests {
         let good = try #require(HostTensor(name: "x", dataType: .fp32, shape: [1], values: [Float(1)]))
         let negative = try #require(HostTensor(name: "x", dataType: .fp32, shape: [1], values: [Float(-1)]))
         let results = tester.execute([HostRequest(inputs: [good]), HostRequest(inputs: [negative]), HostRequest(inputs: [])])
-        #expect(try results[0].get().first?.values(as: Float.self) == [2])
+        #expect(try results[0].get().outputs.first?.values(as: Float.self) == [2])
         #expect(throws: HandlerError.invalidArgument("negative input")) { try results[1].get() }
         #expect(throws: HandlerError.invalidArgument("missing input 'x'")) { try results[2].get() }
         let failed = tester.execute([HostRequest(inputs: [good]), HostRequest(id: "boom", inputs: [good])])
@@ -97,7 +97,7 @@ struct TestKitTests {
         #expect(twice?.message.contains("added twice") == true)
         let bytes = #expect(throws: HandlerError.self) { try results[2].get() }
         #expect(bytes?.message.contains("malformed BYTES") == true)
-        #expect(try results[3].get().first?.strings() == ["fine"])
+        #expect(try results[3].get().outputs.first?.strings() == ["fine"])
     }
 
     @Test func twoHandlerTypesCanBeExportedInOneProcess() throws {
