@@ -281,7 +281,7 @@ enum HandlerTemplateError: Error, CustomStringConvertible {
         switch self {
         case .invalidName(let name, let reason): "'\(name)' cannot name a handler package: \(reason)."
         case .invalidSDKURL(let url, let reason): "'\(url)' cannot be the SDK's URL: \(reason)."
-        case .invalidSDKVersion(let version): "'\(version)' is not an SDK version: it must be X.Y.Z, e.g. 1.3.0."
+        case .invalidSDKVersion(let version): "'\(version)' is not an SDK version: it must be X.Y.Z, e.g. 2.0.0."
         case .exists(let path): "\(path) already exists; choose another name or --path (nothing was written)."
         case .cannotWrite(let path, let error): "cannot write \(path): \(error)"
         }
