@@ -215,7 +215,7 @@ let package = Package(
             name: "Bert",
             dependencies: ["BertModel", "ConfideJSON", .product(name: "ConfideSDK", package: "sdk")],
             path: "handlers/Bert/Plugin",
-            swiftSettings: swiftSettings + [.unsafeFlags(["-Ounchecked"])]
+            swiftSettings: swiftSettings
         ),
 
         // MARK: Tooling
