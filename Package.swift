@@ -206,7 +206,7 @@ let package = Package(
         // MARK: The BERT handler's model code (tokenizer, safetensors, config)
         .target(
             name: "BertModel",
-            dependencies: ["ConfideJSON"],
+            dependencies: ["ConfideJSON", .product(name: "ConfideSDK", package: "sdk")],
             path: "handlers/Bert/Model",
             swiftSettings: swiftSettings
         ),
