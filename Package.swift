@@ -18,6 +18,7 @@ let package = Package(
     products: [
         .executable(name: "confide", targets: ["ConfideCLI"]),
         .library(name: "ConfideClient", targets: ["ConfideClient"]),
+        .library(name: "ConfideHTTPClient", targets: ["ConfideHTTPClient"]),
         .library(name: "ConfideServer", targets: ["ConfideServer"]),
         .library(name: "ConfideJSON", targets: ["ConfideJSON"]),
         .library(name: "ConfideKServe", targets: ["ConfideKServe"]),
@@ -115,8 +116,8 @@ let package = Package(
         .target(
             name: "ConfideServer",
             dependencies: [
-                "ConfideRuntime", "CConfideSystem", "ConfideJSON", "ConfideKServe", "ConfideClient", "ConfideEnvelope", "ConfideAttestation",
-                "ConfideKServeGRPC",
+                "ConfideRuntime", "CConfideSystem", "ConfideJSON", "ConfideKServe", "ConfideHTTPClient",
+                "ConfideEnvelope", "ConfideAttestation", "ConfideKServeGRPC",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "ConfideHost", package: "sdk"),
@@ -133,10 +134,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // One HTTP/1.1 client connection, for the client library and the server's own outbound calls.
+        .target(
+            name: "ConfideHTTPClient",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "ConfideClient",
             dependencies: [
-                "ConfideJSON", "ConfideKServe", "ConfideEnvelope", "ConfideAttestation",
+                "ConfideJSON", "ConfideKServe", "ConfideEnvelope", "ConfideAttestation", "ConfideHTTPClient",
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "ConfideHost", package: "sdk"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -149,7 +160,7 @@ let package = Package(
             name: "ConfideCLI",
             dependencies: [
                 "ConfideRuntime", "ConfideServer", "ConfideClient", "ConfideJSON", "ConfideKServe", "CCPUFeatures", cABI,
-                "ConfideEnvelope",
+                "ConfideEnvelope", "ConfideHTTPClient",
                 "ConfideAttestation",
                 "ConfideKServeGRPC",
                 .product(name: "ConfideHost", package: "sdk"),
@@ -256,7 +267,7 @@ let package = Package(
             name: "ConfideTests",
             dependencies: [
                 "ConfideRuntime", "ConfideServer", "ConfideClient", "ConfideJSON", "ConfideKServe", "ConfideEnvelope",
-                "ConfideAttestation", "ConfideMeasurement", "MiniLMCache", "ConfideKServeGRPC",
+                "ConfideAttestation", "ConfideMeasurement", "MiniLMCache", "ConfideKServeGRPC", "ConfideHTTPClient",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -307,7 +318,7 @@ let package = Package(
         .testTarget(
             name: "DeployTests",
             dependencies: [
-                "ConfideCLI", "ConfideServer", "ConfideClient",
+                "ConfideCLI", "ConfideServer", "ConfideClient", "ConfideHTTPClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
