@@ -18,6 +18,7 @@ let package = Package(
     products: [
         .executable(name: "confide", targets: ["ConfideCLI"]),
         .library(name: "ConfideClient", targets: ["ConfideClient"]),
+        .library(name: "ConfideHTTPClient", targets: ["ConfideHTTPClient"]),
         .library(name: "ConfideServer", targets: ["ConfideServer"]),
         .library(name: "ConfideJSON", targets: ["ConfideJSON"]),
         .library(name: "ConfideKServe", targets: ["ConfideKServe"]),
@@ -116,8 +117,8 @@ let package = Package(
         .target(
             name: "ConfideServer",
             dependencies: [
-                "ConfideRuntime", "CConfideSystem", "ConfideJSON", "ConfideKServe", "ConfideClient", "ConfideEnvelope", "ConfideAttestation",
-                "ConfideKServeGRPC",
+                "ConfideRuntime", "CConfideSystem", "ConfideJSON", "ConfideKServe", "ConfideHTTPClient",
+                "ConfideEnvelope", "ConfideAttestation", "ConfideKServeGRPC",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "ConfideHost", package: "sdk"),
@@ -134,10 +135,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // One HTTP/1.1 client connection, for the client library and the server's own outbound calls.
+        .target(
+            name: "ConfideHTTPClient",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "ConfideClient",
             dependencies: [
-                "ConfideJSON", "ConfideKServe", "ConfideEnvelope", "ConfideAttestation",
+                "ConfideJSON", "ConfideKServe", "ConfideEnvelope", "ConfideAttestation", "ConfideHTTPClient",
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "ConfideHost", package: "sdk"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -150,7 +161,7 @@ let package = Package(
             name: "ConfideCLI",
             dependencies: [
                 "ConfideRuntime", "ConfideServer", "ConfideClient", "ConfideJSON", "ConfideKServe", "CCPUFeatures", cABI,
-                "ConfideEnvelope",
+                "ConfideEnvelope", "ConfideHTTPClient",
                 "ConfideAttestation",
                 "ConfideKServeGRPC",
                 .product(name: "ConfideHost", package: "sdk"),
@@ -207,7 +218,7 @@ let package = Package(
         // MARK: The BERT handler's model code (tokenizer, safetensors, config)
         .target(
             name: "BertModel",
-            dependencies: ["ConfideJSON"],
+            dependencies: ["ConfideJSON", .product(name: "ConfideSDK", package: "sdk")],
             path: "handlers/Bert/Model",
             swiftSettings: swiftSettings
         ),
@@ -216,7 +227,7 @@ let package = Package(
             name: "Bert",
             dependencies: ["BertModel", "ConfideJSON", .product(name: "ConfideSDK", package: "sdk")],
             path: "handlers/Bert/Plugin",
-            swiftSettings: swiftSettings + [.unsafeFlags(["-Ounchecked"])]
+            swiftSettings: swiftSettings
         ),
 
         // MARK: Tooling
@@ -260,7 +271,7 @@ let package = Package(
             name: "ConfideTests",
             dependencies: [
                 "ConfideRuntime", "ConfideServer", "ConfideClient", "ConfideJSON", "ConfideKServe", "ConfideEnvelope",
-                "ConfideAttestation", "ConfideMeasurement", "MiniLMCache", "ConfideKServeGRPC",
+                "ConfideAttestation", "ConfideMeasurement", "MiniLMCache", "ConfideKServeGRPC", "ConfideHTTPClient",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -311,7 +322,7 @@ let package = Package(
         .testTarget(
             name: "DeployTests",
             dependencies: [
-                "ConfideCLI", "ConfideServer", "ConfideClient",
+                "ConfideCLI", "ConfideServer", "ConfideClient", "ConfideHTTPClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

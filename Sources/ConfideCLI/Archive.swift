@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConfideJSON
 import ConfideRuntime
 import Crypto
 import Foundation
@@ -75,12 +76,9 @@ struct Archive: ParsableCommand {
         private static func key(_ bytes: [UInt8]) throws -> SymmetricKey {
             if bytes.count == 32 { return SymmetricKey(data: bytes) }
             let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            let digits = Array(text.utf8)
-            let key = stride(from: 0, to: digits.count, by: 2).compactMap { index -> UInt8? in
-                guard index + 1 < digits.count else { return nil }
-                return UInt8(String(decoding: digits[index...index + 1], as: UTF8.self), radix: 16)
+            guard let key = Hex.decode(text), key.count == 32 else {
+                throw ValidationError("the key file must hold 32 bytes or 64 hex digits")
             }
-            guard digits.count == 64, key.count == 32 else { throw ValidationError("the key file must hold 32 bytes or 64 hex digits") }
             return SymmetricKey(data: key)
         }
     }
@@ -93,7 +91,7 @@ struct Archive: ParsableCommand {
 
         func run() throws {
             let key = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
-            let text = key.map { String(format: "%02x", $0) }.joined() + "\n"
+            let text = Hex.encode(key) + "\n"
             guard FileManager.default.createFile(atPath: output, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
                 throw ValidationError("cannot write \(output)")
             }

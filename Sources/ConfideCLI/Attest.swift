@@ -2,6 +2,7 @@ import ArgumentParser
 import ConfideAttestation
 import ConfideClient
 import ConfideEnvelope
+import ConfideJSON
 import ConfideMeasurement
 import Foundation
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ConfideClient
+import ConfideHTTPClient
 import ConfideJSON
 import Foundation
 import NIOCore

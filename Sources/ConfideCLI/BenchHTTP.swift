@@ -1,6 +1,7 @@
 import ArgumentParser
 import ConfideAttestation
 import ConfideClient
+import ConfideHTTPClient
 import ConfideHost
 import ConfideJSON
 import ConfideKServe
@@ -133,8 +134,10 @@ struct BenchHTTP: AsyncParsableCommand {
                     return ClientRequest(method: .POST, uri: torchServePath, headers: ["Content-Type": "text/plain"],
                                          body: ByteBuffer(string: line))
                 }
-                guard let input = HostTensor(name: inputName, strings: [line]) else { throw ValidationError("cannot encode a text") }
-                return KServeClient.request(model: model, version: modelVersion, inputs: [input], binary: false)
+                guard let input = InferTensor(name: inputName, strings: [line]) else {
+                    throw ValidationError("cannot encode a text")
+                }
+                return try KServeClient.request(model: model, version: modelVersion, inputs: [input], binary: false)
             }
         }
         if let request {
@@ -143,10 +146,10 @@ struct BenchHTTP: AsyncParsableCommand {
                                   headers: ["Content-Type": "application/json"], body: ByteBuffer(bytes: body))]
         }
         let values = (0..<16).map { Float($0) / 16 }
-        guard let input = HostTensor(name: "INPUT0", dataType: .fp32, shape: [1, 16], values: values) else {
+        guard let input = InferTensor(name: "INPUT0", dataType: .fp32, shape: [1, 16], values: values) else {
             throw ValidationError("cannot build the default payload")
         }
-        return [KServeClient.request(model: model, version: modelVersion, inputs: [input], binary: false)]
+        return [try KServeClient.request(model: model, version: modelVersion, inputs: [input], binary: false)]
     }
 
     /// The gRPC requests: the inputs of --request, one text per request from --sentences, or a generated FP32 [1, 16]

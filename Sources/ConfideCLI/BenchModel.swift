@@ -36,7 +36,8 @@ struct BenchModel: ParsableCommand {
     @Option(help: "Tokens per sequence, [CLS] and [SEP] included.")
     var sequence = 128
 
-    @Option(help: "Comma-separated precisions to override model.json's \"precision\" with (default: model.json's).")
+    @Option(
+        help: "Comma-separated precisions to set as the handler's \"precision\" parameter (default: model.json's).")
     var precisions: String?
 
     @Option(help: "Cores of the worker's intra-op team.")
@@ -74,7 +75,9 @@ struct BenchModel: ParsableCommand {
         }
         guard let version = stored.versions.first(where: { $0.name == stored.defaultVersion }) ?? stored.versions.first
         else { throw ValidationError("\(modelDir) has no version to load") }
-        let parameters = String(decoding: JSONValue.object(stored.config.parameters).serialized, as: UTF8.self)
+        for warning in stored.config.warnings {
+            FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+        }
         let selected: [String?] = precisions.map { $0.split(separator: ",").map { String($0) } } ?? [nil]
         let texts = try corpus()
         if !json {
@@ -84,11 +87,11 @@ struct BenchModel: ParsableCommand {
             print("precision  batch | sequences/s | batch p50 (ms)")
         }
         for precision in selected {
-            let config = ModelLoadConfig(
-                name: stored.name, version: version.name, path: version.path,
-                configJSON: try Self.configText(stored.configText, precision: precision), parametersJSON: parameters)
+            var parameters = stored.config.parameters
+            if let precision { parameters["precision"] = .string(precision) }
+            let config = stored.withParameters(parameters).loadConfig(version: version)
             let model = try PluginModel(plugin: plugin, config: config)
-            let label = precision ?? stored.config.precision.rawValue
+            let label = precision ?? parameters["precision"]?.stringValue ?? "default"
             for size in try batchSizes() {
                 let result = try measure(model, texts: texts, batch: size)
                 report(model: stored.name, precision: label, batch: size, result)
@@ -103,16 +106,6 @@ struct BenchModel: ParsableCommand {
               sizes.count == batch.split(separator: ",").count
         else { throw ValidationError("--batch must be a comma-separated list of positive integers") }
         return sizes
-    }
-
-    /// model.json's text with `"precision"` replaced by `precision` (unchanged when nil).
-    static func configText(_ text: String, precision: String?) throws -> String {
-        guard let precision else { return text }
-        guard case .object(var root) = try JSONParser.parse(Array(text.utf8)) else {
-            throw ValidationError("model.json is not a JSON object")
-        }
-        root["precision"] = .string(precision)
-        return String(decoding: JSONValue.object(root).serialized, as: UTF8.self)
     }
 
     /// One configuration's measurement.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ConfideAttestation
+import ConfideJSON
 import Foundation
 
 /// The command-line flags of a policy's TDX collateral rules and its verification time.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ConfideAttestation
 import ConfideClient
+import ConfideHTTPClient
 import ConfideHost
 import ConfideSDK
 import Foundation
@@ -84,10 +85,10 @@ struct Infer: AsyncParsableCommand {
                 method: .POST, uri: path, headers: ["Content-Type": "application/json"],
                 body: ByteBuffer(bytes: try Self.read(json)))
         }
-        guard let input = HostTensor(name: inputName, strings: text) else {
+        guard let input = InferTensor(name: inputName, strings: text) else {
             throw ValidationError("cannot encode the texts")
         }
-        return KServeClient.request(model: model, version: modelVersion, inputs: [input], binary: false)
+        return try KServeClient.request(model: model, version: modelVersion, inputs: [input], binary: false)
     }
 
     private static func read(_ path: String) throws -> [UInt8] {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ConfideAttestation
+import ConfideJSON
 import ConfideMeasurement
 import Foundation
 
@@ -125,29 +126,16 @@ struct GuestPolicyOptions: ParsableArguments {
 }
 
 /// Hexadecimal text for the command line.
-enum Hex {
+extension Hex {
     /// Decodes hex digits (whitespace ignored), or throws a validation error naming `what`.
     static func decode(_ text: String, bytes count: Int? = nil, what: String) throws -> [UInt8] {
-        let digits = text.unicodeScalars.filter { !$0.properties.isWhitespace }.map { Character($0) }
+        let digits = text.utf8.filter { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }
         guard digits.count % 2 == 0 else { throw ValidationError("\(what) has an odd number of hex digits") }
-        var bytes: [UInt8] = []
-        var index = 0
-        while index + 1 < digits.count {
-            guard let byte = UInt8(String(digits[index...index + 1]), radix: 16) else {
-                throw ValidationError("\(what) is not hexadecimal")
-            }
-            bytes.append(byte)
-            index += 2
-        }
+        guard let bytes = Hex.decode(utf8: digits) else { throw ValidationError("\(what) is not hexadecimal") }
         if let count, bytes.count != count {
             throw ValidationError("\(what) is \(bytes.count) bytes, expected \(count)")
         }
         return bytes
-    }
-
-    /// Lower-case hex digits.
-    static func encode(_ bytes: [UInt8]) -> String {
-        bytes.map { String(format: "%02x", $0) }.joined()
     }
 }
 

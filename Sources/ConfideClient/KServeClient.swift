@@ -1,4 +1,5 @@
-public import ConfideHost
+public import ConfideHTTPClient
+import ConfideHost
 import ConfideJSON
 import ConfideKServe
 import NIOCore
@@ -21,10 +22,11 @@ public final class KServeClient: Sendable {
 
     /// Sends an inference request and returns the outputs. With `binary`, inputs travel and outputs
     /// come back as raw bytes (the binary tensor extension); otherwise as JSON.
-    public func infer(model: String, version: String? = nil, inputs: [HostTensor], binary: Bool = false)
-        async throws -> [HostTensor]
+    public func infer(model: String, version: String? = nil, inputs: [InferTensor], binary: Bool = false)
+        async throws -> [InferTensor]
     {
-        let response = try await connection.send(Self.request(model: model, version: version, inputs: inputs, binary: binary))
+        let response = try await connection.send(
+            try Self.request(model: model, version: version, inputs: inputs, binary: binary))
         guard response.status == .ok else {
             throw KServeError(status: Int(response.status.code), message: Self.errorMessage(response))
         }
@@ -32,8 +34,17 @@ public final class KServeClient: Sendable {
     }
 
     /// The HTTP request for an inference call.
-    public static func request(model: String, version: String?, inputs: [HostTensor], binary: Bool) -> ClientRequest {
-        let encoded = KServeCodec.encodeRequest(inputs: inputs, binary: binary)
+    public static func request(model: String, version: String?, inputs: [InferTensor], binary: Bool) throws
+        -> ClientRequest
+    {
+        var tensors: [HostTensor] = []
+        for input in inputs {
+            guard let tensor = input.hostTensor else {
+                throw KServeError(status: 0, message: "out of memory for input '\(input.name)'")
+            }
+            tensors.append(tensor)
+        }
+        let encoded = KServeCodec.encodeRequest(inputs: tensors, binary: binary)
         var headers: HTTPHeaders = ["Content-Type": "application/json"]
         if let jsonLength = encoded.jsonLength {
             headers = ["Content-Type": "application/octet-stream", "Inference-Header-Content-Length": String(jsonLength)]
@@ -43,10 +54,11 @@ public final class KServeClient: Sendable {
     }
 
     /// Decodes the outputs of a successful inference response (JSON, or JSON header plus binary data).
-    public static func outputs(of response: ClientResponse) throws -> [HostTensor] {
+    public static func outputs(of response: ClientResponse) throws -> [InferTensor] {
         do throws(KServeCodecError) {
             return try KServeCodec.decodeResponse(
-                body: response.body, headerLength: response.headers.first(name: "Inference-Header-Content-Length"))
+                body: response.body, headerLength: response.headers.first(name: "Inference-Header-Content-Length")
+            ).map(InferTensor.init)
         } catch {
             throw KServeError(status: 0, message: error.message)
         }

@@ -1,3 +1,4 @@
+public import ConfideHTTPClient
 import NIOHTTP1
 import Synchronization
 

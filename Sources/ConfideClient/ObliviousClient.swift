@@ -1,8 +1,9 @@
 public import ConfideAttestation
 public import ConfideEnvelope
-public import ConfideHost
+public import ConfideHTTPClient
 public import ConfideMeasurement
 import ConfideJSON
+import ConfideSDK
 import NIOCore
 import NIOHTTP1
 import Synchronization
@@ -56,7 +57,7 @@ public final class ObliviousClient: Sendable {
         var generator = SystemRandomNumberGenerator()
         let nonce = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
         let response = try await connection.send(ClientRequest(
-            method: .GET, uri: "/attestation?nonce=\(Self.hex(nonce))", headers: ["Accept": "application/json"]))
+            method: .GET, uri: "/attestation?nonce=\(Hex.encode(nonce))", headers: ["Accept": "application/json"]))
         guard response.status == .ok else {
             throw ObliviousClientError(
                 .attestationUnavailable, "GET /attestation answered \(response.status.code): \(response.text)")
@@ -132,10 +133,10 @@ public final class ObliviousClient: Sendable {
 
     /// Sends a KServe v2 inference request encrypted and returns the outputs, like
     /// ``KServeClient/infer(model:version:inputs:binary:)`` does in plaintext.
-    public func infer(model: String, version: String? = nil, inputs: [HostTensor], binary: Bool = false)
-        async throws -> [HostTensor]
+    public func infer(model: String, version: String? = nil, inputs: [InferTensor], binary: Bool = false)
+        async throws -> [InferTensor]
     {
-        let request = KServeClient.request(model: model, version: version, inputs: inputs, binary: binary)
+        let request = try KServeClient.request(model: model, version: version, inputs: inputs, binary: binary)
         let response = try await send(request)
         guard response.status == .ok else {
             throw KServeError(status: Int(response.status.code), message: KServeClient.errorMessage(response))
@@ -163,7 +164,8 @@ public final class ObliviousClient: Sendable {
             method: .POST, uri: "/.well-known/ohttp-gateway",
             headers: ["Content-Type": "message/ohttp-req", "Accept": "message/ohttp-res"],
             body: ByteBuffer(bytes: sealed.encapsulatedRequest)))
-        guard response.status == .ok, response.headers.first(name: "Content-Type") == "message/ohttp-res" else {
+        let type = ContentType(response.headers.first(name: "Content-Type") ?? "")
+        guard response.status == .ok, type?.mediaType == "message/ohttp-res" else {
             throw Self.refusal(response)
         }
         let binary: BinaryHTTPResponse
@@ -186,11 +188,6 @@ public final class ObliviousClient: Sendable {
             return ObliviousClientError(.keyConfigurationRefused, "the gateway refused the key: \(detail)")
         }
         return ObliviousClientError(.gatewayRefused, "the gateway answered \(response.status.code): \(detail)")
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        return String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0x0F)]] }, as: UTF8.self)
     }
 }
 

@@ -304,7 +304,9 @@ public struct JSONScanner {
             guard position >= 0, bytes.count - position >= 4 else { throw error("truncated \\u escape") }
             var value: UInt32 = 0
             for _ in 0..<4 {
-                guard let digit = hexValue(bytes[position]) else { throw error("invalid hex digit in \\u escape") }
+                guard let digit = Hex.value(ofDigit: bytes[position]) else {
+                    throw error("invalid hex digit in \\u escape")
+                }
                 value = value << 4 | UInt32(digit)
                 position += 1
             }
@@ -339,16 +341,6 @@ public struct JSONScanner {
             return UTF8Validation.encode(scalar)
         default:
             throw error("invalid escape '\\\(Unicode.Scalar(escape))'")
-        }
-    }
-
-    /// The value of a hexadecimal digit.
-    private static func hexValue(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
-        default: nil
         }
     }
 

@@ -149,7 +149,7 @@ struct JSONOutput {
         case .int32: each(Int32.self) { $1.integer(Int32(littleEndian: $0)) }
         case .int64: each(Int64.self) { $1.integer(Int64(littleEndian: $0)) }
         case .fp16: each(UInt16.self) { $1.number(Float(Float16(bitPattern: UInt16(littleEndian: $0)))) }
-        case .bf16: each(UInt16.self) { $1.number(BFloat16.float(UInt16(littleEndian: $0))) }
+        case .bf16: each(UInt16.self) { $1.number(Float(BFloat16(bitPattern: UInt16(littleEndian: $0)))) }
         case .fp32: each(UInt32.self) { $1.number(Float(bitPattern: UInt32(littleEndian: $0))) }
         case .fp64: each(UInt64.self) { $1.number(Double(bitPattern: UInt64(littleEndian: $0))) }
         case .bytes:

@@ -147,7 +147,7 @@ extension TensorHeader {
         case .int32: try each(Int32.self) { $0.integer(as: Int32.self)?.littleEndian }
         case .int64: try each(Int64.self) { $0.integer(as: Int64.self)?.littleEndian }
         case .fp16: try each(UInt16.self) { Float16($0.value).bitPattern.littleEndian }
-        case .bf16: try each(UInt16.self) { BFloat16.bits(Float($0.value)).littleEndian }
+        case .bf16: try each(UInt16.self) { BFloat16(Float($0.value)).bitPattern.littleEndian }
         case .fp32: try each(UInt32.self) { Float($0.value).bitPattern.littleEndian }
         case .fp64: try each(UInt64.self) { $0.value.bitPattern.littleEndian }
         case .bytes: break
@@ -190,21 +190,5 @@ extension TensorHeader {
         }
         guard offset == byteCount else { throw .malformed("\(role) '\(name)': \"data\" changed while it was read") }
         return buffer
-    }
-}
-
-/// Conversions between `Float` and bfloat16 bit patterns.
-enum BFloat16 {
-    /// Rounds to the nearest bfloat16, ties to even; NaN stays NaN.
-    static func bits(_ value: Float) -> UInt16 {
-        if value.isNaN { return 0x7FC0 }
-        let bits = value.bitPattern
-        let rounded = bits &+ 0x7FFF &+ ((bits >> 16) & 1)
-        return UInt16(truncatingIfNeeded: rounded >> 16)
-    }
-
-    /// The `Float` a bfloat16 bit pattern stands for.
-    static func float(_ bits: UInt16) -> Float {
-        Float(bitPattern: UInt32(bits) << 16)
     }
 }

@@ -9,7 +9,8 @@ public struct ModelConfig: Sendable, Equatable {
     public var handler: String
     /// One line for people.
     public var description: String = ""
-    /// Handler-specific settings, passed to the handler as JSON.
+    /// Handler-specific settings (`"parameters"`): the runtime does not interpret them and passes them to the
+    /// handler as ``parametersJSON``.
     public var parameters: JSONObject = JSONObject()
     /// The version served when a request names none; the highest numeric version by default.
     public var defaultVersion: String?
@@ -30,22 +31,18 @@ public struct ModelConfig: Sendable, Equatable {
     public var numaNode: Int?
     /// The default deadline of this model's requests in milliseconds; `nil` uses the server's.
     public var timeoutMilliseconds: Int?
-    /// The arithmetic of the model's matrix products, for handlers that compute through the kernel table
-    /// (the `bert` handler reads it from `model.json`).
-    public var precision: Precision = .fp32
     /// The sizes the OpenAI embeddings API may shorten this model's embeddings to (`dimensions`), from
     /// `"embedding_dimensions"`: a list of sizes, `true` for any size, `false` (the default) for none.
     public var embeddingDimensions: EmbeddingDimensions = .full
 
-    /// The arithmetic a handler's matrix products use (`"precision"` in `model.json`).
-    public enum Precision: String, Sendable, Equatable, CaseIterable {
-        /// FP32 products and accumulation (the default).
-        case fp32
-        /// BF16 products, FP32 accumulation.
-        case bf16
-        /// INT8 weights per output channel and activations per token, FP32 output.
-        case int8
-    }
+    /// Problems with `model.json` that do not stop the model from loading (deprecated keys), for the log.
+    public private(set) var warnings: [String] = []
+    /// The text of `"parameters"` as written in `model.json`, while ``parameters`` still holds what it says.
+    private var writtenParameters: WrittenParameters?
+
+    /// The keys of `model.json` that belong under `"parameters"` and are still read at the top level for one
+    /// release, moved there with a warning.
+    public static let deprecatedTopLevelParameters: [String] = ["precision"]
 
     /// The embedding sizes a client may ask for besides the model's own (`"embedding_dimensions"` in `model.json`).
     public enum EmbeddingDimensions: Sendable, Equatable {
@@ -68,11 +65,11 @@ public struct ModelConfig: Sendable, Equatable {
     }
 
     /// The keys `model.json` may hold.
-    public static let knownKeys: Set<String> = [
+    public static let knownKeys = Set([
         "handler", "description", "parameters", "default_version", "max_batch_size", "max_batch_delay_us",
         "preferred_batch_sizes", "max_queue_size", "workers", "cores_per_worker", "numa_node", "timeout_ms",
-        "precision", "embedding_dimensions",
-    ]
+        "embedding_dimensions",
+    ]).union(deprecatedTopLevelParameters)
 
     /// Creates a configuration for a handler with default settings.
     public init(handler: String) {
@@ -105,6 +102,21 @@ public struct ModelConfig: Sendable, Equatable {
                 throw ModelStoreError("model.json: \"parameters\" must be an object")
             }
             self.parameters = members
+            writtenParameters = Self.parametersText(bytes, holding: members).map {
+                WrittenParameters(text: $0, value: members)
+            }
+        }
+        for key in Self.deprecatedTopLevelParameters {
+            guard let value = object[key] else { continue }
+            if self.parameters[key] == nil {
+                self.parameters[key] = value
+                warnings.append(
+                    "model.json: the top-level \"\(key)\" is deprecated and will not be read in the next release: "
+                        + "move it under \"parameters\"")
+            } else {
+                warnings.append(
+                    "model.json: the top-level \"\(key)\" is ignored, \"parameters\" sets it; remove it (deprecated)")
+            }
         }
         if let version = object["default_version"] {
             switch version {
@@ -121,13 +133,6 @@ public struct ModelConfig: Sendable, Equatable {
         coresPerWorker = try Self.integer(object, "cores_per_worker", default: coresPerWorker, 1...1024)
         if object["numa_node"] != nil { numaNode = try Self.integer(object, "numa_node", default: 0, 0...4095) }
         if object["timeout_ms"] != nil { timeoutMilliseconds = try Self.integer(object, "timeout_ms", default: 0, 1...86_400_000) }
-        if let member = object["precision"] {
-            guard let name = member.stringValue, let precision = Precision(rawValue: name) else {
-                let names = Precision.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
-                throw ModelStoreError("model.json: \"precision\" must be one of \(names)")
-            }
-            self.precision = precision
-        }
         if let member = object["embedding_dimensions"] {
             embeddingDimensions = try Self.embeddingDimensions(member)
         }
@@ -143,6 +148,42 @@ public struct ModelConfig: Sendable, Equatable {
                 return Int(size)
             }.sorted()
         }
+    }
+
+    /// The handler's settings as JSON text: `"parameters"` exactly as `model.json` writes it, or, when the runtime
+    /// changed them (a deprecated top-level key moved in, an override), serialized in their order.
+    public var parametersJSON: String {
+        if let writtenParameters, writtenParameters.value == parameters { return writtenParameters.text }
+        return String(decoding: JSONValue.object(parameters).serialized, as: UTF8.self)
+    }
+
+    /// `"parameters"` and the text that wrote it.
+    private struct WrittenParameters: Sendable, Equatable {
+        var text: String
+        var value: JSONObject
+    }
+
+    /// The text of the top-level object's `"parameters"` member, when it reads back as `members` (`nil` otherwise:
+    /// the members are then serialized).
+    private static func parametersText(_ bytes: [UInt8], holding members: JSONObject) -> String? {
+        let span = bytes.withUnsafeBufferPointer { buffer in
+            Result { () throws(JSONError) -> Range<Int>? in
+                var scanner = JSONScanner(buffer)
+                var found: Range<Int>?
+                try scanner.openObject()
+                while let key = try scanner.nextKey() {
+                    scanner.skipWhitespace()
+                    let start = scanner.position
+                    try scanner.skipValue()
+                    if key == "parameters" { found = start..<scanner.position }
+                }
+                return found
+            }
+        }
+        guard case .success(let range?) = span, range.lowerBound >= 0, range.upperBound <= bytes.count,
+              (try? JSONParser.parse(bytes[range]))?.objectValue == members
+        else { return nil }
+        return String(decoding: bytes[range], as: UTF8.self)
     }
 
     private static func embeddingDimensions(_ member: JSONValue) throws(ModelStoreError) -> EmbeddingDimensions {

@@ -1,5 +1,4 @@
 public import ConfideHost
-import ConfideJSON
 public import ConfideMeasurement
 import ConfideSDK
 public import CoreMetrics
@@ -263,6 +262,9 @@ public final class ModelRepository: Sendable {
         }
         guard claimed else { throw RepositoryError(.alreadyExists, "model '\(stored.name)' is already registered") }
         defer { state.withLock { _ = $0.loading.remove(stored.name) } }
+        for warning in stored.config.warnings {
+            logger.warning("\(warning)", metadata: ["model": "\(stored.name)"])
+        }
         do throws(ModelLoadFailure) {
             let model = try build(stored)
             state.withLock { state in
@@ -294,7 +296,6 @@ public final class ModelRepository: Sendable {
                 message: "no handler named '\(stored.config.handler)' (loaded handlers: \(available.isEmpty ? "none" : available))")
         }
         var versions: [ServedVersion] = []
-        let parameters = String(decoding: JSONValue.object(stored.config.parameters).serialized, as: UTF8.self)
         let config = stored.config
         let policy = BatchingPolicy(
             maxBatchSize: config.maxBatchSize, maxBatchDelay: .microseconds(config.maxBatchDelayMicroseconds),
@@ -320,10 +321,8 @@ public final class ModelRepository: Sendable {
                         model: stored.name, message: "version \(version.name) not measured: \(error.message)")
                 }
                 do throws(HandlerError) {
-                    let loadConfig = ModelLoadConfig(
-                        name: stored.name, version: version.name, path: version.path, configJSON: stored.configText,
-                        parametersJSON: parameters, artifacts: artifacts)
-                    let model = try PluginModel(plugin: plugin, config: loadConfig)
+                    let model = try PluginModel(
+                        plugin: plugin, config: stored.loadConfig(version: version, artifacts: artifacts))
                     let metrics = ModelMetrics(model: stored.name, version: version.name, factory: options.metricsFactory)
                     let scheduler = try Scheduler(
                         model: model, modelName: stored.name, policy: policy, placements: placements,

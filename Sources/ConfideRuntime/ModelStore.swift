@@ -1,4 +1,5 @@
-import ConfideJSON
+public import ConfideHost
+public import ConfideJSON
 public import Crypto
 public import ConfideMeasurement
 import Foundation
@@ -66,11 +67,32 @@ public struct StoredModel: Sendable {
             digest: digest)
     }
 
+    /// What the handler loads one of its versions from: `model.json` as written, the handler's settings
+    /// (``ModelConfig/parametersJSON``), and `artifacts`, the in-memory files of a model from an archive.
+    public func loadConfig(version: (name: String, path: String), artifacts: [String: TensorBuffer] = [:])
+        -> ModelLoadConfig
+    {
+        ModelLoadConfig(
+            name: name, version: version.name, path: version.path, configJSON: configText,
+            parametersJSON: config.parametersJSON, artifacts: artifacts)
+    }
+
     /// The same model with another number of workers.
     func withWorkers(_ workers: Int) -> StoredModel {
         var config = config
         config.workers = workers
-        return StoredModel(
+        return with(config)
+    }
+
+    /// The same model with `parameters` as the handler's settings (`model.json`'s text unchanged).
+    public func withParameters(_ parameters: JSONObject) -> StoredModel {
+        var config = config
+        config.parameters = parameters
+        return with(config)
+    }
+
+    private func with(_ config: ModelConfig) -> StoredModel {
+        StoredModel(
             name: name, path: path, config: config, configText: configText, versions: versions,
             defaultVersion: defaultVersion, artifacts: artifacts, archiveDigest: archiveDigest)
     }

@@ -12,8 +12,8 @@ import Testing
 @Suite("The bert handler on all-MiniLM-L6-v2", .enabled(if: BertFixtures.modelTestsEnabled, BertFixtures.modelAbsent))
 struct BertHandlerTests {
     /// Cosine to the reference, per precision: every text in FP32 and BF16; INT8's mean and minimum.
-    @Test(arguments: [ModelConfig.Precision.fp32, .bf16, .int8])
-    func embeddingsMatchTheReference(precision: ModelConfig.Precision) throws {
+    @Test(arguments: [BertPrecision.fp32, .bf16, .int8])
+    func embeddingsMatchTheReference(precision: BertPrecision) throws {
         let rows = try BertFixtures.referenceRows()
         let cosines = try BertFixtures.cosines(try BertFixtures.tester(precision: precision), rows: rows)
         let worst = cosines.indices.min { cosines[$0] < cosines[$1] } ?? 0
@@ -216,11 +216,11 @@ enum BertFixtures {
     }
 
     /// `libBert.so` serving the cached model in `precision`, with model.json's `parameters`.
-    static func tester(precision: ModelConfig.Precision, parameters: String = "{}") throws -> HandlerTester {
+    static func tester(precision: BertPrecision, parameters: String = "{}") throws -> HandlerTester {
         try activation.get()
         let config = ModelLoadConfig(
-            name: "minilm", path: modelFolder,
-            configJSON: #"{"handler": "bert", "precision": "\#(precision.rawValue)"}"#, parametersJSON: parameters)
+            name: "minilm", path: modelFolder, configJSON: #"{"handler": "bert"}"#,
+            parametersJSON: try precision.parameters(parameters))
         return try HandlerTester(library: library("Bert"), model: config, worker: WorkerInfo(coreCount: 2))
     }
 
@@ -266,5 +266,17 @@ enum BertFixtures {
             nb += y * y
         }
         return dot / (na * nb).squareRoot()
+    }
+}
+
+/// The `bert` handler's precisions (`"parameters": {"precision": ...}` in `model.json`).
+enum BertPrecision: String, Sendable, CaseIterable {
+    case fp32, bf16, int8
+
+    /// `parameters`, a JSON object's text, with `"precision"` set to this one.
+    func parameters(_ parameters: String = "{}") throws -> String {
+        var object = try #require(try JSONParser.parse(parameters).objectValue, "parameters must be an object")
+        object["precision"] = .string(rawValue)
+        return String(decoding: JSONValue.object(object).serialized, as: UTF8.self)
     }
 }

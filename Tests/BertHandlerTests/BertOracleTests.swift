@@ -99,8 +99,8 @@ struct BertOracleTests {
     }
 
     /// BF16 and INT8: the share of labels (per text, or per token) that agree with transformers' FP32 ones.
-    @Test(arguments: [ModelConfig.Precision.bf16, .int8])
-    func reducedPrecisionLabelsAgree(precision: ModelConfig.Precision) throws {
+    @Test(arguments: [BertPrecision.bf16, .int8])
+    func reducedPrecisionLabelsAgree(precision: BertPrecision) throws {
         let expected = try BertOracle.expected()
         for model in expected.models where model.task != "embedding" {
             let bert = try BertOracle.tester(model.name, precision: precision)
@@ -247,7 +247,7 @@ enum BertOracle {
     }
 
     /// The least share of labels that agree with transformers' FP32 ones (measured in docs/BERT.md).
-    static func agreementBar(_ precision: ModelConfig.Precision) -> Double {
+    static func agreementBar(_ precision: BertPrecision) -> Double {
         precision == .bf16 ? 0.98 : 0.95
     }
 
@@ -255,11 +255,11 @@ enum BertOracle {
         (try prepared.get() as NSString).appendingPathComponent(model)
     }
 
-    static func tester(_ model: String, precision: ModelConfig.Precision) throws -> HandlerTester {
+    static func tester(_ model: String, precision: BertPrecision) throws -> HandlerTester {
         try BertFixtures.activation.get()
         let config = ModelLoadConfig(
-            name: model, path: try folder(model),
-            configJSON: #"{"handler": "bert", "precision": "\#(precision.rawValue)"}"#)
+            name: model, path: try folder(model), configJSON: #"{"handler": "bert"}"#,
+            parametersJSON: try precision.parameters())
         return try HandlerTester(library: BertFixtures.library("Bert"), model: config, worker: WorkerInfo(coreCount: 2))
     }
 

@@ -28,6 +28,18 @@ struct RandomWeightsTests {
         }
     }
 
+    /// The precision is one of the handler's parameters: BF16 gives the same weights' embeddings, a little off.
+    @Test func thePrecisionParameterTakesEffect() throws {
+        let folder = try RandomModel.folder(config: Self.tinyConfig)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let texts = BertFixtures.texts(["hello world"])
+        let fp32 = try BertFixtures.embeddings(try RandomModel.tester(folder, seed: 3).infer([texts]))
+        let bf16 = try BertFixtures.embeddings(try RandomModel.tester(folder, seed: 3, precision: .bf16).infer([texts]))
+        let first = try #require(fp32.first), rounded = try #require(bf16.first)
+        #expect(first != rounded)
+        #expect(zip(first, rounded).reduce(0) { $0 + Double($1.0) * Double($1.1) } > 0.99)
+    }
+
     @Test func badParametersAreRefused() throws {
         let folder = try RandomModel.folder(config: Self.tinyConfig)
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -38,6 +50,12 @@ struct RandomWeightsTests {
         #expect(throws: (any Error).self) {
             try RandomModel.tester(folder, parameters: #"{"random_weights": true, "attention_precision": "int8"}"#)
         }
+        let precision = #expect(throws: (any Error).self) {
+            try RandomModel.tester(folder, parameters: #"{"random_weights": true, "precision": "fp16"}"#)
+        }
+        #expect(
+            "\(precision.map { "\($0)" } ?? "")".contains(
+                #""precision" must be one of "fp32", "bf16", "int8", not "fp16""#))
         let empty = try RandomModel.folder(config: "{}")
         defer { try? FileManager.default.removeItem(atPath: empty) }
         #expect(throws: (any Error).self) { try RandomModel.tester(empty, seed: 1) }
@@ -54,12 +72,13 @@ enum RandomModel {
     }
 
     static func tester(
-        _ folder: String, seed: Int = 0, precision: ModelConfig.Precision = .fp32, parameters: String? = nil
+        _ folder: String, seed: Int = 0, precision: BertPrecision? = nil, parameters: String? = nil
     ) throws -> HandlerTester {
         try BertFixtures.activation.get()
+        let written = parameters ?? #"{"random_weights": true, "seed": \#(seed)}"#
         let config = ModelLoadConfig(
-            name: "random", path: folder, configJSON: #"{"handler": "bert", "precision": "\#(precision.rawValue)"}"#,
-            parametersJSON: parameters ?? #"{"random_weights": true, "seed": \#(seed)}"#)
+            name: "random", path: folder, configJSON: #"{"handler": "bert"}"#,
+            parametersJSON: try precision?.parameters(written) ?? written)
         return try HandlerTester(library: BertFixtures.library("Bert"), model: config, worker: WorkerInfo(coreCount: 2))
     }
 }

@@ -77,9 +77,7 @@ struct EpilogueCase: Sendable, CustomTestStringConvertible {
 enum Reference {
     /// Rounds to BF16 (nearest, ties to even), as the kernels do.
     static func bf16(_ x: Float) -> Float {
-        var bits = x.bitPattern
-        bits = bits &+ 0x7fff &+ ((bits >> 16) & 1)
-        return Float(bitPattern: bits & 0xffff_0000)
+        Float(BFloat16(x))
     }
 
     /// Symmetric int8 quantization of `values` with scale max|v| / 127; returns the integers and the scale.

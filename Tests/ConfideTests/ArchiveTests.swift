@@ -1,5 +1,6 @@
 import ConfideClient
 import ConfideEnvelope
+import ConfideHTTPClient
 import ConfideHost
 import ConfideJSON
 import ConfideRuntime
@@ -189,7 +190,7 @@ struct SharedGatewayKeyTests {
         // A client that attested the first replica can send to the second.
         let client = try await ObliviousClient.connect(host: "127.0.0.1", port: second.port, policy: simulatedPolicy())
         defer { Task { await client.close() } }
-        let input = try #require(HostTensor(name: "t", strings: ["shared"]))
+        let input = try #require(InferTensor(name: "t", strings: ["shared"]))
         #expect(try await client.infer(model: "echo", inputs: [input]).first?.strings() == ["shared"])
         await #expect(throws: (any Error).self) {
             _ = try await TestServer.start { $0.oblivious.sharedKeyName = "gateway" }

@@ -1,6 +1,7 @@
 import ConfideAttestation
 import ConfideClient
 import ConfideEnvelope
+import ConfideHTTPClient
 import ConfideHost
 import ConfideJSON
 import ConfideMeasurement
@@ -105,7 +106,7 @@ struct ObliviousClientTests {
         let keys = try await client.attest()
         #expect(keys.evidence.isSimulated)
         #expect(keys.configuration == server.server.keyStore.currentConfiguration)
-        let input = try #require(HostTensor(name: "text", strings: ["encrypted", "héllo"]))
+        let input = try #require(InferTensor(name: "text", strings: ["encrypted", "héllo"]))
         for binary in [false, true] {
             let outputs = try await client.infer(model: "echo", inputs: [input], binary: binary)
             #expect(outputs.first?.strings() == ["encrypted", "héllo"])

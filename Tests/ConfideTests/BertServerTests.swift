@@ -1,4 +1,5 @@
 import ConfideClient
+import ConfideHTTPClient
 import ConfideJSON
 import ConfideServer
 import Foundation
@@ -12,7 +13,7 @@ import Testing
 struct BertServerTests {
     @Test func kserveAndTorchServeRequests() async throws {
         let server = try await TestServer.start(
-            plugins: ["Echo", "Bert"], models: ["minilm": #"{"handler": "bert", "precision": "fp32"}"#]
+            plugins: ["Echo", "Bert"], models: ["minilm": #"{"handler": "bert", "parameters": {"precision": "fp32"}}"#]
         ) { configuration in
             try MiniLMCache.link(into: (configuration.modelsDirectory as NSString).appendingPathComponent("minilm"))
         }
@@ -54,7 +55,8 @@ struct BertServerTests {
     /// same texts from one server (bit for bit), each within cosine 0.99999 of the reference.
     @Test func threeClientsGetTheSameEmbeddingsFromOneServer() async throws {
         let server = try await TestServer.start(
-            plugins: ["Bert"], models: ["minilm": #"{"handler": "bert", "precision": "fp32"}"#], grpc: true
+            plugins: ["Bert"], models: ["minilm": #"{"handler": "bert", "parameters": {"precision": "fp32"}}"#],
+            grpc: true
         ) { configuration in
             try MiniLMCache.link(into: (configuration.modelsDirectory as NSString).appendingPathComponent("minilm"))
         }
@@ -70,7 +72,9 @@ struct BertServerTests {
     @Test func tritonclientGRPCEmbeddingsMatchTheReference() async throws {
         let server = try await TestServer.start(
             plugins: ["Echo", "Bert"],
-            models: ["echo": #"{"handler": "echo"}"#, "minilm": #"{"handler": "bert", "precision": "fp32"}"#],
+            models: [
+                "echo": #"{"handler": "echo"}"#, "minilm": #"{"handler": "bert", "parameters": {"precision": "fp32"}}"#,
+            ],
             grpc: true
         ) { configuration in
             try MiniLMCache.link(into: (configuration.modelsDirectory as NSString).appendingPathComponent("minilm"))

@@ -1,5 +1,6 @@
 import ConfideAttestation
 import ConfideClient
+import ConfideHTTPClient
 import ConfideMeasurement
 import ConfideServer
 import Foundation

@@ -1,4 +1,5 @@
 import ConfideClient
+import ConfideHTTPClient
 import ConfideHost
 import ConfideJSON
 import ConfideKServeGRPC

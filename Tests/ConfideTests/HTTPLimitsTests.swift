@@ -1,4 +1,5 @@
 import ConfideClient
+import ConfideHTTPClient
 @testable import ConfideServer
 import Foundation
 import Glibc

@@ -8,9 +8,9 @@ struct LoadGeneratorTests {
     @Test func measuresThroughputAndLatencyAgainstARealServer() async throws {
         let server = try await TestServer.start()
         defer { Task { await server.stop() } }
-        let input = try #require(HostTensor(name: "x", dataType: .fp32, shape: [4], values: [Float(1), 2, 3, 4]))
-        let good = KServeClient.request(model: "echo", version: nil, inputs: [input], binary: false)
-        let bad = KServeClient.request(model: "missing", version: nil, inputs: [input], binary: false)
+        let input = try #require(InferTensor(name: "x", dataType: .fp32, shape: [4], values: [Float(1), 2, 3, 4]))
+        let good = try KServeClient.request(model: "echo", version: nil, inputs: [input], binary: false)
+        let bad = try KServeClient.request(model: "missing", version: nil, inputs: [input], binary: false)
         let generator = LoadGenerator(host: "127.0.0.1", port: server.port, requests: [good, bad])
         let result = try await generator.run(concurrency: 2, duration: .seconds(3), warmup: .zero)
         #expect(result.concurrency == 2)

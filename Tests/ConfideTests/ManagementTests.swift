@@ -1,4 +1,5 @@
 import ConfideClient
+import ConfideHTTPClient
 import ConfideJSON
 import ConfideRuntime
 import ConfideServer

@@ -1,3 +1,4 @@
+import ConfideHost
 import ConfideJSON
 import ConfideRuntime
 import Foundation
@@ -10,13 +11,54 @@ struct ModelStoreTests {
         #expect(config.handler == "echo")
         #expect(config.workers == 1)
         #expect(config.maxBatchSize == 8)
-        #expect(config.precision == .fp32)
+        #expect(config.parametersJSON == "{}")
+        #expect(config.warnings.isEmpty)
     }
 
-    @Test(arguments: ModelConfig.Precision.allCases)
-    func precisionIsATopLevelKey(precision: ModelConfig.Precision) throws {
-        let config = try ModelConfig(json: Array(#"{"handler": "bert", "precision": "\#(precision.rawValue)"}"#.utf8))
-        #expect(config.precision == precision)
+    /// The handler's keys are its own: the runtime hands `"parameters"` over byte for byte as written, whatever it
+    /// holds, and checks none of it (a precision no handler knows included).
+    @Test func parametersReachTheHandlerAsWritten() throws {
+        let parameters = #"{ "precision" : "fp16", "zeta": 1.50, "big": 12345678901234567890123, "e": 2E+3,"#
+            + #" "nested": {"a": [1, "\u00e9", null]} }"#
+        let root = try TemporaryDirectory()
+        defer { root.remove() }
+        let store = try makeModelStore(
+            in: root, models: ["m": "{\"handler\": \"bert\",\n \"parameters\":  \(parameters)\n, \"workers\": 1}"])
+        let model = try ModelStore(path: store).load(name: "m")
+        #expect(model.config.warnings.isEmpty)
+        #expect(model.config.parametersJSON == parameters)
+        let version = try #require(model.versions.first)
+        #expect(model.loadConfig(version: version).parametersJSON == parameters)
+        #expect(model.config.parameters["precision"] == .string("fp16"))
+    }
+
+    /// A top-level `"precision"` (where `model.json` kept it before it became the handler's) still reaches the
+    /// handler for one release: moved under `"parameters"`, with a warning.
+    @Test func aTopLevelPrecisionMovesUnderParametersWithAWarning() throws {
+        let config = try ModelConfig(
+            json: Array(#"{"handler": "bert", "precision": "int8", "parameters": {"task": "embedding"}}"#.utf8))
+        #expect(config.parameters.keys == ["task", "precision"])
+        #expect(config.parametersJSON == #"{"task":"embedding","precision":"int8"}"#)
+        #expect(config.warnings.count == 1)
+        #expect(config.warnings.first?.contains(#"top-level "precision" is deprecated"#) == true)
+        #expect(config.warnings.first?.contains(#"move it under "parameters""#) == true)
+
+        let alone = try ModelConfig(json: Array(#"{"handler": "bert", "precision": "bf16"}"#.utf8))
+        #expect(alone.parametersJSON == #"{"precision":"bf16"}"#)
+
+        let both = try ModelConfig(
+            json: Array(#"{"handler": "bert", "precision": "int8", "parameters": {"precision": "bf16"}}"#.utf8))
+        #expect(both.parameters["precision"] == .string("bf16"))
+        #expect(both.parametersJSON == #"{"precision": "bf16"}"#)
+        #expect(both.warnings.first?.contains(#"top-level "precision" is ignored"#) == true)
+    }
+
+    /// Changing the parameters (as `confide bench model --precisions` does) gives the handler the changed ones.
+    @Test func changedParametersAreSerialized() throws {
+        var config = try ModelConfig(json: Array(#"{"handler": "bert", "parameters": {"seed": 7}}"#.utf8))
+        #expect(config.parametersJSON == #"{"seed": 7}"#)
+        config.parameters["precision"] = .string("int8")
+        #expect(config.parametersJSON == #"{"seed":7,"precision":"int8"}"#)
     }
 
     @Test(arguments: [
@@ -27,8 +69,6 @@ struct ModelStoreTests {
         (#"{"handler": "echo", "max_batch_size": "8"}"#, "\"max_batch_size\" must be an integer"),
         (#"{"handler": "echo", "parameters": 3}"#, "\"parameters\" must be an object"),
         (#"{"handler": "echo""#, "model.json: invalid JSON"),
-        (#"{"handler": "bert", "precision": "fp16"}"#, #""precision" must be one of "fp32", "bf16", "int8""#),
-        (#"{"handler": "bert", "precision": 8}"#, #""precision" must be one of"#),
     ])
     func badConfigurationsNameTheProblem(text: String, excerpt: String) {
         let error = #expect(throws: ModelStoreError.self) { try ModelConfig(json: Array(text.utf8)) }

@@ -1,5 +1,6 @@
 import ConfideClient
 import ConfideEnvelope
+import ConfideHTTPClient
 import ConfideJSON
 import ConfideServer
 import Foundation

@@ -1,4 +1,5 @@
 import ConfideClient
+import ConfideHTTPClient
 import ConfideJSON
 import ConfideRuntime
 @testable import ConfideServer
@@ -444,7 +445,7 @@ struct OpenAIInteropTests {
 
     static func start() async throws -> TestServer {
         try await TestServer.start(
-            plugins: ["Bert"], models: ["minilm": #"{"handler": "bert", "precision": "fp32"}"#],
+            plugins: ["Bert"], models: ["minilm": #"{"handler": "bert", "parameters": {"precision": "fp32"}}"#],
             maxBodySize: 16 << 20, tokens: try TokenStore(json: Array(tokens.utf8))
         ) { configuration in
             try MiniLMCache.link(into: (configuration.modelsDirectory as NSString).appendingPathComponent("minilm"))

@@ -1,4 +1,5 @@
 import ConfideClient
+import ConfideHTTPClient
 import ConfideRuntime
 import ConfideServer
 import Foundation

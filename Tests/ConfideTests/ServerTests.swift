@@ -1,4 +1,5 @@
 import ConfideClient
+import ConfideHTTPClient
 import ConfideHost
 import ConfideJSON
 import ConfideRuntime
@@ -35,7 +36,7 @@ struct ServerTests {
         defer { Task { await server.stop() } }
         let client = try await KServeClient.connect(host: "127.0.0.1", port: server.port)
         let values: [Int64] = [-5, 0, 1 << 50]
-        let input = try #require(HostTensor(name: "ids", dataType: .int64, shape: [1, 3], values: values))
+        let input = try #require(InferTensor(name: "ids", dataType: .int64, shape: [1, 3], values: values))
         for binary in [true, false] {
             let outputs = try await client.infer(model: "echo", version: "1", inputs: [input], binary: binary)
             #expect(outputs.first?.values(as: Int64.self) == values)

@@ -1,4 +1,5 @@
 import ConfideClient
+import ConfideHTTPClient
 import ConfideJSON
 @testable import ConfideServer
 import Foundation

@@ -1,4 +1,5 @@
 import ConfideClient
+import ConfideHTTPClient
 import Foundation
 import NIOHTTP1
 import Testing

@@ -177,7 +177,7 @@ def confide_server(args, precision: str, work: Path) -> list[Server]:
     shutil.rmtree(store, ignore_errors=True)
     run([REPO / "scripts" / "fetch-minilm", entry], stdout=subprocess.DEVNULL)
     config = json.loads((entry / "model.json").read_text())
-    config["precision"] = precision
+    config.setdefault("parameters", {})["precision"] = precision
     (entry / "model.json").write_text(json.dumps(config, indent=4) + "\n")
     command = [args.confide, "serve", "--handlers", args.handlers, "--models", store, "--port", args.port,
                "--no-metrics", "--no-management", "--attestation", "simulated"]
@@ -346,7 +346,7 @@ def confide_engine(args, out: Path, work: Path) -> list[dict[str, Any]]:
                 (folder / "config.json").write_text(json.dumps({"model_type": "bert", **models.BERT_LARGE}) + "\n")
                 config = {"handler": "bert", "parameters": {"random_weights": True, "seed": 7}}
                 batches = str(args.large_batch)
-            config["precision"] = precision
+            config.setdefault("parameters", {})["precision"] = precision
             (folder / "model.json").write_text(json.dumps(config, indent=4) + "\n")
             command = [args.confide, "bench", "model", "--model-dir", folder, "--handlers", args.handlers,
                        "--batch", batches, "--sequence", "128", "--threads", "2", "--seconds", args.seconds,

@@ -1,3 +1,4 @@
+import ConfideJSON
 import ConfideMeasurement
 import Foundation
 import SwiftASN1

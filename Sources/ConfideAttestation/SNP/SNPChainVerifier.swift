@@ -1,3 +1,4 @@
+import ConfideJSON
 import ConfideMeasurement
 import Crypto
 import Foundation

@@ -1,3 +1,4 @@
+import ConfideJSON
 import ConfideMeasurement
 public import Crypto
 import Foundation

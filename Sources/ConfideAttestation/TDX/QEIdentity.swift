@@ -1,3 +1,4 @@
+import ConfideJSON
 import ConfideMeasurement
 
 /// The identity a quoting enclave's report must have: Intel's QE Identity fields (MRSIGNER, ISVPRODID, and

@@ -1,3 +1,4 @@
+import ConfideJSON
 import ConfideMeasurement
 
 extension TDXQuoteVerifier {

@@ -1,3 +1,4 @@
+import ConfideJSON
 import ConfideMeasurement
 
 /// A raw TDREPORT as `TDX_CMD_GET_REPORT0` returns it (1024 bytes).

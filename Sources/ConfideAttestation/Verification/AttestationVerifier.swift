@@ -1,3 +1,4 @@
+import ConfideJSON
 import ConfideMeasurement
 
 /// The client-side entry point: verifies evidence of any type against an ``AttestationPolicy``.

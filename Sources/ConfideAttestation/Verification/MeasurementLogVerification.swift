@@ -1,3 +1,4 @@
+import ConfideJSON
 public import ConfideMeasurement
 
 extension AttestationVerifier {

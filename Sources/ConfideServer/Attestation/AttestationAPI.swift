@@ -143,17 +143,7 @@ public final class AttestationAPI: RouteResponder {
                 "the nonce has \(digits.count) hexadecimal digits; it must be \(lengths.lowerBound) to "
                     + "\(lengths.upperBound) bytes (\(lengths.lowerBound * 2) to \(lengths.upperBound * 2) digits)")
         }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(digits.count / 2)
-        var index = 0
-        while index + 1 < digits.count {
-            guard let high = PercentDecoding.hexValue(digits[index]), let low = PercentDecoding.hexValue(digits[index + 1])
-            else {
-                throw .badRequest("the nonce is not hexadecimal")
-            }
-            bytes.append(high << 4 | low)
-            index += 2
-        }
+        guard let bytes = Hex.decode(utf8: digits) else { throw .badRequest("the nonce is not hexadecimal") }
         return bytes
     }
 }

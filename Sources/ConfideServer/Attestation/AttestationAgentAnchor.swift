@@ -1,4 +1,5 @@
 import ConfideAttestation
+import ConfideJSON
 import ConfideMeasurement
 
 /// Anchors measurement events in the Confidential Containers attestation agent's event log (AAEL): each event

@@ -1,5 +1,5 @@
 public import ConfideAttestation
-import ConfideClient
+import ConfideHTTPClient
 import ConfideJSON
 import ConfideMeasurement
 import NIOCore

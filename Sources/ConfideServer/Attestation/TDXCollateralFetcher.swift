@@ -1,4 +1,5 @@
 public import ConfideAttestation
+import ConfideJSON
 public import Foundation
 public import Logging
 
@@ -107,7 +108,7 @@ public actor TDXCollateralFetcher {
     /// - Throws: ``AttestationError`` naming the URL and what was wrong with its answer.
     @discardableResult
     public func fetch() async throws(AttestationError) -> [UInt8] {
-        let fmspc = Self.hex(self.fmspc).uppercased()
+        let fmspc = Hex.encode(self.fmspc).uppercased()
         let tcb = try await self.get("\(self.baseURL)/tdx/certification/v4/tcb?fmspc=\(fmspc)")
         let qe = try await self.get("\(self.baseURL)/tdx/certification/v4/qe/identity?update=standard")
         let crl = try await self.get("\(self.baseURL)/sgx/certification/v4/pckcrl?ca=\(self.pckCA)&encoding=der")
@@ -117,7 +118,7 @@ public actor TDXCollateralFetcher {
         } else {
             let body = try await self.get("\(self.baseURL)/sgx/certification/v4/rootcacrl").body
             // A PCCS answers with the CRL in hex.
-            rootCRL = Self.unhex(String(decoding: body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+            rootCRL = Hex.decode(String(decoding: body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
                 ?? body
         }
         let collateral: [String: String] = [
@@ -128,9 +129,9 @@ public actor TDXCollateralFetcher {
             "qe_identity": try Self.member("enclaveIdentity", of: qe),
             "qe_identity_signature": try Self.member("signature", of: qe, string: true),
             "qe_identity_issuer_chain": try Self.header(["sgx-enclave-identity-issuer-chain"], of: qe),
-            "pck_crl": Self.hex(crl.body),
+            "pck_crl": Hex.encode(crl.body),
             "pck_crl_issuer_chain": try Self.header(["sgx-pck-crl-issuer-chain"], of: crl),
-            "root_ca_crl": Self.hex(rootCRL),
+            "root_ca_crl": Hex.encode(rootCRL),
         ]
         let json: [UInt8]
         do {
@@ -199,28 +200,6 @@ public actor TDXCollateralFetcher {
             throw AttestationError(.malformed, "the PCS answer's \"\(name)\" is not a string")
         }
         return value
-    }
-
-    private static func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { String(format: "%02x", $0) }.joined()
-    }
-
-    /// The bytes of hex `text`, or `nil` when it is empty or not hex.
-    private static func unhex(_ text: String) -> [UInt8]? {
-        let digits = Array(text.utf8)
-        guard !digits.isEmpty, digits.count % 2 == 0 else {
-            return nil
-        }
-        var bytes: [UInt8] = []
-        var index = 0
-        while index + 1 < digits.count {
-            guard let byte = UInt8(String(decoding: digits[index...(index + 1)], as: UTF8.self), radix: 16) else {
-                return nil
-            }
-            bytes.append(byte)
-            index += 2
-        }
-        return bytes
     }
 
     /// Performs a GET with `URLSession`.

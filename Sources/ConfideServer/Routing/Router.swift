@@ -1,3 +1,4 @@
+import ConfideJSON
 public import NIOHTTP1
 
 /// Turns a request's method and path into a ``Route``, once, the same way for every front end: plaintext
@@ -261,7 +262,9 @@ enum PercentDecoding {
         while let byte = iterator.next() {
             switch byte {
             case UInt8(ascii: "%"):
-                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
+                guard let high = iterator.next().flatMap(Hex.value(ofDigit:)),
+                    let low = iterator.next().flatMap(Hex.value(ofDigit:))
+                else {
                     return nil
                 }
                 bytes.append(high << 4 | low)
@@ -272,15 +275,5 @@ enum PercentDecoding {
             }
         }
         return String(validating: bytes, as: UTF8.self)
-    }
-
-    /// The value of a hexadecimal digit.
-    static func hexValue(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import ConfideSDK
 import NIOHTTP1
 
 /// Keeps web pages from using a listener through the user's browser.
@@ -36,23 +37,17 @@ public struct SitePolicy: Sendable {
                 throw APIError(.forbidden, "cross-origin requests are refused (Origin '\(Router.printable(origin))')")
             }
         }
-        if route.changesState, let type = request.headers.first(name: "Content-Type"),
-           Self.browserSimpleTypes.contains(Self.mediaType(type)) {
+        if route.changesState, let type = request.headers.first(name: "Content-Type").flatMap(ContentType.init),
+           Self.browserSimpleTypes.contains(type.mediaType) {
             throw APIError(
                 .unsupportedMediaType,
-                "calls that change the server's state are refused with Content-Type \(Self.mediaType(type)): "
+                "calls that change the server's state are refused with Content-Type \(type.mediaType): "
                     + "send no body, or Content-Type: application/json")
         }
     }
 
     /// The content types a browser sends cross-site without asking first (CORS "simple" requests).
     static let browserSimpleTypes: Set<String> = ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
-
-    /// The media type of a `Content-Type` value, lowercased and without parameters or spaces.
-    static func mediaType(_ value: String) -> String {
-        let type = value.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        return String(type.filter { $0 != " " && $0 != "\t" }).lowercased()
-    }
 
     /// The host name of an authority (`host[:port]`, `[v6][:port]`), without brackets and port.
     static func hostname(ofAuthority authority: String) -> String {

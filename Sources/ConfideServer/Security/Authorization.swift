@@ -51,7 +51,7 @@ public struct TokenStore: Sendable {
             guard let name = object["name"]?.stringValue, !name.isEmpty else {
                 throw AuthorizationError("token file: entry \(index) needs a \"name\"")
             }
-            guard let hex = object["sha256"]?.stringValue, let digest = Self.bytes(hex: hex), digest.count == 32 else {
+            guard let hex = object["sha256"]?.stringValue, let digest = Hex.decode(hex), digest.count == 32 else {
                 throw AuthorizationError("token file: token '\(name)' needs \"sha256\": 64 hex digits of the token's SHA-256")
             }
             guard let scopeNames = object["scopes"]?.arrayValue, !scopeNames.isEmpty else {
@@ -95,17 +95,6 @@ public struct TokenStore: Sendable {
             if difference == 0 { match = entry }
         }
         return match
-    }
-
-    private static func bytes(hex: String) -> [UInt8]? {
-        let digits = Array(hex.utf8)
-        guard digits.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        for index in stride(from: 0, to: digits.count, by: 2) {
-            guard let byte = UInt8(String(decoding: digits[index...index + 1], as: UTF8.self), radix: 16) else { return nil }
-            bytes.append(byte)
-        }
-        return bytes
     }
 }
 

@@ -1,4 +1,5 @@
-import ConfideClient
+import ConfideHTTPClient
+import ConfideJSON
 public import ConfideRuntime
 public import Crypto
 import Foundation
@@ -50,16 +51,11 @@ public struct KeyFileProvider: KeyProvider {
     static func key(from bytes: [UInt8], name: KeyName) throws(KeyProviderError) -> SymmetricKey {
         if bytes.count == 32 { return SymmetricKey(data: bytes) }
         let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        let digits = Array(text.utf8)
-        guard digits.count == 64 else {
+        guard text.utf8.count == 64 else {
             throw KeyProviderError("key '\(name)' must be 32 bytes or 64 hex digits, not \(bytes.count) bytes")
         }
-        var key: [UInt8] = []
-        for index in stride(from: 0, to: 64, by: 2) {
-            guard let byte = UInt8(String(decoding: digits[index...index + 1], as: UTF8.self), radix: 16) else {
-                throw KeyProviderError("key '\(name)' holds a character that is not a hex digit")
-            }
-            key.append(byte)
+        guard let key = Hex.decode(text) else {
+            throw KeyProviderError("key '\(name)' holds a character that is not a hex digit")
         }
         return SymmetricKey(data: key)
     }

@@ -1,4 +1,5 @@
 public import ConfideEnvelope
+import ConfideSDK
 public import Logging
 import NIOCore
 import NIOHTTP1
@@ -85,7 +86,7 @@ public final class ObliviousGatewayAPI: RouteResponder {
     }
 
     private func decapsulate(_ request: ServerRequest, _ reply: @escaping RouteReply) {
-        guard SitePolicy.mediaType(request.headers.first(name: "Content-Type") ?? "") == Self.requestMediaType else {
+        guard ContentType(request.headers.first(name: "Content-Type") ?? "")?.mediaType == Self.requestMediaType else {
             return reply(.failure(APIError(.unsupportedMediaType, "the gateway accepts \(Self.requestMediaType) only")))
         }
         // The plaintext and the inner request's body are two more copies of the body while the request lasts.

@@ -3,6 +3,7 @@ public import ConfideEnvelope
 public import ConfideRuntime
 import CConfideSystem
 import ConfideHost
+import ConfideJSON
 import ConfideKServe
 import ConfideMeasurement
 import Crypto
@@ -345,7 +346,7 @@ public final class InferenceServer: Service, Sendable {
             logger.info(
                 "serving TDX collateral",
                 metadata: [
-                    "fmspc": "\(tcbInfo.fmspc.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined())",
+                    "fmspc": "\(Hex.encode(tcbInfo.fmspc))",
                     "tcb_evaluation_data_number": "\(tcbInfo.tcbEvaluationDataNumber)",
                     "next_update": "\(nextUpdate)",
                 ])

@@ -1,4 +1,5 @@
 import ConfideJSON
+import ConfideSDK
 
 /// The element type of a tensor in a safetensors file.
 public enum SafeTensorsDType: String, Sendable, CaseIterable {
@@ -79,8 +80,7 @@ public struct TensorView: @unchecked Sendable {
             }
         case .bfloat16:
             return (0..<count).map {
-                Float(
-                    bitPattern: UInt32(bytes.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self).littleEndian) << 16)
+                Float(BFloat16(bitPattern: bytes.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self).littleEndian))
             }
         case .float64:
             return (0..<count).map {

@@ -6,7 +6,8 @@ import ConfideSDK
 /// task its `config.json` declares (or `parameters` names): sentence embeddings (all-MiniLM-L6-v2 is the
 /// reference), classification of texts or text pairs (cross-encoders for reranking among them), or token
 /// classification. The encoder computes through the kernel table the runtime provides in the precision
-/// `model.json` asks for (`"precision"`: `fp32`, `bf16` or `int8`); task heads compute in FP32.
+/// `model.json`'s parameters ask for (`"parameters": {"precision": ...}`: `fp32`, `bf16` or `int8`); task heads
+/// compute in FP32.
 ///
 /// Requests: KServe BYTES tensors `text` (or any single BYTES input; any shape) and, for classification, an optional
 /// `text_pair` with as many elements; the outputs per task are the SDK's contracts (``Embeddings``: `embedding`, and
@@ -32,8 +33,8 @@ struct Bert: Handler {
                 "the bert handler computes through a kernel table, and the runtime provides none: install a kernel "
                     + "plugin (libKernelsPortable.so, libKernelsAVX512.so or libKernelsAMX.so) in the handlers folder")
         }
-        let precision = try Self.precision(model.configJSON)
         let parameters = try Self.parameters(model.parametersJSON)
+        let precision = try Self.precision(parameters)
         let attention = try Self.attentionPrecision(parameters, precision: precision)
         if let seed = try Self.randomSeed(parameters) {
             let config: BertConfig
@@ -117,20 +118,17 @@ struct Bert: Handler {
         return UInt64(value)
     }
 
-    /// The precision named by `model.json`'s top-level `"precision"` (FP32 when absent).
-    static func precision(_ configJSON: String) throws(HandlerError) -> Kernels.Precision {
-        let root: JSONValue
-        do {
-            root = try JSONParser.parse(configJSON.isEmpty ? "{}" : configJSON)
-        } catch {
-            throw .invalidArgument("model.json: \(error)")
-        }
-        guard let value = root.objectValue?["precision"] else { return .fp32 }
+    /// The precision of the encoder's matrix products (`"parameters": {"precision": "int8"}`; FP32 when absent).
+    static func precision(_ parameters: JSONObject?) throws(HandlerError) -> Kernels.Precision {
+        guard let value = parameters?["precision"] else { return .fp32 }
         switch value.stringValue {
         case "fp32": return .fp32
         case "bf16": return .bf16
         case "int8": return .int8
-        default: throw .invalidArgument("model.json: \"precision\" must be one of \"fp32\", \"bf16\", \"int8\"")
+        default:
+            throw .invalidArgument(
+                "model.json: parameters: \"precision\" must be one of \"fp32\", \"bf16\", \"int8\", not "
+                    + String(decoding: value.serialized.prefix(64), as: UTF8.self))
         }
     }
 

@@ -279,12 +279,12 @@ enum TorchServeBody {
     static func texts(_ body: [UInt8], contentType: String?) throws(HandlerError)
         -> (texts: [[UInt8]], pairs: [[UInt8]]?, single: Bool)
     {
-        let mediaType = String((contentType ?? "").prefix { $0 != ";" }.filter { $0 != " " && $0 != "\t" }).lowercased()
+        let type = contentType.flatMap(ContentType.init)
         let first = body.first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }
         let isJSON: Bool
-        if mediaType == "application/json" || mediaType.hasSuffix("+json") {
+        if type?.isJSON == true {
             isJSON = true
-        } else if mediaType.hasPrefix("text/") {
+        } else if type?.mediaType.hasPrefix("text/") == true {
             isJSON = false
         } else {
             isJSON = first.map { [UInt8(ascii: "{"), UInt8(ascii: "["), UInt8(ascii: "\"")].contains($0) } ?? false

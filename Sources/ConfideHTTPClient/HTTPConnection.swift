@@ -31,6 +31,13 @@ public struct ClientResponse: Sendable {
     /// The body.
     public var body: ByteBuffer
 
+    /// A response with these parts (as a client decodes one that did not arrive as plain HTTP/1.1).
+    public init(status: HTTPResponseStatus, headers: HTTPHeaders, body: ByteBuffer) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
     /// The body as UTF-8 text.
     public var text: String { String(buffer: body) }
 }
