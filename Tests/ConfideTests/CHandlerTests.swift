@@ -1,5 +1,6 @@
 import CConfide
 import ConfideClient
+import ConfideHTTPClient
 import ConfideHost
 import ConfideJSON
 import ConfideSDK

@@ -1,4 +1,5 @@
 import ConfideClient
+import ConfideHTTPClient
 import ConfideServer
 import Foundation
 import NIOHTTP1
