@@ -269,15 +269,20 @@ extension Attest {
             let address = try ServerAddress(url)
             let client = try await ObliviousClient.connect(
                 host: address.host, port: address.port, policy: try policy.policy())
-            defer { Task { await client.close() } }
+            let keys: AttestedKeys
             do {
-                let keys = try await client.attest()
-                Attest.report(keys, to: .standardOutput)
-                print("verdict:      OK: the evidence satisfies the policy and binds these keys to the nonce")
-            } catch let error as ObliviousClientError {
-                print("verdict:      REFUSED: \(error.message)")
-                throw ExitCode(1)
+                keys = try await client.attest()
+            } catch {
+                await client.close()
+                if let error = error as? ObliviousClientError {
+                    print("verdict:      REFUSED: \(error.message)")
+                    throw ExitCode(1)
+                }
+                throw error
             }
+            await client.close()
+            Attest.report(keys, to: .standardOutput)
+            print("verdict:      OK: the evidence satisfies the policy and binds these keys to the nonce")
         }
     }
 }

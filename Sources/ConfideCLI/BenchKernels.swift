@@ -50,8 +50,9 @@ struct BenchKernels: ParsableCommand {
             return precision
         }
         let cores = singleCore ? 1 : max(1, ProcessInfo.processInfo.activeProcessorCount)
-        let team = ThreadTeam(size: cores)
-        defer { team.stop() }
+        // All-core measurements run on a worker whose team has a thread per core, as a server's worker does.
+        let worker = try WorkerThread(name: "bench-kernels", threads: cores)
+        defer { worker.stop() }
         print("CPU \(probe.brand), \(cores) cores; kernels '\(plugin.name)' (\(choice.reason))")
         var peaks: [Kernels.Precision: (one: Double, all: Double)] = [:]
         for precision in selected {
@@ -60,7 +61,8 @@ struct BenchKernels: ParsableCommand {
                 continue
             }
             let one = Peak.measure(instruction, team: nil, seconds: seconds)
-            let all = cores > 1 ? Peak.measure(instruction, team: team, seconds: seconds) : one
+            let all = cores > 1
+                ? worker.run { Peak.measure(instruction, team: ThreadTeam.current, seconds: seconds) } : one
             peaks[precision] = (one, one * Double(cores))
             print(
                 "peak \(precision.name) (\(instruction.name)): \(format(one)) GFLOP/s on one core, \(format(all)) measured "
@@ -84,11 +86,9 @@ struct BenchKernels: ParsableCommand {
                         let one = try measure(seconds: seconds) {
                             try run(kernels, a, tokens, packed, &c)
                         }
-                        ThreadTeam.setCurrent(team)
-                        let all = try measure(seconds: seconds) {
-                            try run(kernels, a, tokens, packed, &c)
+                        let all = try worker.run {
+                            try measure(seconds: seconds) { try run(kernels, a, tokens, packed, &c) }
                         }
-                        ThreadTeam.setCurrent(nil)
                         let peak = peaks[precision] ?? (1, 1)
                         let ratio = flops / one / 1e9 / peak.one
                         worst[precision] = min(worst[precision] ?? ratio, ratio)

@@ -4,7 +4,6 @@ import ConfideJSON
 import ConfideRuntime
 import ConfideSDK
 import Foundation
-import Synchronization
 
 /// `confide bench model`: engine-level throughput of a text model, without HTTP: the model's handler runs batches
 /// of equal-length texts on one worker with an intra-op team of `--threads` cores, as a server's worker would.
@@ -115,8 +114,8 @@ struct BenchModel: ParsableCommand {
         var calls: Int
     }
 
-    /// Makes a worker instance on a new thread that carries an intra-op team of `threads` cores, as a server's
-    /// worker does, and measures calls of `batch` of `texts` (taken in turn) on it.
+    /// Makes a worker instance on a worker thread with an intra-op team of `threads` cores, as a server's worker
+    /// does, and measures calls of `batch` of `texts` (taken in turn) on it.
     private func measure(_ model: PluginModel, texts: [String], batch: Int) throws -> Measurement {
         let name = model.inputs.first?.name ?? "text"
         let batches = try stride(from: 0, to: texts.count, by: batch).map { first in
@@ -127,25 +126,12 @@ struct BenchModel: ParsableCommand {
                 return HostRequest(inputs: [input])
             }
         }
-        let result = Mutex<Result<Measurement, any Error>?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        let threads = threads, seconds = seconds
-        let thread = Thread {
-            defer { done.signal() }
-            let team = ThreadTeam(size: threads)
-            defer { team.stop() }
-            ThreadTeam.setCurrent(team)
-            defer { ThreadTeam.setCurrent(nil) }
-            let outcome = Result { () throws -> Measurement in
-                let instance = try model.makeInstance(worker: WorkerInfo(coreCount: threads))
-                return try Self.time(instance, batches, seconds: seconds)
-            }
-            result.withLock { $0 = outcome }
+        let worker = try WorkerThread(name: "bench-model", threads: threads)
+        defer { worker.stop() }
+        return try worker.run { () throws -> Measurement in
+            let instance = try model.makeInstance(worker: WorkerInfo(coreCount: threads))
+            return try Self.time(instance, batches, seconds: seconds)
         }
-        thread.start()
-        done.wait()
-        guard let outcome = result.withLock({ $0 }) else { throw ValidationError("the worker thread gave no result") }
-        return try outcome.get()
     }
 
     /// The texts batches are made of: the `--sentences` file's lines, or one text of `--sequence` tokens.

@@ -58,14 +58,24 @@ struct Infer: AsyncParsableCommand {
         if encrypted {
             let client = try await ObliviousClient.connect(
                 host: address.host, port: address.port, policy: try policy.policy())
-            defer { Task { await client.close() } }
-            let keys = try await client.attest()
-            Attest.report(keys, to: .standardError)
-            response = try await client.send(request)
+            do {
+                let keys = try await client.attest()
+                Attest.report(keys, to: .standardError)
+                response = try await client.send(request)
+            } catch {
+                await client.close()
+                throw error
+            }
+            await client.close()
         } else {
             let connection = try await HTTPConnection.connect(host: address.host, port: address.port)
-            defer { Task { await connection.close() } }
-            response = try await connection.send(request)
+            do {
+                response = try await connection.send(request)
+            } catch {
+                await connection.close()
+                throw error
+            }
+            await connection.close()
         }
         print(response.text)
         guard response.status == .ok else { throw ExitCode(1) }

@@ -229,10 +229,10 @@ struct Serve: AsyncParsableCommand {
         configuration.oblivious.allowedDateSkew = .seconds(ohttpDateSkew)
         configuration.oblivious.requireDate = ohttpRequireDate
         configuration.oblivious.sharedKeyName = ohttpKey
-        let server = try await InferenceServer.start(configuration, logger: logger)
+        let service = ConfideService(configuration: configuration, logger: logger)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 

@@ -90,7 +90,8 @@ public final class Scheduler: @unchecked Sendable {
     private var submitted = 0
     private var states: [WorkerState] = []
     private var retiring: Set<Int> = []
-    private let stopped = DispatchGroup()
+    /// The threads of the workers started and not yet removed, by worker index.
+    private var workerThreads: [Int: WorkerThread] = [:]
     private let clock = ContinuousClock()
 
     /// Starts one worker thread per placement, each pinned to its cores with an intra-op team of the
@@ -119,21 +120,25 @@ public final class Scheduler: @unchecked Sendable {
         let ready = DispatchGroup()
         let failures = Failures()
         for placement in placements {
-            ready.enter()
-            stopped.enter()
+            let cpus = placement.cpus
+            let threads = ThreadRecords(count: cpus.count)
             let pin = pin
-            let thread = Thread { [self] in
-                defer { stopped.leave() }
-                let cpus = placement.cpus
-                let threads = ThreadRecords(count: cpus.count)
-                if pin { Self.pinCurrentThread(to: cpus[0], node: placement.node) }
-                threads.recordCurrent(as: 0)
-                let team = ThreadTeam(size: cpus.count) { index in
-                    if pin { Self.pinCurrentThread(to: cpus[index], node: placement.node) }
+            let worker: WorkerThread
+            do throws(WorkerThreadError) {
+                // The kernel keeps 15 bytes of a thread's name: the worker's index first, then the model's name.
+                worker = try WorkerThread(name: "\(placement.index)-\(modelName)", threads: cpus.count) { index in
+                    if pin, index < cpus.count { Self.pinCurrentThread(to: cpus[index], node: placement.node) }
                     threads.recordCurrent(as: index)
                 }
-                defer { team.stop() }
-                ThreadTeam.setCurrent(team)
+            } catch {
+                failures.record(HandlerError(.unavailable, error.message))
+                break
+            }
+            condition.lock()
+            workerThreads[placement.index] = worker
+            condition.unlock()
+            ready.enter()
+            worker.submit { [self] in
                 let instance: PluginInstance
                 do throws(HandlerError) {
                     instance = try model.makeInstance(
@@ -149,8 +154,6 @@ public final class Scheduler: @unchecked Sendable {
                 run(instance, worker: placement.index)
                 retired(placement.index)
             }
-            thread.name = "confide-\(modelName)-worker-\(placement.index)"
-            thread.start()
         }
         ready.wait()
         if let failure = failures.first {
@@ -167,7 +170,9 @@ public final class Scheduler: @unchecked Sendable {
         condition.broadcast()
         while states.contains(where: { indices.contains($0.placement.index) }) { condition.wait() }
         retiring.subtract(indices)
+        let leaving = indices.compactMap { workerThreads.removeValue(forKey: $0) }
         condition.unlock()
+        for worker in leaving { worker.stop() }
     }
 
     /// The running workers, by index.
@@ -229,8 +234,10 @@ public final class Scheduler: @unchecked Sendable {
         condition.lock()
         stopping = true
         condition.broadcast()
+        let workers = workerThreads.values
+        workerThreads = [:]
         condition.unlock()
-        stopped.wait()
+        for worker in workers { worker.stop() }
     }
 
     private func record(_ state: WorkerState) {

@@ -58,7 +58,7 @@ func startServer(
     try configure(&configuration)
     var logger = Logger(label: "confide-test")
     logger.logLevel = .critical
-    return TestServer(server: try await InferenceServer.start(configuration, logger: logger), root: root)
+    return try await TestServer.run(configuration, logger: logger, root: root)
 }
 
 @Suite("Model archives are bound to the model and version their header names")

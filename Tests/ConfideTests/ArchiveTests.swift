@@ -159,7 +159,7 @@ struct ArchiveTests {
         configuration.keyProvider = provider
         var logger = Logger(label: "confide-test")
         logger.logLevel = .critical
-        return TestServer(server: try await InferenceServer.start(configuration, logger: logger), root: root)
+        return try await TestServer.run(configuration, logger: logger, root: root)
     }
 }
 

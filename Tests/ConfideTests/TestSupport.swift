@@ -6,6 +6,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import ServiceLifecycle
 import Synchronization
 
 /// Where the package's build put its products (the folder holding this test binary).
@@ -73,10 +74,13 @@ func makeModelStore(in root: TemporaryDirectory, models: [String: String]) throw
     return folder.path
 }
 
-/// A real server on a free loopback port, with its own handlers folder and model store.
+/// A real server on a free loopback port, with its own handlers folder and model store, run by a service group as
+/// `confide serve` runs it.
 struct TestServer {
     let server: InferenceServer
     let root: TemporaryDirectory
+    private let group: ServiceGroup
+    private let running: Task<Void, any Error>
 
     /// Starts a server with simulated attestation evidence, and its gRPC listener on a free port when `grpc` is set;
     /// `configure` changes anything else, and `logs`, when given, receives every log line at debug level and above.
@@ -104,8 +108,25 @@ struct TestServer {
         var logger = logs.map { recorder in Logger(label: "confide-test") { _ in recorder } }
             ?? Logger(label: "confide-test")
         logger.logLevel = logs == nil ? .warning : .debug
-        let server = try await InferenceServer.start(configuration, logger: logger)
-        return TestServer(server: server, root: root)
+        return try await run(configuration, logger: logger, root: root)
+    }
+
+    /// Runs a server with `configuration` in a service group until ``stop()``; removes `root` if it does not start.
+    static func run(_ configuration: ServerConfiguration, logger: Logger, root: TemporaryDirectory) async throws
+        -> TestServer
+    {
+        let service = ConfideService(configuration: configuration, logger: logger)
+        let group = ServiceGroup(services: [service], logger: logger)
+        // The group runs until `stop()`, beyond this call: it cannot be a child of the test's task.
+        let running = Task { try await group.run() }
+        do {
+            let server = try await service.waitUntilListening()
+            return TestServer(server: server, root: root, group: group, running: running)
+        } catch {
+            _ = await running.result
+            root.remove()
+            throw error
+        }
     }
 
     var port: Int { server.http.port }
@@ -117,8 +138,10 @@ struct TestServer {
         try await HTTPConnection.connect(host: "127.0.0.1", port: port)
     }
 
+    /// Shuts the server down gracefully, as SIGTERM does, and waits until it has stopped.
     func stop() async {
-        await server.shutdown()
+        await group.triggerGracefulShutdown()
+        _ = await running.result
         root.remove()
     }
 }

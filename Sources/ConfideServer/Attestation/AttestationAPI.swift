@@ -84,6 +84,7 @@ public final class AttestationAPI: RouteResponder {
         let measurements = measurements
         let register = register
         let logger = logger
+        // Routes are answered from a callback (an event loop's), the evidence provider is async: a task bridges them.
         Task {
             for _ in 0..<Self.attempts {
                 let log = measurements.snapshot

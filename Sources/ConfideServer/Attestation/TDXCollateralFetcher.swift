@@ -80,6 +80,7 @@ public actor TDXCollateralFetcher {
     /// The collateral fetched last; when it is due for renewal a new fetch starts in the background.
     public func current(at now: Date = Date()) -> [UInt8]? {
         if let cached, now >= cached.refreshAt, self.refreshing == nil {
+            // A request for evidence finds the collateral due; the refresh must not hold that request up.
             self.refreshing = Task { await self.refresh() }
         }
         return self.cached?.json

@@ -32,6 +32,8 @@ public final class GRPCListener: Sendable {
             },
             eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
         let server = GRPCServer(transport: transport, services: [service])
+        // grpc-swift's `serve()` binds and serves in one call, and the port is known only once it runs: the listener
+        // owns the task and `shutdown()` awaits it.
         let serving = Task { try await server.serve() }
         let bound: Int
         do {

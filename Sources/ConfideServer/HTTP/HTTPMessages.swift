@@ -59,7 +59,8 @@ public struct ServerResponse: Sendable {
     static func json(_ value: JSONValue) -> ServerResponse { .json(.ok, value.serialized) }
 }
 
-/// Answers a request by calling `respond` exactly once, on any thread.
+/// Answers a request by calling `respond`, on any thread. `respond` completes the connection's `EventLoopPromise` for
+/// the response: the first call is written, on the connection's event loop; a later one is dropped.
 public protocol RequestResponder: Sendable {
     /// Handles one request.
     func handle(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void)

@@ -66,20 +66,16 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
             let keepAlive = head.isKeepAlive
             let version = head.version
             let budget = budget
-            let eventLoop = context.eventLoop
-            let bound = NIOLoopBound((self, context), eventLoop: eventLoop)
-            responder.handle(request) { response in
+            // The response completes a promise: whichever thread answers, the write happens once, on this loop, and
+            // a second answer finds the promise completed and is dropped.
+            let response = context.eventLoop.makePromise(of: ServerResponse.self)
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            response.futureResult.whenSuccess { response in
                 budget.release(charge)
-                if eventLoop.inEventLoop {
-                    let (handler, context) = bound.value
-                    handler.write(response, version: version, keepAlive: keepAlive, context: context)
-                } else {
-                    eventLoop.execute {
-                        let (handler, context) = bound.value
-                        handler.write(response, version: version, keepAlive: keepAlive, context: context)
-                    }
-                }
+                let (handler, context) = bound.value
+                handler.write(response, version: version, keepAlive: keepAlive, context: context)
             }
+            responder.handle(request) { response.succeed($0) }
         }
     }
 

@@ -3,7 +3,6 @@ import ConfideJSON
 import ConfideKServe
 public import ConfideRuntime
 import ConfideSDK
-import Dispatch
 import NIOCore
 import NIOHTTP1
 
@@ -44,7 +43,7 @@ public final class InferenceAPI: RouteResponder {
                 if request.request.body.readableBytes < Self.inlineDecodeLimit {
                     infer(request.request, model, version, reply)
                 } else {
-                    DispatchQueue.global().async { self.infer(request.request, model, version, reply) }
+                    BlockingWork.answer(reply) { self.infer(request.request, model, version, reply) }
                 }
             case .predict:
                 let (model, version) = try locate(route)
@@ -57,7 +56,7 @@ public final class InferenceAPI: RouteResponder {
         }
     }
 
-    /// Bodies smaller than this are decoded on the event loop; larger ones on another thread, so that one large
+    /// Bodies smaller than this are decoded on the event loop; larger ones on the blocking pool, so that one large
     /// body never stalls the connections that share the loop.
     static let inlineDecodeLimit = 64 << 10
 

@@ -1,5 +1,4 @@
 import ConfideJSON
-import Dispatch
 public import ConfideRuntime
 import NIOCore
 import NIOHTTP1
@@ -23,7 +22,7 @@ public struct ManagementAPI: RouteResponder {
 
     public func handle(_ request: RoutedRequest, reply: @escaping RouteReply) {
         // Loading a model, fetching its key or draining its workers blocks: keep it off the event loop.
-        DispatchQueue.global().async {
+        BlockingWork.answer(reply) {
             reply(Result { () throws(APIError) in try perform(request) })
         }
     }

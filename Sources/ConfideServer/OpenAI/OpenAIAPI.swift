@@ -2,7 +2,6 @@ import ConfideHost
 import ConfideJSON
 public import ConfideRuntime
 import ConfideSDK
-import Dispatch
 import NIOCore
 import NIOHTTP1
 
@@ -33,7 +32,7 @@ public final class OpenAIAPI: RouteResponder {
             if request.request.body.readableBytes < InferenceAPI.inlineDecodeLimit {
                 embed(request, reply)
             } else {
-                DispatchQueue.global().async { self.embed(request, reply) }
+                BlockingWork.answer(reply) { self.embed(request, reply) }
             }
         case .openAIModels:
             reply(.success(.json(.ok, listModels(request.grant))))

@@ -15,13 +15,14 @@ public struct RoutedRequest: Sendable {
     }
 }
 
-/// The answer to a routed request: a response, or an error the listener writes in the route's format.
+/// The answer to a routed request: a response, or an error the listener writes in the route's format. It completes the
+/// promise of the request's response (see ``RequestResponder``): only the first answer is written.
 public typealias RouteReply = @Sendable (Result<ServerResponse, APIError>) -> Void
 
 /// A stage of a listener's chain (gateway, evidence, authorization, an API): answers the routes it serves and
 /// hands the others on.
 public protocol RouteResponder: Sendable {
-    /// Answers `request` by calling `reply` exactly once, on any thread.
+    /// Answers `request` by calling `reply`, on any thread; only the first call is written.
     func handle(_ request: RoutedRequest, reply: @escaping RouteReply)
 }
 

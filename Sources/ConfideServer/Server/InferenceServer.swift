@@ -9,7 +9,6 @@ import ConfideMeasurement
 import Crypto
 public import Logging
 import Prometheus
-public import ServiceLifecycle
 
 /// Where a server finds its plugins and models, where it listens, and its limits.
 public struct ServerConfiguration: Sendable {
@@ -83,12 +82,10 @@ public struct ServerConfiguration: Sendable {
     }
 }
 
-/// A running inference server: the handlers it loaded, the models it serves, its gateway keys, its
-/// evidence provider and its HTTP listeners.
-///
-/// As a `Service` it runs until a graceful shutdown (SIGTERM or SIGINT in a `ServiceGroup`), then stops
-/// accepting connections, answers every request already received, stops the workers and returns.
-public final class InferenceServer: Service, Sendable {
+/// A started inference server: the handlers it loaded, the models it serves, its gateway keys, its
+/// evidence provider and its listeners. ``ConfideService`` starts one in its `run()` and shuts it down on a
+/// graceful shutdown.
+public final class InferenceServer: Sendable {
     /// The plugins found, loaded or refused.
     public let handlers: HandlerRegistry
     /// The models served.
@@ -105,19 +102,17 @@ public final class InferenceServer: Service, Sendable {
     public let management: HTTPServer?
     /// The metrics listener, when metrics are served.
     public let metrics: HTTPServer?
-    private let rotation: Task<Void, Never>?
     private let logger: Logger
 
     private init(
         handlers: HandlerRegistry, repository: ModelRepository, keyStore: GatewayKeyStore,
         evidenceProvider: any EvidenceProvider, http: HTTPServer, grpc: GRPCListener?, management: HTTPServer?,
-        metrics: HTTPServer?, rotation: Task<Void, Never>?, logger: Logger
+        metrics: HTTPServer?, logger: Logger
     ) {
         self.handlers = handlers
         self.repository = repository
         self.keyStore = keyStore
         self.evidenceProvider = evidenceProvider
-        self.rotation = rotation
         self.http = http
         self.grpc = grpc
         self.management = management
@@ -128,7 +123,7 @@ public final class InferenceServer: Service, Sendable {
     /// Loads the plugins and models, generates the gateway's keys, opens the evidence provider and starts
     /// listening. A refused plugin or a model that fails to load (an impossible placement included) is
     /// logged and skipped; the server serves the rest. A hardware evidence provider that was asked for and
-    /// is absent stops the start.
+    /// is absent stops the start. Loading runs on the blocking pool (``BlockingWork``), off the caller's task.
     public static func start(_ configuration: ServerConfiguration, logger: Logger) async throws -> InferenceServer {
         HostAPI.setLogSink { level, message in
             switch level {
@@ -149,34 +144,13 @@ public final class InferenceServer: Service, Sendable {
             AnchoringRegister(name: "aael", anchor: AttestationAgentAnchor(agent: $0))
         } ?? evidenceProvider.anchoringRegister
         let measurements = MeasurementLog(anchors: register.map { [$0.anchor] } ?? [])
-        try StartupMeasurements.record(configuration, provider: evidenceProvider, into: measurements)
-        logger.info("measurement log", metadata: ["anchored_in": "\(register?.name ?? "report data only")"])
-        let handlers = HandlerRegistry.scan(directory: configuration.handlersDirectory, measurements: measurements)
-        for plugin in handlers.plugins.values.sorted(by: { $0.name < $1.name }) {
-            logger.info("handler loaded", metadata: ["handler": "\(plugin.name)", "version": "\(plugin.version)", "path": "\(plugin.origin)"])
+        let endorsed = evidenceProvider
+        // Measuring, loading plugins and models and fetching keys read files and wait for agents and key brokers.
+        let loaded = try await BlockingWork.run {
+            try load(configuration, provider: endorsed, register: register?.name, into: measurements, logger: logger)
         }
-        for refusal in handlers.refusals {
-            logger.error("plugin refused: \(refusal.error.message)")
-        }
-        let registry = PrometheusCollectorRegistry()
-        let metricsFactory = MetricsAPI.factory(for: registry)
-        let topology = try Topology.current()
-        logger.info("topology", metadata: ["nodes": "\(topology.nodes.map { "node \($0.id): cpus \($0.cpus)" })"])
-        let kernels = try KernelSelection.activate(
-            from: Array(handlers.kernelPlugins.values), explicit: configuration.kernels)
-        logger.info(
-            "kernels", metadata: ["plugin": "\(kernels.plugin?.name ?? "none")", "reason": "\(kernels.reason)"])
-        let keyStore = try makeKeyStore(configuration, logger: logger)
-        let repository = try ModelRepository(
-            store: ModelStore(
-                path: configuration.modelsDirectory, layout: configuration.modelLayout,
-                keys: archiveKeys(configuration.keyProvider),
-                requiredEncryption: configuration.requiredEncryption),
-            handlers: handlers,
-            options: ModelRepository.Options(
-                topology: topology, pinWorkers: configuration.pinWorkers,
-                metricsFactory: metricsFactory, measurements: measurements),
-            logger: logger)
+        let (handlers, registry, metricsFactory, keyStore, repository) =
+            (loaded.handlers, loaded.registry, loaded.metricsFactory, loaded.keyStore, loaded.repository)
         try checkExposure(configuration, logger: logger)
         let deadlines = DeadlinePolicy(default: configuration.requestTimeout, maximum: configuration.maxRequestTimeout)
         let api = OpenAIAPI(
@@ -213,7 +187,7 @@ public final class InferenceServer: Service, Sendable {
                 maxBodySize: configuration.maxBodySize, limits: limits.inference, budget: budget,
                 renderError: ErrorFormat.kserve.response)
         } catch {
-            repository.shutdown()
+            await Self.stop(repository)
             throw error
         }
         logger.info("inference API listening", metadata: ["address": "\(http.localAddress)"])
@@ -229,7 +203,7 @@ public final class InferenceServer: Service, Sendable {
                     idleTimeout: configuration.connections.idleTimeout)
             } catch {
                 await http.shutdown()
-                repository.shutdown()
+                await Self.stop(repository)
                 throw error
             }
             logger.info("KServe v2 gRPC listening", metadata: ["address": "\(configuration.host):\(listener.port)"])
@@ -264,22 +238,57 @@ public final class InferenceServer: Service, Sendable {
             logger.info("metrics listening", metadata: ["address": "\(server.localAddress)"])
             metrics = server
         }
-        let rotation = (configuration.oblivious.sharedKeyName == nil ? configuration.oblivious.rotationInterval : nil).map { interval in
-            Task {
-                while true {
-                    do {
-                        try await Task.sleep(for: interval)
-                    } catch {
-                        return
-                    }
-                    let rotated = keyStore.rotate()
-                    logger.info("gateway key rotated", metadata: ["key_id": "\(rotated.keyID)"])
-                }
-            }
-        }
         return InferenceServer(
             handlers: handlers, repository: repository, keyStore: keyStore, evidenceProvider: evidenceProvider,
-            http: http, grpc: grpc, management: management, metrics: metrics, rotation: rotation, logger: logger)
+            http: http, grpc: grpc, management: management, metrics: metrics, logger: logger)
+    }
+
+    /// What ``start(_:logger:)`` loads before it listens.
+    private struct Loaded: Sendable {
+        let handlers: HandlerRegistry
+        let registry: PrometheusCollectorRegistry
+        let metricsFactory: PrometheusMetricsFactory
+        let keyStore: GatewayKeyStore
+        let repository: ModelRepository
+    }
+
+    /// Records the start-up measurements, loads the plugins, kernels and models and makes the gateway's keys: the
+    /// blocking part of a start.
+    private static func load(
+        _ configuration: ServerConfiguration, provider: any EvidenceProvider, register: String?,
+        into measurements: MeasurementLog, logger: Logger
+    ) throws -> Loaded {
+        try StartupMeasurements.record(configuration, provider: provider, into: measurements)
+        logger.info("measurement log", metadata: ["anchored_in": "\(register ?? "report data only")"])
+        let handlers = HandlerRegistry.scan(directory: configuration.handlersDirectory, measurements: measurements)
+        for plugin in handlers.plugins.values.sorted(by: { $0.name < $1.name }) {
+            logger.info("handler loaded", metadata: ["handler": "\(plugin.name)", "version": "\(plugin.version)", "path": "\(plugin.origin)"])
+        }
+        for refusal in handlers.refusals {
+            logger.error("plugin refused: \(refusal.error.message)")
+        }
+        let registry = PrometheusCollectorRegistry()
+        let metricsFactory = MetricsAPI.factory(for: registry)
+        let topology = try Topology.current()
+        logger.info("topology", metadata: ["nodes": "\(topology.nodes.map { "node \($0.id): cpus \($0.cpus)" })"])
+        let kernels = try KernelSelection.activate(
+            from: Array(handlers.kernelPlugins.values), explicit: configuration.kernels)
+        logger.info(
+            "kernels", metadata: ["plugin": "\(kernels.plugin?.name ?? "none")", "reason": "\(kernels.reason)"])
+        let keyStore = try makeKeyStore(configuration, logger: logger)
+        let repository = try ModelRepository(
+            store: ModelStore(
+                path: configuration.modelsDirectory, layout: configuration.modelLayout,
+                keys: archiveKeys(configuration.keyProvider),
+                requiredEncryption: configuration.requiredEncryption),
+            handlers: handlers,
+            options: ModelRepository.Options(
+                topology: topology, pinWorkers: configuration.pinWorkers,
+                metricsFactory: metricsFactory, measurements: measurements),
+            logger: logger)
+        return Loaded(
+            handlers: handlers, registry: registry, metricsFactory: metricsFactory, keyStore: keyStore,
+            repository: repository)
     }
 
     /// The gateway's keys: generated in memory, or a key shared by replicas from the key provider, whose
@@ -389,24 +398,27 @@ public final class InferenceServer: Service, Sendable {
         logger.warning("no token file: the inference and management APIs accept every request that reaches \(exposed.joined(separator: ", "))")
     }
 
+    /// Stops the workers of every model (joining their threads) on the blocking pool.
+    private static func stop(_ repository: ModelRepository) async {
+        do {
+            try await BlockingWork.run { repository.shutdown() }
+        } catch {
+            // The pool no longer runs work: stop them here rather than leave them running.
+            repository.shutdown()
+        }
+    }
+
     /// The size from which the C allocator maps each block on its own and unmaps it when freed.
     static let largeBlock: Int32 = 256 << 10
-
-    /// Serves until a graceful shutdown is requested, then shuts down.
-    public func run() async throws {
-        try? await gracefulShutdown()
-        await shutdown()
-    }
 
     /// Stops accepting connections, answers every request already received, then stops the workers.
     public func shutdown() async {
         logger.info("shutting down: no new connections; finishing the requests already received")
-        rotation?.cancel()
         await management?.shutdown()
         async let inference: Void = http.shutdown()
         await grpc?.shutdown()
         await inference
-        repository.shutdown()
+        await Self.stop(repository)
         await metrics?.shutdown()
         logger.info("stopped")
     }

@@ -2,7 +2,6 @@ import ConfideHost
 import ConfideJSON
 public import ConfideRuntime
 import ConfideSDK
-import Dispatch
 import NIOCore
 import NIOHTTP1
 
@@ -34,7 +33,7 @@ public final class TasksAPI: RouteResponder {
             if request.request.body.readableBytes < InferenceAPI.inlineDecodeLimit {
                 serve(request, reply)
             } else {
-                DispatchQueue.global().async { self.serve(request, reply) }
+                BlockingWork.answer(reply) { self.serve(request, reply) }
             }
         default:
             next.handle(request, reply: reply)

@@ -14,7 +14,7 @@ public final class HandlerTester {
     /// The loaded model.
     public let model: PluginModel
     private let instance: PluginInstance
-    private let team: ThreadTeam
+    private let worker: WorkerThread
 
     /// Loads a handler type linked into this process, through its exported descriptor.
     public convenience init<H: Handler>(
@@ -34,17 +34,24 @@ public final class HandlerTester {
         try self.init(plugin: PluginLoader.open(path: path), model: config, worker: worker)
     }
 
-    /// Loads a model with an already negotiated plugin. The instance gets an intra-op team of
-    /// `worker.coreCount` threads, as on a server worker.
+    /// Loads a model with an already negotiated plugin. The instance lives on a ``WorkerThread`` with an intra-op
+    /// team of `worker.coreCount` threads, as on a server worker, and every batch runs there.
     public init(plugin: LoadedPlugin, model config: ModelLoadConfig, worker: WorkerInfo = WorkerInfo()) throws {
         let model = try PluginModel(plugin: plugin, config: config)
-        let team = ThreadTeam(size: worker.coreCount)
+        let thread = try WorkerThread(name: "handler-tester", threads: worker.coreCount)
         self.model = model
-        self.team = team
-        self.instance = try Self.withTeam(team) { try model.makeInstance(worker: worker) }
+        self.worker = thread
+        do {
+            self.instance = try thread.run { () throws(HandlerError) -> PluginInstance in
+                try model.makeInstance(worker: worker)
+            }
+        } catch {
+            thread.stop()
+            throw error
+        }
     }
 
-    deinit { team.stop() }
+    deinit { worker.stop() }
 
     /// Executes one request and returns its outputs by name; throws the request's error.
     public func infer(_ inputs: [HostTensor], requestedOutputs: [String] = []) throws(HandlerError) -> [String: HostTensor] {
@@ -72,12 +79,6 @@ public final class HandlerTester {
 
     /// Executes a batch; returns each request's answer or error, in order.
     public func execute(_ requests: [HostRequest]) -> [Result<HostResponse, HandlerError>] {
-        Self.withTeam(team) { instance.execute(requests) }
-    }
-
-    private static func withTeam<R>(_ team: ThreadTeam, _ body: () throws -> R) rethrows -> R {
-        ThreadTeam.setCurrent(team)
-        defer { ThreadTeam.setCurrent(nil) }
-        return try body()
+        worker.run { instance.execute(requests) }
     }
 }
