@@ -267,11 +267,25 @@ let package = Package(
             path: "Tests/Fixtures/Embeddings",
             swiftSettings: swiftSettings
         ),
+        // Temporary folders, built plugin products, handler folders and model stores, for every test target.
+        .target(name: "ConfideTestSupport", path: "Tests/Support/ConfideTestSupport", swiftSettings: swiftSettings),
+        .testTarget(name: "ConfideJSONTests", dependencies: ["ConfideJSON"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "ConfideTests",
+            name: "ConfideRuntimeTests",
+            dependencies: [
+                "ConfideRuntime", "ConfideJSON", "ConfideTestSupport", cABI,
+                .product(name: "ConfideHost", package: "sdk"),
+                .product(name: "ConfideSDK", package: "sdk"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The server end to end, on loopback: its APIs, the client library and the command line against it.
+        .testTarget(
+            name: "ConfideServerTests",
             dependencies: [
                 "ConfideRuntime", "ConfideServer", "ConfideClient", "ConfideJSON", "ConfideKServe", "ConfideEnvelope",
                 "ConfideAttestation", "ConfideMeasurement", "MiniLMCache", "ConfideKServeGRPC", "ConfideHTTPClient",
+                "ConfideTestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),

@@ -1,6 +1,7 @@
 import ConfideClient
 import ConfideHTTPClient
 import ConfideJSON
+import ConfideTestSupport
 import Foundation
 import NIOCore
 import NIOHTTP1

@@ -5,6 +5,7 @@ import ConfideHost
 import ConfideJSON
 import ConfideRuntime
 import ConfideServer
+import ConfideTestSupport
 import Crypto
 import Foundation
 import Logging

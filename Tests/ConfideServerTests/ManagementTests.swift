@@ -3,6 +3,7 @@ import ConfideHTTPClient
 import ConfideJSON
 import ConfideRuntime
 import ConfideServer
+import ConfideTestSupport
 import Foundation
 import NIOCore
 import NIOHTTP1

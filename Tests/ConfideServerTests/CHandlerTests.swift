@@ -6,6 +6,7 @@ import ConfideJSON
 import ConfideSDK
 import ConfideServer
 import ConfideTestKit
+import ConfideTestSupport
 import Foundation
 import NIOCore
 import NIOHTTP1

@@ -1,5 +1,6 @@
 import ConfideJSON
 import ConfideMeasurement
+import ConfideTestSupport
 import Foundation
 import Testing
 

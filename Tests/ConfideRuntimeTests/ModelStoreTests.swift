@@ -1,6 +1,7 @@
 import ConfideHost
 import ConfideJSON
 import ConfideRuntime
+import ConfideTestSupport
 import Foundation
 import Testing
 

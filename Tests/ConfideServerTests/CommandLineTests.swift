@@ -1,5 +1,6 @@
 import ConfideEnvelope
 import ConfideServer
+import ConfideTestSupport
 import Foundation
 import Testing
 

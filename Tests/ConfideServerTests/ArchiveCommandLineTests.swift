@@ -1,4 +1,5 @@
 import ConfideRuntime
+import ConfideTestSupport
 import Crypto
 import Foundation
 import Testing
