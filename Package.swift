@@ -160,7 +160,8 @@ let package = Package(
         .executableTarget(
             name: "ConfideCLI",
             dependencies: [
-                "ConfideRuntime", "ConfideServer", "ConfideClient", "ConfideJSON", "ConfideKServe", "CCPUFeatures", cABI,
+                "ConfideRuntime", "ConfideServer", "ConfideClient", "ConfideJSON", "ConfideKServe", "CCPUFeatures",
+                cABI,
                 "ConfideEnvelope", "ConfideHTTPClient",
                 "ConfideAttestation",
                 "ConfideKServeGRPC",
@@ -207,13 +208,16 @@ let package = Package(
 
         // MARK: Kernel plugins shipped with Confide
         .target(name: "KernelsCore", dependencies: [cABI], path: "handlers/KernelsCore", cSettings: kernelCSettings),
-        .target(name: "KernelsX86", dependencies: ["KernelsCore"], path: "handlers/KernelsX86", cSettings: kernelCSettings),
+        .target(
+            name: "KernelsX86", dependencies: ["KernelsCore"], path: "handlers/KernelsX86", cSettings: kernelCSettings),
         .target(
             name: "KernelsPortable", dependencies: ["KernelsCore"], path: "handlers/KernelsPortable",
             cSettings: kernelCSettings),
         .target(
-            name: "KernelsAVX512", dependencies: ["KernelsX86"], path: "handlers/KernelsAVX512", cSettings: kernelCSettings),
-        .target(name: "KernelsAMX", dependencies: ["KernelsX86"], path: "handlers/KernelsAMX", cSettings: kernelCSettings),
+            name: "KernelsAVX512", dependencies: ["KernelsX86"], path: "handlers/KernelsAVX512",
+            cSettings: kernelCSettings),
+        .target(
+            name: "KernelsAMX", dependencies: ["KernelsX86"], path: "handlers/KernelsAMX", cSettings: kernelCSettings),
 
         // MARK: The BERT handler's model code (tokenizer, safetensors, config)
         .target(
@@ -234,7 +238,8 @@ let package = Package(
         .plugin(
             name: "InstallHandlers",
             capability: .command(
-                intent: .custom(verb: "install-handlers", description: "Build the handler plugins and copy them into handlers/"),
+                intent: .custom(
+                    verb: "install-handlers", description: "Build the handler plugins and copy them into handlers/"),
                 permissions: [.writeToPackageDirectory(reason: "copies the built plugins into handlers/")]
             ),
             path: "Plugins/InstallHandlers"
@@ -254,9 +259,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "FixtureBadMajor", dependencies: [cABI], path: "Tests/Fixtures/BadMajor", publicHeadersPath: "."),
-        .target(name: "FixtureNewerMinor", dependencies: [cABI], path: "Tests/Fixtures/NewerMinor", publicHeadersPath: "."),
         .target(
-            name: "FixtureWrongCompiler", dependencies: [cABI], path: "Tests/Fixtures/WrongCompiler", publicHeadersPath: "."),
+            name: "FixtureNewerMinor", dependencies: [cABI], path: "Tests/Fixtures/NewerMinor", publicHeadersPath: "."),
+        .target(
+            name: "FixtureWrongCompiler", dependencies: [cABI], path: "Tests/Fixtures/WrongCompiler",
+            publicHeadersPath: "."),
         .target(
             name: "FixtureBadKernelMajor", dependencies: [cABI], path: "Tests/Fixtures/BadKernelMajor",
             publicHeadersPath: "."),
@@ -322,7 +329,8 @@ let package = Package(
         // Where the tests that run the real all-MiniLM-L6-v2 find it and its reference embeddings.
         .target(name: "MiniLMCache", path: "Tests/Support/MiniLMCache", swiftSettings: swiftSettings),
         .testTarget(
-            name: "BertModelTests", dependencies: ["BertModel", "ConfideJSON", "MiniLMCache"], swiftSettings: swiftSettings),
+            name: "BertModelTests", dependencies: ["BertModel", "ConfideJSON", "MiniLMCache"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "BertHandlerTests",
             dependencies: [

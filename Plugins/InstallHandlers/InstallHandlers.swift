@@ -8,10 +8,13 @@ import PackagePlugin
 struct InstallHandlers: CommandPlugin {
     func performCommand(context: PluginContext, arguments: [String]) async throws {
         var extractor = ArgumentExtractor(arguments)
-        let destination = extractor.extractOption(named: "destination").last.map { URL(fileURLWithPath: $0) }
+        let destination =
+            extractor.extractOption(named: "destination").last.map { URL(fileURLWithPath: $0) }
             ?? context.package.directoryURL.appendingPathComponent("handlers")
-        let configuration: PackageManager.BuildConfiguration = extractor.extractFlag(named: "debug") > 0 ? .debug : .release
-        let handlersFolder = context.package.directoryURL.appendingPathComponent("handlers").standardizedFileURL.path + "/"
+        let configuration: PackageManager.BuildConfiguration =
+            extractor.extractFlag(named: "debug") > 0 ? .debug : .release
+        let handlersFolder =
+            context.package.directoryURL.appendingPathComponent("handlers").standardizedFileURL.path + "/"
         let products = context.package.products.compactMap { $0 as? LibraryProduct }.filter { product in
             guard case .dynamic = product.kind else { return false }
             return product.targets.allSatisfy { $0.directoryURL.standardizedFileURL.path.hasPrefix(handlersFolder) }

@@ -24,20 +24,27 @@ struct Archive: ParsableCommand {
         @Option(help: "The archive to write, NAME.cfa: the model store serves it as the model NAME.")
         var output: String
 
-        @Option(help: """
-            The model the archive belongs to (default: the output's NAME); the store serves it only as that model.
-            """)
+        @Option(
+            help: """
+                The model the archive belongs to (default: the output's NAME); the store serves it only as that model.
+                """)
         var model: String?
 
         @Option(help: "A file holding the 32-byte key (raw or 64 hex digits) to encrypt with.")
         var keyFile: String?
 
-        @Option(help: "The key's name, which the server asks its key provider for (for the key broker: repository/type/tag).")
+        @Option(
+            help:
+                "The key's name, which the server asks its key provider for (for the key broker: repository/type/tag).")
         var keyName: String?
 
         func validate() throws {
-            guard (keyFile == nil) == (keyName == nil) else { throw ValidationError("give --key-file and --key-name together") }
-            guard output.hasSuffix(".\(ModelStore.archiveExtension)") else { throw ValidationError("--output must end in .cfa") }
+            guard (keyFile == nil) == (keyName == nil) else {
+                throw ValidationError("give --key-file and --key-name together")
+            }
+            guard output.hasSuffix(".\(ModelStore.archiveExtension)") else {
+                throw ValidationError("--output must end in .cfa")
+            }
             if let keyName {
                 do throws(KeyNameError) {
                     _ = try KeyName(keyName)
@@ -58,7 +65,9 @@ struct Archive: ParsableCommand {
                 keyName: keyName.map(KeyName.init))
             var key: SymmetricKey?
             if let keyFile {
-                guard let data = FileManager.default.contents(atPath: keyFile) else { throw ValidationError("cannot read \(keyFile)") }
+                guard let data = FileManager.default.contents(atPath: keyFile) else {
+                    throw ValidationError("cannot read \(keyFile)")
+                }
                 key = try Self.key(Array(data))
             }
             let bytes = try archive.encoded(key: key)
@@ -92,7 +101,10 @@ struct Archive: ParsableCommand {
         func run() throws {
             let key = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
             let text = Hex.encode(key) + "\n"
-            guard FileManager.default.createFile(atPath: output, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
+            guard
+                FileManager.default.createFile(
+                    atPath: output, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+            else {
                 throw ValidationError("cannot write \(output)")
             }
             print("wrote a 256-bit key to \(output)")

@@ -99,9 +99,11 @@ extension Attest {
         @Option(help: "The evidence type the file must hold; detected when omitted.")
         var type: Kind?
 
-        @Option(name: [.customLong("certificates"), .customLong("vcek")], help: ArgumentHelp(
-            "The SEV-SNP VCEK or VLEK, optionally with its ASK and ARK (PEM or DER), to verify an SEV-SNP report.",
-            valueName: "file"))
+        @Option(
+            name: [.customLong("certificates"), .customLong("vcek")],
+            help: ArgumentHelp(
+                "The SEV-SNP VCEK or VLEK, optionally with its ASK and ARK (PEM or DER), to verify an SEV-SNP report.",
+                valueName: "file"))
         var certificates: String?
 
         @OptionGroup(title: "Guest policy")

@@ -22,8 +22,9 @@ extension Attest {
         @Option(help: "The model store the server will serve.")
         var models: String?
 
-        @Option(help: ArgumentHelp(
-            "The one-model folder the server will serve (serve --model-dir).", valueName: "folder"))
+        @Option(
+            help: ArgumentHelp(
+                "The one-model folder the server will serve (serve --model-dir).", valueName: "folder"))
         var modelDir: String?
 
         @Option(help: "The name the server serves --model-dir as (serve --model-name).")
@@ -32,9 +33,10 @@ extension Attest {
         @Option(help: ArgumentHelp("The server executable; this confide binary when omitted.", valueName: "file"))
         var executable: String?
 
-        @Option(help: ArgumentHelp(
-            "A setting the server must have, e.g. authentication=tokens or management=off (repeat).",
-            valueName: "name=value"))
+        @Option(
+            help: ArgumentHelp(
+                "A setting the server must have, e.g. authentication=tokens or management=off (repeat).",
+                valueName: "name=value"))
         var require: [String] = []
 
         @Option(help: ArgumentHelp("Write the policy to this file instead of printing it.", valueName: "file"))
@@ -106,7 +108,8 @@ extension Attest {
                     let name = String(entry.dropLast(ModelStore.archiveExtension.count + 1))
                     models += try measureModel(name, in: store, archive: path)
                 } else if FileManager.default.fileExists(
-                    atPath: (path as NSString).appendingPathComponent("model.json")) {
+                    atPath: (path as NSString).appendingPathComponent("model.json"))
+                {
                     models += try measureModel(entry, in: store, archive: nil)
                 }
             }

@@ -78,7 +78,9 @@ struct BenchAttack: AsyncParsableCommand {
         }
         var managementPort: Int?
         if let managementURL {
-            guard let (_, port) = Self.loopback(managementURL) else { throw ValidationError("--management-url must be loopback") }
+            guard let (_, port) = Self.loopback(managementURL) else {
+                throw ValidationError("--management-url must be loopback")
+            }
             managementPort = port
         }
         let attack = Attack(host: host, port: port, managementPort: managementPort, options: self)
@@ -89,7 +91,7 @@ struct BenchAttack: AsyncParsableCommand {
     /// The host and port of a loopback URL.
     private static func loopback(_ url: String) -> (String, Int)? {
         guard let components = URLComponents(string: url), let host = components.host,
-              ["127.0.0.1", "::1", "localhost"].contains(host)
+            ["127.0.0.1", "::1", "localhost"].contains(host)
         else { return nil }
         return (host, components.port ?? 80)
     }
@@ -115,7 +117,8 @@ private struct Attack: Sendable {
         var held: [any Channel] = []
         held += try await open(options.silent) { _ in }
         held += try await open(options.headersOnly) { channel in
-            let head = "POST /v2/models/\(options.model)/infer HTTP/1.1\r\nHost: \(host):\(port)\r\n"
+            let head =
+                "POST /v2/models/\(options.model)/infer HTTP/1.1\r\nHost: \(host):\(port)\r\n"
                 + "Content-Type: application/json\r\nContent-Length: \(options.bodyBytes)\r\n\r\n"
             channel.writeAndFlush(ByteBuffer(string: head), promise: nil)
         }
@@ -171,14 +174,17 @@ private struct Attack: Sendable {
     /// handler's JSON answer spells each byte as `\u0001`.
     private func slowReaderRequest() -> ByteBuffer {
         let size = max(options.bodyBytes - 256, 1)
-        let header = #"{"inputs":[{"name":"x","datatype":"BYTES","shape":[1],"parameters":{"binary_data_size":"#
+        let header =
+            #"{"inputs":[{"name":"x","datatype":"BYTES","shape":[1],"parameters":{"binary_data_size":"#
             + "\(size + 4)}}]}"
         var body = ByteBuffer(string: header)
         body.writeInteger(UInt32(size), endianness: .little)
         body.writeRepeatingByte(1, count: size)
-        var request = ByteBuffer(string: "POST /v2/models/\(options.model)/infer HTTP/1.1\r\nHost: \(host):\(port)\r\n"
-            + authorization + "Content-Type: application/octet-stream\r\n"
-            + "Inference-Header-Content-Length: \(header.utf8.count)\r\nContent-Length: \(body.readableBytes)\r\n\r\n")
+        var request = ByteBuffer(
+            string: "POST /v2/models/\(options.model)/infer HTTP/1.1\r\nHost: \(host):\(port)\r\n"
+                + authorization + "Content-Type: application/octet-stream\r\n"
+                + "Inference-Header-Content-Length: \(header.utf8.count)\r\nContent-Length: \(body.readableBytes)\r\n\r\n"
+        )
         request.writeBuffer(&body)
         return request
     }
@@ -236,14 +242,16 @@ private struct Attack: Sendable {
         var objects: [UInt8] = []
         objects.reserveCapacity(count * object.count)
         for _ in 0..<count { objects += object }
-        let head = index % 2 == 0
+        let head =
+            index % 2 == 0
             ? #"{"inputs":[{"name":"x","datatype":"INT32","shape":[1],"data":["#
             : #"{"parameters":{"p":["#
         let tail = index % 2 == 0 ? "0]}]}" : #"0]},"inputs":[{"name":"x","datatype":"INT32","shape":[1],"data":[0]}]}"#
         var body = ByteBuffer(string: head)
         body.writeBytes(objects)
         body.writeString(tail)
-        let request = ClientRequest(method: .POST, uri: "/v2/models/\(options.model)/infer", headers: tokenHeaders, body: body)
+        let request = ClientRequest(
+            method: .POST, uri: "/v2/models/\(options.model)/infer", headers: tokenHeaders, body: body)
         while ContinuousClock.now < end {
             do {
                 let connection = try await HTTPConnection.connect(host: host, port: port)
@@ -258,7 +266,9 @@ private struct Attack: Sendable {
     }
 
     /// Paging queries whose offset and limit overflow when added.
-    private func overflowPaging(_ managementPort: Int, until end: ContinuousClock.Instant, into report: AttackReport) async {
+    private func overflowPaging(_ managementPort: Int, until end: ContinuousClock.Instant, into report: AttackReport)
+        async
+    {
         let targets = ["/models?limit=1&next_page_token=9223372036854775807", "/models?limit=9223372036854775807"]
         var index = 0
         while ContinuousClock.now < end {
@@ -266,7 +276,8 @@ private struct Attack: Sendable {
             if let token = options.token { headers.add(name: "Authorization", value: "Bearer \(token)") }
             do {
                 let connection = try await HTTPConnection.connect(host: host, port: managementPort)
-                let response = try await connection.send(ClientRequest(method: .GET, uri: targets[index % 2], headers: headers))
+                let response = try await connection.send(
+                    ClientRequest(method: .GET, uri: targets[index % 2], headers: headers))
                 await connection.close()
                 report.recordHostile(response.status)
             } catch {
@@ -289,8 +300,8 @@ private struct Attack: Sendable {
     /// `VmRSS` of a process, in bytes.
     static func residentBytes(_ pid: Int32) -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-              let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+            let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
         else { return nil }
         return kilobytes * 1024
     }
@@ -382,25 +393,30 @@ private final class AttackReport: Sendable {
             }
             func counts(_ table: [UInt: Int]) -> JSONValue {
                 var object = JSONObject()
-                for (code, count) in table.sorted(by: { $0.key < $1.key }) { object[String(code)] = .integer(Int64(count)) }
+                for (code, count) in table.sorted(by: { $0.key < $1.key }) {
+                    object[String(code)] = .integer(Int64(count))
+                }
                 return .object(object)
             }
-            return .object(JSONObject([
-                "probes": .integer(Int64(probes.count)), "failed_probes": .integer(Int64(state.failedProbes)),
-                "probe_p50_ms": quantile(0.5), "probe_p99_ms": quantile(0.99), "probe_max_ms": quantile(1),
-                "good": counts(state.good), "good_wrong_answers": .integer(Int64(state.goodWrongAnswers)),
-                "good_reconnects": .integer(Int64(state.reconnects)),
-                "hostile": counts(state.hostile), "hostile_dropped": .integer(Int64(state.hostileDropped)),
-                "held_connections": .integer(Int64(state.heldConnections)),
-                "closed_by_server": .integer(Int64(state.closedByServer)),
-                "base_rss_bytes": .integer(Int64(state.baseRSS)), "peak_rss_bytes": .integer(Int64(state.peakRSS)),
-            ]))
+            return .object(
+                JSONObject([
+                    "probes": .integer(Int64(probes.count)), "failed_probes": .integer(Int64(state.failedProbes)),
+                    "probe_p50_ms": quantile(0.5), "probe_p99_ms": quantile(0.99), "probe_max_ms": quantile(1),
+                    "good": counts(state.good), "good_wrong_answers": .integer(Int64(state.goodWrongAnswers)),
+                    "good_reconnects": .integer(Int64(state.reconnects)),
+                    "hostile": counts(state.hostile), "hostile_dropped": .integer(Int64(state.hostileDropped)),
+                    "held_connections": .integer(Int64(state.heldConnections)),
+                    "closed_by_server": .integer(Int64(state.closedByServer)),
+                    "base_rss_bytes": .integer(Int64(state.baseRSS)), "peak_rss_bytes": .integer(Int64(state.peakRSS)),
+                ]))
         }
     }
 
     var text: String {
         guard case .object(let object) = json else { return "" }
-        return object.keys.sorted().map { "\($0): \(String(decoding: (object[$0] ?? .null).serialized, as: UTF8.self))" }
-            .joined(separator: "\n")
+        return object.keys.sorted().map {
+            "\($0): \(String(decoding: (object[$0] ?? .null).serialized, as: UTF8.self))"
+        }
+        .joined(separator: "\n")
     }
 }

@@ -62,13 +62,14 @@ struct BenchCodec: ParsableCommand {
         let encode = microseconds {
             _ = try? KServeCodec.encodeResponse(model: "minilm", version: "1", request: request, outputs: [output])
         }
-        print(String(format: "small request: decode %.2f µs (a JSONValue tree of it: %.2f µs); ", decode, tree)
-            + String(format: "384 FP32 response: encode %.2f µs", encode))
+        print(
+            String(format: "small request: decode %.2f µs (a JSONValue tree of it: %.2f µs); ", decode, tree)
+                + String(format: "384 FP32 response: encode %.2f µs", encode))
     }
 
     private func report(_ name: String, _ size: Int, _ peak: Int, _ milliseconds: Double, _ result: String) {
         let columns = String(
-            format: "%8.1f  %9.1f  %6.2f  %8.1f", Double(size) / 1048576, Double(peak) / 1048576,
+            format: "%8.1f  %9.1f  %6.2f  %8.1f", Double(size) / 1_048_576, Double(peak) / 1_048_576,
             Double(peak) / Double(size), milliseconds)
         print(name.padding(toLength: 38, withPad: " ", startingAt: 0) + " " + columns + "  " + result)
     }

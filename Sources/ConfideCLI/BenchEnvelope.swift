@@ -16,14 +16,18 @@ struct BenchEnvelope: ParsableCommand {
     var bodySize = 128
 
     func run() throws {
-        guard iterations > 0, bodySize >= 0 else { throw ValidationError("--iterations and --body-size must be positive") }
+        guard iterations > 0, bodySize >= 0 else {
+            throw ValidationError("--iterations and --body-size must be positive")
+        }
         let body = [UInt8](repeating: 0x61, count: bodySize)
         let inner = try BinaryHTTPRequest(
             method: "POST", authority: "127.0.0.1:8080", path: "/v2/models/echo/infer",
             headerFields: [BinaryHTTPField(name: "content-type", value: "application/json")], content: body
         ).encoded()
         let innerResponse = try BinaryHTTPResponse(status: 200, content: body).encoded()
-        print("inner request \(inner.count) bytes, inner response \(innerResponse.count) bytes, \(iterations) requests per suite")
+        print(
+            "inner request \(inner.count) bytes, inner response \(innerResponse.count) bytes, \(iterations) requests per suite"
+        )
         print("suite                      client seal  gateway open  gateway seal  client open   total (µs)")
         for suite in SymmetricSuite.allImplemented {
             let store = try GatewayKeyStore(suites: [suite])
@@ -44,9 +48,13 @@ struct BenchEnvelope: ParsableCommand {
                 start = clock.now
                 let plain = try request.openResponse(response)
                 times[3] += clock.now - start
-                guard opened.binaryRequest == inner, plain == innerResponse else { throw ValidationError("round trip failed") }
+                guard opened.binaryRequest == inner, plain == innerResponse else {
+                    throw ValidationError("round trip failed")
+                }
             }
-            let micro = times.map { $0 / iterations }.map { Double($0.components.attoseconds) / 1e12 + Double($0.components.seconds) * 1e6 }
+            let micro = times.map { $0 / iterations }.map {
+                Double($0.components.attoseconds) / 1e12 + Double($0.components.seconds) * 1e6
+            }
             let columns = (micro + [micro.reduce(0, +)]).map { String(format: "%13.1f", $0) }.joined()
             print(suiteName(suite).padding(toLength: 26, withPad: " ", startingAt: 0) + columns)
         }

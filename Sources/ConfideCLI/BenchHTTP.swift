@@ -77,11 +77,14 @@ struct BenchHTTP: AsyncParsableCommand {
             throw ValidationError("--url must look like http://host:port")
         }
         let levels = concurrency.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !levels.isEmpty, levels.allSatisfy({ $0 > 0 }) else { throw ValidationError("--concurrency needs positive numbers") }
+        guard !levels.isEmpty, levels.allSatisfy({ $0 > 0 }) else {
+            throw ValidationError("--concurrency needs positive numbers")
+        }
         let port = components.port ?? 80
         if loadProtocol == .grpc {
             guard !encrypted, !torchserve else {
-                throw ValidationError("--protocol grpc sends KServe v2 in plaintext: not with --encrypted or --torchserve")
+                throw ValidationError(
+                    "--protocol grpc sends KServe v2 in plaintext: not with --encrypted or --torchserve")
             }
             let generator = LoadGenerator(requests: try grpcRequests()) {
                 try await GRPCLoadConnection.connect(host: host, port: port)
@@ -111,7 +114,8 @@ struct BenchHTTP: AsyncParsableCommand {
             let result = try await generator.run(
                 concurrency: level, duration: .seconds(duration), warmup: .seconds(warmup)
             ) { answered, elapsed in
-                let line = "\rconcurrency \(level): \(answered) requests, \(Int(Double(answered) / elapsed.secondsValue)) req/s   "
+                let line =
+                    "\rconcurrency \(level): \(answered) requests, \(Int(Double(answered) / elapsed.secondsValue)) req/s   "
                 FileHandle.standardError.write(Data(line.utf8))
             }
             FileHandle.standardError.write(Data("\n".utf8))
@@ -131,8 +135,9 @@ struct BenchHTTP: AsyncParsableCommand {
             guard !lines.isEmpty else { throw ValidationError("\(sentences) holds no text") }
             return try lines.map { line in
                 if torchserve {
-                    return ClientRequest(method: .POST, uri: torchServePath, headers: ["Content-Type": "text/plain"],
-                                         body: ByteBuffer(string: line))
+                    return ClientRequest(
+                        method: .POST, uri: torchServePath, headers: ["Content-Type": "text/plain"],
+                        body: ByteBuffer(string: line))
                 }
                 guard let input = InferTensor(name: inputName, strings: [line]) else {
                     throw ValidationError("cannot encode a text")
@@ -141,9 +146,14 @@ struct BenchHTTP: AsyncParsableCommand {
             }
         }
         if let request {
-            guard let body = FileManager.default.contents(atPath: request) else { throw ValidationError("cannot read \(request)") }
-            return [ClientRequest(method: .POST, uri: torchserve ? torchServePath : kservePath,
-                                  headers: ["Content-Type": "application/json"], body: ByteBuffer(bytes: body))]
+            guard let body = FileManager.default.contents(atPath: request) else {
+                throw ValidationError("cannot read \(request)")
+            }
+            return [
+                ClientRequest(
+                    method: .POST, uri: torchserve ? torchServePath : kservePath,
+                    headers: ["Content-Type": "application/json"], body: ByteBuffer(bytes: body))
+            ]
         }
         let values = (0..<16).map { Float($0) / 16 }
         guard let input = InferTensor(name: "INPUT0", dataType: .fp32, shape: [1, 16], values: values) else {
@@ -165,12 +175,16 @@ struct BenchHTTP: AsyncParsableCommand {
             let lines = text.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
             guard !lines.isEmpty else { throw ValidationError("\(sentences) holds no text") }
             return try lines.map { line in
-                guard let input = HostTensor(name: inputName, strings: [line]) else { throw ValidationError("cannot encode a text") }
+                guard let input = HostTensor(name: inputName, strings: [line]) else {
+                    throw ValidationError("cannot encode a text")
+                }
                 return request([input])
             }
         }
         if let file = self.request {
-            guard let body = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+            guard let body = FileManager.default.contents(atPath: file) else {
+                throw ValidationError("cannot read \(file)")
+            }
             do throws(KServeCodecError) {
                 return [request(try KServeCodec.decodeRequest(body: ByteBuffer(bytes: body), headerLength: nil).inputs)]
             } catch {
@@ -202,20 +216,23 @@ struct BenchHTTP: AsyncParsableCommand {
 
     private func jsonReport(_ results: [LoadResult]) -> String {
         func ms(_ duration: Duration) -> JSONValue { .double((duration.secondsValue * 1e6).rounded() / 1000) }
-        let report = JSONValue.object(JSONObject([
-            "url": .string(url), "model": .string(model), "duration_s": .double(duration),
-            "results": .array(results.map { result in
-                .object(JSONObject([
-                    "concurrency": .integer(Int64(result.concurrency)),
-                    "requests": .integer(Int64(result.succeeded)),
-                    "errors": .integer(Int64(result.failed)),
-                    "throughput": .double((result.throughput * 10).rounded() / 10),
-                    "p50_ms": ms(result.latency(quantile: 0.5)),
-                    "p90_ms": ms(result.latency(quantile: 0.9)),
-                    "p99_ms": ms(result.latency(quantile: 0.99)),
-                ]))
-            }),
-        ]))
+        let report = JSONValue.object(
+            JSONObject([
+                "url": .string(url), "model": .string(model), "duration_s": .double(duration),
+                "results": .array(
+                    results.map { result in
+                        .object(
+                            JSONObject([
+                                "concurrency": .integer(Int64(result.concurrency)),
+                                "requests": .integer(Int64(result.succeeded)),
+                                "errors": .integer(Int64(result.failed)),
+                                "throughput": .double((result.throughput * 10).rounded() / 10),
+                                "p50_ms": ms(result.latency(quantile: 0.5)),
+                                "p90_ms": ms(result.latency(quantile: 0.9)),
+                                "p99_ms": ms(result.latency(quantile: 0.99)),
+                            ]))
+                    }),
+            ]))
         return String(decoding: report.serialized, as: UTF8.self)
     }
 }

@@ -46,7 +46,9 @@ struct BenchKernels: ParsableCommand {
         guard let plugin = choice.plugin else { throw ValidationError("no kernel plugin: \(choice.reason)") }
         let kernels = Kernels(table: try HostAPI.initialize(kernels: plugin), host: HostAPI.table)
         let selected = try precisions.map { name throws(ValidationError) -> Kernels.Precision in
-            guard let precision = Kernels.Precision(name: name) else { throw ValidationError("unknown precision \(name)") }
+            guard let precision = Kernels.Precision(name: name) else {
+                throw ValidationError("unknown precision \(name)")
+            }
             return precision
         }
         let cores = singleCore ? 1 : max(1, ProcessInfo.processInfo.activeProcessorCount)
@@ -61,7 +63,8 @@ struct BenchKernels: ParsableCommand {
                 continue
             }
             let one = Peak.measure(instruction, team: nil, seconds: seconds)
-            let all = cores > 1
+            let all =
+                cores > 1
                 ? worker.run { Peak.measure(instruction, team: ThreadTeam.current, seconds: seconds) } : one
             peaks[precision] = (one, one * Double(cores))
             print(
@@ -95,7 +98,8 @@ struct BenchKernels: ParsableCommand {
                         print(
                             "\(precision.name.padding(5)) \(pad(tokens, 6)) \(pad(k, 5)) \(pad(n, 5)) | "
                                 + "\(pad(format(flops / one / 1e9), 15)) \(pad(percent(ratio), 6)) | "
-                                + "\(pad(format(flops / all / 1e9), 16)) \(pad(percent(flops / all / 1e9 / peak.all), 6))")
+                                + "\(pad(format(flops / all / 1e9), 16)) \(pad(percent(flops / all / 1e9 / peak.all), 6))"
+                        )
                     }
                 }
             }
@@ -180,15 +184,20 @@ extension Kernels.Precision {
 enum Peak {
     /// A peak loop: the instruction it runs.
     enum Instruction: UInt32 {
-        case fma = 1, vdpbf16ps, vpdpbusd, tdpbf16ps, tdpbusd
+        case fma = 1
+        case vdpbf16ps
+        case vpdpbusd
+        case tdpbf16ps
+        case tdpbusd
 
         /// The fastest one `features` offer for `precision`, or nil when the CPU has none.
         init?(_ precision: Kernels.Precision, features: CPUFeatures) {
-            let candidates: [(Instruction, CPUFeatures)] = switch precision {
-            case .fp32: [(.fma, .avx512f)]
-            case .bf16: [(.tdpbf16ps, [.amxTile, .amxBF16]), (.vdpbf16ps, [.avx512f, .avx512bf16])]
-            case .int8: [(.tdpbusd, [.amxTile, .amxInt8]), (.vpdpbusd, [.avx512f, .avx512vnni])]
-            }
+            let candidates: [(Instruction, CPUFeatures)] =
+                switch precision {
+                case .fp32: [(.fma, .avx512f)]
+                case .bf16: [(.tdpbf16ps, [.amxTile, .amxBF16]), (.vdpbf16ps, [.avx512f, .avx512bf16])]
+                case .int8: [(.tdpbusd, [.amxTile, .amxInt8]), (.vpdpbusd, [.avx512f, .avx512vnni])]
+                }
             guard let found = candidates.first(where: { features.isSuperset(of: $0.1) }) else { return nil }
             self = found.0
         }
@@ -231,13 +240,14 @@ enum Peak {
                     for index in Int(begin)..<Int(end) {
                         let instruction = loop.pointee.instruction
                         let iterations = instruction.iterations
-                        loop.pointee.operations[index] = switch instruction {
-                        case .fma: confide_peak_fp32(iterations)
-                        case .vdpbf16ps: confide_peak_bf16(iterations)
-                        case .vpdpbusd: confide_peak_int8(iterations)
-                        case .tdpbf16ps: confide_peak_amx_bf16(iterations)
-                        case .tdpbusd: confide_peak_amx_int8(iterations)
-                        }
+                        loop.pointee.operations[index] =
+                            switch instruction {
+                            case .fma: confide_peak_fp32(iterations)
+                            case .vdpbf16ps: confide_peak_bf16(iterations)
+                            case .vpdpbusd: confide_peak_int8(iterations)
+                            case .tdpbf16ps: confide_peak_amx_bf16(iterations)
+                            case .tdpbusd: confide_peak_amx_int8(iterations)
+                            }
                     }
                 }
                 if let team {

@@ -80,9 +80,10 @@ struct BenchModel: ParsableCommand {
         let selected: [String?] = precisions.map { $0.split(separator: ",").map { String($0) } } ?? [nil]
         let texts = try corpus()
         if !json {
-            print("model '\(stored.name)' (handler '\(plugin.name)'), kernels '\(choice.plugin?.name ?? "none")', "
-                + "\(threads) threads, \(sentences.map { "texts of \($0)" } ?? "sequence \(sequence)"), "
-                + "\(seconds) s per configuration")
+            print(
+                "model '\(stored.name)' (handler '\(plugin.name)'), kernels '\(choice.plugin?.name ?? "none")', "
+                    + "\(threads) threads, \(sentences.map { "texts of \($0)" } ?? "sequence \(sequence)"), "
+                    + "\(seconds) s per configuration")
             print("precision  batch | sequences/s | batch p50 (ms)")
         }
         for precision in selected {
@@ -102,7 +103,7 @@ struct BenchModel: ParsableCommand {
     private func batchSizes() throws -> [Int] {
         let sizes = batch.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !sizes.isEmpty, sizes.allSatisfy({ $0 >= 1 }),
-              sizes.count == batch.split(separator: ",").count
+            sizes.count == batch.split(separator: ",").count
         else { throw ValidationError("--batch must be a comma-separated list of positive integers") }
         return sizes
     }
@@ -179,7 +180,8 @@ struct BenchModel: ParsableCommand {
         if json {
             let object = JSONObject([
                 "model": .string(model), "precision": .string(precision), "batch": .integer(Int64(batch)),
-                "sequence": sentences == nil ? .integer(Int64(sequence)) : .string("sentences"), "threads": .integer(Int64(threads)),
+                "sequence": sentences == nil ? .integer(Int64(sequence)) : .string("sentences"),
+                "threads": .integer(Int64(threads)),
                 "sequences_per_second": .double(result.sequencesPerSecond),
                 "batch_ms_p50": .double(result.batchMillisecondsP50), "calls": .integer(Int64(result.calls)),
             ])
@@ -187,8 +189,9 @@ struct BenchModel: ParsableCommand {
         } else {
             print(
                 precision.padding(toLength: 9, withPad: " ", startingAt: 0) + " "
-                    + String(format: "%6d | %11.1f | %14.2f", batch, result.sequencesPerSecond,
-                             result.batchMillisecondsP50))
+                    + String(
+                        format: "%6d | %11.1f | %14.2f", batch, result.sequencesPerSecond,
+                        result.batchMillisecondsP50))
         }
     }
 }

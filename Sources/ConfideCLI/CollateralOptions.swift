@@ -28,15 +28,17 @@ struct CollateralOptions: ParsableArguments {
             "The lowest TCB evaluation data number of the TDX collateral accepted.", valueName: "number"))
     var minTCBEvaluationDataNumber: Int?
 
-    @Flag(help: """
-        Accept TDX evidence without collateral: the quoting enclave is then checked against Intel's fixed values, \
-        and neither the TCB status nor revocation is checked.
-        """)
+    @Flag(
+        help: """
+            Accept TDX evidence without collateral: the quoting enclave is then checked against Intel's fixed values, \
+            and neither the TCB status nor revocation is checked.
+            """)
     var allowMissingCollateral = false
 
-    @Option(help: ArgumentHelp(
-        "Verify at this time (ISO 8601, e.g. 2025-06-20T00:00:00Z) instead of now, for saved evidence.",
-        valueName: "time"))
+    @Option(
+        help: ArgumentHelp(
+            "Verify at this time (ISO 8601, e.g. 2025-06-20T00:00:00Z) instead of now, for saved evidence.",
+            valueName: "time"))
     var at: String?
 
     /// Sets the policy's TDX collateral rules and verification time from these flags.

@@ -7,7 +7,8 @@ import Foundation
 /// server would choose and why.
 struct KernelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "kernels", abstract: "Show the CPU features detected and the kernel plugin the server would choose.")
+        commandName: "kernels",
+        abstract: "Show the CPU features detected and the kernel plugin the server would choose.")
 
     @Option(help: "The folder scanned for plugins (*.so).")
     var handlers = "handlers"

@@ -6,30 +6,35 @@ import Foundation
 
 /// The command-line flags that make an attestation policy.
 struct PolicyOptions: ParsableArguments {
-    @Option(name: .customLong("policy"), help: ArgumentHelp(
-        "A policy file (JSON, docs/MEASUREMENTS.md): the executables, plugins, models and settings allowed, and "
-            + "the evidence measurements accepted (added to the flags below).", valueName: "file"))
+    @Option(
+        name: .customLong("policy"),
+        help: ArgumentHelp(
+            "A policy file (JSON, docs/MEASUREMENTS.md): the executables, plugins, models and settings allowed, and "
+                + "the evidence measurements accepted (added to the flags below).", valueName: "file"))
     var policyFile: String?
 
     @Option(help: ArgumentHelp("An accepted TDX MRTD, 48 bytes in hex (repeat for several).", valueName: "hex"))
     var mrtd: [String] = []
 
-    @Option(help: ArgumentHelp(
-        "An accepted SEV-SNP or simulated measurement, 48 bytes in hex (repeat for several).", valueName: "hex"))
+    @Option(
+        help: ArgumentHelp(
+            "An accepted SEV-SNP or simulated measurement, 48 bytes in hex (repeat for several).", valueName: "hex"))
     var measurement: [String] = []
 
-    @Option(help: ArgumentHelp(
-        "The SEV-SNP VCEK or VLEK, optionally with its ASK and ARK (PEM or DER), used instead of the server's.",
-        valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "The SEV-SNP VCEK or VLEK, optionally with its ASK and ARK (PEM or DER), used instead of the server's.",
+            valueName: "file"))
     var vcek: String?
 
     @OptionGroup(title: "Guest policy")
     var guest: GuestPolicyOptions
 
-    @Flag(help: """
-        Accept simulated evidence, which proves nothing (development only). Without --measurement, the default \
-        simulated measurement is accepted.
-        """)
+    @Flag(
+        help: """
+            Accept simulated evidence, which proves nothing (development only). Without --measurement, the default \
+            simulated measurement is accepted.
+            """)
     var acceptSimulated = false
 
     @OptionGroup(title: "TDX collateral")
@@ -81,9 +86,10 @@ struct GuestPolicyOptions: ParsableArguments {
     @Flag(help: "Refuse an SEV-SNP guest that may share cores through SMT (its policy allows it, or the host runs it).")
     var refuseSMT = false
 
-    @Option(help: ArgumentHelp(
-        "The lowest SEV-SNP TCB accepted, e.g. bootloader=3,tee=0,snp=8,microcode=115 (and fmc= on Turin).",
-        valueName: "levels"))
+    @Option(
+        help: ArgumentHelp(
+            "The lowest SEV-SNP TCB accepted, e.g. bootloader=3,tee=0,snp=8,microcode=115 (and fmc= on Turin).",
+            valueName: "levels"))
     var snpMinimumTCB: String?
 
     @Flag(help: "Accept evidence from a debuggable guest, whose memory the host can read.")

@@ -18,9 +18,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The model store: one folder per model, each with a model.json.")
     var models = "models"
 
-    @Option(help: ArgumentHelp(
-        "Serve the one model this folder is (KServe's /mnt/models) instead of a model store: model.json with its "
-            + "files, or a single archive *.cfa.", valueName: "folder"))
+    @Option(
+        help: ArgumentHelp(
+            "Serve the one model this folder is (KServe's /mnt/models) instead of a model store: model.json with its "
+                + "files, or a single archive *.cfa.", valueName: "folder"))
     var modelDir: String?
 
     @Option(help: "The name the model of --model-dir is served as (on KServe, the InferenceService's name).")
@@ -56,9 +57,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The largest request body accepted, in bytes.")
     var maxBodySize = 16 << 20
 
-    @Option(help: ArgumentHelp(
-        "The bytes of request bodies in flight and responses not yet written the server may hold; beyond, 503.",
-        valueName: "bytes"))
+    @Option(
+        help: ArgumentHelp(
+            "The bytes of request bodies in flight and responses not yet written the server may hold; beyond, 503.",
+            valueName: "bytes"))
     var memoryBudget = 1 << 30
 
     @Option(help: "The most open connections of the inference API (kept below the file-descriptor limit).")
@@ -73,8 +75,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("How long a request body may take to arrive; beyond, 408.", valueName: "seconds"))
     var bodyTimeout = 60
 
-    @Option(help: ArgumentHelp(
-        "How long writing a response may go without progress before the connection is cut.", valueName: "seconds"))
+    @Option(
+        help: ArgumentHelp(
+            "How long writing a response may go without progress before the connection is cut.", valueName: "seconds"))
     var writeTimeout = 30
 
     @Option(help: "How long a request may wait for a worker, in milliseconds, unless its model or the request says.")
@@ -86,63 +89,85 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Do not pin worker threads to their cores.")
     var noPin = false
 
-    @Option(help: "A JSON token file: [{\"name\", \"sha256\" (hex of the token), \"scopes\": [\"inference\", \"management\"], \"models\"}].")
+    @Option(
+        help:
+            "A JSON token file: [{\"name\", \"sha256\" (hex of the token), \"scopes\": [\"inference\", \"management\"], \"models\"}]."
+    )
     var tokens: String?
 
     @Flag(help: "Serve without a token file on an address other than loopback.")
     var allowUnauthenticated = false
 
-    @Option(help: "Where keys of encrypted model archives come from: file:DIR (key files) or cdh[:HOST:PORT] (the Confidential Data Hub, 127.0.0.1:8006).")
+    @Option(
+        help:
+            "Where keys of encrypted model archives come from: file:DIR (key files) or cdh[:HOST:PORT] (the Confidential Data Hub, 127.0.0.1:8006)."
+    )
     var keyProvider: String?
 
     @Flag(help: "Serve only encrypted model archives: refuse every model that is a folder or a plain archive.")
     var requireEncrypted = false
 
-    @Option(help: ArgumentHelp(
-        "Refuse the named model unless it is an encrypted archive (repeatable).", valueName: "name"))
+    @Option(
+        help: ArgumentHelp(
+            "Refuse the named model unless it is an encrypted archive (repeatable).", valueName: "name"))
     var requireEncryptedModel: [String] = []
 
-    @Option(help: "The name of an X25519 private key, from --key-provider, that every replica uses for the gateway (rotation is then off).")
+    @Option(
+        help:
+            "The name of an X25519 private key, from --key-provider, that every replica uses for the gateway (rotation is then off)."
+    )
     var ohttpKey: String?
     @Option(help: "Force a kernel plugin by name (default: the best this CPU supports, or $CONFIDE_KERNELS).")
     var kernels: String?
 
-    @Option(help: """
-        Where attestation evidence comes from: auto (TDX or SEV-SNP through configfs-tsm when present, otherwise \
-        through the Confidential Containers attestation agent at 127.0.0.1:8006 when it answers, otherwise simulated \
-        with a warning), simulated (insecure), tdx or snp (configfs-tsm), or coco (the attestation agent, inside a \
-        Confidential Containers pod).
-        """)
+    @Option(
+        help: """
+            Where attestation evidence comes from: auto (TDX or SEV-SNP through configfs-tsm when present, otherwise \
+            through the Confidential Containers attestation agent at 127.0.0.1:8006 when it answers, otherwise simulated \
+            with a warning), simulated (insecure), tdx or snp (configfs-tsm), or coco (the attestation agent, inside a \
+            Confidential Containers pod).
+            """)
     var attestation: AttestationMode = .auto
 
-    @Option(name: .customLong("tdx-collateral"), help: ArgumentHelp(
-        "Intel PCS collateral for this platform (the JSON dcap-qvl and dstack use), served with the TDX evidence.",
-        valueName: "file"))
+    @Option(
+        name: .customLong("tdx-collateral"),
+        help: ArgumentHelp(
+            "Intel PCS collateral for this platform (the JSON dcap-qvl and dstack use), served with the TDX evidence.",
+            valueName: "file"))
     var tdxCollateral: String?
 
-    @Option(name: .customLong("tdx-collateral-url"), help: ArgumentHelp(
-        """
-        A PCCS or Intel PCS base URL (e.g. https://api.trustedservices.intel.com) to fetch this platform's TDX \
-        collateral from at start and before it expires, served with the evidence.
-        """,
-        valueName: "url"))
+    @Option(
+        name: .customLong("tdx-collateral-url"),
+        help: ArgumentHelp(
+            """
+            A PCCS or Intel PCS base URL (e.g. https://api.trustedservices.intel.com) to fetch this platform's TDX \
+            collateral from at start and before it expires, served with the evidence.
+            """,
+            valueName: "url"))
     var tdxCollateralURL: String?
 
-    @Option(help: ArgumentHelp(
-        "The SEV-SNP VCEK or VLEK chain (PEM or DER) served with the evidence when the host attaches none.",
-        valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "The SEV-SNP VCEK or VLEK chain (PEM or DER) served with the evidence when the host attaches none.",
+            valueName: "file"))
     var snpCertificates: String?
 
-    @Option(name: .customLong("ohttp-rotation"), help: ArgumentHelp(
-        "Seconds between rotations of the gateway key; 0 keeps the start-up key.", valueName: "seconds"))
+    @Option(
+        name: .customLong("ohttp-rotation"),
+        help: ArgumentHelp(
+            "Seconds between rotations of the gateway key; 0 keeps the start-up key.", valueName: "seconds"))
     var ohttpRotation = 86_400
 
-    @Option(name: .customLong("ohttp-grace"), help: ArgumentHelp(
-        "Seconds a rotated-out key is still accepted.", valueName: "seconds"))
+    @Option(
+        name: .customLong("ohttp-grace"),
+        help: ArgumentHelp(
+            "Seconds a rotated-out key is still accepted.", valueName: "seconds"))
     var ohttpGrace = 3_600
 
-    @Option(name: .customLong("ohttp-date-skew"), help: ArgumentHelp(
-        "Seconds an encrypted request's Date may differ from the server's clock.", valueName: "seconds"))
+    @Option(
+        name: .customLong("ohttp-date-skew"),
+        help: ArgumentHelp(
+            "Seconds an encrypted request's Date may differ from the server's clock.", valueName: "seconds"))
     var ohttpDateSkew = 60
 
     @Flag(name: .customLong("ohttp-require-date"), help: "Refuse encrypted requests without a Date header field.")

@@ -3,9 +3,9 @@ import ConfideJSON
 public import ConfideMeasurement
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// What a server answers at `GET /attestation?nonce=<hex>`: its evidence and the key configurations it binds.

@@ -35,7 +35,7 @@ public struct InferTensor: Sendable, Equatable {
     public init?(name: String, strings: [String], shape: [Int64]? = nil) {
         let shape = shape ?? [Int64(strings.count)]
         guard Shape.elementCount(shape) == strings.count,
-              let data = try? BytesElements.encode(strings.map { Array($0.utf8) })
+            let data = try? BytesElements.encode(strings.map { Array($0.utf8) })
         else { return nil }
         self.init(name: name, dataType: .bytes, shape: shape, data: data)
     }

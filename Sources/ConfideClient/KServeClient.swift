@@ -47,7 +47,9 @@ public final class KServeClient: Sendable {
         let encoded = KServeCodec.encodeRequest(inputs: tensors, binary: binary)
         var headers: HTTPHeaders = ["Content-Type": "application/json"]
         if let jsonLength = encoded.jsonLength {
-            headers = ["Content-Type": "application/octet-stream", "Inference-Header-Content-Length": String(jsonLength)]
+            headers = [
+                "Content-Type": "application/octet-stream", "Inference-Header-Content-Length": String(jsonLength),
+            ]
         }
         let uri = version.map { "/v2/models/\(model)/versions/\($0)/infer" } ?? "/v2/models/\(model)/infer"
         return ClientRequest(method: .POST, uri: uri, headers: headers, body: encoded.body)

@@ -72,7 +72,8 @@ public struct LoadGenerator<Request: Sendable>: Sendable {
     /// Runs one concurrency level for `warmup` (not measured) then `duration`; calls `progress` about
     /// once a second with the requests answered so far in the measured window.
     public func run(
-        concurrency: Int, duration: Duration, warmup: Duration, progress: @escaping @Sendable (Int, Duration) -> Void = { _, _ in }
+        concurrency: Int, duration: Duration, warmup: Duration,
+        progress: @escaping @Sendable (Int, Duration) -> Void = { _, _ in }
     ) async throws -> LoadResult {
         let connections = try await withThrowingTaskGroup(of: (any LoadConnection<Request>).self) { group in
             for _ in 0..<concurrency { group.addTask { try await connect() } }
@@ -86,7 +87,9 @@ public struct LoadGenerator<Request: Sendable>: Sendable {
         let reporter = Task {
             while !Task.isCancelled, clock.now < stopAt {
                 try? await Task.sleep(for: .seconds(1))
-                if clock.now > measureFrom { progress(answered.value.load(ordering: .relaxed), clock.now - measureFrom) }
+                if clock.now > measureFrom {
+                    progress(answered.value.load(ordering: .relaxed), clock.now - measureFrom)
+                }
             }
         }
         let perConnection = try await withThrowingTaskGroup(of: (Int, [Duration]).self) { group in

@@ -1,17 +1,17 @@
 public import ConfideAttestation
 public import ConfideEnvelope
 public import ConfideHTTPClient
-public import ConfideMeasurement
 import ConfideJSON
+public import ConfideMeasurement
 import ConfideSDK
 import NIOCore
 import NIOHTTP1
 import Synchronization
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// A client that sends every request end to end encrypted (Oblivious HTTP) to a key that the server's attestation
@@ -56,8 +56,9 @@ public final class ObliviousClient: Sendable {
     public func attest() async throws -> AttestedKeys {
         var generator = SystemRandomNumberGenerator()
         let nonce = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-        let response = try await connection.send(ClientRequest(
-            method: .GET, uri: "/attestation?nonce=\(Hex.encode(nonce))", headers: ["Accept": "application/json"]))
+        let response = try await connection.send(
+            ClientRequest(
+                method: .GET, uri: "/attestation?nonce=\(Hex.encode(nonce))", headers: ["Accept": "application/json"]))
         guard response.status == .ok else {
             throw ObliviousClientError(
                 .attestationUnavailable, "GET /attestation answered \(response.status.code): \(response.text)")
@@ -96,7 +97,8 @@ public final class ObliviousClient: Sendable {
                 policy: policy)
         } catch {
             throw ObliviousClientError(
-                .attestationRefused, "the server's \(document.evidenceType.rawValue) evidence is refused: "
+                .attestationRefused,
+                "the server's \(document.evidenceType.rawValue) evidence is refused: "
                     + "\(error.message) (\(error.code))")
         }
         let configurations: [OHTTPKeyConfiguration]
@@ -160,10 +162,11 @@ public final class ObliviousClient: Sendable {
             method: request.method.rawValue, scheme: "https", authority: authority, path: request.uri,
             headerFields: fields, content: Array(request.body.readableBytesView))
         let sealed = try OHTTPClientRequest(sealing: try inner.encoded(), for: configuration)
-        let response = try await connection.send(ClientRequest(
-            method: .POST, uri: "/.well-known/ohttp-gateway",
-            headers: ["Content-Type": "message/ohttp-req", "Accept": "message/ohttp-res"],
-            body: ByteBuffer(bytes: sealed.encapsulatedRequest)))
+        let response = try await connection.send(
+            ClientRequest(
+                method: .POST, uri: "/.well-known/ohttp-gateway",
+                headers: ["Content-Type": "message/ohttp-req", "Accept": "message/ohttp-res"],
+                body: ByteBuffer(bytes: sealed.encapsulatedRequest)))
         let type = ContentType(response.headers.first(name: "Content-Type") ?? "")
         guard response.status == .ok, type?.mediaType == "message/ohttp-res" else {
             throw Self.refusal(response)

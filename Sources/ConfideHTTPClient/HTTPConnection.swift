@@ -152,7 +152,8 @@ private final class ResponseHandler: ChannelDuplexHandler {
         let pending = unwrapOutboundIn(data)
         waiting.append(pending.promise)
         let head = HTTPRequestHead(
-            version: .http1_1, method: pending.request.method, uri: pending.request.uri, headers: pending.request.headers)
+            version: .http1_1, method: pending.request.method, uri: pending.request.uri,
+            headers: pending.request.headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         if pending.request.body.readableBytes > 0 {
             context.write(wrapOutboundOut(.body(.byteBuffer(pending.request.body))), promise: nil)

@@ -329,7 +329,7 @@ public struct JSONScanner {
             var scalar = try hex4()
             if (0xD800..<0xDC00).contains(scalar) {
                 guard bytes.count - position >= 6, bytes[position] == UInt8(ascii: "\\"),
-                      bytes[position + 1] == UInt8(ascii: "u")
+                    bytes[position + 1] == UInt8(ascii: "u")
                 else { throw error("unpaired surrogate in \\u escape") }
                 position += 2
                 let low = try hex4()

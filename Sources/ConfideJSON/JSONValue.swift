@@ -92,7 +92,9 @@ public struct JSONObject: Sendable, Equatable {
     public var count: Int { keys.count }
 
     /// The members in their written order.
-    public var orderedMembers: [(key: String, value: JSONValue)] { keys.compactMap { key in members[key].map { (key, $0) } } }
+    public var orderedMembers: [(key: String, value: JSONValue)] {
+        keys.compactMap { key in members[key].map { (key, $0) } }
+    }
 
     /// Inserts a member read from text; returns `false` when the key is already present.
     mutating func insertNew(_ key: String, _ value: JSONValue) -> Bool {

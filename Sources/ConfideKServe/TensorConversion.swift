@@ -30,7 +30,9 @@ extension TensorHeader {
             throw .malformed("\(role) '\(name)' has unknown datatype \"\(typeName)\"")
         }
         guard let shape else { throw .malformed("\(role) '\(name)' has no \"shape\" array") }
-        guard shapeIsValid else { throw .malformed("\(role) '\(name)': shape dimensions must be non-negative integers") }
+        guard shapeIsValid else {
+            throw .malformed("\(role) '\(name)': shape dimensions must be non-negative integers")
+        }
         guard let count = Shape.elementCount(shape) else {
             throw .malformed("\(role) '\(name)': shape \(shape) is too large")
         }
@@ -47,7 +49,8 @@ extension TensorHeader {
         }
         guard data.depth <= max(shape.count, 1) else {
             throw .malformed(
-                "\(role) '\(name)': \"data\" nests \(data.depth) arrays deep but shape \(shape) has rank \(shape.count)")
+                "\(role) '\(name)': \"data\" nests \(data.depth) arrays deep but shape \(shape) has rank \(shape.count)"
+            )
         }
         try spend(count, of: &elementBudget)
         reader.scanner.position = data.start

@@ -94,7 +94,8 @@ struct Reader {
         let end = min(scanner.position, scanner.bytes.count)
         guard start >= 0, start < end else { return "" }
         let shown = min(end - start, 40)
-        let text = String(decoding: UnsafeBufferPointer(rebasing: scanner.bytes[start..<(start + shown)]), as: UTF8.self)
+        let text = String(
+            decoding: UnsafeBufferPointer(rebasing: scanner.bytes[start..<(start + shown)]), as: UTF8.self)
         return shown < end - start ? text + "..." : text
     }
 }

@@ -23,7 +23,8 @@ public enum KServeGRPCCodec {
             throw .limitExceeded("the request id is longer than \(limits.maximumIDLength) bytes")
         }
         guard message.inputs.count <= limits.maximumTensors else {
-            throw .limitExceeded("the request has \(message.inputs.count) inputs; the limit is \(limits.maximumTensors)")
+            throw .limitExceeded(
+                "the request has \(message.inputs.count) inputs; the limit is \(limits.maximumTensors)")
         }
         guard message.outputs.count <= limits.maximumRequestedOutputs else {
             throw .limitExceeded(
@@ -36,7 +37,8 @@ public enum KServeGRPCCodec {
                     "raw_input_contents holds \(raw.count) entries but the request has \(message.inputs.count) inputs")
             }
             if let typed = message.inputs.first(where: \.hasContents) {
-                throw .malformed("input '\(printable(typed.name))' has contents, but the request uses raw_input_contents")
+                throw .malformed(
+                    "input '\(printable(typed.name))' has contents, but the request uses raw_input_contents")
             }
         }
         var plans: [TensorPlan] = []
@@ -66,7 +68,8 @@ public enum KServeGRPCCodec {
         }
         var inputs: [HostTensor] = []
         for plan in plans { inputs.append(try plan.tensor()) }
-        return InferRequest(id: message.id.isEmpty ? nil : message.id, inputs: inputs, outputs: outputs, timeout: timeout)
+        return InferRequest(
+            id: message.id.isEmpty ? nil : message.id, inputs: inputs, outputs: outputs, timeout: timeout)
     }
 
     /// The response to `request`: the outputs it asked for (all when it named none), in order, each with its data in
@@ -255,7 +258,9 @@ private struct TensorPlan {
         guard shape.allSatisfy({ $0 >= 0 }) else {
             throw .malformed("\(role) '\(shown)': shape dimensions must be non-negative")
         }
-        guard let count = Shape.elementCount(shape) else { throw .malformed("\(role) '\(shown)': shape \(shape) is too large") }
+        guard let count = Shape.elementCount(shape) else {
+            throw .malformed("\(role) '\(shown)': shape \(shape) is too large")
+        }
         guard count <= elementBudget else {
             throw .limitExceeded("the message holds more than the limit of \(limits.maximumElements) tensor elements")
         }
@@ -267,7 +272,8 @@ private struct TensorPlan {
         self.count = count
         if let raw {
             self.source = .raw(raw)
-            self.byteCount = try Self.checkRaw(raw, role: role, name: shown, dataType: dataType, shape: shape, count: count)
+            self.byteCount = try Self.checkRaw(
+                raw, role: role, name: shown, dataType: dataType, shape: shape, count: count)
         } else if let contents {
             self.source = .contents(contents)
             self.byteCount = try Self.checkContents(contents, role: role, name: shown, dataType: dataType, count: count)
@@ -287,14 +293,16 @@ private struct TensorPlan {
                         + "and that many bytes")
             }
             guard elements == count else {
-                throw .malformed("\(role) '\(name)' holds \(elements) BYTES elements but its shape \(shape) needs \(count)")
+                throw .malformed(
+                    "\(role) '\(name)' holds \(elements) BYTES elements but its shape \(shape) needs \(count)")
             }
             return raw.count
         }
         let expected = dataType.byteCount(forShape: shape)
         guard expected == raw.count else {
             let needed = expected.map { String($0) } ?? "more than can be addressed"
-            throw .malformed("\(role) '\(name)' holds \(raw.count) bytes but shape \(shape) of \(dataType) needs \(needed)")
+            throw .malformed(
+                "\(role) '\(name)' holds \(raw.count) bytes but shape \(shape) of \(dataType) needs \(needed)")
         }
         return raw.count
     }
@@ -344,7 +352,9 @@ private struct TensorPlan {
         switch source {
         case .raw(let data):
             data.withUnsafeBytes { bytes in
-                if let source = bytes.baseAddress, !bytes.isEmpty { out.copyMemory(from: UnsafeRawBufferPointer(start: source, count: bytes.count)) }
+                if let source = bytes.baseAddress, !bytes.isEmpty {
+                    out.copyMemory(from: UnsafeRawBufferPointer(start: source, count: bytes.count))
+                }
             }
         case .contents(let contents):
             try fill(out, from: contents)
@@ -384,7 +394,8 @@ private struct TensorPlan {
             } catch {
                 throw .malformed("\(role) '\(KServeGRPCCodec.printable(name))': \(error.message)")
             }
-        case .fp16, .bf16: throw .malformed("\(role) '\(KServeGRPCCodec.printable(name))' of \(dataType) must use raw contents")
+        case .fp16, .bf16:
+            throw .malformed("\(role) '\(KServeGRPCCodec.printable(name))' of \(dataType) must use raw contents")
         }
     }
 }

@@ -9,7 +9,7 @@ public enum KServeGRPCFuzz {
     /// Decodes `bytes` as a serialized `ModelInferRequest`, then as the server decodes its inputs.
     public static func inferRequest(_ bytes: [UInt8]) {
         guard let message = try? Inference_ModelInferRequest(serializedBytes: bytes),
-              let request = try? KServeGRPCCodec.decodeRequest(message)
+            let request = try? KServeGRPCCodec.decodeRequest(message)
         else { return }
         for input in request.inputs {
             precondition(input.consistencyProblem() == nil, "accepted an inconsistent input '\(input.name)'")

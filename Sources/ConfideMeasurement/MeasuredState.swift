@@ -38,9 +38,10 @@ public struct MeasuredState: Sendable {
             case .pluginFile:
                 self.pluginFiles.append((fields["file"] ?? "", event.digest))
             case .plugin:
-                self.plugins.append(Plugin(
-                    name: fields["name"] ?? "", version: fields["version"] ?? "", abi: fields["abi"] ?? "",
-                    kind: fields["kind"] ?? "", file: fields["file"] ?? "", digest: event.digest))
+                self.plugins.append(
+                    Plugin(
+                        name: fields["name"] ?? "", version: fields["version"] ?? "", abi: fields["abi"] ?? "",
+                        kind: fields["kind"] ?? "", file: fields["file"] ?? "", digest: event.digest))
             case .modelLoaded:
                 self.models.append(Self.model(fields, event.digest))
             case .modelUnloaded:

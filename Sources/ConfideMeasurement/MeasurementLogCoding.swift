@@ -17,16 +17,19 @@ extension MeasurementLogSnapshot {
 
     /// The log as JSON, with `register` naming where events are anchored.
     public func json(register: String) -> JSONValue {
-        .object(JSONObject([
-            "register": .string(register),
-            "events": .array(self.events.map { event in
-                .object(JSONObject([
-                    "type": .string(event.kind.name),
-                    "descriptor": .string(String(decoding: event.descriptor, as: UTF8.self)),
-                    "digest": .string(Hex.encode(event.digest)),
-                ]))
-            }),
-        ]))
+        .object(
+            JSONObject([
+                "register": .string(register),
+                "events": .array(
+                    self.events.map { event in
+                        .object(
+                            JSONObject([
+                                "type": .string(event.kind.name),
+                                "descriptor": .string(String(decoding: event.descriptor, as: UTF8.self)),
+                                "digest": .string(Hex.encode(event.digest)),
+                            ]))
+                    }),
+            ]))
     }
 
     /// Reads a served log; every malformed part is an error naming it.

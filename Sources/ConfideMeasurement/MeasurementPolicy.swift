@@ -91,18 +91,20 @@ public struct MeasurementPolicy: Sendable, Hashable {
         self.executables = try Self.digests(object["executables"], "executables")
         for (index, item) in try Self.array(object["plugins"], "plugins").enumerated() {
             let entry = try Self.entry(item, "plugins[\(index)]", ["name", "digest"])
-            self.plugins.append(Plugin(
-                name: try Self.string(entry["name"], "plugins[\(index)].name"),
-                digest: try Self.digest(entry["digest"], "plugins[\(index)].digest")))
+            self.plugins.append(
+                Plugin(
+                    name: try Self.string(entry["name"], "plugins[\(index)].name"),
+                    digest: try Self.digest(entry["digest"], "plugins[\(index)].digest")))
         }
         for (index, item) in try Self.array(object["models"], "models").enumerated() {
             let entry = try Self.entry(item, "models[\(index)]", ["name", "version", "digest"])
-            self.models.append(Model(
-                name: try Self.string(entry["name"], "models[\(index)].name"),
-                version: try entry["version"].map { value throws(MeasurementError) in
-                    try Self.string(value, "models[\(index)].version")
-                },
-                digest: try Self.digest(entry["digest"], "models[\(index)].digest")))
+            self.models.append(
+                Model(
+                    name: try Self.string(entry["name"], "models[\(index)].name"),
+                    version: try entry["version"].map { value throws(MeasurementError) in
+                        try Self.string(value, "models[\(index)].version")
+                    },
+                    digest: try Self.digest(entry["digest"], "models[\(index)].digest")))
         }
         if let settings = object["settings"] {
             guard let members = settings.objectValue else {
@@ -135,15 +137,17 @@ public struct MeasurementPolicy: Sendable, Hashable {
     public var json: JSONValue {
         var object = JSONObject()
         object["executables"] = .array(self.executables.map { .string(Hex.encode($0)) })
-        object["plugins"] = .array(self.plugins.map { plugin in
-            .object(JSONObject(["name": .string(plugin.name), "digest": .string(Hex.encode(plugin.digest))]))
-        })
-        object["models"] = .array(self.models.map { model in
-            var entry = JSONObject(["name": .string(model.name)])
-            if let version = model.version { entry["version"] = .string(version) }
-            entry["digest"] = .string(Hex.encode(model.digest))
-            return .object(entry)
-        })
+        object["plugins"] = .array(
+            self.plugins.map { plugin in
+                .object(JSONObject(["name": .string(plugin.name), "digest": .string(Hex.encode(plugin.digest))]))
+            })
+        object["models"] = .array(
+            self.models.map { model in
+                var entry = JSONObject(["name": .string(model.name)])
+                if let version = model.version { entry["version"] = .string(version) }
+                entry["digest"] = .string(Hex.encode(model.digest))
+                return .object(entry)
+            })
         var settings = JSONObject()
         for name in self.settings.keys.sorted() {
             settings[name] = self.settings[name].map(JSONValue.string)
@@ -151,11 +155,12 @@ public struct MeasurementPolicy: Sendable, Hashable {
         object["settings"] = .object(settings)
         object["rtmr3"] = .string(self.rtmr3.rawValue)
         if !self.mrTDs.isEmpty || !self.measurements.isEmpty || self.acceptSimulated {
-            object["evidence"] = .object(JSONObject([
-                "mrtd": .array(self.mrTDs.map { .string(Hex.encode($0)) }),
-                "measurements": .array(self.measurements.map { .string(Hex.encode($0)) }),
-                "accept_simulated": .bool(self.acceptSimulated),
-            ]))
+            object["evidence"] = .object(
+                JSONObject([
+                    "mrtd": .array(self.mrTDs.map { .string(Hex.encode($0)) }),
+                    "measurements": .array(self.measurements.map { .string(Hex.encode($0)) }),
+                    "accept_simulated": .bool(self.acceptSimulated),
+                ]))
         }
         return .object(object)
     }

@@ -1,14 +1,14 @@
-public import ConfideHost
-public import ConfideMeasurement
 import CConfide
 import CConfideSystem
+public import ConfideHost
+public import ConfideMeasurement
 import Foundation
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// The plugins found in a folder: the handlers and kernel plugins loaded, and the files refused with the reason.

@@ -59,9 +59,11 @@ public struct KeyName: Sendable, Hashable, CustomStringConvertible {
 
     /// `text` with control characters escaped, so that a refusal can quote a hostile name safely.
     private static func printable(_ text: String) -> String {
-        String(text.prefix(80).unicodeScalars.flatMap { scalar in
-            scalar.value < 0x20 || scalar.value == 0x7F ? Array(scalar.escaped(asASCII: true).unicodeScalars) : [scalar]
-        }.map(Character.init))
+        String(
+            text.prefix(80).unicodeScalars.flatMap { scalar in
+                scalar.value < 0x20 || scalar.value == 0x7F
+                    ? Array(scalar.escaped(asASCII: true).unicodeScalars) : [scalar]
+            }.map(Character.init))
     }
 }
 

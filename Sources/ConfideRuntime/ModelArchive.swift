@@ -75,8 +75,11 @@ public struct ModelArchive: Sendable {
         throws(ArchiveError)
     {
         let root = URL(fileURLWithPath: folder).standardizedFileURL
-        guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey],
-                                                          options: [.skipsHiddenFiles]) else {
+        guard
+            let walker = FileManager.default.enumerator(
+                at: root, includingPropertiesForKeys: [.isRegularFileKey],
+                options: [.skipsHiddenFiles])
+        else {
             throw ArchiveError("cannot read \(folder)")
         }
         var files: [String: [UInt8]] = [:]
@@ -84,7 +87,9 @@ public struct ModelArchive: Sendable {
             let target = url.resolvingSymlinksInPath()
             guard (try? target.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true else { continue }
             let path = String(url.standardizedFileURL.path.dropFirst(root.path.count + 1))
-            guard let data = FileManager.default.contents(atPath: target.path) else { throw ArchiveError("cannot read \(url.path)") }
+            guard let data = FileManager.default.contents(atPath: target.path) else {
+                throw ArchiveError("cannot read \(url.path)")
+            }
             files[path] = Array(data)
         }
         guard files["model.json"] != nil else { throw ArchiveError("\(folder) has no model.json") }
@@ -138,7 +143,9 @@ public struct ModelArchive: Sendable {
         let length = try reader.uint64("payload length")
         var payload: [UInt8]
         if let keyName = header.keyName {
-            guard let key else { throw ArchiveError("the archive is encrypted under key '\(keyName)' and no key was given") }
+            guard let key else {
+                throw ArchiveError("the archive is encrypted under key '\(keyName)' and no key was given")
+            }
             guard key.bitCount == 256 else { throw ArchiveError("the key must be 32 bytes (AES-256)") }
             guard length <= UInt64(reader.remaining), reader.remaining - Int(length) == 16 else {
                 throw ArchiveError("truncated or oversized encrypted payload")
@@ -161,7 +168,7 @@ public struct ModelArchive: Sendable {
             guard files.count < Self.maximumFiles else { throw ArchiveError("more than \(Self.maximumFiles) files") }
             let nameLength = Int(try entries.uint16("path length"))
             guard let path = String(validating: try entries.bytes(nameLength, "path"), as: UTF8.self),
-                  !path.isEmpty, !path.hasPrefix("/"), !path.split(separator: "/").contains("..")
+                !path.isEmpty, !path.hasPrefix("/"), !path.split(separator: "/").contains("..")
             else { throw ArchiveError("a file has an invalid path") }
             let size = try entries.uint64("file size")
             guard size <= UInt64(entries.remaining) else { throw ArchiveError("file '\(path)' runs past the end") }
@@ -210,14 +217,14 @@ public struct ModelArchive: Sendable {
     private static func checkModel(_ model: String, version: String) throws(ArchiveError) {
         let bytes = Array(model.utf8)
         guard !bytes.isEmpty, bytes.count <= maximumModelNameLength, bytes.first != UInt8(ascii: "."),
-              !bytes.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: ":") })
+            !bytes.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: ":") })
         else {
             throw ArchiveError(
                 "an archive's model name must be 1-\(maximumModelNameLength) bytes without '/', ':' or control "
                     + "characters, not starting with '.'")
         }
         guard !version.isEmpty, version.utf8.count <= maximumVersionLength,
-              version.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) })
+            version.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) })
         else {
             throw ArchiveError("an archive's model version must be 1-\(maximumVersionLength) digits")
         }

@@ -87,14 +87,17 @@ public struct ModelConfig: Sendable, Equatable {
         guard let object = value.objectValue else { throw ModelStoreError("model.json must hold a JSON object") }
         if let unknown = object.keys.first(where: { !Self.knownKeys.contains($0) }) {
             throw ModelStoreError(
-                "model.json: unknown key \"\(unknown)\" (known keys: \(Self.knownKeys.sorted().joined(separator: ", ")))")
+                "model.json: unknown key \"\(unknown)\" (known keys: \(Self.knownKeys.sorted().joined(separator: ", ")))"
+            )
         }
         guard let handler = object["handler"]?.stringValue, !handler.isEmpty else {
             throw ModelStoreError("model.json: \"handler\" must name a handler, e.g. {\"handler\": \"echo\"}")
         }
         self.init(handler: handler)
         if let description = object["description"] {
-            guard let text = description.stringValue else { throw ModelStoreError("model.json: \"description\" must be a string") }
+            guard let text = description.stringValue else {
+                throw ModelStoreError("model.json: \"description\" must be a string")
+            }
             self.description = text
         }
         if let parameters = object["parameters"] {
@@ -132,7 +135,9 @@ public struct ModelConfig: Sendable, Equatable {
         workers = try Self.integer(object, "workers", default: workers, 1...1024)
         coresPerWorker = try Self.integer(object, "cores_per_worker", default: coresPerWorker, 1...1024)
         if object["numa_node"] != nil { numaNode = try Self.integer(object, "numa_node", default: 0, 0...4095) }
-        if object["timeout_ms"] != nil { timeoutMilliseconds = try Self.integer(object, "timeout_ms", default: 0, 1...86_400_000) }
+        if object["timeout_ms"] != nil {
+            timeoutMilliseconds = try Self.integer(object, "timeout_ms", default: 0, 1...86_400_000)
+        }
         if let member = object["embedding_dimensions"] {
             embeddingDimensions = try Self.embeddingDimensions(member)
         }
@@ -143,7 +148,8 @@ public struct ModelConfig: Sendable, Equatable {
             preferredBatchSizes = try list.map { value throws(ModelStoreError) in
                 guard let size = value.int64Value, size >= 1, size <= maxBatchSize else {
                     throw ModelStoreError(
-                        "model.json: \"preferred_batch_sizes\" must hold sizes from 1 to max_batch_size (\(maxBatchSize))")
+                        "model.json: \"preferred_batch_sizes\" must hold sizes from 1 to max_batch_size (\(maxBatchSize))"
+                    )
                 }
                 return Int(size)
             }.sorted()
@@ -181,7 +187,7 @@ public struct ModelConfig: Sendable, Equatable {
             }
         }
         guard case .success(let range?) = span, range.lowerBound >= 0, range.upperBound <= bytes.count,
-              (try? JSONParser.parse(bytes[range]))?.objectValue == members
+            (try? JSONParser.parse(bytes[range]))?.objectValue == members
         else { return nil }
         return String(decoding: bytes[range], as: UTF8.self)
     }

@@ -128,7 +128,8 @@ public final class ModelRepository: Sendable {
 
     /// Loads every model of the store whose handler is in the registry. Failures are logged and kept;
     /// they never stop the other models.
-    public init(store: ModelStore, handlers: HandlerRegistry, options: Options, logger: Logger) throws(ModelStoreError) {
+    public init(store: ModelStore, handlers: HandlerRegistry, options: Options, logger: Logger) throws(ModelStoreError)
+    {
         self.store = store
         self.handlers = handlers
         self.options = options
@@ -156,18 +157,23 @@ public final class ModelRepository: Sendable {
     @discardableResult
     public func register(_ name: String, workers: Int? = nil) throws(RepositoryError) -> ServedModel {
         guard !name.isEmpty, !name.contains("/"), !name.contains(":"), !name.hasPrefix(".") else {
-            throw RepositoryError(.invalid, "'\(name)' is not a model name: models are registered from the model store by name only")
+            throw RepositoryError(
+                .invalid, "'\(name)' is not a model name: models are registered from the model store by name only")
         }
         let stored: StoredModel
         do throws(ModelStoreError) {
             stored = try store.load(name: name)
         } catch {
-            guard error.isMissing else { throw RepositoryError(.invalid, "model '\(name)' cannot be loaded: \(error.message)") }
+            guard error.isMissing else {
+                throw RepositoryError(.invalid, "model '\(name)' cannot be loaded: \(error.message)")
+            }
             throw RepositoryError(.notFound, "no model '\(name)' in the model store: \(error.message)")
         }
         var adjusted = stored
         if let workers {
-            guard (1...1024).contains(workers) else { throw RepositoryError(.invalid, "workers must be from 1 to 1024") }
+            guard (1...1024).contains(workers) else {
+                throw RepositoryError(.invalid, "workers must be from 1 to 1024")
+            }
             adjusted = stored.withWorkers(workers)
         }
         return try load(adjusted)
@@ -216,11 +222,13 @@ public final class ModelRepository: Sendable {
             do throws(TopologyError) {
                 placements = try state.withLock { state throws(TopologyError) in
                     try state.planner.place(
-                        PlacementRequest(workers: workers - current.count, coresPerWorker: model.config.coresPerWorker, node: node),
+                        PlacementRequest(
+                            workers: workers - current.count, coresPerWorker: model.config.coresPerWorker, node: node),
                         avoiding: Set(current.flatMap(\.placement.cpus)), firstIndex: firstIndex)
                 }
             } catch {
-                throw RepositoryError(.unavailable, "cannot place \(workers - current.count) more workers: \(error.message)")
+                throw RepositoryError(
+                    .unavailable, "cannot place \(workers - current.count) more workers: \(error.message)")
             }
             do throws(HandlerError) {
                 try scheduler.addWorkers(placements)
@@ -229,14 +237,17 @@ public final class ModelRepository: Sendable {
                 throw RepositoryError(.unavailable, "new workers failed to start: \(error.message)")
             }
         }
-        logger.info("model scaled", metadata: ["model": "\(name)", "version": "\(served.name)", "workers": "\(workers)"])
+        logger.info(
+            "model scaled", metadata: ["model": "\(name)", "version": "\(served.name)", "workers": "\(workers)"])
     }
 
     /// Makes `version` the version served when a request names none.
     public func setDefaultVersion(_ name: String, _ version: String) throws(RepositoryError) {
         guard let model = model(name) else { throw RepositoryError(.notFound, "model '\(name)' is not registered") }
         guard model.versions[version] != nil else {
-            throw RepositoryError(.notFound, "model '\(name)' has no version '\(version)' (versions: \(model.versionNames.joined(separator: ", ")))")
+            throw RepositoryError(
+                .notFound,
+                "model '\(name)' has no version '\(version)' (versions: \(model.versionNames.joined(separator: ", ")))")
         }
         model.setDefaultVersion(version)
     }
@@ -293,7 +304,9 @@ public final class ModelRepository: Sendable {
             let available = handlers.plugins.keys.sorted().joined(separator: ", ")
             throw ModelLoadFailure(
                 model: stored.name,
-                message: "no handler named '\(stored.config.handler)' (loaded handlers: \(available.isEmpty ? "none" : available))")
+                message:
+                    "no handler named '\(stored.config.handler)' (loaded handlers: \(available.isEmpty ? "none" : available))"
+            )
         }
         var versions: [ServedVersion] = []
         let config = stored.config
@@ -307,7 +320,8 @@ public final class ModelRepository: Sendable {
                 do throws(TopologyError) {
                     placements = try state.withLock { state throws(TopologyError) in
                         try state.planner.place(
-                            PlacementRequest(workers: config.workers, coresPerWorker: config.coresPerWorker, node: config.numaNode))
+                            PlacementRequest(
+                                workers: config.workers, coresPerWorker: config.coresPerWorker, node: config.numaNode))
                     }
                 } catch {
                     throw ModelLoadFailure(model: stored.name, message: "placement refused: \(error.message)")
@@ -323,7 +337,8 @@ public final class ModelRepository: Sendable {
                 do throws(HandlerError) {
                     let model = try PluginModel(
                         plugin: plugin, config: stored.loadConfig(version: version, artifacts: artifacts))
-                    let metrics = ModelMetrics(model: stored.name, version: version.name, factory: options.metricsFactory)
+                    let metrics = ModelMetrics(
+                        model: stored.name, version: version.name, factory: options.metricsFactory)
                     let scheduler = try Scheduler(
                         model: model, modelName: stored.name, policy: policy, placements: placements,
                         pin: options.pinWorkers, metrics: metrics)

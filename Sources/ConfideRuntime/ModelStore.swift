@@ -1,7 +1,7 @@
 public import ConfideHost
 public import ConfideJSON
-public import Crypto
 public import ConfideMeasurement
+public import Crypto
 import Foundation
 
 /// Finds the key an encrypted model archive names (e.g. from a key file or the key broker).
@@ -163,7 +163,9 @@ public struct ModelStore: Sendable {
             let name: String
             if entry.hasSuffix("." + Self.archiveExtension), !isDirectory(full) {
                 name = String(entry.dropLast(Self.archiveExtension.count + 1))
-            } else if isDirectory(full), manager.fileExists(atPath: (full as NSString).appendingPathComponent("model.json")) {
+            } else if isDirectory(full),
+                manager.fileExists(atPath: (full as NSString).appendingPathComponent("model.json"))
+            {
                 name = entry
             } else {
                 return nil
@@ -195,14 +197,20 @@ public struct ModelStore: Sendable {
         let bytes = [UInt8](data)
         let config = try ModelConfig(json: bytes)
         let contents = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-        var versions = contents
-            .filter { !$0.isEmpty && $0.allSatisfy(\.isASCIIDigit) && isDirectory((folder as NSString).appendingPathComponent($0)) }
+        var versions =
+            contents
+            .filter {
+                !$0.isEmpty && $0.allSatisfy(\.isASCIIDigit)
+                    && isDirectory((folder as NSString).appendingPathComponent($0))
+            }
             .sorted { (Int($0) ?? 0, $0) < (Int($1) ?? 0, $1) }
             .map { (name: $0, path: (folder as NSString).appendingPathComponent($0)) }
         if versions.isEmpty { versions = [(name: "1", path: folder)] }
         let defaultVersion = config.defaultVersion ?? versions[versions.count - 1].name
         guard versions.contains(where: { $0.name == defaultVersion }) else {
-            throw ModelStoreError("model.json: default_version \"\(defaultVersion)\" is not one of the versions (\(versions.map(\.name).joined(separator: ", ")))")
+            throw ModelStoreError(
+                "model.json: default_version \"\(defaultVersion)\" is not one of the versions (\(versions.map(\.name).joined(separator: ", ")))"
+            )
         }
         return StoredModel(
             name: name, path: folder, config: config, configText: String(decoding: bytes, as: UTF8.self),
@@ -232,7 +240,9 @@ public struct ModelStore: Sendable {
     }
 
     private func loadArchive(name: String, path: String) throws(ModelStoreError) -> StoredModel {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ModelStoreError("cannot read \(path)") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ModelStoreError("cannot read \(path)")
+        }
         let bytes = Array(data)
         let archive: ModelArchive
         do throws(ArchiveError) {
@@ -250,7 +260,8 @@ public struct ModelStore: Sendable {
             var key: SymmetricKey?
             if let keyName = header.keyName {
                 guard let keys else {
-                    throw ArchiveError("it is encrypted under key '\(keyName)' and the server has no key provider (--key-provider)")
+                    throw ArchiveError(
+                        "it is encrypted under key '\(keyName)' and the server has no key provider (--key-provider)")
                 }
                 do {
                     key = try keys(keyName)
@@ -264,10 +275,13 @@ public struct ModelStore: Sendable {
         } catch {
             throw ModelStoreError("archive \(path): \(error.message)")
         }
-        guard let configBytes = archive.files["model.json"] else { throw ModelStoreError("archive \(path) has no model.json") }
+        guard let configBytes = archive.files["model.json"] else {
+            throw ModelStoreError("archive \(path) has no model.json")
+        }
         let config = try ModelConfig(json: configBytes)
         if let version = config.defaultVersion, version != Self.archiveVersion {
-            throw ModelStoreError("model.json: an archive holds version \(Self.archiveVersion) only, not \"\(version)\"")
+            throw ModelStoreError(
+                "model.json: an archive holds version \(Self.archiveVersion) only, not \"\(version)\"")
         }
         return StoredModel(
             name: name, path: path, config: config, configText: String(decoding: configBytes, as: UTF8.self),

@@ -7,7 +7,9 @@ public struct WorkerPlacement: Sendable, Equatable, CustomStringConvertible {
     /// The cores it owns, disjoint from its model's other workers.
     public let cpus: [Int]
 
-    public var description: String { "worker \(index): node \(node), cpus \(cpus.map(String.init).joined(separator: ","))" }
+    public var description: String {
+        "worker \(index): node \(node), cpus \(cpus.map(String.init).joined(separator: ","))"
+    }
 }
 
 /// What a model asks for: `workers` workers of `coresPerWorker` cores, on `node` or wherever fits.
@@ -59,13 +61,15 @@ public struct PlacementPlanner: Sendable {
         let fitting = usable.filter { $0.cpus.count >= needed }
         guard !fitting.isEmpty else {
             let largest = usable.map(\.cpus.count).max() ?? 0
-            let where_ = request.node.map { "NUMA node \($0)" } ?? "any NUMA node"
+            let location = request.node.map { "NUMA node \($0)" } ?? "any NUMA node"
             throw TopologyError(
-                "\(request.workers) workers × \(request.coresPerWorker) cores need \(needed) cores on one node, but \(where_) has at most \(largest)")
+                "\(request.workers) workers × \(request.coresPerWorker) cores need \(needed) cores on one node, but \(location) has at most \(largest)"
+            )
         }
         // The node whose least used cores are least used, then the lowest numbered.
         let node = fitting.min { cost($0, needed) < cost($1, needed) } ?? fitting[0]
-        let cpus = Array(node.cpus.sorted { (load[$0, default: 0], $0) < (load[$1, default: 0], $1) }.prefix(needed)).sorted()
+        let cpus = Array(node.cpus.sorted { (load[$0, default: 0], $0) < (load[$1, default: 0], $1) }.prefix(needed))
+            .sorted()
         for cpu in cpus { load[cpu, default: 0] += 1 }
         return (0..<request.workers).map { index in
             let own = Array(cpus[(index * request.coresPerWorker)..<((index + 1) * request.coresPerWorker)])

@@ -32,7 +32,9 @@ public struct BatchingPolicy: Sendable, Equatable {
     public var maxQueueSize: Int
 
     /// Creates a policy.
-    public init(maxBatchSize: Int, maxBatchDelay: Duration = .zero, preferredBatchSizes: [Int] = [], maxQueueSize: Int = 1024) {
+    public init(
+        maxBatchSize: Int, maxBatchDelay: Duration = .zero, preferredBatchSizes: [Int] = [], maxQueueSize: Int = 1024
+    ) {
         self.maxBatchSize = maxBatchSize
         self.maxBatchDelay = maxBatchDelay
         self.preferredBatchSizes = preferredBatchSizes.filter { $0 <= maxBatchSize }.sorted()
@@ -184,7 +186,9 @@ public final class Scheduler: @unchecked Sendable {
 
     /// Queues a request to be answered by `deadline`. The completion is called exactly once: on a
     /// worker thread, or at once when the queue is full or the model is shutting down.
-    public func submit(_ request: HostRequest, deadline: ContinuousClock.Instant, completion: @escaping InferenceCompletion) {
+    public func submit(
+        _ request: HostRequest, deadline: ContinuousClock.Instant, completion: @escaping InferenceCompletion
+    ) {
         let now = clock.now
         condition.lock()
         if stopping {
@@ -296,7 +300,8 @@ public final class Scheduler: @unchecked Sendable {
                 continue
             }
             if queue.count >= 2, !policy.isFull(queue.count), !stopping, policy.maxBatchDelay > .zero,
-               let oldest = queue.first {
+                let oldest = queue.first
+            {
                 let release = oldest.enqueued + policy.maxBatchDelay
                 let remaining = release - clock.now
                 if remaining > .zero {

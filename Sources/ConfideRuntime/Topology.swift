@@ -36,7 +36,8 @@ public struct Topology: Sendable, Equatable {
         var nodes: [Node] = []
         for entry in entries where entry.hasPrefix("node") {
             guard let id = Int(entry.dropFirst(4)) else { continue }
-            let path = ((nodeRoot as NSString).appendingPathComponent(entry) as NSString).appendingPathComponent("cpulist")
+            let path = ((nodeRoot as NSString).appendingPathComponent(entry) as NSString).appendingPathComponent(
+                "cpulist")
             nodes.append(Node(id: id, cpus: keep(try parseList(contentsOf: path))))
         }
         if nodes.isEmpty {
@@ -54,7 +55,7 @@ public struct Topology: Sendable, Equatable {
         for part in text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",") {
             let bounds = part.split(separator: "-", omittingEmptySubsequences: false)
             guard (1...2).contains(bounds.count), let low = Int(bounds[0]), let high = Int(bounds[bounds.count - 1]),
-                  low >= 0, low <= high, high < 65_536
+                low >= 0, low <= high, high < 65_536
             else { throw TopologyError("malformed CPU list '\(text)'") }
             cpus.append(contentsOf: low...high)
         }

@@ -18,8 +18,9 @@ struct BertHandlerTests {
         let cosines = try BertFixtures.cosines(try BertFixtures.tester(precision: precision), rows: rows)
         let worst = cosines.indices.min { cosines[$0] < cosines[$1] } ?? 0
         let mean = cosines.reduce(0, +) / Double(cosines.count)
-        print("bert \(precision) (\(BertFixtures.kernelsProduct)): cosine to the reference min \(cosines[worst]) "
-              + "(text \(worst)), mean \(mean) over \(cosines.count) texts")
+        print(
+            "bert \(precision) (\(BertFixtures.kernelsProduct)): cosine to the reference min \(cosines[worst]) "
+                + "(text \(worst)), mean \(mean) over \(cosines.count) texts")
         switch precision {
         case .fp32: #expect(cosines[worst] >= 0.99999, "text \(worst): \(rows[worst].text.debugDescription)")
         case .bf16: #expect(cosines[worst] >= 0.9995, "text \(worst): \(rows[worst].text.debugDescription)")
@@ -36,8 +37,9 @@ struct BertHandlerTests {
         let fp32 = try BertFixtures.cosines(
             try BertFixtures.tester(precision: .int8, parameters: #"{"attention_precision": "fp32"}"#), rows: rows)
         let bf16 = try BertFixtures.cosines(try BertFixtures.tester(precision: .int8), rows: rows)
-        print("bert int8, FP32 attention: cosine to the reference min \(fp32.min() ?? .nan), "
-              + "mean \(fp32.reduce(0, +) / Double(fp32.count))")
+        print(
+            "bert int8, FP32 attention: cosine to the reference min \(fp32.min() ?? .nan), "
+                + "mean \(fp32.reduce(0, +) / Double(fp32.count))")
         #expect(fp32.reduce(0, +) / Double(fp32.count) >= 0.995)
         #expect((fp32.min() ?? 0) >= 0.98)
         #expect(fp32 != bf16)
@@ -48,9 +50,10 @@ struct BertHandlerTests {
     @Test func aModelFromInMemoryFilesMatchesTheReference() throws {
         try BertFixtures.activation.get()
         var artifacts: [String: TensorBuffer] = [:]
-        for name in ["config.json", "model.safetensors", "tokenizer.json", "sentence_bert_config.json", "modules.json",
-                     "1_Pooling/config.json"]
-        {
+        for name in [
+            "config.json", "model.safetensors", "tokenizer.json", "sentence_bert_config.json", "modules.json",
+            "1_Pooling/config.json",
+        ] {
             let path = (BertFixtures.modelFolder as NSString).appendingPathComponent(name)
             let bytes = try #require(FileManager.default.contents(atPath: path), "cannot read \(path)")
             artifacts[name] = TensorBuffer(copying: [UInt8](bytes))
@@ -58,7 +61,8 @@ struct BertHandlerTests {
         let config = ModelLoadConfig(
             name: "minilm", path: "/nonexistent", configJSON: #"{"handler": "bert"}"#, artifacts: artifacts)
         #expect(artifacts.count == 6)
-        let bert = try HandlerTester(library: BertFixtures.library("Bert"), model: config, worker: WorkerInfo(coreCount: 2))
+        let bert = try HandlerTester(
+            library: BertFixtures.library("Bert"), model: config, worker: WorkerInfo(coreCount: 2))
         let rows = try BertFixtures.referenceRows().prefix(24)
         let outputs = try bert.infer([BertFixtures.texts(rows.map(\.text))])
         let embeddings = try BertFixtures.embeddings(outputs)
@@ -70,7 +74,8 @@ struct BertHandlerTests {
         let incomplete = ModelLoadConfig(
             name: "minilm", path: "/nonexistent", configJSON: #"{"handler": "bert"}"#, artifacts: artifacts)
         #expect(throws: (any Error).self) {
-            try HandlerTester(library: BertFixtures.library("Bert"), model: incomplete, worker: WorkerInfo(coreCount: 2))
+            try HandlerTester(
+                library: BertFixtures.library("Bert"), model: incomplete, worker: WorkerInfo(coreCount: 2))
         }
     }
 
@@ -186,7 +191,7 @@ enum BertFixtures {
             return product
         }
         guard let plugin = try? PluginLoader.open(path: library("KernelsAVX512")),
-              CPUFeatures(rawValue: plugin.requiredFeatures).isSubset(of: CPUProbe.detect().features)
+            CPUFeatures(rawValue: plugin.requiredFeatures).isSubset(of: CPUProbe.detect().features)
         else { return "KernelsPortable" }
         return "KernelsAVX512"
     }()
@@ -259,7 +264,9 @@ enum BertFixtures {
     }
 
     static func cosine(_ a: [Float], _ b: [Double]) -> Double {
-        var dot = 0.0, na = 0.0, nb = 0.0
+        var dot = 0.0
+        var na = 0.0
+        var nb = 0.0
         for (x, y) in zip(a, b) {
             dot += Double(x) * y
             na += Double(x) * Double(x)

@@ -21,13 +21,15 @@ struct BertOracleTests {
     @Test func everyModelDeclaresItsTaskContract() throws {
         for model in try BertOracle.expected().models {
             let bert = try BertOracle.tester(model.name, precision: .fp32)
-            let inputs = bert.model.inputs, outputs = bert.model.outputs
+            let inputs = bert.model.inputs
+            let outputs = bert.model.outputs
             switch model.task {
             case "embedding":
                 #expect(outputs.map(\.name) == ["embedding", "token_count"], "\(model.name)")
                 #expect(!Classification.takesPairs(inputs: inputs), "\(model.name)")
             case "classification":
-                #expect(Classification.labelCount(inputs: inputs, outputs: outputs) == model.labelCount, "\(model.name)")
+                #expect(
+                    Classification.labelCount(inputs: inputs, outputs: outputs) == model.labelCount, "\(model.name)")
                 #expect(!Reranking.isDeclared(inputs: inputs, outputs: outputs), "\(model.name)")
             case "rerank":
                 #expect(Classification.labelCount(inputs: inputs, outputs: outputs) == 1, "\(model.name)")
@@ -83,12 +85,14 @@ struct BertOracleTests {
                     results.logits.flatMap { $0 }, model.tokenLogits.flatMap { $0 }, model.name + " logits")
                 for index in expected.texts.indices {
                     let name = "\(model.name) text \(index)"
-                    let tokens = results.tokens[index], reference = model.tokens[index]
+                    let tokens = results.tokens[index]
+                    let reference = model.tokens[index]
                     #expect(tokens.map(\.key) == reference.map(\.key), "\(name) tokens")
                     for (token, other) in zip(tokens, reference) {
                         #expect(abs(token.score - other.score) <= 1e-4, "\(name) token \(token.key)")
                     }
-                    let entities = results.entities[index], references = model.entities[index]
+                    let entities = results.entities[index]
+                    let references = model.entities[index]
                     #expect(entities.map(\.key) == references.map(\.key), "\(name) entities")
                     for (entity, other) in zip(entities, references) {
                         #expect(abs(entity.score - other.score) <= 1e-4, "\(name) entity \(entity.key)")
@@ -104,7 +108,8 @@ struct BertOracleTests {
         let expected = try BertOracle.expected()
         for model in expected.models where model.task != "embedding" {
             let bert = try BertOracle.tester(model.name, precision: precision)
-            var agree = 0, total = 0
+            var agree = 0
+            var total = 0
             if model.task == "token_classification" {
                 let results = try BertOracle.tokenClassify(bert, texts: expected.texts)
                 for (tokens, reference) in zip(results.tokens, model.tokens) {
@@ -116,7 +121,8 @@ struct BertOracleTests {
                 let results = try BertOracle.classify(bert, expected: expected, pairs: pairs)
                 if model.task == "rerank" {
                     // One label: agreement is on the order of the scores, pair by pair with the next.
-                    let ours = results.scores, theirs = model.probabilities.map { $0[0] }
+                    let ours = results.scores
+                    let theirs = model.probabilities.map { $0[0] }
                     for index in 1..<ours.count {
                         if (ours[index] > ours[index - 1]) == (theirs[index] > theirs[index - 1]) { agree += 1 }
                         total += 1
@@ -127,7 +133,8 @@ struct BertOracleTests {
                 }
             }
             let share = Double(agree) / Double(max(total, 1))
-            print("bert oracle \(precision) \(model.name): \(agree) of \(total) agree with transformers FP32 (\(share))")
+            print(
+                "bert oracle \(precision) \(model.name): \(agree) of \(total) agree with transformers FP32 (\(share))")
             #expect(share >= BertOracle.agreementBar(precision), "\(model.name) \(precision): \(share)")
         }
     }
@@ -191,7 +198,8 @@ struct BertTaskRequestTests {
             let config = ModelLoadConfig(
                 name: "classifier", path: try BertOracle.folder("distilbert-classification"),
                 configJSON: #"{"handler": "bert"}"#, parametersJSON: parameters)
-            return try HandlerTester(library: BertFixtures.library("Bert"), model: config, worker: WorkerInfo(coreCount: 2))
+            return try HandlerTester(
+                library: BertFixtures.library("Bert"), model: config, worker: WorkerInfo(coreCount: 2))
         }
         let embedding = try tester(#"{"task": "embedding"}"#)
         #expect(embedding.model.outputs.map(\.name) == ["embedding", "token_count"])
@@ -299,9 +307,11 @@ enum BertOracle {
                     guard let value = object[name] else { return "-" }
                     return value.stringValue ?? value.int64Value.map(String.init) ?? "?"
                 }
-                let names = kind == .token
+                let names =
+                    kind == .token
                     ? ["index", "token", "label", "start", "end"] : ["entity_group", "word", "start", "end"]
-                return Labelled(key: names.map(field).joined(separator: "|"), score: object["score"]?.doubleValue ?? .nan)
+                return Labelled(
+                    key: names.map(field).joined(separator: "|"), score: object["score"]?.doubleValue ?? .nan)
             }
         }
     }
@@ -323,7 +333,7 @@ enum BertOracle {
         }
         let models = (root["models"]?.arrayValue ?? []).compactMap { value -> Model? in
             guard let object = value.objectValue, let name = object["name"]?.stringValue,
-                  let task = object["task"]?.stringValue
+                let task = object["task"]?.stringValue
             else { return nil }
             return Model(name: name, task: task, json: object)
         }

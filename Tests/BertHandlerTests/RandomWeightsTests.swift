@@ -35,7 +35,8 @@ struct RandomWeightsTests {
         let texts = BertFixtures.texts(["hello world"])
         let fp32 = try BertFixtures.embeddings(try RandomModel.tester(folder, seed: 3).infer([texts]))
         let bf16 = try BertFixtures.embeddings(try RandomModel.tester(folder, seed: 3, precision: .bf16).infer([texts]))
-        let first = try #require(fp32.first), rounded = try #require(bf16.first)
+        let first = try #require(fp32.first)
+        let rounded = try #require(bf16.first)
         #expect(first != rounded)
         #expect(zip(first, rounded).reduce(0) { $0 + Double($1.0) * Double($1.1) } > 0.99)
     }

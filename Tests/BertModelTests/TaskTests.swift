@@ -48,22 +48,28 @@ struct TaskTests {
     @Test func parametersOverrideTheCheckpoint() throws {
         let classifier = try task(#"{"architectures": ["BertForSequenceClassification"], "num_labels": 2}"#)
         func parameters(_ json: String) throws -> JSONObject? { try JSONParser.parse(json).objectValue }
-        let renamed = try classifier.overriding(try parameters(#"{"labels": ["no", "yes"], "problem_type": "multi_label_classification"}"#))
+        let renamed = try classifier.overriding(
+            try parameters(#"{"labels": ["no", "yes"], "problem_type": "multi_label_classification"}"#))
         #expect(renamed == BertTaskConfig(task: .classification, labels: ["no", "yes"], function: .sigmoid))
         #expect(try classifier.overriding(try parameters(#"{"task": "embedding"}"#)).task == .embedding)
         #expect(try classifier.overriding(nil) == classifier)
-        for bad in [#"{"labels": ["one"]}"#, #"{"labels": "yes"}"#, #"{"labels": [1, 2]}"#, #"{"task": "qa"}"#,
-                    #"{"problem_type": 3}"#]
-        {
+        for bad in [
+            #"{"labels": ["one"]}"#, #"{"labels": "yes"}"#, #"{"labels": [1, 2]}"#, #"{"task": "qa"}"#,
+            #"{"problem_type": 3}"#,
+        ] {
             #expect(throws: BertModelError.self, "\(bad)") { try classifier.overriding(try parameters(bad)) }
         }
         let embedding = BertTaskConfig(task: .embedding)
-        #expect(throws: BertModelError.self) { try embedding.overriding(try parameters(#"{"task": "classification"}"#)) }
+        #expect(throws: BertModelError.self) {
+            try embedding.overriding(try parameters(#"{"task": "classification"}"#))
+        }
     }
 
     @Test func distilBertConfigurations() throws {
         let config = try BertConfig(
-            json: Array(#"{"model_type": "distilbert", "dim": 64, "n_layers": 2, "n_heads": 4, "hidden_dim": 128, "max_position_embeddings": 32, "vocab_size": 100}"#.utf8))
+            json: Array(
+                #"{"model_type": "distilbert", "dim": 64, "n_layers": 2, "n_heads": 4, "hidden_dim": 128, "max_position_embeddings": 32, "vocab_size": 100}"#
+                    .utf8))
         #expect(config.family == .distilBert)
         #expect(config.typeVocabularySize == 0)
         #expect(config.hiddenSize == 64 && config.intermediateSize == 128 && config.headCount == 4)
@@ -96,7 +102,9 @@ struct TaskTests {
         #expect(encoding.typeIDs == [0, 0, 0, 0, 0, 1, 1, 1])
         #expect(encoding.specialTokens == [true, false, false, false, true, false, false, true])
         #expect(encoding.offsets == [0..<0, 0..<5, 5..<6, 7..<12, 0..<0, 0..<2, 2..<6, 0..<0])
-        let cafe = try Array("CAFÉ! 日".utf8).withUnsafeBytes { try tokenizer.encode(utf8: $0, pair: nil, offsets: true) }
+        let cafe = try Array("CAFÉ! 日".utf8).withUnsafeBytes {
+            try tokenizer.encode(utf8: $0, pair: nil, offsets: true)
+        }
         #expect(cafe.ids == [2, 13, 11, 16, 3])
         #expect(cafe.offsets == [0..<0, 0..<4, 4..<5, 6..<7, 0..<0])
     }

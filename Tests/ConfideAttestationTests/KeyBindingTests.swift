@@ -27,8 +27,9 @@ struct KeyBindingTests {
         let honest = try reportData(keyConfigurations: keys, nonce: extra + nonce, measurementLog: Self.log)
         #expect(shifted != honest)
         let other = [UInt8](repeating: 0x12, count: 48)
-        #expect(try reportData(keyConfigurations: keys, nonce: nonce, measurementLog: other)
-            != reportData(keyConfigurations: keys, nonce: nonce, measurementLog: Self.log))
+        #expect(
+            try reportData(keyConfigurations: keys, nonce: nonce, measurementLog: other)
+                != reportData(keyConfigurations: keys, nonce: nonce, measurementLog: Self.log))
     }
 
     @Test(arguments: [0, 1, 15, 65, 1000])

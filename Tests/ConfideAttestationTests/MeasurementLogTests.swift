@@ -18,15 +18,18 @@ struct MeasurementLogTests {
 
     /// The worked example of docs/MEASUREMENTS.md.
     @Test func theWorkedExampleMatchesTheDocumentedEncoding() {
-        #expect(Self.digestHex(Self.pluginDigest)
-            == "73b94748f917eddf15b1a6b0b4b518aa8ec01254ac80c16d"
-            + "8b94d71247f210ad956aef5ec9479eab9b231b02bdabc781")
-        #expect(Self.digestHex(Self.plugin.eventDigest)
-            == "bc9f97f7aad0ddc9402e57db0ec922a5d6033e75caa04563"
-            + "63e97d3bc9944e60b6b623a4f84a1979a768f7808dc0ed72")
-        #expect(Self.digestHex(MeasurementLogSnapshot(events: [Self.plugin]).digest)
-            == "dd2bd5d8be727e0dc919575c0eef8d18ce9e02a90ab8aed4"
-            + "669d75755cd1c2b7390b296338ba252d67269e83dbdbdbcd")
+        #expect(
+            Self.digestHex(Self.pluginDigest)
+                == "73b94748f917eddf15b1a6b0b4b518aa8ec01254ac80c16d"
+                + "8b94d71247f210ad956aef5ec9479eab9b231b02bdabc781")
+        #expect(
+            Self.digestHex(Self.plugin.eventDigest)
+                == "bc9f97f7aad0ddc9402e57db0ec922a5d6033e75caa04563"
+                + "63e97d3bc9944e60b6b623a4f84a1979a768f7808dc0ed72")
+        #expect(
+            Self.digestHex(MeasurementLogSnapshot(events: [Self.plugin]).digest)
+                == "dd2bd5d8be727e0dc919575c0eef8d18ce9e02a90ab8aed4"
+                + "669d75755cd1c2b7390b296338ba252d67269e83dbdbdbcd")
         // The descriptor written from fields is the same text.
         let built = MeasurementEvent(
             kind: .plugin,
@@ -39,9 +42,10 @@ struct MeasurementLogTests {
         let digest = SubjectDigest.modelTree(
             config: Array(#"{"handler":"echo"}"#.utf8),
             files: [("b/weights.bin", [1, 2]), ("a.txt", Array("hi".utf8))])
-        #expect(Self.digestHex(digest)
-            == "d1bd14fadfe341ef843224c359b79509dc8836dcd57b0176"
-            + "9039bc3a54f5c62d3b5ba7b011879b03c4550f265c60bebe")
+        #expect(
+            Self.digestHex(digest)
+                == "d1bd14fadfe341ef843224c359b79509dc8836dcd57b0176"
+                + "9039bc3a54f5c62d3b5ba7b011879b03c4550f265c60bebe")
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("confide-tree-\(UUID())")
         defer { try? FileManager.default.removeItem(at: folder) }
         try FileManager.default.createDirectory(
@@ -64,10 +68,11 @@ struct MeasurementLogTests {
         try log.record(setting)
         #expect(log.snapshot.events == [Self.plugin, setting])
         #expect(register.events == [Self.plugin, setting])
-        #expect(log.snapshot.digest
-            == MeasurementRegister.extend(
-                MeasurementRegister.extend(MeasurementRegister.initial, with: Self.plugin.eventDigest),
-                with: setting.eventDigest))
+        #expect(
+            log.snapshot.digest
+                == MeasurementRegister.extend(
+                    MeasurementRegister.extend(MeasurementRegister.initial, with: Self.plugin.eventDigest),
+                    with: setting.eventDigest))
 
         let failing = MeasurementLog(anchors: [FailingAnchor()])
         #expect(throws: MeasurementError.self) { try failing.record(Self.plugin) }
@@ -92,11 +97,11 @@ struct MeasurementLogTests {
         let digest = String(repeating: "ab", count: 48)
         for bad in [
             "[]", #"{"events":[]}"#, #"{"register":"none"}"#,
-            #"{"register":"none","events":[{"type":"plugin","descriptor":"#  + descriptor + "}]}",
-            #"{"register":"none","events":[{"type":"kernel","descriptor":"#  + descriptor + #","digest":""# + digest
+            #"{"register":"none","events":[{"type":"plugin","descriptor":"# + descriptor + "}]}",
+            #"{"register":"none","events":[{"type":"kernel","descriptor":"# + descriptor + #","digest":""# + digest
                 + #""}]}"#,
-            #"{"register":"none","events":[{"type":"plugin","descriptor":"#  + descriptor + #","digest":"abcd"}]}"#,
-            #"{"register":"none","events":[{"type":"plugin","descriptor":"#  + descriptor + #","digest":""#
+            #"{"register":"none","events":[{"type":"plugin","descriptor":"# + descriptor + #","digest":"abcd"}]}"#,
+            #"{"register":"none","events":[{"type":"plugin","descriptor":"# + descriptor + #","digest":""#
                 + String(repeating: "zz", count: 48) + #""}]}"#,
         ] {
             #expect(throws: MeasurementError.self, "\(bad)") {
@@ -129,7 +134,7 @@ struct MeasurementLogTests {
         policy.measurements = MeasurementPolicy()
         expectError(.measurementLogRefused) {
             _ = try AttestationVerifier.verify(
-            measurementLog: log.snapshot, register: "simulated-rtmr3", evidence: verified, policy: policy)
+                measurementLog: log.snapshot, register: "simulated-rtmr3", evidence: verified, policy: policy)
         }
     }
 
@@ -221,10 +226,12 @@ struct MeasurementLogTests {
         policy = Self.policy
         policy.settings["authentication"] = "none"
         #expect(refusal(policy, Self.log).contains("the setting 'authentication' is 'tokens'"))
-        #expect(refusal(Self.policy, MeasurementLogSnapshot(events: Array(Self.log.events.dropFirst())))
-            .contains("does not start with the executable"))
-        #expect(refusal(Self.policy, MeasurementLogSnapshot(events: Self.log.events + [Self.executable]))
-            .contains("a second executable"))
+        #expect(
+            refusal(Self.policy, MeasurementLogSnapshot(events: Array(Self.log.events.dropFirst())))
+                .contains("does not start with the executable"))
+        #expect(
+            refusal(Self.policy, MeasurementLogSnapshot(events: Self.log.events + [Self.executable]))
+                .contains("a second executable"))
     }
 
     @Test func policyFilesRoundTripAndRefuseUnknownMembers() throws {
@@ -269,14 +276,17 @@ struct MeasurementFuzzEntryPointTests {
         var rng = FuzzEntryPointTests.SplitMix64(state: 18)
         let log = JSONValue.object(
             MeasurementLogSnapshot(events: [MeasurementLogTests.plugin, MeasurementLogTests.executable])
-                .json(register: "rtmr3").objectValue ?? JSONObject()).serialized
+                .json(register: "rtmr3").objectValue ?? JSONObject()
+        ).serialized
         let policy = JSONValue.object(MeasurementLogTests.policy.json.objectValue ?? JSONObject()).serialized
         for round in 0..<3_000 {
             MeasurementFuzz.servedLog(
-                round % 5 == 0 ? FuzzEntryPointTests.random(&rng, maximumCount: 300)
+                round % 5 == 0
+                    ? FuzzEntryPointTests.random(&rng, maximumCount: 300)
                     : FuzzEntryPointTests.mutate(log, &rng))
             MeasurementFuzz.policyFile(
-                round % 5 == 0 ? FuzzEntryPointTests.random(&rng, maximumCount: 300)
+                round % 5 == 0
+                    ? FuzzEntryPointTests.random(&rng, maximumCount: 300)
                     : FuzzEntryPointTests.mutate(policy, &rng))
         }
     }

@@ -37,7 +37,8 @@ struct SNPChainTests {
     }
 
     @Test func milanReportVerifiesWithAPEMChainHoldingASKAndARK() throws {
-        let vcekPEM = "-----BEGIN CERTIFICATE-----\n"
+        let vcekPEM =
+            "-----BEGIN CERTIFICATE-----\n"
             + Data(try Self.vcek()).base64EncodedString(options: .lineLength64Characters)
             + "\n-----END CERTIFICATE-----\n"
         let chain = Array(vcekPEM.utf8) + (try Fixtures.bytes("amd-ask-ark-milan.pem"))
@@ -357,7 +358,8 @@ struct SNPChainTests {
         #expect(endorsement.productLine == .turin)
         #expect(endorsement.tcb == "FMC 1, bootloader 2, TEE 3, SNP 4, microcode 5")
         expectError(.collateralMismatch) {
-            try SNPReportVerifier.verify(report, certificates: try vcek([9: 2, 1: 2, 2: 3, 3: 4, 8: 5]), policy: policy)
+            try SNPReportVerifier.verify(
+                report, certificates: try vcek([9: 2, 1: 2, 2: 3, 3: 4, 8: 5]), policy: policy)
         }
         expectError(.collateralMismatch) {
             try SNPReportVerifier.verify(

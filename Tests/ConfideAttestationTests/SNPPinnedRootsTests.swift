@@ -1,8 +1,9 @@
-@testable import ConfideAttestation
 import Crypto
 import Foundation
 import SwiftASN1
 import Testing
+
+@testable import ConfideAttestation
 
 /// AMD's certificates built into the SEV-SNP verifier.
 struct SNPPinnedRootsTests {

@@ -9,9 +9,10 @@ import _CryptoExtras
 /// the checks that come after a valid signature.
 enum SNPTestChain {
     /// `AlgorithmIdentifier { id-RSASSA-PSS, { sha384, mgf1(sha384), salt 48, trailer 1 } }` as AMD writes it.
-    static let pssAlgorithm: [UInt8] = hex(
-        "304606092a864886f70d01010a3039a00f300d06096086480165030402020500a11c301a06092a864886f70d010108300d0609"
-            + "6086480165030402020500a203020130a303020101") ?? []
+    static let pssAlgorithm: [UInt8] =
+        hex(
+            "304606092a864886f70d01010a3039a00f300d06096086480165030402020500a11c301a06092a864886f70d010108300d0609"
+                + "6086480165030402020500a203020130a303020101") ?? []
 
     /// An RSA issuer: its key and its name.
     struct Authority {

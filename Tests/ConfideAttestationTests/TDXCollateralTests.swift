@@ -584,9 +584,11 @@ struct TDXCollateralTests {
         }
         try refused(replacing("tcb_info", "\"svn\":2,", "\"svn\":256,"), "SVN 256")
         try refused(replacing("tcb_info", "\"pceId\":\"0000\"", "\"pceId\":\"0\""), "pceId is not 2 bytes")
-        try refused({ $0["qe_identity"] = $0["qe_identity"]?.replacingOccurrences(of: "UpToDate", with: "Fine") },
+        try refused(
+            { $0["qe_identity"] = $0["qe_identity"]?.replacingOccurrences(of: "UpToDate", with: "Fine") },
             "\"Fine\" is not a TCB status")
-        try refused({ $0["qe_identity"] = $0["qe_identity"]?.replacingOccurrences(of: "Z\"", with: "\"") },
+        try refused(
+            { $0["qe_identity"] = $0["qe_identity"]?.replacingOccurrences(of: "Z\"", with: "\"") },
             "is not a UTC time")
         #expect(throws: AttestationError.self) { try TDXCollateral(json: Array("[1,2".utf8)) }
         #expect(throws: AttestationError.self) {

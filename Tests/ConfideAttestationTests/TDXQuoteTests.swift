@@ -108,7 +108,8 @@ struct TDXChainAndReportTests {
         var quoteBytes = try Fixtures.bytes(file)
         let report = try TDXQuote(bytes: quoteBytes).signatureData.qeReport.raw
         let start = try #require(
-            (0...(quoteBytes.count - report.count)).first { quoteBytes[$0..<($0 + report.count)].elementsEqual(report) })
+            (0...(quoteBytes.count - report.count)).first { quoteBytes[$0..<($0 + report.count)].elementsEqual(report) }
+        )
         quoteBytes.replaceSubrange((start + offset)..<(start + offset + bytes.count), with: bytes)
         return try TDXQuote(bytes: quoteBytes).signatureData.qeReport
     }

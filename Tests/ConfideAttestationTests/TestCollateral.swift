@@ -169,8 +169,10 @@ struct TestCollateral {
 
     static func svnLevels(_ levels: [(isvsvn: Int, status: String, advisories: [String])]) -> [[String: Any]] {
         levels.map {
-            ["tcb": ["isvsvn": $0.isvsvn], "tcbDate": "2024-03-13T00:00:00Z", "tcbStatus": $0.status,
-             "advisoryIDs": $0.advisories]
+            [
+                "tcb": ["isvsvn": $0.isvsvn], "tcbDate": "2024-03-13T00:00:00Z", "tcbStatus": $0.status,
+                "advisoryIDs": $0.advisories,
+            ]
         }
     }
 

@@ -9,7 +9,8 @@ struct VerifierPolicyTests {
     static let log = [UInt8](repeating: 0x11, count: 48)
 
     static func simulatedPolicy() throws -> AttestationPolicy {
-        var policy = try AttestationPolicy(keyConfigurations: Self.keyConfigurations, nonce: Self.nonce, measurementLog: Self.log)
+        var policy = try AttestationPolicy(
+            keyConfigurations: Self.keyConfigurations, nonce: Self.nonce, measurementLog: Self.log)
         policy.acceptSimulated = true
         policy.allowedSimulatedMeasurements = [SimulatedEvidenceProvider.defaultMeasurement]
         return policy
@@ -19,14 +20,16 @@ struct VerifierPolicyTests {
         -> Evidence
     {
         let provider = try SimulatedEvidenceProvider()
-        return try await provider.evidence(reportData: try reportData(keyConfigurations: keys, nonce: nonce, measurementLog: Self.log))
+        return try await provider.evidence(
+            reportData: try reportData(keyConfigurations: keys, nonce: nonce, measurementLog: Self.log))
     }
 
     @Test func simulatedEvidenceRoundTrips() async throws {
         let provider = try SimulatedEvidenceProvider()
         #expect(provider.isInsecure)
         let evidence = try await provider.evidence(
-            reportData: try reportData(keyConfigurations: Self.keyConfigurations, nonce: Self.nonce, measurementLog: Self.log)
+            reportData: try reportData(
+                keyConfigurations: Self.keyConfigurations, nonce: Self.nonce, measurementLog: Self.log)
         )
         #expect(evidence.type == .simulated)
         let verified = try await AttestationVerifier.verify(evidence, policy: try Self.simulatedPolicy())
@@ -46,7 +49,9 @@ struct VerifierPolicyTests {
         await expectError(.simulatedEvidenceRefused) {
             _ = try await AttestationVerifier.verify(evidence, policy: policy)
         }
-        #expect(try AttestationPolicy(keyConfigurations: [], nonce: Self.nonce, measurementLog: Self.log).acceptSimulated == false)
+        #expect(
+            try AttestationPolicy(keyConfigurations: [], nonce: Self.nonce, measurementLog: Self.log).acceptSimulated
+                == false)
     }
 
     @Test func wrongNonceIsRefused() async throws {
@@ -116,7 +121,8 @@ struct VerifierPolicyTests {
             _ = try await AttestationVerifier.verify(evidence: bytes, type: .tdxQuote, policy: policy)
         }
         policy.allowedTDX = [TDXReferenceValues(mrTD: quote.body.mrTD)]
-        policy.expectedReportData = try reportData(keyConfigurations: Self.keyConfigurations, nonce: Self.nonce, measurementLog: Self.log)
+        policy.expectedReportData = try reportData(
+            keyConfigurations: Self.keyConfigurations, nonce: Self.nonce, measurementLog: Self.log)
         await expectError(.reportDataMismatch) {
             _ = try await AttestationVerifier.verify(evidence: bytes, type: .tdxQuote, policy: policy)
         }

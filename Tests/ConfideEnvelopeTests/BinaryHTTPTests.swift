@@ -1,6 +1,5 @@
-import Testing
-
 import ConfideEnvelope
+import Testing
 
 /// RFC 9292 §5.1 examples (written from the RFC's figures) and the decoder's rejection cases.
 struct BinaryHTTPTests {
@@ -70,7 +69,8 @@ struct BinaryHTTPTests {
     }
 
     @Test func joinsIndeterminateLengthChunksAndReadsTrailers() throws {
-        let message: [UInt8] = [2, 4] + Array("POST".utf8) + [5] + Array("https".utf8) + [0, 1, 0x2f]
+        let message: [UInt8] =
+            [2, 4] + Array("POST".utf8) + [5] + Array("https".utf8) + [0, 1, 0x2f]
             + [1, 0x61, 1, 0x62, 0]  // header a: b
             + [2, 0x68, 0x69, 1, 0x21, 0]  // chunks "hi", "!"
             + [1, 0x74, 1, 0x75, 0]  // trailer t: u
@@ -82,7 +82,8 @@ struct BinaryHTTPTests {
     }
 
     @Test func lowercasesFieldNames() throws {
-        let message: [UInt8] = [0, 3] + Array("GET".utf8) + [5] + Array("https".utf8) + [0, 1, 0x2f]
+        let message: [UInt8] =
+            [0, 3] + Array("GET".utf8) + [5] + Array("https".utf8) + [0, 1, 0x2f]
             + [6, 4] + Array("Host".utf8) + [0]
         #expect(try BinaryHTTPRequest(decoding: message).headerFields == [BinaryHTTPField(name: "host", value: "")])
     }

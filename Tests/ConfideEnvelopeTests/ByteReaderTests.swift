@@ -1,6 +1,5 @@
-import Testing
-
 import ConfideEnvelope
+import Testing
 
 struct ByteReaderTests {
     /// RFC 9000 Appendix A.1's sample variable-length integers.

@@ -1,6 +1,5 @@
-import Testing
-
 import ConfideEnvelope
+import Testing
 
 /// Runs every fuzz entry point over random and mutated inputs; a trap fails the whole test process.
 struct FuzzEntryPointTests {

@@ -1,6 +1,5 @@
-import Testing
-
 import ConfideEnvelope
+import Testing
 
 struct GatewayKeyStoreTests {
     @Test func rotationKeepsThePreviousKeyForTheGracePeriod() throws {

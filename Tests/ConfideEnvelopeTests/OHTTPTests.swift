@@ -1,6 +1,5 @@
-import Testing
-
 import ConfideEnvelope
+import Testing
 
 /// Client-to-gateway round trips and every way a gateway refuses a request.
 struct OHTTPTests {

@@ -6,6 +6,8 @@ import Testing
 /// RFC 9180 base-mode X25519 vectors, decrypted through the recipient context the gateway uses.
 @Suite(.enabled(if: Fixtures.ohttpDirectory != nil, Comment(rawValue: Fixtures.missingMessage)))
 struct RFC9180VectorTests {
+    // The members are named as the RFC 9180 test vectors' JSON keys.
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     private struct Vector: Decodable {
         struct Encryption: Decodable {
             let aad: String

@@ -1,8 +1,7 @@
+import ConfideEnvelope
 import Foundation
 import Synchronization
 import Testing
-
-import ConfideEnvelope
 
 struct ReplayGuardTests {
     @Test func rejectsRepeatsWithinTheWindowOnly() throws {

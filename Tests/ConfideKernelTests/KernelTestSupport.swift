@@ -7,7 +7,8 @@ import Testing
 
 /// The products SwiftPM built next to the test bundle.
 enum BuildProducts {
-    static let directory: URL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+    static let directory: URL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        .deletingLastPathComponent()
 
     /// The path of a plugin product, e.g. `library("KernelsPortable")` for `libKernelsPortable.so`.
     static func library(_ product: String) -> String {
@@ -103,7 +104,8 @@ enum Reference {
             let wr = precision == .bf16 ? w.map(bf16) : w
             for i in 0..<m {
                 for j in 0..<n {
-                    var sum = 0.0, magnitude = 0.0
+                    var sum = 0.0
+                    var magnitude = 0.0
                     for p in 0..<k {
                         let product = Double(ar[i * k + p]) * Double(wr[p * n + j])
                         sum += product
@@ -119,7 +121,8 @@ enum Reference {
             for i in 0..<m {
                 let row = quantize(Array(a[(i * k)..<(i * k + k)]))
                 for j in 0..<n {
-                    var dot: Int64 = 0, magnitude: Int64 = 0
+                    var dot: Int64 = 0
+                    var magnitude: Int64 = 0
                     for p in 0..<k {
                         let product = Int64(row.q[p]) * Int64(columns[j].q[p])
                         dot += product

@@ -27,10 +27,13 @@ struct GEMMTests {
         var random = Random(seed: UInt64(precision.rawValue))
         for (index, shape) in gemmShapes.enumerated() {
             let (m, k, n) = shape
-            let a = random.values(m * k), w = random.values(k * n, scale: 0.5)
-            let bias = random.values(n), residual = random.values(m * n)
+            let a = random.values(m * k)
+            let w = random.values(k * n, scale: 0.5)
+            let bias = random.values(n)
+            let residual = random.values(m * n)
             let epilogue = EpilogueCase.all[index % EpilogueCase.all.count]
-            let c = try kernels.run(a, w, m: m, k: k, n: n, precision: precision, epilogue: epilogue, bias: bias, residual: residual)
+            let c = try kernels.run(
+                a, w, m: m, k: k, n: n, precision: precision, epilogue: epilogue, bias: bias, residual: residual)
             let reference = Reference.gemm(
                 a, w, m: m, k: k, n: n, precision: precision, epilogue: epilogue, bias: bias, residual: residual)
             var worst = 0.0
@@ -38,7 +41,9 @@ struct GEMMTests {
                 let error = abs(Double(c[e]) - reference.value[e]) / reference.bound[e]
                 if !worst.isNaN, !(error <= worst) { worst = error }  // a NaN (never written) sticks and fails
             }
-            #expect(worst <= 1, "\(product) \(precision) \(m)×\(k)×\(n) \(epilogue.testDescription): error \(worst) × bound")
+            #expect(
+                worst <= 1, "\(product) \(precision) \(m)×\(k)×\(n) \(epilogue.testDescription): error \(worst) × bound"
+            )
         }
     }
 
@@ -47,9 +52,14 @@ struct GEMMTests {
         let kernels = try KernelPlugins.kernels(product)
         var random = Random(seed: 7)
         let (m, k, n) = (19, 70, 45)
-        let a = random.values(m * k), w = random.values(k * n), bias = random.values(n), residual = random.values(m * n)
-        let c = try kernels.run(a, w, m: m, k: k, n: n, precision: .fp32, epilogue: epilogue, bias: bias, residual: residual)
-        let reference = Reference.gemm(a, w, m: m, k: k, n: n, precision: .fp32, epilogue: epilogue, bias: bias, residual: residual)
+        let a = random.values(m * k)
+        let w = random.values(k * n)
+        let bias = random.values(n)
+        let residual = random.values(m * n)
+        let c = try kernels.run(
+            a, w, m: m, k: k, n: n, precision: .fp32, epilogue: epilogue, bias: bias, residual: residual)
+        let reference = Reference.gemm(
+            a, w, m: m, k: k, n: n, precision: .fp32, epilogue: epilogue, bias: bias, residual: residual)
         for e in 0..<(m * n) { #expect(abs(Double(c[e]) - reference.value[e]) <= reference.bound[e]) }
     }
 
@@ -59,7 +69,9 @@ struct GEMMTests {
     @Test(arguments: KernelPlugins.runnable)
     func geluHoldsOverTheWholeRange(product: String) throws {
         let kernels = try KernelPlugins.kernels(product)
-        let values: [Float] = [-1e30, -3e4, -100, -20, -10, -6, -3, -1, -1e-3, 0, 1e-3, 1, 3, 6, 10, 20, 100, 3e4, 1e30]
+        let values: [Float] = [
+            -1e30, -3e4, -100, -20, -10, -6, -3, -1, -1e-3, 0, 1e-3, 1, 3, 6, 10, 20, 100, 3e4, 1e30,
+        ]
         let n = 40
         let c = try kernels.run(
             values, [Float](repeating: 1, count: n), m: values.count, k: 1, n: n, precision: .fp32,
@@ -76,15 +88,20 @@ struct GEMMTests {
             let kernels = try KernelPlugins.kernels(product)
             var random = Random(seed: 11)
             let (m, k, n) = (23, 384, 50)
-            let a = random.values(m * k), w = random.values(k * n, scale: 0.1)
-            let c = try kernels.run(a, w, m: m, k: k, n: n, precision: .int8, epilogue: EpilogueCase(), bias: [], residual: [])
-            let exact = Reference.gemm(a, w, m: m, k: k, n: n, precision: .fp32, epilogue: EpilogueCase(), bias: [], residual: [])
+            let a = random.values(m * k)
+            let w = random.values(k * n, scale: 0.1)
+            let c = try kernels.run(
+                a, w, m: m, k: k, n: n, precision: .int8, epilogue: EpilogueCase(), bias: [], residual: [])
+            let exact = Reference.gemm(
+                a, w, m: m, k: k, n: n, precision: .fp32, epilogue: EpilogueCase(), bias: [], residual: [])
             for i in 0..<m {
                 let row = Array(a[(i * k)..<(i * k + k)])
-                let sa = Double(Reference.quantize(row).scale), sumA = row.reduce(0.0) { $0 + Double(abs($1)) }
+                let sa = Double(Reference.quantize(row).scale)
+                let sumA = row.reduce(0.0) { $0 + Double(abs($1)) }
                 for j in 0..<n {
                     let column = (0..<k).map { w[$0 * n + j] }
-                    let sw = Double(Reference.quantize(column).scale), sumW = column.reduce(0.0) { $0 + Double(abs($1)) }
+                    let sw = Double(Reference.quantize(column).scale)
+                    let sumW = column.reduce(0.0) { $0 + Double(abs($1)) }
                     let bound = 0.5 * (sa * sumW + sw * sumA) + 0.25 * Double(k) * sa * sw + 1e-5
                     #expect(abs(Double(c[i * n + j]) - exact.value[i * n + j]) <= bound)
                 }
@@ -99,13 +116,18 @@ struct GEMMTests {
         let portable = try KernelPlugins.kernels("KernelsPortable")
         var random = Random(seed: 3)
         let (m, k, n) = (128, 384, 400)
-        let a = random.values(m * k), w = random.values(k * n, scale: 0.2), bias = random.values(n), residual = random.values(m * n)
+        let a = random.values(m * k)
+        let w = random.values(k * n, scale: 0.2)
+        let bias = random.values(n)
+        let residual = random.values(m * n)
         let epilogue = EpilogueCase(bias: true, gelu: true, residual: true)
-        let expected = try portable.run(a, w, m: m, k: k, n: n, precision: precision, epilogue: epilogue, bias: bias, residual: residual)
+        let expected = try portable.run(
+            a, w, m: m, k: k, n: n, precision: precision, epilogue: epilogue, bias: bias, residual: residual)
         let magnitude = 1e-5 * Double(k) * 0.2 + 1e-5
         for product in KernelPlugins.runnable where product != "KernelsPortable" {
             let kernels = try KernelPlugins.kernels(product)
-            let c = try kernels.run(a, w, m: m, k: k, n: n, precision: precision, epilogue: epilogue, bias: bias, residual: residual)
+            let c = try kernels.run(
+                a, w, m: m, k: k, n: n, precision: precision, epilogue: epilogue, bias: bias, residual: residual)
             let worst = zip(c, expected).reduce(0.0) { worst, pair in
                 let difference = abs(Double(pair.0) - Double(pair.1))
                 return worst.isNaN || difference <= worst ? worst : difference  // a NaN sticks and fails
@@ -123,7 +145,8 @@ struct GEMMTests {
         var random = Random(seed: 5)
         let (k, n) = (200, 300)
         for (m, threads) in [(150, 3), (300, 2), (37, 4), (1100, 2)] {
-            let a = random.values(m * k), w = random.values(k * n)
+            let a = random.values(m * k)
+            let w = random.values(k * n)
             for precision in Kernels.Precision.allCases {
                 let alone = try kernels.run(
                     a, w, m: m, k: k, n: n, precision: precision, epilogue: EpilogueCase(), bias: [], residual: [])
@@ -143,14 +166,18 @@ struct GEMMTests {
             let kernels = try KernelPlugins.kernels(product)
             var random = Random(seed: 9)
             let (m, k, n) = (5, 37, 41)
-            let a = random.values(m * k), w = random.values(k * n)
+            let a = random.values(m * k)
+            let w = random.values(k * n)
             let transposed = (0..<(n * k)).map { w[($0 % k) * n + $0 / k] }
-            let packed = try transposed.withUnsafeBufferPointer { try kernels.pack($0, k: k, n: n, layout: .nk, precision: .fp32) }
+            let packed = try transposed.withUnsafeBufferPointer {
+                try kernels.pack($0, k: k, n: n, layout: .nk, precision: .fp32)
+            }
             var c = [Float](repeating: 0, count: m * n)
             try a.withUnsafeBufferPointer { a in
                 try c.withUnsafeMutableBufferPointer { try kernels.gemm(a, rows: m, weights: packed, into: $0) }
             }
-            let expected = try kernels.run(a, w, m: m, k: k, n: n, precision: .fp32, epilogue: EpilogueCase(), bias: [], residual: [])
+            let expected = try kernels.run(
+                a, w, m: m, k: k, n: n, precision: .fp32, epilogue: EpilogueCase(), bias: [], residual: [])
             #expect(c == expected, "\(product)")
         }
     }
@@ -172,7 +199,8 @@ struct AttentionTests {
             let qkvLayout = { (part: Int) in
                 Kernels.BatchLayout(ld: 3 * hidden, outerStride: tokens * 3 * hidden, innerStride: dimension)
             }
-            let scoreLayout = Kernels.BatchLayout(ld: tokens, outerStride: heads * tokens * tokens, innerStride: tokens * tokens)
+            let scoreLayout = Kernels.BatchLayout(
+                ld: tokens, outerStride: heads * tokens * tokens, innerStride: tokens * tokens)
             try qkv.withUnsafeBufferPointer { qkv in
                 try scores.withUnsafeMutableBufferPointer { scores in
                     let q = UnsafeBufferPointer(rebasing: qkv[0...])
@@ -189,7 +217,8 @@ struct AttentionTests {
                     try context.withUnsafeMutableBufferPointer { context in
                         try kernels.batchedMatmul(
                             outer: sequences, inner: heads, m: tokens, n: dimension, k: tokens,
-                            a: scores, scoreLayout, b: UnsafeBufferPointer(rebasing: qkv[(2 * hidden)...]), qkvLayout(2),
+                            a: scores, scoreLayout, b: UnsafeBufferPointer(rebasing: qkv[(2 * hidden)...]),
+                            qkvLayout(2),
                             transposeB: false, c: context, contextLayout)
                     }
                 }
@@ -201,7 +230,8 @@ struct AttentionTests {
                 for h in 0..<heads {
                     for i in 0..<tokens {
                         for j in 0..<tokens {
-                            var sum = 0.0, magnitude = 0.0
+                            var sum = 0.0
+                            var magnitude = 0.0
                             for d in 0..<dimension {
                                 let product = at(s, i, 0, h, d) * at(s, j, 1, h, d)
                                 sum += product
@@ -211,9 +241,11 @@ struct AttentionTests {
                             #expect(abs(got - Double(alpha) * sum) <= 1e-5 * magnitude + 1e-6)
                         }
                         for d in 0..<dimension {
-                            var sum = 0.0, magnitude = 0.0
+                            var sum = 0.0
+                            var magnitude = 0.0
                             for j in 0..<tokens {
-                                let product = Double(scores[((s * heads + h) * tokens + i) * tokens + j]) * at(s, j, 2, h, d)
+                                let product =
+                                    Double(scores[((s * heads + h) * tokens + i) * tokens + j]) * at(s, j, 2, h, d)
                                 sum += product
                                 magnitude += abs(product)
                             }
@@ -242,7 +274,9 @@ struct AttentionTests {
             let layout = Kernels.BatchLayout(ld: cols, outerStride: heads * rows * cols, innerStride: rows * cols)
             try mask.withUnsafeBufferPointer { mask in
                 try x.withUnsafeMutableBufferPointer { x in
-                    try kernels.softmax(outer: sequences, inner: heads, rows: rows, cols: cols, x: x, layout, mask: mask, maskStride: cols)
+                    try kernels.softmax(
+                        outer: sequences, inner: heads, rows: rows, cols: cols, x: x, layout, mask: mask,
+                        maskStride: cols)
                 }
             }
             for s in 0..<sequences {
@@ -254,7 +288,8 @@ struct AttentionTests {
                     let sum = exps.reduce(0, +)
                     for j in 0..<cols {
                         let expected = sum > 0 ? exps[j] / sum : 0
-                        #expect(abs(Double(x[base + j]) - expected) <= 2e-6, "\(product) cols \(cols) row \(r) col \(j)")
+                        #expect(
+                            abs(Double(x[base + j]) - expected) <= 2e-6, "\(product) cols \(cols) row \(r) col \(j)")
                     }
                 }
             }
@@ -269,18 +304,21 @@ struct AttentionTests {
         for cols in [1, 7, 384, 1000] {
             let rows = 5
             let x = random.values(rows * cols, scale: 3).map { $0 + 2 }
-            let gamma = random.values(cols), beta = random.values(cols)
+            let gamma = random.values(cols)
+            let beta = random.values(cols)
             var y = [Float](repeating: .nan, count: rows * cols)
             var inPlace = x
             try x.withUnsafeBufferPointer { x in
                 try gamma.withUnsafeBufferPointer { gamma in
                     try beta.withUnsafeBufferPointer { beta in
                         try y.withUnsafeMutableBufferPointer { y in
-                            try kernels.layerNorm(x, rows: rows, cols: cols, gamma: gamma, beta: beta, eps: 1e-12, into: y)
+                            try kernels.layerNorm(
+                                x, rows: rows, cols: cols, gamma: gamma, beta: beta, eps: 1e-12, into: y)
                         }
                         try inPlace.withUnsafeMutableBufferPointer { buffer in
                             try kernels.layerNorm(
-                                UnsafeBufferPointer(buffer), rows: rows, cols: cols, gamma: gamma, beta: beta, eps: 1e-12, into: buffer)
+                                UnsafeBufferPointer(buffer), rows: rows, cols: cols, gamma: gamma, beta: beta,
+                                eps: 1e-12, into: buffer)
                         }
                     }
                 }
@@ -291,8 +329,11 @@ struct AttentionTests {
                 let mean = row.reduce(0, +) / Double(cols)
                 let variance = row.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(cols)
                 for j in 0..<cols {
-                    let expected = (row[j] - mean) / (variance + 1e-12).squareRoot() * Double(gamma[j]) + Double(beta[j])
-                    #expect(abs(Double(y[r * cols + j]) - expected) <= 2e-5 * (1 + abs(expected)), "\(product) cols \(cols)")
+                    let expected =
+                        (row[j] - mean) / (variance + 1e-12).squareRoot() * Double(gamma[j]) + Double(beta[j])
+                    #expect(
+                        abs(Double(y[r * cols + j]) - expected) <= 2e-5 * (1 + abs(expected)), "\(product) cols \(cols)"
+                    )
                 }
             }
         }
@@ -308,17 +349,22 @@ struct KernelArgumentTests {
         let a = [Float](repeating: 1, count: 5)
         var c = [Float](repeating: 0, count: 8)
         let error = #expect(throws: HandlerError.self) {
-            try a.withUnsafeBufferPointer { a in try c.withUnsafeMutableBufferPointer { try kernels.gemm(a, rows: 2, weights: packed, into: $0) } }
+            try a.withUnsafeBufferPointer { a in
+                try c.withUnsafeMutableBufferPointer { try kernels.gemm(a, rows: 2, weights: packed, into: $0) }
+            }
         }
         #expect(error?.code == .invalidArgument)
-        #expect(throws: HandlerError.self) { try w.withUnsafeBufferPointer { _ = try kernels.pack($0, k: 4, n: 4, precision: .int8) } }
+        #expect(throws: HandlerError.self) {
+            try w.withUnsafeBufferPointer { _ = try kernels.pack($0, k: 4, n: 4, precision: .int8) }
+        }
     }
 
     @Test func theCKernelRefusesInvalidOperandsWithAnError() throws {
         let plugin = try PluginLoader.open(path: BuildProducts.library("KernelsPortable"))
         let table = try HostAPI.initialize(kernels: plugin)
         var desc = ConfideWeightsDesc(
-            struct_size: UInt32(MemoryLayout<ConfideWeightsDesc>.size), precision: 9, layout: 0, reserved: 0, k: 2, n: 2,
+            struct_size: UInt32(MemoryLayout<ConfideWeightsDesc>.size), precision: 9, layout: 0, reserved: 0, k: 2,
+            n: 2,
             data: nil, ld: 2)
         var packed: OpaquePointer?
         let error = try #require(table.pointee.pack_weights(&desc, &packed))
@@ -333,12 +379,15 @@ struct KernelArgumentTests {
 
     @Test func weightsPackedByAnotherTableAreRefused() throws {
         guard KernelPlugins.runsHere("KernelsAVX512") else { return }
-        let portable = try KernelPlugins.kernels("KernelsPortable"), avx512 = try KernelPlugins.kernels("KernelsAVX512")
+        let portable = try KernelPlugins.kernels("KernelsPortable")
+        let avx512 = try KernelPlugins.kernels("KernelsAVX512")
         let w = [Float](repeating: 1, count: 4)
         let packed = try w.withUnsafeBufferPointer { try portable.pack($0, k: 2, n: 2, precision: .fp32) }
         var c = [Float](repeating: 0, count: 2)
         #expect(throws: HandlerError.self) {
-            try w.withUnsafeBufferPointer { a in try c.withUnsafeMutableBufferPointer { try avx512.gemm(a, rows: 1, weights: packed, into: $0) } }
+            try w.withUnsafeBufferPointer { a in
+                try c.withUnsafeMutableBufferPointer { try avx512.gemm(a, rows: 1, weights: packed, into: $0) }
+            }
         }
     }
 }

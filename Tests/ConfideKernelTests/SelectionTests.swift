@@ -25,12 +25,14 @@ struct SelectionTests {
     }
 
     @Test func theRegistryKeepsKernelPluginsApartFromHandlers() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("confide-kernels-\(UUID().uuidString)")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "confide-kernels-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         for product in KernelPlugins.products {
             try FileManager.default.createSymbolicLink(
-                at: folder.appendingPathComponent("lib\(product).so"), withDestinationURL: URL(fileURLWithPath: BuildProducts.library(product)))
+                at: folder.appendingPathComponent("lib\(product).so"),
+                withDestinationURL: URL(fileURLWithPath: BuildProducts.library(product)))
         }
         let registry = HandlerRegistry.scan(directory: folder.path)
         #expect(registry.plugins.isEmpty)

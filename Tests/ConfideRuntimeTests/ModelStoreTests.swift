@@ -19,7 +19,8 @@ struct ModelStoreTests {
     /// The handler's keys are its own: the runtime hands `"parameters"` over byte for byte as written, whatever it
     /// holds, and checks none of it (a precision no handler knows included).
     @Test func parametersReachTheHandlerAsWritten() throws {
-        let parameters = #"{ "precision" : "fp16", "zeta": 1.50, "big": 12345678901234567890123, "e": 2E+3,"#
+        let parameters =
+            #"{ "precision" : "fp16", "zeta": 1.50, "big": 12345678901234567890123, "e": 2E+3,"#
             + #" "nested": {"a": [1, "\u00e9", null]} }"#
         let root = try TemporaryDirectory()
         defer { root.remove() }
@@ -79,7 +80,8 @@ struct ModelStoreTests {
     @Test func versionsAreNumberedFoldersAndTheHighestIsTheDefault() throws {
         let root = try TemporaryDirectory()
         defer { root.remove() }
-        let store = try makeModelStore(in: root, models: ["m": #"{"handler": "echo", "parameters": {"k": 1}}"#, "plain": #"{"handler": "echo"}"#])
+        let store = try makeModelStore(
+            in: root, models: ["m": #"{"handler": "echo", "parameters": {"k": 1}}"#, "plain": #"{"handler": "echo"}"#])
         for version in ["1", "2", "10", "notes"] {
             try FileManager.default.createDirectory(
                 atPath: "\(store)/m/\(version)", withIntermediateDirectories: true)
@@ -101,7 +103,8 @@ struct ModelStoreTests {
         defer { root.remove() }
         let folder = try root.subdirectory("mnt-models")
         try Data(#"{"handler": "echo"}"#.utf8).write(to: folder.appendingPathComponent("model.json"))
-        try FileManager.default.createDirectory(at: folder.appendingPathComponent("2"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: folder.appendingPathComponent("2"), withIntermediateDirectories: true)
         let store = ModelStore(path: folder.path, layout: .singleModel("sentiment"))
         let scanned = try store.scan()
         #expect(scanned.count == 1)

@@ -35,7 +35,9 @@ struct PluginLoaderTests {
         ("FixtureBadKernelMajor", .incompatibleVersion, "implements Confide kernel ABI 2.0"),
     ])
     func refusals(product: String, code: PluginLoadError.Code, excerpt: String) throws {
-        let error = #expect(throws: PluginLoadError.self) { try PluginLoader.open(path: BuildProducts.library(product)) }
+        let error = #expect(throws: PluginLoadError.self) {
+            try PluginLoader.open(path: BuildProducts.library(product))
+        }
         #expect(error?.code == code)
         #expect(error?.message.contains(excerpt) == true, "\(error?.message ?? "")")
     }
@@ -64,7 +66,10 @@ struct PluginLoaderTests {
         #expect(Set(registry.plugins.keys) == ["echo", "failing-load"])
         #expect(registry.refusals.count == 5)
         #expect(registry.kernelPlugins.isEmpty)
-        #expect(Set(registry.refusals.map(\.error.code)) == [.incompatibleVersion, .compilerMismatch, .missingEntry, .notALibrary])
+        #expect(
+            Set(registry.refusals.map(\.error.code)) == [
+                .incompatibleVersion, .compilerMismatch, .missingEntry, .notALibrary,
+            ])
     }
 
     @Test func aSecondPluginWithTheSameNameIsRefused() throws {
@@ -72,7 +77,8 @@ struct PluginLoaderTests {
         defer { root.remove() }
         let folder = try root.subdirectory("handlers")
         for copy in ["libA.so", "libB.so"] {
-            try FileManager.default.copyItem(atPath: BuildProducts.library("Echo"), toPath: folder.appendingPathComponent(copy).path)
+            try FileManager.default.copyItem(
+                atPath: BuildProducts.library("Echo"), toPath: folder.appendingPathComponent(copy).path)
         }
         let registry = HandlerRegistry.scan(directory: folder.path)
         #expect(registry.plugins.keys.sorted() == ["echo"])

@@ -204,8 +204,9 @@ struct ArchiveEncryptionRequirementTests {
     /// Per model: only the named models must be encrypted; at start-up and when registered later.
     @Test func theServerRefusesPlainModelsNamedAsEncrypted() async throws {
         let root = try TemporaryDirectory()
-        let models = URL(fileURLWithPath: try makeModelStore(
-            in: root, models: ["folder": #"{"handler": "slow"}"#, "other": #"{"handler": "slow"}"#]))
+        let models = URL(
+            fileURLWithPath: try makeModelStore(
+                in: root, models: ["folder": #"{"handler": "slow"}"#, "other": #"{"handler": "slow"}"#]))
         try writeArchive("plain", to: models)
         try writeArchive("sealed", to: models, keyName: "k", key: key)
         let server = try await startServer(root: root, models: models) { configuration in
@@ -217,9 +218,10 @@ struct ArchiveEncryptionRequirementTests {
         let repository = server.server.repository
         #expect(repository.models.keys.sorted() == ["other", "sealed"])
         #expect(repository.failures.map(\.model) == ["folder", "plain"])
-        #expect(repository.failures.allSatisfy {
-            $0.message.contains("model '\($0.model)' must be an encrypted archive")
-        })
+        #expect(
+            repository.failures.allSatisfy {
+                $0.message.contains("model '\($0.model)' must be an encrypted archive")
+            })
         #expect(try await send(server.port, .POST, "/v2/models/sealed/infer", body: int32Request(1)).status == .ok)
         #expect(try await send(server.port, .POST, "/v2/models/plain/infer", body: int32Request(1)).status != .ok)
         // A model added to the store later and registered (as the management API does) obeys it too.
@@ -265,15 +267,17 @@ struct ArchiveKeyNameTests {
         defer { root.remove() }
         let models = try root.subdirectory("models")
         let keyName = Array(name.utf8)
-        let header = Array("CONFIDEA".utf8) + [2, 1] + [0, 1, 0x6D] + [0, 1, 0x31]
+        let header =
+            Array("CONFIDEA".utf8) + [2, 1] + [0, 1, 0x6D] + [0, 1, 0x31]
             + bigEndian(UInt16(keyName.count)) + keyName + [UInt8](repeating: 0, count: 12)
         let bytes = header + bigEndian(UInt64(1)) + [UInt8](repeating: 0, count: 17)
         try Data(bytes).write(to: models.appendingPathComponent("m.cfa"))
         let provider = RecordingKeyProvider(key: SymmetricKey(size: .bits256))
         let store = ModelStore(path: models.path, keys: { name in try provider.key(named: name) })
         let error = #expect(throws: ModelStoreError.self) { try store.load(name: "m") }
-        #expect(error?.message.contains(name.isEmpty ? "must name its key" : "key name is refused") == true,
-                "\(error?.message ?? "")")
+        #expect(
+            error?.message.contains(name.isEmpty ? "must name its key" : "key name is refused") == true,
+            "\(error?.message ?? "")")
         #expect(provider.requested.isEmpty)
     }
 

@@ -23,7 +23,9 @@ struct KeyBrokerStandIn: RequestResponder {
     let resources: [String: [UInt8]]
 
     func handle(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void) {
-        guard request.method == .GET, let resource = resources[request.path] else { return respond(ServerResponse(status: .notFound)) }
+        guard request.method == .GET, let resource = resources[request.path] else {
+            return respond(ServerResponse(status: .notFound))
+        }
         respond(ServerResponse(status: .ok, body: ByteBuffer(bytes: resource)))
     }
 }
@@ -42,7 +44,9 @@ struct ArchiveTests {
         let decoded = try ModelArchive(decoding: sealed, key: key)
         #expect(decoded.files == archiveFiles)
         #expect((decoded.model, decoded.version, decoded.keyName) == ("m", "7", keyName))
-        #expect(!sealed.contains(subsequence: Array("weights/w.bin".utf8)), "an encrypted archive must not show its file names")
+        #expect(
+            !sealed.contains(subsequence: Array("weights/w.bin".utf8)),
+            "an encrypted archive must not show its file names")
     }
 
     /// A model-store entry often links to files in a download cache (scripts/fetch-minilm does): the archive holds
@@ -50,12 +54,15 @@ struct ArchiveTests {
     @Test func packingAFolderFollowsLinksToFiles() throws {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
-        let entry = try folder.subdirectory("entry"), cache = try folder.subdirectory("cache")
+        let entry = try folder.subdirectory("entry")
+        let cache = try folder.subdirectory("cache")
         try Data(archiveFiles["model.json"] ?? []).write(to: entry.appendingPathComponent("model.json"))
         try Data(archiveFiles["weights/w.bin"] ?? []).write(to: cache.appendingPathComponent("w.bin"))
-        try FileManager.default.createDirectory(at: entry.appendingPathComponent("weights"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: entry.appendingPathComponent("weights"), withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(
-            at: entry.appendingPathComponent("weights/w.bin"), withDestinationURL: cache.appendingPathComponent("w.bin"))
+            at: entry.appendingPathComponent("weights/w.bin"), withDestinationURL: cache.appendingPathComponent("w.bin")
+        )
         try Data("secret".utf8).write(to: entry.appendingPathComponent(".hidden"))
         #expect(try ModelArchive(packing: entry.path, model: "entry").files == archiveFiles)
     }
@@ -72,7 +79,9 @@ struct ArchiveTests {
         for length in 0..<sealed.count {
             #expect(throws: ArchiveError.self) { try ModelArchive(decoding: Array(sealed.prefix(length)), key: key) }
         }
-        let wrong = #expect(throws: ArchiveError.self) { try ModelArchive(decoding: sealed, key: SymmetricKey(size: .bits256)) }
+        let wrong = #expect(throws: ArchiveError.self) {
+            try ModelArchive(decoding: sealed, key: SymmetricKey(size: .bits256))
+        }
         #expect(wrong?.message.contains("does not decrypt") == true)
         #expect(throws: ArchiveError.self) { try ModelArchive(decoding: sealed) }
     }
@@ -81,9 +90,11 @@ struct ArchiveTests {
         let keyFolder = try TemporaryDirectory()
         defer { keyFolder.remove() }
         let keyText = key.withUnsafeBytes { $0.map { String(format: "%02x", $0) }.joined() }
-        try FileManager.default.createDirectory(at: keyFolder.url.appendingPathComponent("default/keys"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: keyFolder.url.appendingPathComponent("default/keys"), withIntermediateDirectories: true)
         try Data(keyText.utf8).write(to: keyFolder.url.appendingPathComponent("default/keys/model"))
-        let server = try await startWithArchive(keyName: "default/keys/model", provider: KeyFileProvider(directory: keyFolder.path))
+        let server = try await startWithArchive(
+            keyName: "default/keys/model", provider: KeyFileProvider(directory: keyFolder.path))
         defer { Task { await server.stop() } }
         let response = try await send(server.port, .POST, "/v2/models/sealed/infer", body: int32Request(1))
         #expect(response.status == .ok, "\(response.text)")
@@ -97,7 +108,8 @@ struct ArchiveTests {
         let wrong = try await startWithArchive(keyName: "other", provider: KeyFileProvider(directory: keyFolder.path))
         #expect(wrong.server.repository.failures.first?.message.contains("does not decrypt") == true)
         await wrong.stop()
-        let missing = try await startWithArchive(keyName: "absent", provider: KeyFileProvider(directory: keyFolder.path))
+        let missing = try await startWithArchive(
+            keyName: "absent", provider: KeyFileProvider(directory: keyFolder.path))
         #expect(missing.server.repository.failures.first?.message.contains("no key file 'absent'") == true)
         await missing.stop()
         let none = try await startWithArchive(keyName: "absent", provider: nil)
@@ -152,7 +164,8 @@ struct ArchiveTests {
         let sealed = try ModelArchive(files: archiveFiles, model: "sealed", keyName: KeyName(keyName)).encoded(key: key)
         try Data(sealed).write(to: models.appendingPathComponent("sealed.cfa"))
         var configuration = ServerConfiguration(
-            handlersDirectory: try makeServerHandlersDirectory(in: root, plugins: ["FixtureSlow"]), modelsDirectory: models.path)
+            handlersDirectory: try makeServerHandlersDirectory(in: root, plugins: ["FixtureSlow"]),
+            modelsDirectory: models.path)
         configuration.port = 0
         configuration.metricsPort = nil
         configuration.grpcPort = nil
@@ -186,7 +199,12 @@ struct SharedGatewayKeyTests {
         }
         let first = try await replica()
         let second = try await replica()
-        defer { Task { await first.stop(); await second.stop() } }
+        defer {
+            Task {
+                await first.stop()
+                await second.stop()
+            }
+        }
         #expect(first.server.keyStore.currentConfiguration == second.server.keyStore.currentConfiguration)
         // A client that attested the first replica can send to the second.
         let client = try await ObliviousClient.connect(host: "127.0.0.1", port: second.port, policy: simulatedPolicy())

@@ -221,7 +221,8 @@ struct ObliviousClientTests {
         await #expect(throws: ObliviousClientError(.attestationRefused, "")) {
             _ = try await ObliviousClient.verify(retyped, nonce: nonce, policy: simulatedPolicy())
         }
-        let base = #"{"evidence_type":"simulated","evidence":"AA==","key_configurations":"","#
+        let base =
+            #"{"evidence_type":"simulated","evidence":"AA==","key_configurations":"","#
             + #""measurements":{"register":"none","events":[]}"#
         for json in [
             "[]", "{}", #"{"evidence_type":"simulated","evidence":"!!","key_configurations":""}"#,

@@ -41,12 +41,15 @@ struct AuthorizationTests {
         defer { Task { await server.stop() } }
         func infer(_ model: String, _ token: String?) async throws -> HTTPResponseStatus {
             let headers: HTTPHeaders = token.map { ["Authorization": "Bearer \($0)"] } ?? [:]
-            return try await send(server.port, .POST, "/v2/models/\(model)/infer", body: int32Request(1), headers: headers).status
+            return try await send(
+                server.port, .POST, "/v2/models/\(model)/infer", body: int32Request(1), headers: headers
+            ).status
         }
         try await Self.expectInferenceMatrix(infer)
         let challenge = try await send(server.port, .POST, "/v2/models/echo/infer", body: int32Request(1))
         #expect(challenge.headers.first(name: "WWW-Authenticate") == "Bearer")
-        let torchServe = try await send(server.port, .POST, "/predictions/other", body: "x", headers: ["Authorization": "Bearer secret-echo"])
+        let torchServe = try await send(
+            server.port, .POST, "/predictions/other", body: "x", headers: ["Authorization": "Bearer secret-echo"])
         #expect(torchServe.status == .forbidden)
         #expect(try await send(server.port, .GET, "/v2/health/ready").status == .ok, "probes stay open")
         func manage(_ token: String?) async throws -> HTTPResponseStatus {
@@ -70,7 +73,8 @@ struct AuthorizationTests {
             var headers: HTTPHeaders = ["Content-Type": "application/json"]
             if let token { headers.add(name: "Authorization", value: "Bearer \(token)") }
             let request = ClientRequest(
-                method: .POST, uri: "/v2/models/\(model)/infer", headers: headers, body: ByteBuffer(string: int32Request(1)))
+                method: .POST, uri: "/v2/models/\(model)/infer", headers: headers,
+                body: ByteBuffer(string: int32Request(1)))
             return try await client.send(request).status
         }
         try await Self.expectInferenceMatrix(infer)
@@ -80,7 +84,10 @@ struct AuthorizationTests {
         (#"{}"#, "JSON list"),
         (#"[{"name": "a", "sha256": "abc", "scopes": ["inference"]}]"#, "64 hex digits"),
         (#"[{"name": "a", "sha256": "\#(String(repeating: "0", count: 64))", "scopes": ["root"]}]"#, "unknown scope"),
-        (#"[{"name": "a", "sha256": "\#(String(repeating: "0", count: 64))", "scopes": ["inference"], "extra": 1}]"#, "unknown key"),
+        (
+            #"[{"name": "a", "sha256": "\#(String(repeating: "0", count: 64))", "scopes": ["inference"], "extra": 1}]"#,
+            "unknown key"
+        ),
         (#"[{"sha256": "\#(String(repeating: "0", count: 64))", "scopes": ["inference"]}]"#, "needs a \"name\""),
     ])
     func badTokenFilesAreRefused(text: String, excerpt: String) {

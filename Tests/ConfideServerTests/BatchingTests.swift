@@ -1,12 +1,13 @@
 import ConfideClient
 import ConfideHTTPClient
 import ConfideJSON
-@testable import ConfideRuntime
 import ConfideServer
 import Foundation
 import NIOCore
 import NIOHTTP1
 import Testing
+
+@testable import ConfideRuntime
 
 /// The data of each output of a KServe JSON response, by name.
 func outputData(_ response: ClientResponse) throws -> [String: [JSONValue]] {
@@ -43,7 +44,9 @@ struct BatchingTests {
         defer { Task { await server.stop() } }
         let results = try await withThrowingTaskGroup(of: (Int32, ClientResponse).self) { group in
             for value in Int32(0)..<24 {
-                group.addTask { (value, try await send(server.port, .POST, "/v2/models/slow/infer", body: int32Request(value))) }
+                group.addTask {
+                    (value, try await send(server.port, .POST, "/v2/models/slow/infer", body: int32Request(value)))
+                }
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
@@ -140,7 +143,8 @@ struct BatchingTests {
         let server = try await TestServer.start(
             plugins: ["FixtureSlow"], models: ["slow": slowModel(delayMs: 0, #""max_batch_size": 1"#)])
         defer { Task { await server.stop() } }
-        let failed = try await send(server.port, .POST, "/v2/models/slow/infer", body: int32Request(1, id: "fail-batch"))
+        let failed = try await send(
+            server.port, .POST, "/v2/models/slow/infer", body: int32Request(1, id: "fail-batch"))
         #expect(failed.status == .internalServerError)
         #expect(failed.text.contains("failed on purpose"))
         let next = try await send(server.port, .POST, "/v2/models/slow/infer", body: int32Request(2))

@@ -119,8 +119,9 @@ struct CoCoAttestationTests {
         let served = try await CoCoAgentStandIn.start(.snp(report: report, certificates: [("VCEK", vcek)]))
         defer { Task { await served.stop() } }
         let endorsed = try await CoCoEvidenceProvider(agent: served.client).evidence(reportData: Self.reportData)
-        #expect(try SNPCertificateTable.derCertificates(in: try #require(endorsed.endorsements.snpCertificates))
-            == [vcek])
+        #expect(
+            try SNPCertificateTable.derCertificates(in: try #require(endorsed.endorsements.snpCertificates))
+                == [vcek])
 
         let agent = try await CoCoAgentStandIn.start(.snp(report: report, certificates: []))
         defer { Task { await agent.stop() } }
@@ -376,9 +377,11 @@ struct CoCoAttestationTests {
             ["confide", event.kind.name, event.eventDigest.map { String(format: "%02x", $0) }.joined()]
         }
         #expect(agent.events == records)
-        #expect(binding == (try ConfideAttestation.reportData(
-            keyConfigurations: served.keyConfigurations, nonce: Array(repeating: 0x5A, count: 32),
-            measurementLog: served.measurements.digest)))
+        #expect(
+            binding
+                == (try ConfideAttestation.reportData(
+                    keyConfigurations: served.keyConfigurations, nonce: Array(repeating: 0x5A, count: 32),
+                    measurementLog: served.measurements.digest)))
         #expect(agent.violations.isEmpty)
 
         agent.mode = .featureOff

@@ -97,7 +97,8 @@ struct CommandLineTests {
         let tdx = try await ConfideCommand.run(
             "attest", "verify", AttestationSamples.path("tdx-quote-v4-b.bin"), "--allow-missing-collateral")
         #expect(tdx.status == 0, "\(tdx.output)")
-        let mrtd = "91eb2b44d141d4ece09f0c75c2c53d247a3c68edd7fafe8a"
+        let mrtd =
+            "91eb2b44d141d4ece09f0c75c2c53d247a3c68edd7fafe8a"
             + "3520c942a604a407de03ae6dc5f87f27428b2538873118b7"
         #expect(tdx.output.contains("MRTD:         \(mrtd)"))
         #expect(tdx.output.contains("verdict:      OK"))
@@ -105,7 +106,8 @@ struct CommandLineTests {
             "attest", "verify", AttestationSamples.path("tdx-quote-v4-spr.bin"), "--allow-missing-collateral")
         #expect(spr.status != 0)
         #expect(spr.output.contains("REFUSED: SEPT_VE_DISABLE (TD attribute bit 28) is not set"), "\(spr.output)")
-        let measurement = "7a1e5c266c0108dbc9bb94fa926951320940915d0aafb42464bd88b579ea158d"
+        let measurement =
+            "7a1e5c266c0108dbc9bb94fa926951320940915d0aafb42464bd88b579ea158d"
             + "3e1a0dc39b2c60bd95b9c480cd81841f"
         let snp = try await ConfideCommand.run(
             "attest", "verify", AttestationSamples.path("snp-report-milan.hex"), "--vcek",

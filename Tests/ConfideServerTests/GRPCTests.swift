@@ -5,13 +5,14 @@ import ConfideJSON
 import ConfideKServeGRPC
 import ConfideRuntime
 import ConfideSDK
-@testable import ConfideServer
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import NIOHTTP1
 import SwiftProtobuf
 import Testing
+
+@testable import ConfideServer
 
 /// Calls the test server's gRPC listener with a grpc-swift client on one HTTP/2 connection.
 func withInferenceClient<Result: Sendable>(
@@ -108,7 +109,9 @@ struct GRPCTests {
         defer { Task { await server.stop() } }
         let input = try #require(HostTensor(name: "x", dataType: .int32, shape: [1], values: [Int32(1)]))
         try await withInferenceClient(server) { client async throws in
-            let error = await rpcError { _ = try await client.modelInfer(KServeGRPCCodec.encodeRequest(model: "nope", inputs: [input])) }
+            let error = await rpcError {
+                _ = try await client.modelInfer(KServeGRPCCodec.encodeRequest(model: "nope", inputs: [input]))
+            }
             #expect(error?.code == .notFound)
             #expect(error?.message == "unknown model 'nope'")
             var metadata = Inference_ModelMetadataRequest()
@@ -137,7 +140,10 @@ struct GRPCTests {
         let cases: [(Inference_ModelInferRequest, String)] = [
             (request("BYTES", [1], [5, 0, 0]), "malformed BYTES data"),
             (request("BYTES", [1], [9, 0, 0, 0, 1, 2]), "malformed BYTES data"),
-            (request("BYTES", [3], [1, 0, 0, 0, 65, 1, 0, 0, 0, 66]), "holds 2 BYTES elements but its shape [3] needs 3"),
+            (
+                request("BYTES", [3], [1, 0, 0, 0, 65, 1, 0, 0, 0, 66]),
+                "holds 2 BYTES elements but its shape [3] needs 3"
+            ),
             (request("FP32", [4], Array(repeating: 0, count: 12)), "holds 12 bytes but shape [4] of FP32 needs 16"),
             (request("FP32", [-1], []), "must be non-negative"),
             (request("FP32", [Int64.max, 4], []), "too large"),
@@ -175,7 +181,9 @@ struct GRPCTests {
             let missing = await rpcError { _ = try await client.modelInfer(echo) }
             #expect(missing?.code == .unauthenticated)
             #expect(missing?.message == "a valid bearer token is required")
-            #expect(await rpcError { _ = try await client.modelInfer(echo, metadata: bearer("wrong")) }?.code == .unauthenticated)
+            #expect(
+                await rpcError { _ = try await client.modelInfer(echo, metadata: bearer("wrong")) }?.code
+                    == .unauthenticated)
             let scope = await rpcError { _ = try await client.modelInfer(echo, metadata: bearer("secret-ops")) }
             #expect(scope?.code == .permissionDenied)
             #expect(scope?.message == "token 'ops' lacks the inference scope")
@@ -195,7 +203,8 @@ struct GRPCTests {
     /// as long, the calls below must still find it busy.
     @Test func deadlinesFromTheTimeoutParameterAndGRPCTimeout() async throws {
         let server = try await TestServer.start(
-            plugins: ["FixtureSlow"], models: ["slow": slowModel(delayMs: 120_000, #""max_batch_size": 1"#)], grpc: true)
+            plugins: ["FixtureSlow"], models: ["slow": slowModel(delayMs: 120_000, #""max_batch_size": 1"#)], grpc: true
+        )
         defer { Task { await server.stop() } }
         let input = try #require(HostTensor(name: "x", dataType: .int32, shape: [1], values: [Int32(1)]))
         let busy = Task { try await send(server.port, .POST, "/v2/models/slow/infer", body: int32Request(0)) }
@@ -211,7 +220,8 @@ struct GRPCTests {
             var options = CallOptions.defaults
             options.timeout = .milliseconds(200)
             let timedOut = await rpcError {
-                _ = try await client.modelInfer(KServeGRPCCodec.encodeRequest(model: "slow", inputs: [input]), options: options)
+                _ = try await client.modelInfer(
+                    KServeGRPCCodec.encodeRequest(model: "slow", inputs: [input]), options: options)
             }
             #expect(timedOut?.code == .deadlineExceeded)
         }
@@ -223,7 +233,9 @@ struct GRPCTests {
             plugins: ["FixtureSlow"], models: ["slow": slowModel(delayMs: 1000, #""max_batch_size": 1"#)], grpc: true)
         let input = try #require(HostTensor(name: "x", dataType: .int32, shape: [1], values: [Int32(1)]))
         let response = try await withInferenceClient(server) { client async throws in
-            let call = Task { try await client.modelInfer(KServeGRPCCodec.encodeRequest(model: "slow", inputs: [input])) }
+            let call = Task {
+                try await client.modelInfer(KServeGRPCCodec.encodeRequest(model: "slow", inputs: [input]))
+            }
             try await waitFor(server, "slow") { $0.busyWorkers == 1 }
             await server.stop()
             return try await call.value

@@ -1,11 +1,12 @@
 import ConfideClient
 import ConfideHTTPClient
-@testable import ConfideServer
 import Foundation
 import Glibc
 import NIOCore
 import NIOHTTP1
 import Testing
+
+@testable import ConfideServer
 
 /// Hostile clients against the HTTP layer's limits: the memory budget, the connection limit and the timeouts.
 /// The misbehaving clients are blocking sockets driven from threads of their own.
@@ -33,7 +34,7 @@ struct HTTPLimitsTests {
             #expect(answer.closed)
             #expect(answer.text.hasPrefix("HTTP/1.1 408"), "\(answer.text)")
         }
-        sockets.forEach { $0.close() }
+        for socket in sockets { socket.close() }
         #expect(try await eventually { server.server.http.budget.inUse == 0 })
     }
 
@@ -45,10 +46,12 @@ struct HTTPLimitsTests {
         defer { Task { await server.stop() } }
         // A 2 MiB BYTES element of 0x01 comes back as JSON, "\u0001" per byte: a 12 MiB response.
         let size = 2 << 20
-        let header = #"{"inputs":[{"name":"x","datatype":"BYTES","shape":[1],"#
+        let header =
+            #"{"inputs":[{"name":"x","datatype":"BYTES","shape":[1],"#
             + #""parameters":{"binary_data_size":\#(size + 4)}}]}"#
         let body = Array(header.utf8) + [0, 0, 32, 0] + [UInt8](repeating: 1, count: size)
-        let head = "POST /v2/models/echo/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: \(body.count)\r\n"
+        let head =
+            "POST /v2/models/echo/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: \(body.count)\r\n"
             + "Inference-Header-Content-Length: \(header.utf8.count)\r\n\r\n"
         // Tiny receive buffers: the server's writes stall once its own send buffer (at most 4 MiB) is full.
         let sockets = try (0..<3).map { _ in try RawSocket(port: server.port, receiveBuffer: 4096) }
@@ -64,7 +67,7 @@ struct HTTPLimitsTests {
             #expect(answer.closed)
             #expect(answer.bytes.count < 6 * size, "the whole response arrived")
         }
-        sockets.forEach { $0.close() }
+        for socket in sockets { socket.close() }
     }
 
     @Test func overBudgetRequestsGet503WithRetryAfterWhileHealthKeepsAnswering() async throws {
@@ -147,7 +150,7 @@ struct HTTPLimitsTests {
         // The oldest silent connections made room for the newer ones.
         let oldest = await onOwnThread { silent[0].readUntilClosed(timeout: .seconds(5)) }
         #expect(oldest.closed)
-        silent.forEach { $0.close() }
+        for socket in silent { socket.close() }
     }
 
     @Test func atTheLimitWithEveryConnectionBusyANewConnectionIsClosed() async throws {
@@ -166,7 +169,7 @@ struct HTTPLimitsTests {
         #expect(answer.closed)
         #expect(answer.bytes.isEmpty)
         #expect(server.server.http.connectionCount == 2)
-        (busy + [refused]).forEach { $0.close() }
+        for socket in busy + [refused] { socket.close() }
         let http = server.server.http
         #expect(try await eventually { http.connectionCount == 0 && http.budget.inUse == 0 })
     }

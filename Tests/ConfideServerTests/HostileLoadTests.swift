@@ -27,10 +27,12 @@ struct ServeProcess {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/nice")
         // Port 0 everywhere, read back from the log: ports picked free beforehand can be taken by a test server of
         // this process before the child binds them, and the attack would then hit that server.
-        process.arguments = [
-            "-n", "5", ConfideCommand.path, "serve", "--handlers", handlers, "--models", store, "--port", "0",
-            "--management-port", "0", "--metrics-port", "0", "--grpc-port", "0", "--attestation", "simulated", "--no-pin",
-        ] + arguments
+        process.arguments =
+            [
+                "-n", "5", ConfideCommand.path, "serve", "--handlers", handlers, "--models", store, "--port", "0",
+                "--management-port", "0", "--metrics-port", "0", "--grpc-port", "0", "--attestation", "simulated",
+                "--no-pin",
+            ] + arguments
         let log = Pipe()
         process.standardError = log
         try process.run()
@@ -93,12 +95,16 @@ struct HostileLoadTests {
                 "256", "--header-timeout", "2", "--body-timeout", "3", "--write-timeout", "2", "--idle-timeout", "5",
             ])
         defer { server.stop() }
-        let attack = try await runProcess("/usr/bin/nice", [
-            "-n", "5", ConfideCommand.path, "bench", "attack", "--url", "http://127.0.0.1:\(server.port)", "--management-url",
-            "http://127.0.0.1:\(server.managementPort)", "--seconds", "8", "--good-model", "good", "--body-bytes",
-            String(Self.maxBody), "--slow-readers", "8", "--headers-only", "150", "--silent", "400", "--json-bombs", "3",
-            "--server-pid", String(server.process.processIdentifier), "--json",
-        ])
+        let attack = try await runProcess(
+            "/usr/bin/nice",
+            [
+                "-n", "5", ConfideCommand.path, "bench", "attack", "--url", "http://127.0.0.1:\(server.port)",
+                "--management-url",
+                "http://127.0.0.1:\(server.managementPort)", "--seconds", "8", "--good-model", "good", "--body-bytes",
+                String(Self.maxBody), "--slow-readers", "8", "--headers-only", "150", "--silent", "400", "--json-bombs",
+                "3",
+                "--server-pid", String(server.process.processIdentifier), "--json",
+            ])
         #expect(attack.status == 0, "\(attack.output)")
         let line = attack.output.split(separator: "\n").last(where: { $0.hasPrefix("{") }) ?? ""
         let report = try #require(try JSONParser.parse(String(line)).objectValue, "\(attack.output)")
@@ -118,10 +124,15 @@ struct HostileLoadTests {
         // The bombs whose objects sit in a member the codec skips are valid requests (200); the rest are refused.
         let hostile = try #require(report["hostile"]?.objectValue)
         #expect(Set(hostile.keys).isSubset(of: ["200", "400", "413", "503"]), "\(line)")
-        #expect(number("closed_by_server") == number("held_connections"), "the server closed every held connection: \(line)")
+        #expect(
+            number("closed_by_server") == number("held_connections"), "the server closed every held connection: \(line)"
+        )
         try await Task.sleep(for: .milliseconds(500))
-        let served = try await server.metric("confide_requests_total", containing: [#"model="good""#, #"outcome="success""#])
-        #expect(Double(served) == answered, "the server answered \(served) requests of the good model, the clients saw \(answered)")
+        let served = try await server.metric(
+            "confide_requests_total", containing: [#"model="good""#, #"outcome="success""#])
+        #expect(
+            Double(served) == answered,
+            "the server answered \(served) requests of the good model, the clients saw \(answered)")
         #expect(try await send(server.port, .GET, "/v2/health/live").status == .ok)
     }
 }

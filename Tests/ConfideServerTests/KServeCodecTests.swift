@@ -24,9 +24,13 @@ private func sample(_ dataType: DataType, name: String = "t") -> HostTensor? {
     case .fp16: HostTensor(name: name, dataType: dataType, shape: [4], values: [Float16(0.5), -1.25, 65504, 0.1])
     case .bf16: HostTensor(name: name, dataType: dataType, shape: [3], values: [UInt16(0x3F80), 0xC040, 0x3DCD])
     case .fp32:
-        HostTensor(name: name, dataType: dataType, shape: [2, 2], values: [Float(0.1), -.greatestFiniteMagnitude, .leastNonzeroMagnitude, 3])
+        HostTensor(
+            name: name, dataType: dataType, shape: [2, 2],
+            values: [Float(0.1), -.greatestFiniteMagnitude, .leastNonzeroMagnitude, 3])
     case .fp64:
-        HostTensor(name: name, dataType: dataType, shape: [4], values: [0.1, -Double.greatestFiniteMagnitude, .leastNonzeroMagnitude, 1e15 + 0.5])
+        HostTensor(
+            name: name, dataType: dataType, shape: [4],
+            values: [0.1, -Double.greatestFiniteMagnitude, .leastNonzeroMagnitude, 1e15 + 0.5])
     case .bytes: HostTensor(name: name, strings: ["", "héllo", "quote\" back\\ line\n\u{1}"], shape: [1, 3])
     }
 }
@@ -60,7 +64,8 @@ struct KServeCodecTests {
         let input = try #require(sample(dataType))
         let encoded = KServeCodec.encodeRequest(inputs: [input], binary: binary)
         #expect((encoded.jsonLength != nil) == binary)
-        let decoded = try KServeCodec.decodeRequest(body: encoded.body, headerLength: encoded.jsonLength.map { String($0) })
+        let decoded = try KServeCodec.decodeRequest(
+            body: encoded.body, headerLength: encoded.jsonLength.map { String($0) })
         #expect(decoded.inputs.count == 1)
         #expect(sameTensor(try #require(decoded.inputs.first), input))
         #expect(decoded.binaryOutputsByDefault == binary)
@@ -71,13 +76,17 @@ struct KServeCodecTests {
         let output = try #require(sample(dataType, name: "out"))
         let other = try #require(sample(.int32, name: "other"))
         let request = InferRequest(id: "r", inputs: [], binaryOutputsByDefault: binary)
-        let encoded = try KServeCodec.encodeResponse(model: "m", version: "1", request: request, outputs: [output, other])
-        let decoded = try KServeCodec.decodeResponse(body: encoded.body, headerLength: encoded.jsonLength.map { String($0) })
+        let encoded = try KServeCodec.encodeResponse(
+            model: "m", version: "1", request: request, outputs: [output, other])
+        let decoded = try KServeCodec.decodeResponse(
+            body: encoded.body, headerLength: encoded.jsonLength.map { String($0) })
         #expect(decoded.count == 2)
         #expect(sameTensor(decoded[0], output))
         #expect(sameTensor(decoded[1], other))
-        #expect(encoded.body.readableBytes <= KServeCodec.responseSizeEstimate(
-            model: "m", version: "1", request: request, outputs: [output, other]))
+        #expect(
+            encoded.body.readableBytes
+                <= KServeCodec.responseSizeEstimate(
+                    model: "m", version: "1", request: request, outputs: [output, other]))
     }
 
     @Test(arguments: [DataType.fp16, .bf16, .fp32, .fp64])
@@ -86,13 +95,16 @@ struct KServeCodecTests {
         let count = 20_000
         let size = try #require(dataType.elementSize)
         let bytes = (0..<(count * size)).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        let tensor = try #require(bytes.withUnsafeBytes { raw in TensorBuffer(copying: raw) }.map {
-            HostTensor(name: "r", dataType: dataType, shape: [Int64(count)], buffer: $0)
-        })
+        let tensor = try #require(
+            bytes.withUnsafeBytes { raw in TensorBuffer(copying: raw) }.map {
+                HostTensor(name: "r", dataType: dataType, shape: [Int64(count)], buffer: $0)
+            })
         let request = InferRequest(inputs: [])
         let encoded = try KServeCodec.encodeResponse(model: "m", version: "1", request: request, outputs: [tensor])
-        #expect(encoded.body.readableBytes <= KServeCodec.responseSizeEstimate(
-            model: "m", version: "1", request: request, outputs: [tensor]))
+        #expect(
+            encoded.body.readableBytes
+                <= KServeCodec.responseSizeEstimate(
+                    model: "m", version: "1", request: request, outputs: [tensor]))
     }
 
     @Test func responseTextIsTheFormatClientsRead() throws {
@@ -100,9 +112,14 @@ struct KServeCodecTests {
         let bools = try #require(HostTensor(name: "b", dataType: .bool, shape: [1], values: [UInt8(1)]))
         let text = try #require(HostTensor(name: "s\"", strings: ["a\u{1}é"]))
         let request = InferRequest(
-            id: "x", inputs: [], outputs: [RequestedOutput(name: "f"), RequestedOutput(name: "b"), RequestedOutput(name: "s\"", binary: true)])
-        let encoded = try KServeCodec.encodeResponse(model: "m", version: "2", request: request, outputs: [text, bools, floats])
-        let header = #"{"model_name":"m","model_version":"2","id":"x","outputs":["#
+            id: "x", inputs: [],
+            outputs: [
+                RequestedOutput(name: "f"), RequestedOutput(name: "b"), RequestedOutput(name: "s\"", binary: true),
+            ])
+        let encoded = try KServeCodec.encodeResponse(
+            model: "m", version: "2", request: request, outputs: [text, bools, floats])
+        let header =
+            #"{"model_name":"m","model_version":"2","id":"x","outputs":["#
             + #"{"name":"f","datatype":"FP32","shape":[3],"data":[1,0.5,null]},"#
             + #"{"name":"b","datatype":"BOOL","shape":[1],"data":[true]},"#
             + #"{"name":"s\"","datatype":"BYTES","shape":[1],"parameters":{"binary_data_size":8}}]}"#
@@ -110,8 +127,10 @@ struct KServeCodecTests {
         #expect(Array(encoded.body.readableBytesView) == Array(header.utf8) + [4, 0, 0, 0, 0x61, 0x01, 0xC3, 0xA9])
         let plain = try KServeCodec.encodeResponse(
             model: "m", version: "2", request: InferRequest(inputs: []), outputs: [text])
-        #expect(String(buffer: plain.body)
-            == #"{"model_name":"m","model_version":"2","outputs":[{"name":"s\"","datatype":"BYTES","shape":[1],"data":["a\u0001é"]}]}"#)
+        #expect(
+            String(buffer: plain.body)
+                == #"{"model_name":"m","model_version":"2","outputs":[{"name":"s\"","datatype":"BYTES","shape":[1],"data":["a\u0001é"]}]}"#
+        )
         #expect(plain.jsonLength == nil)
     }
 
@@ -137,7 +156,8 @@ struct KServeCodecTests {
     }
 
     @Test func dataMayNestUpToTheShapesRank() throws {
-        let nested = try decode(request(input: #""name":"x","datatype":"FP64","shape":[2,1,2],"data":[[[1],[2]],[[3,4]]]"#))
+        let nested = try decode(
+            request(input: #""name":"x","datatype":"FP64","shape":[2,1,2],"data":[[[1],[2]],[[3,4]]]"#))
         #expect(nested.inputs.first?.values(as: Double.self) == [1, 2, 3, 4])
         let scalar = try decode(request(input: #""name":"x","datatype":"INT8","shape":[],"data":[5]"#))
         #expect(scalar.inputs.first?.values(as: Int8.self) == [5])
@@ -149,9 +169,13 @@ struct KServeCodecTests {
     }
 
     @Test func integersStayExactAtTheEdgesOfTheirTypes() throws {
-        let unsigned = try decode(request(input: #""name":"u","datatype":"UINT64","shape":[2],"data":[18446744073709551615,0]"#))
+        let unsigned = try decode(
+            request(input: #""name":"u","datatype":"UINT64","shape":[2],"data":[18446744073709551615,0]"#))
         #expect(unsigned.inputs.first?.values(as: UInt64.self) == [.max, 0])
-        let signed = try decode(request(input: #""name":"s","datatype":"INT64","shape":[3],"data":[-9223372036854775808,9223372036854775807,-0]"#))
+        let signed = try decode(
+            request(
+                input:
+                    #""name":"s","datatype":"INT64","shape":[3],"data":[-9223372036854775808,9223372036854775807,-0]"#))
         #expect(signed.inputs.first?.values(as: Int64.self) == [.min, .max, 0])
         let exponent = try decode(request(input: #""name":"e","datatype":"INT32","shape":[2],"data":[1e2,3.0]"#))
         #expect(exponent.inputs.first?.values(as: Int32.self) == [100, 3])
@@ -168,7 +192,8 @@ struct KServeCodecTests {
     }
 
     @Test func bytesAreWrittenInTheElementLayout() throws {
-        let decoded = try decode(request(input: #""name":"b","datatype":"BYTES","shape":[3],"data":["","a\u00e9\ud83d\ude00","\"\n"]"#))
+        let decoded = try decode(
+            request(input: #""name":"b","datatype":"BYTES","shape":[3],"data":["","a\u00e9\ud83d\ude00","\"\n"]"#))
         let input = try #require(decoded.inputs.first)
         #expect(input.byteElements() == [[], Array("aé😀".utf8), [0x22, 0x0A]])
         #expect(input.buffer.count == 3 * 4 + 1 + 2 + 4 + 2)
@@ -178,10 +203,13 @@ struct KServeCodecTests {
         let huge = refusal(request(input: #""name":"x","datatype":"FP64","shape":[1000000000],"data":[1,2,3]"#))
         #expect(huge?.code == .malformed)
         #expect(huge?.message == "input 'x' has 3 values but shape [1000000000] needs 1000000000")
-        let overflowing = refusal(request(input: #""name":"x","datatype":"FP64","shape":[4611686018427387904,4],"data":[]"#))
+        let overflowing = refusal(
+            request(input: #""name":"x","datatype":"FP64","shape":[4611686018427387904,4],"data":[]"#))
         #expect(overflowing?.message.contains("is too large") == true)
         var binary = ByteBuffer(
-            string: #"{"inputs":[{"name":"x","datatype":"FP64","shape":[1000000000],"parameters":{"binary_data_size":24}}]}"#)
+            string:
+                #"{"inputs":[{"name":"x","datatype":"FP64","shape":[1000000000],"parameters":{"binary_data_size":24}}]}"#
+        )
         let jsonLength = binary.readableBytes
         binary.writeBytes([UInt8](repeating: 0, count: 24))
         #expect(throws: KServeCodecError.malformed("")) {
@@ -198,7 +226,8 @@ struct KServeCodecTests {
         let input = refusal(request(input: #""name":"a\u0000b","datatype":"INT8","shape":[1],"data":[1]"#))
         #expect(input?.code == .malformed)
         #expect(input?.message.contains("NUL") == true)
-        let output = refusal(#"{"inputs":[{"name":"a","datatype":"INT8","shape":[1],"data":[1]}],"outputs":[{"name":"\u0000"}]}"#)
+        let output = refusal(
+            #"{"inputs":[{"name":"a","datatype":"INT8","shape":[1],"data":[1]}],"outputs":[{"name":"\u0000"}]}"#)
         #expect(output?.message.contains("NUL") == true)
     }
 
@@ -206,11 +235,23 @@ struct KServeCodecTests {
         let one = #"{"name":"x","datatype":"INT8","shape":[2],"data":[1,2]}"#
         let cases: [(String, KServeLimits, String)] = [
             (#"{"inputs":[\#(one)],"parameters":{"a":[[[[1]]]]}}"#, KServeLimits(maximumDepth: 4), "nested"),
-            (#"{"inputs":[\#(one),\#(one.replacing("\"x\"", with: "\"y\""))]}"#, KServeLimits(maximumTensors: 1), "more than 1 tensors"),
-            (#"{"inputs":[\#(one)],"outputs":[{"name":"a"},{"name":"b"}]}"#, KServeLimits(maximumRequestedOutputs: 1), "more than 1 outputs"),
-            (#"{"inputs":[\#(one.replacing("\"x\"", with: "\"xyz\""))]}"#, KServeLimits(maximumNameLength: 2), "longer than 2 bytes"),
+            (
+                #"{"inputs":[\#(one),\#(one.replacing("\"x\"", with: "\"y\""))]}"#, KServeLimits(maximumTensors: 1),
+                "more than 1 tensors"
+            ),
+            (
+                #"{"inputs":[\#(one)],"outputs":[{"name":"a"},{"name":"b"}]}"#,
+                KServeLimits(maximumRequestedOutputs: 1), "more than 1 outputs"
+            ),
+            (
+                #"{"inputs":[\#(one.replacing("\"x\"", with: "\"xyz\""))]}"#, KServeLimits(maximumNameLength: 2),
+                "longer than 2 bytes"
+            ),
             (#"{"id":"abcd","inputs":[\#(one)]}"#, KServeLimits(maximumIDLength: 3), "longer than 3 bytes"),
-            (#"{"inputs":[\#(one.replacing("[2]", with: "[1,1,2]"))]}"#, KServeLimits(maximumRank: 2), "more than 2 dimensions"),
+            (
+                #"{"inputs":[\#(one.replacing("[2]", with: "[1,1,2]"))]}"#, KServeLimits(maximumRank: 2),
+                "more than 2 dimensions"
+            ),
             (#"{"inputs":[\#(one)]}"#, KServeLimits(maximumElements: 1), "limit of tensor elements"),
         ]
         for (json, limits, excerpt) in cases {
@@ -237,8 +278,14 @@ struct KServeCodecTests {
             (request(input: #""name":"x","datatype":"FP64","shape":[1],"data":[1e400]"#), "number out of range"),
             (request(input: #""name":"x","name":"y","datatype":"INT8","shape":[1],"data":[1]"#), "twice"),
             (#"{"inputs":[{"name":"x","datatype":"INT8","shape":[1],"data":[1]}]} x"#, "unexpected text after"),
-            (#"{"inputs":[{"name":"x","datatype":"INT8","shape":[1],"data":[1]},{"name":"x","datatype":"INT8","shape":[1],"data":[1]}]}"#, "appears twice"),
-            (#"{"inputs":[{"name":"x","datatype":"INT8","shape":[1],"data":[1]}],"parameters":{"timeout":-5}}"#, "timeout"),
+            (
+                #"{"inputs":[{"name":"x","datatype":"INT8","shape":[1],"data":[1]},{"name":"x","datatype":"INT8","shape":[1],"data":[1]}]}"#,
+                "appears twice"
+            ),
+            (
+                #"{"inputs":[{"name":"x","datatype":"INT8","shape":[1],"data":[1]}],"parameters":{"timeout":-5}}"#,
+                "timeout"
+            ),
         ]
         for (json, excerpt) in cases {
             let error = refusal(json)
@@ -274,7 +321,9 @@ struct KServeCodecTests {
         var small = [UInt8](repeating: 0, count: 8)
         small.withUnsafeMutableBytes { buffer in
             #expect(throws: HandlerError.self) { try BytesElements.encode([huge], into: buffer) }
-            #expect(throws: HandlerError.self) { try BytesElements.encode([[UInt8](repeating: 1, count: 5)], into: buffer) }
+            #expect(throws: HandlerError.self) {
+                try BytesElements.encode([[UInt8](repeating: 1, count: 5)], into: buffer)
+            }
         }
     }
 
@@ -284,10 +333,12 @@ struct KServeCodecTests {
             let tensor = try #require(sample(dataType))
             let request = KServeCodec.encodeRequest(inputs: [tensor], binary: dataType.rawValue % 2 == 0)
             let response = try KServeCodec.encodeResponse(
-                model: "m", version: "1", request: InferRequest(inputs: [], binaryOutputsByDefault: dataType.rawValue % 3 == 0),
+                model: "m", version: "1",
+                request: InferRequest(inputs: [], binaryOutputsByDefault: dataType.rawValue % 3 == 0),
                 outputs: [tensor])
             return [request, response].map { body in
-                let split = body.jsonLength.map { UInt8(128 + min(127, $0 * 127 / max(body.body.readableBytes, 1))) } ?? 0
+                let split =
+                    body.jsonLength.map { UInt8(128 + min(127, $0 * 127 / max(body.body.readableBytes, 1))) } ?? 0
                 return [split] + Array(body.body.readableBytesView)
             }
         }
@@ -389,10 +440,20 @@ struct JSONScannerTests {
     }
 
     @Test func refusesBadSyntaxDepthAndEncoding() {
-        for text in ["[1,]", "[,1]", "{\"a\" 1}", "{\"a\":1,}", "[1 2]", "[[[[[1]]]]]", "\"\u{1}\"", "01", "1.", "-", "[\"\\ud800\"]", "]"] {
-            #expect(throws: JSONError.self, "\(text)") { try scan(text) { scanner throws(JSONError) in try scanner.skipValue(); try scanner.expectEnd() } }
+        for text in [
+            "[1,]", "[,1]", "{\"a\" 1}", "{\"a\":1,}", "[1 2]", "[[[[[1]]]]]", "\"\u{1}\"", "01", "1.", "-",
+            "[\"\\ud800\"]", "]",
+        ] {
+            #expect(throws: JSONError.self, "\(text)") {
+                try scan(text) { scanner throws(JSONError) in
+                    try scanner.skipValue()
+                    try scanner.expectEnd()
+                }
+            }
         }
-        let limit = Result { () throws(JSONError) in try scan("[[[[[1]]]]]") { scanner throws(JSONError) in try scanner.skipValue() } }
+        let limit = Result { () throws(JSONError) in
+            try scan("[[[[[1]]]]]") { scanner throws(JSONError) in try scanner.skipValue() }
+        }
         #expect(throws: JSONError.self) { try limit.get() }
         if case .failure(let error) = limit { #expect(error.isLimit) }
         #expect(throws: JSONError.self) {

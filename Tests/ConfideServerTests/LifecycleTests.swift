@@ -21,8 +21,10 @@ struct LifecycleTests {
             try await withThrowingTaskGroup(of: ClientResponse.self) { group in
                 for (index, connection) in connections.enumerated() {
                     group.addTask {
-                        try await connection.send(ClientRequest(
-                            method: .POST, uri: "/v2/models/slow/infer", body: ByteBuffer(string: int32Request(Int32(index)))))
+                        try await connection.send(
+                            ClientRequest(
+                                method: .POST, uri: "/v2/models/slow/infer",
+                                body: ByteBuffer(string: int32Request(Int32(index)))))
                     }
                 }
                 return try await group.reduce(into: []) { $0.append($1) }
@@ -46,8 +48,11 @@ struct LifecycleTests {
         let models = try makeModelStore(in: root, models: ["slow": slowModel(delayMs: 4000, #""max_batch_size": 1"#)])
         let process = Process()
         process.executableURL = BuildProducts.directory.appendingPathComponent("confide")
-        process.arguments = ["serve", "--handlers", handlers, "--models", models, "--port", "0", "--metrics-port", "0", "--grpc-port", "0",
-                             "--no-management"]
+        process.arguments = [
+            "serve", "--handlers", handlers, "--models", models, "--port", "0", "--metrics-port", "0", "--grpc-port",
+            "0",
+            "--no-management",
+        ]
         let errors = Pipe()
         process.standardError = errors
         try process.run()
@@ -61,7 +66,9 @@ struct LifecycleTests {
         // Terminate once the server has received all three: one running, two queued (30 s: other suites may
         // saturate the machine).
         let deadline = ContinuousClock.now + .seconds(30)
-        while try await !send(metricsPort, .GET, "/metrics").text.contains(#"confide_queue_depth{model="slow",version="1"} 2"#) {
+        while try await !send(metricsPort, .GET, "/metrics").text.contains(
+            #"confide_queue_depth{model="slow",version="1"} 2"#)
+        {
             try #require(ContinuousClock.now < deadline, "the requests never queued")
             try await Task.sleep(for: .milliseconds(10))
         }
@@ -76,7 +83,8 @@ struct LifecycleTests {
         let server = try await TestServer.start()
         defer { Task { await server.stop() } }
         for value in Int32(0)..<3 {
-            #expect(try await send(server.port, .POST, "/v2/models/echo/infer", body: int32Request(value)).status == .ok)
+            #expect(
+                try await send(server.port, .POST, "/v2/models/echo/infer", body: int32Request(value)).status == .ok)
         }
         #expect(try await send(server.port, .POST, "/v2/models/echo/infer", body: "{").status == .badRequest)
         let metrics = try await send(server.metricsPort, .GET, "/metrics")
@@ -109,7 +117,9 @@ func listeningPorts(
             if data.isEmpty { break }
             text += String(decoding: data, as: UTF8.self)
         }
-        return (port(after: "inference API listening"), port(after: "management API listening"),
-            port(after: "metrics listening"))
+        return (
+            port(after: "inference API listening"), port(after: "management API listening"),
+            port(after: "metrics listening")
+        )
     }
 }

@@ -17,11 +17,15 @@ func json(_ response: ClientResponse) throws -> JSONValue {
 struct ManagementTests {
     @Test func listsPagesAndDescribesModels() async throws {
         let server = try await TestServer.start(models: [
-            "a": #"{"handler": "echo"}"#, "b": #"{"handler": "echo"}"#, "c": #"{"handler": "echo", "max_batch_size": 4}"#,
+            "a": #"{"handler": "echo"}"#, "b": #"{"handler": "echo"}"#,
+            "c": #"{"handler": "echo", "max_batch_size": 4}"#,
         ])
         defer { Task { await server.stop() } }
         let first = try json(try await send(server.managementPort, .GET, "/models?limit=2"))
-        #expect(first.objectValue?["models"]?.arrayValue?.compactMap { $0.objectValue?["modelName"]?.stringValue } == ["a", "b"])
+        #expect(
+            first.objectValue?["models"]?.arrayValue?.compactMap { $0.objectValue?["modelName"]?.stringValue } == [
+                "a", "b",
+            ])
         #expect(first.objectValue?["nextPageToken"] == .string("2"))
         let second = try json(try await send(server.managementPort, .GET, "/models?limit=2&next_page_token=2"))
         #expect(second.objectValue?["models"]?.arrayValue?.count == 1)
@@ -60,7 +64,9 @@ struct ManagementTests {
         let load = Task {
             try await withThrowingTaskGroup(of: HTTPResponseStatus.self) { group in
                 for value in Int32(0)..<60 {
-                    group.addTask { try await send(server.port, .POST, "/v2/models/slow/infer", body: int32Request(value)).status }
+                    group.addTask {
+                        try await send(server.port, .POST, "/v2/models/slow/infer", body: int32Request(value)).status
+                    }
                 }
                 return try await group.reduce(into: []) { $0.append($1) }
             }
@@ -99,12 +105,14 @@ struct ManagementTests {
         defer { Task { await server.stop() } }
         let folder = server.root.url.appendingPathComponent("models/versioned")
         for version in ["1", "2"] {
-            try FileManager.default.createDirectory(at: folder.appendingPathComponent(version), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: folder.appendingPathComponent(version), withIntermediateDirectories: true)
         }
         try Data(#"{"handler": "echo"}"#.utf8).write(to: folder.appendingPathComponent("model.json"))
         #expect(try await send(server.managementPort, .POST, "/models?url=versioned").status == .ok)
         func servedVersion() async throws -> JSONValue? {
-            try json(try await send(server.port, .POST, "/v2/models/versioned/infer", body: int32Request(1))).objectValue?["model_version"]
+            try json(try await send(server.port, .POST, "/v2/models/versioned/infer", body: int32Request(1)))
+                .objectValue?["model_version"]
         }
         #expect(try await servedVersion() == .string("2"))
         #expect(try await send(server.managementPort, .PUT, "/models/versioned/1/set-default").status == .ok)
@@ -113,13 +121,17 @@ struct ManagementTests {
     }
 
     @Test func theKServeRepositoryExtensionLoadsAndUnloads() async throws {
-        let server = try await TestServer.start(models: ["echo": #"{"handler": "echo"}"#, "bad": #"{"handler": "nope"}"#])
+        let server = try await TestServer.start(models: [
+            "echo": #"{"handler": "echo"}"#, "bad": #"{"handler": "nope"}"#,
+        ])
         defer { Task { await server.stop() } }
         func states() async throws -> [String: String] {
             let index = try json(try await send(server.managementPort, .POST, "/v2/repository/index"))
             var result: [String: String] = [:]
             for entry in index.arrayValue ?? [] {
-                if let name = entry.objectValue?["name"]?.stringValue { result[name] = entry.objectValue?["state"]?.stringValue }
+                if let name = entry.objectValue?["name"]?.stringValue {
+                    result[name] = entry.objectValue?["state"]?.stringValue
+                }
             }
             return result
         }
@@ -128,9 +140,12 @@ struct ManagementTests {
         #expect(try await states()["echo"] == "UNAVAILABLE")
         #expect(try await send(server.managementPort, .POST, "/v2/repository/models/echo/load").status == .ok)
         #expect(try await states()["echo"] == "READY")
-        let ready = try json(try await send(server.managementPort, .POST, "/v2/repository/index", body: #"{"ready": true}"#))
+        let ready = try json(
+            try await send(server.managementPort, .POST, "/v2/repository/index", body: #"{"ready": true}"#))
         #expect(ready.arrayValue?.count == 1)
-        #expect(try await send(server.managementPort, .POST, "/v2/repository/models/bad/load").status == .serviceUnavailable)
+        #expect(
+            try await send(server.managementPort, .POST, "/v2/repository/models/bad/load").status == .serviceUnavailable
+        )
     }
 
     @Test func theManagementAPIIsNotOnTheInferencePort() async throws {

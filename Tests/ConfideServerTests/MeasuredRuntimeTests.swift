@@ -121,9 +121,11 @@ struct MeasuredRuntimeTests {
     /// leaves it loadable.
     static func changingOneByte(of library: [UInt8]) -> [UInt8]? {
         let marker = Array("Swift version".utf8)
-        guard let start = (0...(library.count - marker.count)).first(where: {
-            library[$0..<$0 + marker.count].elementsEqual(marker)
-        }) else { return nil }
+        guard
+            let start = (0...(library.count - marker.count)).first(where: {
+                library[$0..<$0 + marker.count].elementsEqual(marker)
+            })
+        else { return nil }
         var changed = library
         changed[start] = UInt8(ascii: "s")
         return changed
@@ -165,7 +167,8 @@ struct MeasuredRuntimeTests {
         var removed = genuine
         removed.measurements = MeasurementLogSnapshot(events: Array(events.dropLast()))
         var reordered = genuine
-        reordered.measurements = MeasurementLogSnapshot(events: [events[0], events[2], events[1]] + events.dropFirst(3))
+        reordered.measurements = MeasurementLogSnapshot(
+            events: [events[0], events[2], events[1]] + events.dropFirst(3))
         var changed = genuine
         var descriptor = events[1].descriptor
         descriptor[descriptor.count - 2] ^= 0x01
@@ -175,8 +178,12 @@ struct MeasuredRuntimeTests {
             ] + events.dropFirst(2))
         var retyped = genuine
         retyped.measurements = MeasurementLogSnapshot(
-            events: [events[0], MeasurementEvent(kind: .modelUnloaded, descriptor: events[1].descriptor,
-                digest: events[1].digest)] + events.dropFirst(2))
+            events: [
+                events[0],
+                MeasurementEvent(
+                    kind: .modelUnloaded, descriptor: events[1].descriptor,
+                    digest: events[1].digest),
+            ] + events.dropFirst(2))
         for tampered in [removed, reordered, changed, retyped] {
             #expect(await Self.refusal(tampered, policy).contains("does not bind"))
             #expect(await Self.refusal(tampered, nil).contains("does not bind"))

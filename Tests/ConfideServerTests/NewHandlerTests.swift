@@ -66,8 +66,11 @@ struct NewHandlerTests {
                 at: Self.sdk.appendingPathComponent(entry), to: repository.appendingPathComponent(entry))
         }
         for arguments in [
-            ["init", "-q"], ["add", "-A"], ["-c", "user.name=Confide", "-c", "user.email=test@confide.invalid",
-            "commit", "-q", "-m", "SDK \(dependency.version)"], ["tag", dependency.version],
+            ["init", "-q"], ["add", "-A"],
+            [
+                "-c", "user.name=Confide", "-c", "user.email=test@confide.invalid",
+                "commit", "-q", "-m", "SDK \(dependency.version)",
+            ], ["tag", dependency.version],
         ] {
             let git = try await runProcess("/usr/bin/env", ["git", "-C", repository.path] + arguments)
             try #require(git.status == 0, "git \(arguments): \(git.output)")
@@ -75,8 +78,11 @@ struct NewHandlerTests {
 
         let mirror = try await runProcess(
             "/usr/bin/env",
-            ["swift", "package", "--package-path", package.path, "config", "set-mirror", "--original", dependency.url,
-             "--mirror", repository.absoluteString])
+            [
+                "swift", "package", "--package-path", package.path, "config", "set-mirror", "--original",
+                dependency.url,
+                "--mirror", repository.absoluteString,
+            ])
         try #require(mirror.status == 0, "\(mirror.output)")
         // Not in the shared dependency cache: the mirror is gone after the test.
         let build = try await runProcess(

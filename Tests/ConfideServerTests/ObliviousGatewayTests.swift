@@ -24,9 +24,10 @@ struct GatewayProbe {
     func post(_ bytes: [UInt8], contentType: String = "message/ohttp-req") async throws -> ClientResponse {
         let connection = try await HTTPConnection.connect(host: "127.0.0.1", port: port)
         defer { Task { await connection.close() } }
-        return try await connection.send(ClientRequest(
-            method: .POST, uri: ObliviousGatewayAPI.path, headers: ["Content-Type": contentType],
-            body: ByteBuffer(bytes: bytes)))
+        return try await connection.send(
+            ClientRequest(
+                method: .POST, uri: ObliviousGatewayAPI.path, headers: ["Content-Type": contentType],
+                body: ByteBuffer(bytes: bytes)))
     }
 
     /// Sends `method path` with no body encrypted to `configuration` and decrypts the inner response.

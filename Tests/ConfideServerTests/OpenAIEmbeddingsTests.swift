@@ -2,12 +2,13 @@ import ConfideClient
 import ConfideHTTPClient
 import ConfideJSON
 import ConfideRuntime
-@testable import ConfideServer
 import Foundation
 import MiniLMCache
 import NIOCore
 import NIOHTTP1
 import Testing
+
+@testable import ConfideServer
 
 /// The `fake-embeddings` fixture's embedding of a text of `length` UTF-8 bytes (see Tests/Fixtures/Embeddings).
 func fakeEmbedding(length: Int, width: Int = 4, unit: Bool = true) -> [Float] {
@@ -39,9 +40,10 @@ func embeddings(_ response: ClientResponse) throws -> (vectors: [[Float]], promp
             vectors.append(values.compactMap { $0.doubleValue.map(Float.init) })
         case .string(let text)?:
             let bytes = try #require(Data(base64Encoded: text))
-            vectors.append(stride(from: 0, to: bytes.count, by: 4).map { offset in
-                Float(bitPattern: bytes[offset..<offset + 4].reversed().reduce(0) { $0 << 8 | UInt32($1) })
-            })
+            vectors.append(
+                stride(from: 0, to: bytes.count, by: 4).map { offset in
+                    Float(bitPattern: bytes[offset..<offset + 4].reversed().reduce(0) { $0 << 8 | UInt32($1) })
+                })
         default:
             Issue.record("no embedding in \(entry)")
         }
@@ -85,15 +87,17 @@ struct OpenAIUnitTests {
         (HTTPResponseStatus.badRequest, "invalid_request_error"), (.unauthorized, "authentication_error"),
         (.forbidden, "permission_error"), (.notFound, "not_found_error"), (.methodNotAllowed, "invalid_request_error"),
         (.payloadTooLarge, "invalid_request_error"), (.tooManyRequests, "rate_limit_error"),
-        (.internalServerError, "server_error"), (.serviceUnavailable, "server_error"), (.gatewayTimeout, "server_error"),
+        (.internalServerError, "server_error"), (.serviceUnavailable, "server_error"),
+        (.gatewayTimeout, "server_error"),
     ])
     func errorsInOpenAIsShape(status: HTTPResponseStatus, type: String) throws {
         let response = ErrorFormat.openAI.response(
             APIError(status, "went wrong", headers: [("Retry-After", "1")], parameter: "input"))
         #expect(response.status == status)
         #expect(response.headers.first(name: "Retry-After") == "1")
-        #expect(String(buffer: response.body)
-            == #"{"error":{"message":"went wrong","type":"\#(type)","param":"input","code":null}}"#)
+        #expect(
+            String(buffer: response.body)
+                == #"{"error":{"message":"went wrong","type":"\#(type)","param":"input","code":null}}"#)
         let unnamed = ErrorFormat.openAI.response(APIError(status, "x"))
         #expect(String(buffer: unnamed.body).contains(#""param":null"#))
     }
@@ -108,7 +112,8 @@ struct OpenAIUnitTests {
         var offset = 0
         let bytes = request.texts
         while offset < bytes.count {
-            let length = Int(bytes[offset]) | Int(bytes[offset + 1]) << 8 | Int(bytes[offset + 2]) << 16
+            let length =
+                Int(bytes[offset]) | Int(bytes[offset + 1]) << 8 | Int(bytes[offset + 2]) << 16
                 | Int(bytes[offset + 3]) << 24
             texts.append(String(decoding: bytes[(offset + 4)..<(offset + 4 + length)], as: UTF8.self))
             offset += 4 + length
@@ -132,28 +137,29 @@ struct OpenAIUnitTests {
         #expect(nulls.encodingFormat == .float && nulls.dimensions == nil)
     }
 
-    @Test(arguments: [
-        ("{not json}", nil, "not valid JSON"),
-        (#"{"model": "m", "input": "x"} trailing"#, nil, "not valid JSON"),
-        (#"["x"]"#, nil, "must be a JSON object"),
-        (#"{"input": "x"}"#, "model", "'model' is required"),
-        (#"{"model": "m"}"#, "input", "'input' is required"),
-        (#"{"model": "m", "input": []}"#, "input", "must not be an empty list"),
-        (#"{"model": "m", "input": ""}"#, "input", "'input' is an empty string"),
-        (#"{"model": "m", "input": ["a", ""]}"#, "input", "input[1] is an empty string"),
-        (#"{"model": "m", "input": [101, 102]}"#, "input", "token ids is not supported"),
-        (#"{"model": "m", "input": [[101, 102]]}"#, "input", "token ids is not supported"),
-        (#"{"model": "m", "input": 7}"#, "input", "a string or a list of strings"),
-        (#"{"model": "m", "input": ["a", null]}"#, "input", "a string or a list of strings"),
-        (#"{"model": 7, "input": "x"}"#, "model", "must be a model's name"),
-        (#"{"model": "../x", "input": "x"}"#, "model", "not a valid model name"),
-        (#"{"model": "m", "input": "x", "encoding_format": "int8"}"#, "encoding_format", "\"float\" or \"base64\""),
-        (#"{"model": "m", "input": "x", "dimensions": 0}"#, "dimensions", "positive integer"),
-        (#"{"model": "m", "input": "x", "dimensions": 1.5}"#, "dimensions", "positive integer"),
-        (#"{"model": "m", "input": "x", "dimensions": "8"}"#, "dimensions", "positive integer"),
-        (#"{"model": "m", "model": "n", "input": "x"}"#, "model", "more than once"),
-        (#"{"model": "m", "input": "\ud800"}"#, nil, "not valid JSON"),
-    ] as [(String, String?, String)])
+    @Test(
+        arguments: [
+            ("{not json}", nil, "not valid JSON"),
+            (#"{"model": "m", "input": "x"} trailing"#, nil, "not valid JSON"),
+            (#"["x"]"#, nil, "must be a JSON object"),
+            (#"{"input": "x"}"#, "model", "'model' is required"),
+            (#"{"model": "m"}"#, "input", "'input' is required"),
+            (#"{"model": "m", "input": []}"#, "input", "must not be an empty list"),
+            (#"{"model": "m", "input": ""}"#, "input", "'input' is an empty string"),
+            (#"{"model": "m", "input": ["a", ""]}"#, "input", "input[1] is an empty string"),
+            (#"{"model": "m", "input": [101, 102]}"#, "input", "token ids is not supported"),
+            (#"{"model": "m", "input": [[101, 102]]}"#, "input", "token ids is not supported"),
+            (#"{"model": "m", "input": 7}"#, "input", "a string or a list of strings"),
+            (#"{"model": "m", "input": ["a", null]}"#, "input", "a string or a list of strings"),
+            (#"{"model": 7, "input": "x"}"#, "model", "must be a model's name"),
+            (#"{"model": "../x", "input": "x"}"#, "model", "not a valid model name"),
+            (#"{"model": "m", "input": "x", "encoding_format": "int8"}"#, "encoding_format", "\"float\" or \"base64\""),
+            (#"{"model": "m", "input": "x", "dimensions": 0}"#, "dimensions", "positive integer"),
+            (#"{"model": "m", "input": "x", "dimensions": 1.5}"#, "dimensions", "positive integer"),
+            (#"{"model": "m", "input": "x", "dimensions": "8"}"#, "dimensions", "positive integer"),
+            (#"{"model": "m", "model": "n", "input": "x"}"#, "model", "more than once"),
+            (#"{"model": "m", "input": "\ud800"}"#, nil, "not valid JSON"),
+        ] as [(String, String?, String)])
     func malformedRequestsAre400(body: String, parameter: String?, excerpt: String) {
         let error = #expect(throws: APIError.self) { try parse(body) }
         #expect(error?.status == .badRequest)
@@ -211,9 +217,10 @@ struct OpenAIUnitTests {
             EmbeddingsResponse.encode(
                 model: "m", rows: $0, count: 2, width: 2, dimensions: 2, format: .float, promptTokens: 7)
         }
-        #expect(String(decoding: body, as: UTF8.self) == #"{"object":"list","data":[{"object":"embedding","index":0,"#
-            + #""embedding":[0.5,-0.25]},{"object":"embedding","index":1,"embedding":[1,0]}],"model":"m","#
-            + #""usage":{"prompt_tokens":7,"total_tokens":7}}"#)
+        #expect(
+            String(decoding: body, as: UTF8.self) == #"{"object":"list","data":[{"object":"embedding","index":0,"#
+                + #""embedding":[0.5,-0.25]},{"object":"embedding","index":1,"embedding":[1,0]}],"model":"m","#
+                + #""usage":{"prompt_tokens":7,"total_tokens":7}}"#)
         #expect(body.count <= EmbeddingsResponse.sizeEstimate(count: 2, dimensions: 2, format: .float))
         #expect(EmbeddingsResponse.sizeEstimate(count: .max, dimensions: 2, format: .float) == .max)
     }
@@ -267,7 +274,8 @@ struct OpenAIServerTests {
         #expect(prompt == 11 && total == 11, "token counts come from the handler: (1 + 2) + (6 + 2)")
         #expect(try JSONParser.parse(list.text).objectValue?["model"] == .string("emb"))
 
-        let single = try await Self.embed(server.port, #"{"model": "emb", "input": "héllo", "encoding_format": "base64"}"#)
+        let single = try await Self.embed(
+            server.port, #"{"model": "emb", "input": "héllo", "encoding_format": "base64"}"#)
         #expect(single.status == .ok, "\(single.text)")
         let decoded = try embeddings(single)
         #expect(decoded.vectors == [vectors[1]], "base64 carries the same FP32 values exactly")
@@ -292,7 +300,8 @@ struct OpenAIServerTests {
         #expect(refused.status == .badRequest)
         let error = try openAIError(refused)
         #expect(error.type == "invalid_request_error" && error.param == "dimensions")
-        #expect(error.message.contains("produces embeddings of 4 values and cannot shorten them to 2"), "\(error.message)")
+        #expect(
+            error.message.contains("produces embeddings of 4 values and cannot shorten them to 2"), "\(error.message)")
         let notListed = try await Self.embed(server.port, #"{"model": "short", "input": "abc", "dimensions": 3}"#)
         #expect(try openAIError(notListed).message.contains("can shorten them to 2 only"))
 
@@ -311,9 +320,13 @@ struct OpenAIServerTests {
         #expect(object["object"] == .string("list"))
         let data = try #require(object["data"]?.arrayValue)
         #expect(data.compactMap { $0.objectValue?["id"]?.stringValue } == ["emb", "raw", "short", "uncounted"])
-        #expect(data.first == .object(JSONObject([
-            "id": .string("emb"), "object": .string("model"), "created": .integer(0), "owned_by": .string("confide"),
-        ])))
+        #expect(
+            data.first
+                == .object(
+                    JSONObject([
+                        "id": .string("emb"), "object": .string("model"), "created": .integer(0),
+                        "owned_by": .string("confide"),
+                    ])))
 
         let one = try await send(server.port, .GET, "/v1/models/emb")
         #expect(one.status == .ok)
@@ -385,7 +398,8 @@ struct OpenAIServerTests {
         #expect(try await embed("nothing", "secret-emb").status == .forbidden, "no probing for names past the limit")
 
         func models(_ token: String) async throws -> [String] {
-            let response = try await send(server.port, .GET, "/v1/models", headers: ["Authorization": "Bearer \(token)"])
+            let response = try await send(
+                server.port, .GET, "/v1/models", headers: ["Authorization": "Bearer \(token)"])
             #expect(response.status == .ok)
             return try JSONParser.parse(response.text).objectValue?["data"]?.arrayValue?
                 .compactMap { $0.objectValue?["id"]?.stringValue } ?? []
@@ -407,7 +421,8 @@ struct OpenAIServerTests {
             let request = ClientRequest(
                 method: .POST, uri: "/v1/embeddings",
                 headers: ["Content-Type": "application/json", "Authorization": "Bearer \(token)"],
-                body: ByteBuffer(string: #"{"model": "\#(model)", "input": ["a", "héllo"], "encoding_format": "base64"}"#))
+                body: ByteBuffer(
+                    string: #"{"model": "\#(model)", "input": ["a", "héllo"], "encoding_format": "base64"}"#))
             return try await client.send(request)
         }
         let response = try await embed("emb", token: "secret-emb")
@@ -418,8 +433,9 @@ struct OpenAIServerTests {
         let refused = try await embed("short", token: "secret-emb")
         #expect(refused.status == .forbidden, "the token's model limit holds inside encrypted requests")
         #expect(try openAIError(refused).type == "permission_error")
-        let models = try await client.send(ClientRequest(
-            method: .GET, uri: "/v1/models", headers: ["Authorization": "Bearer secret-emb"], body: ByteBuffer()))
+        let models = try await client.send(
+            ClientRequest(
+                method: .GET, uri: "/v1/models", headers: ["Authorization": "Bearer secret-emb"], body: ByteBuffer()))
         #expect(models.status == .ok && models.text.contains(#""id":"emb""#) && !models.text.contains("short"))
     }
 
@@ -481,7 +497,8 @@ struct OpenAIInteropTests {
         let asked = try await infer(#","outputs":[{"name":"embedding"},{"name":"token_count"}]"#)
         let counts = try #require(asked.first { $0["name"] == .string("token_count") })
         #expect(counts["datatype"] == .string("INT64") && counts["shape"] == .array([.integer(2)]))
-        #expect(counts["data"] == .array([.integer(2), .integer(9)]), "[CLS] [SEP]; [CLS] a cat sat on the mat . [SEP]")
+        #expect(
+            counts["data"] == .array([.integer(2), .integer(9)]), "[CLS] [SEP]; [CLS] a cat sat on the mat . [SEP]")
     }
 
     @Test func anEncryptedRoundTripThroughTheExamplePythonClient() async throws {
@@ -490,9 +507,10 @@ struct OpenAIInteropTests {
         let reference = try String(contentsOfFile: MiniLMCache.referencePath, encoding: .utf8).split(separator: "\n")
             .prefix(8).map { try JSONParser.parse(String($0)).objectValue ?? JSONObject() }
         let texts = reference.compactMap { $0["text"]?.stringValue }.filter { !$0.isEmpty }.prefix(3)
-        let body = JSONValue.object(JSONObject([
-            "model": .string("minilm"), "input": .array(texts.map { .string($0) }),
-        ]))
+        let body = JSONValue.object(
+            JSONObject([
+                "model": .string("minilm"), "input": .array(texts.map { .string($0) }),
+            ]))
         let result = try await runPython(
             InteropTests.exampleClient, "--url", "http://127.0.0.1:\(server.port)", "--accept-simulated",
             "--token", "openai-key", "--path", "/v1/embeddings",

@@ -91,7 +91,8 @@ struct PlacementTests {
             }
             #expect(Set(workers.flatMap(\.placement.cpus)).count == workers.flatMap(\.placement.cpus).count)
         }
-        let metadata = try JSONParser.parse(Array(try await send(server.port, .GET, "/v2/models/two").body.readableBytesView))
+        let metadata = try JSONParser.parse(
+            Array(try await send(server.port, .GET, "/v2/models/two").body.readableBytesView))
         #expect(metadata.objectValue?["workers"]?.arrayValue?.count == 2)
     }
 

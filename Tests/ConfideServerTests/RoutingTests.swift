@@ -46,7 +46,9 @@ struct RouterTests {
         (.POST, "/.well-known/ohttp-gateway", .gatewayRequest, nil, nil),
         (.GET, "/attestation?nonce=00", .attestation, nil, nil),
     ])
-    func inferenceRoutes(method: HTTPMethod, target: String, action: RouteAction, model: String?, version: String?) throws {
+    func inferenceRoutes(method: HTTPMethod, target: String, action: RouteAction, model: String?, version: String?)
+        throws
+    {
         let route = try route(inference, method, target)
         #expect(route.action == action)
         #expect(route.model == model)
@@ -66,7 +68,9 @@ struct RouterTests {
         (.POST, "/v2/repository/models/echo/load", .repositoryLoad, "echo", nil),
         (.POST, "/v2/repository/models/e%63ho/unload", .repositoryUnload, "echo", nil),
     ])
-    func managementRoutes(method: HTTPMethod, target: String, action: RouteAction, model: String?, version: String?) throws {
+    func managementRoutes(method: HTTPMethod, target: String, action: RouteAction, model: String?, version: String?)
+        throws
+    {
         let route = try route(management, method, target)
         #expect(route.action == action)
         #expect(route.model == model)
@@ -75,7 +79,8 @@ struct RouterTests {
 
     /// Encoded characters in fixed segments match nothing, for everyone.
     @Test(arguments: [
-        "/v2/%6Dodels/secret/infer", "/%762/models/secret/infer", "/v2/models/secret/%69nfer", "/V2/models/secret/infer",
+        "/v2/%6Dodels/secret/infer", "/%762/models/secret/infer", "/v2/models/secret/%69nfer",
+        "/V2/models/secret/infer",
         "/v2/models/secret/versions", "/v2/models/secret/infer/more", "/%70redictions/secret", "/predictions/a/b/c",
         "/v2/models", "/.well-known/ohttp%2Dgateway", "/v2/health%2Flive", "/attestation/x",
     ])
@@ -103,7 +108,10 @@ struct RouterTests {
         }
     }
 
-    @Test(arguments: ["a=1&a=2", "a=%zz", "=%FF"] + [(0...QueryParameters.maximumCount).map { "p\($0)=1" }.joined(separator: "&")])
+    @Test(
+        arguments: ["a=1&a=2", "a=%zz", "=%FF"] + [
+            (0...QueryParameters.maximumCount).map { "p\($0)=1" }.joined(separator: "&")
+        ])
     func ambiguousOrMalformedQueriesAre400(query: String) {
         #expect(status(management, .GET, "/models?\(query)") == 400)
     }
@@ -125,7 +133,9 @@ struct RouterTests {
             [0] + Array("/v2/models/echo/versions/1/infer?x=%41".utf8), [5] + Array("/predictions/e%63ho/2".utf8),
             [1] + Array("/models/echo/1/set-default".utf8), [13] + Array("/v2/repository/models/echo/unload".utf8),
         ]
-        let queries = [Array("limit=10&next_page_token=20".utf8), Array("url=echo&initial_workers=%32&min_worker=+3".utf8)]
+        let queries = [
+            Array("limit=10&next_page_token=20".utf8), Array("url=echo&initial_workers=%32&min_worker=+3".utf8),
+        ]
         for iteration in 0..<4000 {
             var bytes = seeds[iteration % seeds.count]
             var query = queries[iteration % queries.count]
@@ -142,7 +152,9 @@ struct RouterTests {
         for host in ["127.0.0.1", "127.1.2.3", "localhost", "LOCALHOST", "::1", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1"] {
             #expect(SitePolicy.isLoopback(host), "\(host)")
         }
-        for host in ["127.0.0.1.example.com", "0.0.0.0", "10.0.0.1", "::", "128.0.0.1", "localhost.evil", "127.0.0.256", ""] {
+        for host in [
+            "127.0.0.1.example.com", "0.0.0.0", "10.0.0.1", "::", "128.0.0.1", "localhost.evil", "127.0.0.256", "",
+        ] {
             #expect(!SitePolicy.isLoopback(host), "\(host)")
         }
     }
@@ -214,7 +226,8 @@ struct RouteSpellingTests {
         var tried = 0
         for (method, segments, body) in Self.secretRoutes {
             for target in spellings(of: segments) + spellings(of: segments).map({ $0 + "?x=1" }) {
-                let request = ClientRequest(method: method, uri: target, headers: headers, body: ByteBuffer(string: body))
+                let request = ClientRequest(
+                    method: method, uri: target, headers: headers, body: ByteBuffer(string: body))
                 Self.expectRefused(try await connection.send(request).status, target)
                 Self.expectRefused(try await client.send(request).status, "encrypted \(target)")
                 tried += 1
@@ -226,7 +239,8 @@ struct RouteSpellingTests {
         #expect(try await connection.send(allowed).status == .ok, "the token still works for its own model")
         #expect(try await client.send(allowed).status == .ok)
         let noModel = ClientRequest(method: .GET, uri: "/v2", headers: headers)
-        #expect(try await connection.send(noModel).status == .forbidden, "a model-limited token on a route naming no model")
+        #expect(
+            try await connection.send(noModel).status == .forbidden, "a model-limited token on a route naming no model")
     }
 
     @Test func managementRoutes() async throws {
@@ -241,12 +255,15 @@ struct RouteSpellingTests {
         ]
         for (method, segments) in routes {
             for target in spellings(of: segments) {
-                Self.expectRefused(try await send(server.managementPort, method, target, headers: headers).status, target)
+                Self.expectRefused(
+                    try await send(server.managementPort, method, target, headers: headers).status, target)
             }
         }
         for target in ["/models", "/models?url=secret", "/v2/repository/index"] {
             let method: HTTPMethod = target == "/models" ? .GET : .POST
-            #expect(try await send(server.managementPort, method, target, headers: headers).status == .forbidden, "\(target)")
+            #expect(
+                try await send(server.managementPort, method, target, headers: headers).status == .forbidden,
+                "\(target)")
         }
         #expect(try await send(server.managementPort, .GET, "/models/echo", headers: headers).status == .ok)
         #expect(server.server.repository.model("secret") != nil, "no spelling unloaded it")
@@ -256,7 +273,9 @@ struct RouteSpellingTests {
 @Suite("Loopback listeners refuse cross-site requests")
 struct CrossSiteTests {
     @Test func foreignOriginsHostsAndSimpleContentTypesAreRefused() async throws {
-        let server = try await TestServer.start(models: ["echo": #"{"handler": "echo"}"#, "other": #"{"handler": "echo"}"#])
+        let server = try await TestServer.start(models: [
+            "echo": #"{"handler": "echo"}"#, "other": #"{"handler": "echo"}"#,
+        ])
         defer { Task { await server.stop() } }
         let port = server.managementPort
         let own = "127.0.0.1:\(port)"
@@ -267,8 +286,13 @@ struct CrossSiteTests {
         #expect(try await send(port, .POST, unload, headers: ["Host": own, "Origin": "null"]).status == .forbidden)
         let rebound = try await send(port, .POST, unload, headers: ["Host": "attacker.example:\(port)"])
         #expect(rebound.status == .forbidden, "DNS rebinding: a foreign Host on a loopback listener")
-        #expect(try await send(server.port, .GET, "/v2/health/live", headers: ["Host": "127.0.0.1.example.com"]).status == .forbidden)
-        for type in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "Text/Plain; charset=utf-8"] {
+        #expect(
+            try await send(server.port, .GET, "/v2/health/live", headers: ["Host": "127.0.0.1.example.com"]).status
+                == .forbidden)
+        for type in [
+            "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+            "Text/Plain; charset=utf-8",
+        ] {
             let simple = try await send(port, .POST, unload, body: "{}", headers: ["Host": own, "Content-Type": type])
             #expect(simple.status == .unsupportedMediaType, "\(type)")
         }
@@ -287,7 +311,8 @@ struct CrossSiteTests {
 struct ManagementQueryTests {
     @Test(arguments: [
         "/models?limit=1&next_page_token=9223372036854775807", "/models?limit=9223372036854775807&next_page_token=1",
-        "/models?limit=-1", "/models?limit=0", "/models?next_page_token=-5", "/models?limit=1e3", "/models?limit=%31%30%30%30%30",
+        "/models?limit=-1", "/models?limit=0", "/models?next_page_token=-5", "/models?limit=1e3",
+        "/models?limit=%31%30%30%30%30",
     ])
     func outOfRangePagesAre400AndTheServerKeepsServing(target: String) async throws {
         let server = try await TestServer.start()

@@ -15,7 +15,8 @@ struct SNPEndorsementCommandTests {
         let vcek = try Data(contentsOf: URL(fileURLWithPath: AttestationSamples.path("snp-vcek-milan.der")))
         let askARK = try Data(contentsOf: URL(fileURLWithPath: AttestationSamples.path("amd-ask-ark-milan.pem")))
         let chain = FileManager.default.temporaryDirectory.appendingPathComponent("confide-chain-\(UUID()).pem")
-        let pem = "-----BEGIN CERTIFICATE-----\n" + vcek.base64EncodedString(options: .lineLength64Characters)
+        let pem =
+            "-----BEGIN CERTIFICATE-----\n" + vcek.base64EncodedString(options: .lineLength64Characters)
             + "\n-----END CERTIFICATE-----\n"
         try (Data(pem.utf8) + askARK).write(to: chain)
         defer { try? FileManager.default.removeItem(at: chain) }

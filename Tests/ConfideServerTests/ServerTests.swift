@@ -15,7 +15,8 @@ struct ServerTests {
     @Test func kserveJSONInference() async throws {
         let server = try await TestServer.start()
         defer { Task { await server.stop() } }
-        let body = #"{"id":"r1","inputs":[{"name":"x","datatype":"FP32","shape":[2,2],"data":[[1,2],[3,4.5]]},"#
+        let body =
+            #"{"id":"r1","inputs":[{"name":"x","datatype":"FP32","shape":[2,2],"data":[[1,2],[3,4.5]]},"#
             + #"{"name":"t","datatype":"BYTES","shape":[2],"data":["héllo",""]},"#
             + #"{"name":"b","datatype":"BOOL","shape":[1],"data":[true]}]}"#
         let response = try await send(server.port, .POST, "/v2/models/echo/infer", body: body)
@@ -52,7 +53,8 @@ struct ServerTests {
         #expect(ping.status == .ok)
         #expect(ping.text.contains("Healthy"))
         let response = try await send(
-            server.port, .POST, "/predictions/echo", body: #"{"text": "hi"}"#, headers: ["Content-Type": "application/json"])
+            server.port, .POST, "/predictions/echo", body: #"{"text": "hi"}"#,
+            headers: ["Content-Type": "application/json"])
         #expect(response.status == .ok)
         #expect(response.text == #"{"text": "hi"}"#)
         #expect(response.headers.first(name: "Content-Type") == "application/json")
@@ -70,7 +72,8 @@ struct ServerTests {
         #expect(try await send(server.port, .GET, "/v2/health/ready").status == .ok)
         #expect(try await send(server.port, .GET, "/v2/models/echo/ready").status == .ok)
         #expect(try await send(server.port, .GET, "/v2/models/echo/versions/1/ready").status == .ok)
-        let metadata = try JSONParser.parse(Array(try await send(server.port, .GET, "/v2/models/echo").body.readableBytesView))
+        let metadata = try JSONParser.parse(
+            Array(try await send(server.port, .GET, "/v2/models/echo").body.readableBytesView))
         #expect(metadata.objectValue?["name"] == .string("echo"))
         #expect(metadata.objectValue?["versions"] == .array([.string("1")]))
         let server2 = try JSONParser.parse(Array(try await send(server.port, .GET, "/v2").body.readableBytesView))
@@ -79,17 +82,32 @@ struct ServerTests {
 
     @Test(arguments: [
         ("/v2/models/echo/infer", "{not json", HTTPResponseStatus.badRequest, "malformed request"),
-        ("/v2/models/echo/infer", #"{"inputs":[{"name":"x","datatype":"FP32","shape":[3],"data":[1,2]}]}"#, .badRequest,
-         "has 2 values but shape [3] needs 3"),
-        ("/v2/models/echo/infer", #"{"inputs":[{"name":"x","datatype":"INT8","shape":[1],"data":[300]}]}"#, .badRequest,
-         "not a valid INT8"),
-        ("/v2/models/echo/infer", #"{"inputs":[{"name":"x","datatype":"FP99","shape":[1],"data":[1]}]}"#, .badRequest,
-         "unknown datatype"),
-        ("/v2/models/echo/infer", #"{"inputs":[{"name":"x","datatype":"FP32","shape":[-1],"data":[]}]}"#, .badRequest,
-         "non-negative"),
+        (
+            "/v2/models/echo/infer", #"{"inputs":[{"name":"x","datatype":"FP32","shape":[3],"data":[1,2]}]}"#,
+            .badRequest,
+            "has 2 values but shape [3] needs 3"
+        ),
+        (
+            "/v2/models/echo/infer", #"{"inputs":[{"name":"x","datatype":"INT8","shape":[1],"data":[300]}]}"#,
+            .badRequest,
+            "not a valid INT8"
+        ),
+        (
+            "/v2/models/echo/infer", #"{"inputs":[{"name":"x","datatype":"FP99","shape":[1],"data":[1]}]}"#,
+            .badRequest,
+            "unknown datatype"
+        ),
+        (
+            "/v2/models/echo/infer", #"{"inputs":[{"name":"x","datatype":"FP32","shape":[-1],"data":[]}]}"#,
+            .badRequest,
+            "non-negative"
+        ),
         ("/v2/models/echo/infer", #"{"inputs":[]}"#, .badRequest, "empty"),
-        ("/v2/models/echo/infer", #"{"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[1]}],"outputs":[{"name":"y"}]}"#,
-         .badRequest, "no output named 'y'"),
+        (
+            "/v2/models/echo/infer",
+            #"{"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[1]}],"outputs":[{"name":"y"}]}"#,
+            .badRequest, "no output named 'y'"
+        ),
         ("/v2/models/nope/infer", #"{"inputs":[]}"#, .notFound, "unknown model 'nope'"),
         ("/v2/models/echo/versions/9/infer", #"{"inputs":[]}"#, .notFound, "has no version '9'"),
         ("/v2/nowhere", "", .notFound, "no route"),
@@ -113,16 +131,18 @@ struct ServerTests {
         var body = ByteBuffer(string: header)
         body.writeBytes([0, 0, 128, 63])
         let connection = try await server.connect()
-        let response = try await connection.send(ClientRequest(
-            method: .POST, uri: "/v2/models/echo/infer",
-            headers: ["Inference-Header-Content-Length": String(header.utf8.count)], body: body))
+        let response = try await connection.send(
+            ClientRequest(
+                method: .POST, uri: "/v2/models/echo/infer",
+                headers: ["Inference-Header-Content-Length": String(header.utf8.count)], body: body))
         #expect(response.status == .badRequest)
         #expect(response.text.contains("holds 4 bytes but shape [2] of FP32 needs 8"))
         let single = header.replacingOccurrences(of: "[2]", with: "[1]")
         let extra = ByteBuffer(string: single + "12345")
-        let trailing = try await connection.send(ClientRequest(
-            method: .POST, uri: "/v2/models/echo/infer",
-            headers: ["Inference-Header-Content-Length": String(single.utf8.count)], body: extra))
+        let trailing = try await connection.send(
+            ClientRequest(
+                method: .POST, uri: "/v2/models/echo/infer",
+                headers: ["Inference-Header-Content-Length": String(single.utf8.count)], body: extra))
         #expect(trailing.status == .badRequest)
         #expect(trailing.text.contains("no input claims"))
         await connection.close()
@@ -157,7 +177,8 @@ struct ServerTests {
                 "typo": #"{"handler": "echo", "max_batch_sise": 4}"#,
             ])
         defer { Task { await server.stop() } }
-        let failures = Dictionary(uniqueKeysWithValues: server.server.repository.failures.map { ($0.model, $0.message) })
+        let failures = Dictionary(
+            uniqueKeysWithValues: server.server.repository.failures.map { ($0.model, $0.message) })
         #expect(failures["broken"]?.contains("weights not found") == true)
         #expect(failures["orphan"]?.contains("no handler named 'missing'") == true)
         #expect(failures["typo"]?.contains("unknown key \"max_batch_sise\"") == true)
@@ -173,8 +194,14 @@ struct ServerFuzzTests {
     @Test func inferRequestDecodingNeverTraps() {
         var generator = SystemRandomNumberGenerator()
         let seeds = [
-            [0] + Array(#"{"inputs":[{"name":"x","datatype":"FP32","shape":[2,1],"data":[[1],[2.5]]}],"outputs":[{"name":"x"}]}"#.utf8),
-            [200] + Array(#"{"inputs":[{"name":"t","datatype":"BYTES","shape":[1],"parameters":{"binary_data_size":7}}]}"#.utf8)
+            [0]
+                + Array(
+                    #"{"inputs":[{"name":"x","datatype":"FP32","shape":[2,1],"data":[[1],[2.5]]}],"outputs":[{"name":"x"}]}"#
+                        .utf8),
+            [200]
+                + Array(
+                    #"{"inputs":[{"name":"t","datatype":"BYTES","shape":[1],"parameters":{"binary_data_size":7}}]}"#
+                        .utf8)
                 + [3, 0, 0, 0, 97, 98, 99],
         ]
         for iteration in 0..<3000 {

@@ -51,14 +51,16 @@ final class FakePCCS: Sendable {
         switch path {
         case "/tdx/certification/v4/tcb?fmspc=B0C06F000000":
             // Members in another order, with spaces and an escaped quote around, as a JSON writer may produce them.
-            let body = "{ \"note\" : \"a \\\"quoted\\\" {word}\", "
+            let body =
+                "{ \"note\" : \"a \\\"quoted\\\" {word}\", "
                 + "\"signature\" : \"\(member("tcb_info_signature"))\",\n"
                 + "  \"tcbInfo\" : \(member("tcb_info")) }"
             return .init(
                 status: 200, headers: ["TCB-Info-Issuer-Chain": encoded(member("tcb_info_issuer_chain"))],
                 body: Array(body.utf8.prefix(self.tcbBodyLimit)))
         case "/tdx/certification/v4/qe/identity?update=standard":
-            let body = "{\"enclaveIdentity\":\(member("qe_identity")),"
+            let body =
+                "{\"enclaveIdentity\":\(member("qe_identity")),"
                 + "\"signature\":\"\(member("qe_identity_signature"))\"}"
             return .init(
                 status: 200,

@@ -1,12 +1,13 @@
 import ConfideClient
 import ConfideHTTPClient
 import ConfideJSON
-@testable import ConfideServer
 import Foundation
 import MiniLMCache
 import NIOCore
 import NIOHTTP1
 import Testing
+
+@testable import ConfideServer
 
 @Suite("Task routes: parsing")
 struct TaskRouteParsingTests {
@@ -23,10 +24,12 @@ struct TaskRouteParsingTests {
     }
 
     @Test func rerankBodies() throws {
-        let parsed = try RerankRequest(parsing: ByteBuffer(string: #"""
-            {"model": "ce", "query": "q", "documents": ["a", {"text": "b"}], "top_n": 1, "return_documents": true,
-             "extra": 1}
-            """#))
+        let parsed = try RerankRequest(
+            parsing: ByteBuffer(
+                string: #"""
+                    {"model": "ce", "query": "q", "documents": ["a", {"text": "b"}], "top_n": 1, "return_documents": true,
+                     "extra": 1}
+                    """#))
         #expect(parsed.model == "ce" && parsed.query == Array("q".utf8) && parsed.documents == [[97], [98]])
         #expect(parsed.topN == 1 && parsed.returnDocuments)
         let bad: [(String, String?)] = [
@@ -38,7 +41,9 @@ struct TaskRouteParsingTests {
             (#"{"model": "ce", "model": "x", "query": "q", "documents": ["a"]}"#, nil), ("[1]", nil), ("{", nil),
         ]
         for (body, parameter) in bad {
-            let error = #expect(throws: APIError.self, "\(body)") { try RerankRequest(parsing: ByteBuffer(string: body)) }
+            let error = #expect(throws: APIError.self, "\(body)") {
+                try RerankRequest(parsing: ByteBuffer(string: body))
+            }
             #expect(error?.status == .badRequest && error?.parameter == parameter, "\(body)")
         }
         let many = "[" + Array(repeating: #""d""#, count: 2049).joined(separator: ",") + "]"
@@ -49,11 +54,15 @@ struct TaskRouteParsingTests {
 
     @Test func classifyBodies() throws {
         #expect(try ClassifyRequest(parsing: ByteBuffer(string: #"{"model": "c", "input": "a"}"#)).texts == [[97]])
-        #expect(try ClassifyRequest(parsing: ByteBuffer(string: #"{"model": "c", "input": ["a", "b"]}"#)).texts.count == 2)
-        for body in [#"{"model": "c"}"#, #"{"model": "c", "input": []}"#, #"{"model": "c", "input": [1]}"#,
-                     #"{"model": "c", "input": 5}"#, #"{"model": "../x", "input": "a"}"#]
-        {
-            let error = #expect(throws: APIError.self, "\(body)") { try ClassifyRequest(parsing: ByteBuffer(string: body)) }
+        #expect(
+            try ClassifyRequest(parsing: ByteBuffer(string: #"{"model": "c", "input": ["a", "b"]}"#)).texts.count == 2)
+        for body in [
+            #"{"model": "c"}"#, #"{"model": "c", "input": []}"#, #"{"model": "c", "input": [1]}"#,
+            #"{"model": "c", "input": 5}"#, #"{"model": "../x", "input": "a"}"#,
+        ] {
+            let error = #expect(throws: APIError.self, "\(body)") {
+                try ClassifyRequest(parsing: ByteBuffer(string: body))
+            }
             #expect(error?.status == .badRequest, "\(body)")
         }
     }
@@ -75,9 +84,11 @@ struct TaskRouteParsingTests {
     }
 
     @Test func rerankResultsAreSortedAndCut() throws {
-        let request = try RerankRequest(parsing: ByteBuffer(string: #"""
-            {"model": "ce", "query": "q", "documents": ["a", "b", "c"], "top_n": 2, "return_documents": true}
-            """#))
+        let request = try RerankRequest(
+            parsing: ByteBuffer(
+                string: #"""
+                    {"model": "ce", "query": "q", "documents": ["a", "b", "c"], "top_n": 2, "return_documents": true}
+                    """#))
         let body = TaskResponses.rerank(model: "ce", scores: [0.1, 0.9, 0.1], request: request, totalTokens: 12)
         let object = try #require(try JSONParser.parse(body).objectValue)
         let results = try #require(object["results"]?.arrayValue).compactMap(\.objectValue)
@@ -99,10 +110,13 @@ struct TasksAPITests {
         let models = [
             "ce": #"{"handler": "bert"}"#, "classifier": #"{"handler": "bert"}"#, "embedder": #"{"handler": "bert"}"#,
         ]
-        let folders = ["ce": "bert-cross-encoder", "classifier": "bert-classification", "embedder": "bert-embedding-mean"]
+        let folders = [
+            "ce": "bert-cross-encoder", "classifier": "bert-classification", "embedder": "bert-embedding-mean",
+        ]
         return try await TestServer.start(plugins: ["Bert"], models: models, tokens: tokens) { configuration in
             for (name, folder) in folders {
-                try TaskModels.link(folder, into: (configuration.modelsDirectory as NSString).appendingPathComponent(name))
+                try TaskModels.link(
+                    folder, into: (configuration.modelsDirectory as NSString).appendingPathComponent(name))
             }
         }
     }
@@ -131,7 +145,9 @@ struct TasksAPITests {
         // The same pairs through KServe v2 give the same scores.
         let pairs = documents.map { "\"\($0)\"" }.joined(separator: ",")
         let queries = Array(repeating: #""where is the cat?""#, count: documents.count).joined(separator: ",")
-        let kserve = try await Self.post(server.port, "/v2/models/ce/infer", #"""
+        let kserve = try await Self.post(
+            server.port, "/v2/models/ce/infer",
+            #"""
             {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [5], "data": [\#(queries)]},
                         {"name": "text_pair", "datatype": "BYTES", "shape": [5], "data": [\#(pairs)]}],
              "outputs": [{"name": "score"}]}
@@ -142,7 +158,9 @@ struct TasksAPITests {
             let index = Int(result["index"]?.int64Value ?? -1)
             #expect(abs((result["relevance_score"]?.doubleValue ?? .nan) - direct[index]) < 1e-6)
         }
-        let top = try await Self.post(server.port, "/v1/rerank", #"""
+        let top = try await Self.post(
+            server.port, "/v1/rerank",
+            #"""
             {"model": "ce", "query": "cat", "documents": \#(list), "top_n": 2, "return_documents": true}
             """#)
         let topResults = try #require(try JSONParser.parse(Array(top.text.utf8)).objectValue?["results"]?.arrayValue)
@@ -186,8 +204,11 @@ struct TasksAPITests {
             ("/v1/classify", #"{"model": "nope", "input": "a"}"#, .notFound, "model"),
             ("/v1/rerank", #"{"model": "ce", "query": 1, "documents": ["a"]}"#, .badRequest, "query"),
             ("/v1/classify", #"{"model": "classifier", "input": [\u0000]}"#, .badRequest, nil),
-            ("/v1/rerank", #"{"model": "ce", "query": "\#(longQuery)", "documents": [\#(manyDocuments)]}"#, .badRequest,
-             "query"),
+            (
+                "/v1/rerank", #"{"model": "ce", "query": "\#(longQuery)", "documents": [\#(manyDocuments)]}"#,
+                .badRequest,
+                "query"
+            ),
         ]
         for (path, body, status, parameter) in cases {
             let response = try await Self.post(server.port, path, body)
@@ -204,10 +225,11 @@ struct TasksAPITests {
         let client = try await ObliviousClient.connect(host: "127.0.0.1", port: server.port, policy: simulatedPolicy())
         defer { Task { await client.close() } }
         func post(_ path: String, _ body: String) async throws -> ClientResponse {
-            try await client.send(ClientRequest(
-                method: .POST, uri: path,
-                headers: ["Content-Type": "application/json", "Authorization": "Bearer secret-ce"],
-                body: ByteBuffer(string: body)))
+            try await client.send(
+                ClientRequest(
+                    method: .POST, uri: path,
+                    headers: ["Content-Type": "application/json", "Authorization": "Bearer secret-ce"],
+                    body: ByteBuffer(string: body)))
         }
         let rerank = try await post("/v1/rerank", #"{"model": "ce", "query": "q", "documents": ["a", "b"]}"#)
         #expect(rerank.status == .ok, "\(rerank.text)")
@@ -227,7 +249,8 @@ struct TasksAPITests {
     @Test(.enabled(if: ProcessInfo.processInfo.environment["CONFIDE_BENCH_RERANK"] != nil))
     func rerankingThirtyTwoDocumentsAgainstThirtyTwoEmbeddingRequests() async throws {
         let models = [
-            "ce": #"{"handler": "bert", "cores_per_worker": 2}"#, "embedder": #"{"handler": "bert", "cores_per_worker": 2}"#,
+            "ce": #"{"handler": "bert", "cores_per_worker": 2}"#,
+            "embedder": #"{"handler": "bert", "cores_per_worker": 2}"#,
         ]
         let server = try await TestServer.start(plugins: ["Bert"], models: models) { configuration in
             let store = configuration.modelsDirectory as NSString
@@ -238,29 +261,37 @@ struct TasksAPITests {
         let texts = try TaskModels.referenceTexts().filter { $0.utf8.count > 100 }.prefix(32)
         try #require(texts.count == 32)
         func quoted(_ text: String) -> String { String(decoding: JSONValue.string(text).serialized, as: UTF8.self) }
-        let rerankBody = #"{"model": "ce", "query": "history", "documents": [\#(texts.map(quoted).joined(separator: ","))]}"#
+        let rerankBody =
+            #"{"model": "ce", "query": "history", "documents": [\#(texts.map(quoted).joined(separator: ","))]}"#
         let connection = try await HTTPConnection.connect(host: "127.0.0.1", port: server.port)
         defer { Task { await connection.close() } }
         func request(_ path: String, _ body: String) async throws {
-            let response = try await connection.send(ClientRequest(
-                method: .POST, uri: path, headers: ["Content-Type": "application/json"], body: ByteBuffer(string: body)))
+            let response = try await connection.send(
+                ClientRequest(
+                    method: .POST, uri: path, headers: ["Content-Type": "application/json"],
+                    body: ByteBuffer(string: body)))
             #expect(response.status == .ok, "\(response.text)")
         }
         func rerank() async throws { try await request("/v1/rerank", rerankBody) }
         func embedEach() async throws {
-            for text in texts { try await request("/v1/embeddings", #"{"model": "embedder", "input": \#(quoted(text))}"#) }
+            for text in texts {
+                try await request("/v1/embeddings", #"{"model": "embedder", "input": \#(quoted(text))}"#)
+            }
         }
         try await rerank()
         try await embedEach()
         let clock = ContinuousClock()
-        var rerankTimes: [Duration] = [], embedTimes: [Duration] = []
+        var rerankTimes: [Duration] = []
+        var embedTimes: [Duration] = []
         for _ in 0..<5 {
             rerankTimes.append(try await clock.measure { try await rerank() })
             embedTimes.append(try await clock.measure { try await embedEach() })
         }
-        let rerankMedian = rerankTimes.sorted()[2], embedMedian = embedTimes.sorted()[2]
-        print("rerank of 32 documents: median \(rerankMedian); 32 single embedding requests: median \(embedMedian); "
-              + "ratio \(embedMedian / rerankMedian)")
+        let rerankMedian = rerankTimes.sorted()[2]
+        let embedMedian = embedTimes.sorted()[2]
+        print(
+            "rerank of 32 documents: median \(rerankMedian); 32 single embedding requests: median \(embedMedian); "
+                + "ratio \(embedMedian / rerankMedian)")
         #expect(rerankMedian < embedMedian * 1.25)
     }
 }

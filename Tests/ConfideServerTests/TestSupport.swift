@@ -41,7 +41,8 @@ struct TestServer {
         configuration.connections.headerTimeout = .seconds(120)
         configuration.connections.idleTimeout = .seconds(120)
         try configure(&configuration)
-        var logger = logs.map { recorder in Logger(label: "confide-test") { _ in recorder } }
+        var logger =
+            logs.map { recorder in Logger(label: "confide-test") { _ in recorder } }
             ?? Logger(label: "confide-test")
         logger.logLevel = logs == nil ? .warning : .debug
         return try await run(configuration, logger: logger, root: root)
@@ -95,7 +96,8 @@ func send(_ port: Int, _ method: HTTPMethod, _ uri: String, body: String = "", h
 {
     let connection = try await HTTPConnection.connect(host: "127.0.0.1", port: port)
     defer { Task { await connection.close() } }
-    return try await connection.send(ClientRequest(method: method, uri: uri, headers: headers, body: ByteBuffer(string: body)))
+    return try await connection.send(
+        ClientRequest(method: method, uri: uri, headers: headers, body: ByteBuffer(string: body)))
 }
 
 /// A log handler that keeps every line it receives, rendered with its metadata, for tests that inspect logs.

@@ -43,7 +43,9 @@ struct ContainerfileTests {
         #expect(choices.count >= 2)
         for stage in choices {
             let name = stage.dropFirst("models-".count)
-            let header = try Repository.text(ConfideDeployment.containerfilePath).split(separator: "\n").prefix { $0.hasPrefix("#") }
+            let header = try Repository.text(ConfideDeployment.containerfilePath).split(separator: "\n").prefix {
+                $0.hasPrefix("#")
+            }
             #expect(header.contains { $0.contains("`\(name)`") }, "the header does not document MODELS=\(name)")
         }
     }
@@ -54,8 +56,10 @@ struct ContainerfileTests {
         let build = try #require(containerfile.stage(named: "build"))
         let runtime = containerfile.finalStage
         let version = #/^swift:(\d+\.\d+(?:\.\d+)?)-/#
-        let built = try #require(build.base.firstMatch(of: version)?.output.1, "the build stage is not an official Swift image")
-        let run = try #require(runtime.base.firstMatch(of: version)?.output.1, "the runtime stage is not an official Swift image")
+        let built = try #require(
+            build.base.firstMatch(of: version)?.output.1, "the build stage is not an official Swift image")
+        let run = try #require(
+            runtime.base.firstMatch(of: version)?.output.1, "the runtime stage is not an official Swift image")
         #expect(built == run)
         #expect(runtime.base.hasSuffix("-slim"), "the runtime needs only the Swift runtime libraries")
     }
@@ -65,16 +69,22 @@ struct ContainerfileTests {
             for copy in try containerfile.copies(in: stage) where copy.from == nil {
                 for source in copy.sources {
                     let path = source.hasSuffix("/") ? String(source.dropLast()) : source
-                    #expect(Repository.exists(path), "line \(copy.line): COPY \(source), which the repository does not hold")
+                    #expect(
+                        Repository.exists(path), "line \(copy.line): COPY \(source), which the repository does not hold"
+                    )
                     let exclusion = ignore.exclusion(of: path)
-                    #expect(exclusion == nil, "line \(copy.line): .dockerignore excludes \(source) (\(exclusion ?? ""))")
+                    #expect(
+                        exclusion == nil, "line \(copy.line): .dockerignore excludes \(source) (\(exclusion ?? ""))")
                 }
             }
         }
     }
 
     @Test func dockerIgnoreKeepsBuildOutputsAndSecretsOut() {
-        for path in [".build", ".git", "sdk/.build", "handlers/libEcho.so", ".venv", "examples/models/minilm", "Package.resolved"] {
+        for path in [
+            ".build", ".git", "sdk/.build", "handlers/libEcho.so", ".venv", "examples/models/minilm",
+            "Package.resolved",
+        ] {
             #expect(ignore.exclusion(of: path) != nil, "\(path) would be sent to the builder")
         }
         for path in ["Package.swift", "Sources/ConfideCLI/Serve.swift", "handlers/Echo", "scripts/bootstrap"] {
@@ -85,9 +95,10 @@ struct ContainerfileTests {
     /// The build stage must copy every top-level folder a target of Package.swift lives in, or SwiftPM stops.
     @Test func theBuildStageCopiesThePackage() throws {
         let build = try #require(containerfile.stage(named: "build"))
-        let copied = Set(try containerfile.copies(in: build).filter { $0.from == nil }.flatMap(\.sources).map {
-            String($0.split(separator: "/").first ?? "")
-        })
+        let copied = Set(
+            try containerfile.copies(in: build).filter { $0.from == nil }.flatMap(\.sources).map {
+                String($0.split(separator: "/").first ?? "")
+            })
         let manifest = try Repository.text("Package.swift")
         var needed: Set<String> = ["Package.swift", "Sources", "Tests"]
         for match in manifest.matches(of: #/path:\s*"([^"/]+)/#) {
@@ -123,18 +134,22 @@ struct ContainerfileTests {
 
     @Test func theImageRunsConfideServeOnTheServersPorts() throws {
         let serve = try ConfideDeployment.serve(for: nil, containerfile: containerfile)
-        let exposed = Set(try containerfile.finalStage.instructions("EXPOSE").flatMap { instruction in
-            try instruction.arguments.split(separator: " ").map { word in
-                try #require(Int(word.split(separator: "/").first ?? ""), "EXPOSE \(word) is not a port")
-            }
-        })
+        let exposed = Set(
+            try containerfile.finalStage.instructions("EXPOSE").flatMap { instruction in
+                try instruction.arguments.split(separator: " ").map { word in
+                    try #require(Int(word.split(separator: "/").first ?? ""), "EXPOSE \(word) is not a port")
+                }
+            })
         #expect(exposed == Set([serve.port, serve.metricsPort] + (serve.noGrpc ? [] : [serve.grpcPort])))
         #expect(serve.host == "0.0.0.0", "a container's server must bind every address")
-        #expect(serve.tokens != nil && !serve.allowUnauthenticated, "off loopback the image's default must require tokens")
+        #expect(
+            serve.tokens != nil && !serve.allowUnauthenticated, "off loopback the image's default must require tokens")
         let destinations = try containerfile.copies(in: containerfile.finalStage).map {
             $0.destination.hasSuffix("/") ? String($0.destination.dropLast()) : $0.destination
         }
-        #expect(destinations.contains(serve.handlers), "--handlers \(serve.handlers) is not where the image puts the plugins")
+        #expect(
+            destinations.contains(serve.handlers),
+            "--handlers \(serve.handlers) is not where the image puts the plugins")
         #expect(destinations.contains(serve.models), "--models \(serve.models) is not where the image puts the models")
         let entrypoint = try containerfile.execForm("ENTRYPOINT")
         #expect(destinations.contains(entrypoint[0]), "the entrypoint \(entrypoint[0]) is not the copied binary")
@@ -144,7 +159,9 @@ struct ContainerfileTests {
     /// `confide serve` and nothing deployment-specific.
     @Test func theEntrypointFixesOnlyWhatTheImageDecides() throws {
         let entrypoint = try containerfile.execForm("ENTRYPOINT")
-        let options = entrypoint.dropFirst(2).filter { $0.hasPrefix("--") }.map { $0.split(separator: "=").first.map(String.init) ?? $0 }
+        let options = entrypoint.dropFirst(2).filter { $0.hasPrefix("--") }.map {
+            $0.split(separator: "=").first.map(String.init) ?? $0
+        }
         #expect(options == ["--handlers"], "the ENTRYPOINT sets \(options); only --handlers belongs to the image")
     }
 }

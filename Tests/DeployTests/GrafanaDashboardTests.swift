@@ -16,7 +16,8 @@ struct GrafanaDashboardTests {
     /// The dashboard's PromQL: every panel target's and every query variable's.
     static func queries() throws -> (dashboard: [String: Any], queries: [Query]) {
         let data = try #require(FileManager.default.contents(atPath: Repository.path(path)), "cannot read \(path)")
-        let dashboard = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(path) is not a JSON object")
+        let dashboard = try #require(
+            try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(path) is not a JSON object")
         var queries: [Query] = []
         for panel in dashboard["panels"] as? [[String: Any]] ?? [] where panel["type"] as? String != "row" {
             let title = panel["title"] as? String ?? "?"
@@ -31,9 +32,13 @@ struct GrafanaDashboardTests {
         for variable in variables where variable["type"] as? String == "query" {
             let definition = try #require(variable["definition"] as? String)
             let match = try #require(
-                definition.wholeMatch(of: #/label_values\(\s*([A-Za-z_:][A-Za-z0-9_:]*)\s*,\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)/#),
+                definition.wholeMatch(
+                    of: #/label_values\(\s*([A-Za-z_:][A-Za-z0-9_:]*)\s*,\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)/#),
                 "variable \(variable["name"] ?? "?"): \(definition) is not label_values(metric, label)")
-            queries.append(Query(panel: "variable \(variable["name"] ?? "?")", expression: "\(match.output.1){\(match.output.2)=\"\"}"))
+            queries.append(
+                Query(
+                    panel: "variable \(variable["name"] ?? "?")",
+                    expression: "\(match.output.1){\(match.output.2)=\"\"}"))
         }
         return (dashboard, queries)
     }
@@ -43,9 +48,12 @@ struct GrafanaDashboardTests {
         #expect(queries.count >= 10)
         let list = (dashboard["templating"] as? [String: Any])?["list"] as? [[String: Any]] ?? []
         let variables = Set(list.compactMap { $0["name"] as? String })
-        let text = String(decoding: try #require(FileManager.default.contents(atPath: Repository.path(Self.path))), as: UTF8.self)
+        let text = String(
+            decoding: try #require(FileManager.default.contents(atPath: Repository.path(Self.path))), as: UTF8.self)
         for match in text.matches(of: #/\$\{?([A-Za-z][A-Za-z0-9_]*)\}?/#) {
-            #expect(variables.contains(String(match.output.1)), "the dashboard uses $\(match.output.1), which it does not define")
+            #expect(
+                variables.contains(String(match.output.1)),
+                "the dashboard uses $\(match.output.1), which it does not define")
         }
         let titles = (dashboard["panels"] as? [[String: Any]] ?? []).compactMap { $0["title"] as? String }
         #expect(Set(titles).count == titles.count, "two panels share a title")
@@ -55,7 +63,8 @@ struct GrafanaDashboardTests {
         for query in try Self.queries().queries {
             let names = try PromQLNames(query.expression)
             let unknown = names.functions.subtracting(PromQLNames.knownFunctions)
-            #expect(unknown.isEmpty, "\(query.panel): \(unknown.sorted()) in \(query.expression) are not PromQL functions")
+            #expect(
+                unknown.isEmpty, "\(query.panel): \(unknown.sorted()) in \(query.expression) are not PromQL functions")
             #expect(!names.metrics.isEmpty, "\(query.panel): \(query.expression) selects no metric")
         }
     }

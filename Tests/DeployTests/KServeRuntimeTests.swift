@@ -14,13 +14,16 @@ struct KServeRuntimeTests {
     /// Every object of every file under deploy/kserve.
     static func objects() throws -> [KubernetesObject] {
         try Repository.files(under: folder, extensions: ["yaml", "yml"]).flatMap { file in
-            try YAMLValue.documents(try Repository.text(file), file: file).map { KubernetesObject(value: $0, file: file) }
+            try YAMLValue.documents(try Repository.text(file), file: file).map {
+                KubernetesObject(value: $0, file: file)
+            }
         }
     }
 
     static func runtime() throws -> (object: KubernetesObject, container: YAMLValue) {
         let runtimes = try objects().filter { $0.kind == "ClusterServingRuntime" && $0.name == runtimeName }
-        let runtime = try #require(runtimes.count == 1 ? runtimes.first : nil, "one ClusterServingRuntime \(runtimeName)")
+        let runtime = try #require(
+            runtimes.count == 1 ? runtimes.first : nil, "one ClusterServingRuntime \(runtimeName)")
         #expect(runtime.value["apiVersion"] == .string("serving.kserve.io/v1alpha1"))
         let containers = try #require(runtime.value.at("spec", "containers")?.sequence)
         // KServe merges an InferenceService's container into the runtime's container of this name.
@@ -41,13 +44,16 @@ struct KServeRuntimeTests {
         let entrypoint = try containerfile.execForm("ENTRYPOINT")
         let runtimeArguments = try ConfideDeployment.strings(try #require(container["args"]), "args")
             .map { $0.replacing("{{.Name}}", with: service.name) }
-        let own = try service.value.at("spec", "predictor", "model", "args").map { try ConfideDeployment.strings($0, "args") }
+        let own = try service.value.at("spec", "predictor", "model", "args").map {
+            try ConfideDeployment.strings($0, "args")
+        }
         let line = entrypoint + runtimeArguments + (own ?? [])
         #expect(line.count >= 2 && line[1] == "serve")
         do {
             return try Serve.parse(Array(line.dropFirst(2)))
         } catch {
-            throw DeployFileError("\(service.file): confide serve refuses \(line.dropFirst(2)): \(Serve.message(for: error))")
+            throw DeployFileError(
+                "\(service.file): confide serve refuses \(line.dropFirst(2)): \(Serve.message(for: error))")
         }
     }
 
@@ -57,7 +63,8 @@ struct KServeRuntimeTests {
             runtime.value.at("spec", "protocolVersions") == .sequence([.string("v2"), .string("grpc-v2")]),
             "KServe picks the runtime for v2 and grpc-v2 InferenceServices")
         let arguments = try ConfideDeployment.strings(try #require(container["args"]), "args")
-        #expect(arguments.contains("--model-name={{.Name}}"), "the model must be served under the InferenceService's name")
+        #expect(
+            arguments.contains("--model-name={{.Name}}"), "the model must be served under the InferenceService's name")
         for service in try Self.inferenceServices() {
             let serve = try Self.serve(for: service)
             // KServe's storage initializer downloads storageUri to /mnt/models.
@@ -79,8 +86,9 @@ struct KServeRuntimeTests {
         #expect(container["ports"] == nil, "a port in the runtime would be merged with the InferenceService's")
         let protocols = runtime.value.at("spec", "protocolVersions")?.sequence?.compactMap(\.string) ?? []
         let services = try Self.inferenceServices()
-        #expect(Set(services.compactMap { $0.value.at("spec", "predictor", "model", "protocolVersion")?.string })
-            == ["v2", "grpc-v2"], "an example for each protocol")
+        #expect(
+            Set(services.compactMap { $0.value.at("spec", "predictor", "model", "protocolVersion")?.string })
+                == ["v2", "grpc-v2"], "an example for each protocol")
         for service in services {
             let serve = try Self.serve(for: service)
             let model = try #require(service.value.at("spec", "predictor", "model"))
@@ -89,8 +97,10 @@ struct KServeRuntimeTests {
             let ports = model["ports"]?.sequence ?? []
             switch version {
             case "grpc-v2":
-                #expect(ports.count == 1 && ports.first?["name"] == .string("h2c"), "\(service.file): one port named h2c")
-                #expect(ports.first?["containerPort"] == .int(serve.grpcPort), "\(service.file): h2c is not --grpc-port")
+                #expect(
+                    ports.count == 1 && ports.first?["name"] == .string("h2c"), "\(service.file): one port named h2c")
+                #expect(
+                    ports.first?["containerPort"] == .int(serve.grpcPort), "\(service.file): h2c is not --grpc-port")
             default:
                 #expect(ports.isEmpty, "\(service.file): REST is served on KServe's default port")
             }
@@ -99,7 +109,8 @@ struct KServeRuntimeTests {
 
     @Test func modelFormatsAreConfideOrAHandlerItShips() throws {
         let (runtime, _) = try Self.runtime()
-        let formats = runtime.value.at("spec", "supportedModelFormats")?.sequence?.compactMap { $0["name"]?.string } ?? []
+        let formats =
+            runtime.value.at("spec", "supportedModelFormats")?.sequence?.compactMap { $0["name"]?.string } ?? []
         #expect(formats.contains("confide"))
         for format in formats where format != "confide" {
             let sources = Repository.files(under: "handlers", extensions: ["swift"])
@@ -108,7 +119,9 @@ struct KServeRuntimeTests {
         }
         for service in try Self.inferenceServices() {
             let format = service.value.at("spec", "predictor", "model", "modelFormat", "name")?.string
-            #expect(format.map(formats.contains) == true, "\(service.file): format \(format ?? "none") is not the runtime's")
+            #expect(
+                format.map(formats.contains) == true, "\(service.file): format \(format ?? "none") is not the runtime's"
+            )
             #expect(service.value.at("spec", "predictor", "model", "runtime") == .string(Self.runtimeName))
         }
     }
@@ -118,11 +131,13 @@ struct KServeRuntimeTests {
         let serve = try Self.serve(for: try #require(try Self.inferenceServices().first))
         // Off loopback the server refuses to start without tokens; they come from a Secret the runtime mounts.
         let tokens = try #require(serve.tokens, "off loopback the server needs --tokens")
-        let mount = try #require(container["volumeMounts"]?.sequence?.first { mount in
-            mount["mountPath"]?.string.map { tokens.hasPrefix($0 + "/") } == true
-        }, "no volume holds \(tokens)")
+        let mount = try #require(
+            container["volumeMounts"]?.sequence?.first { mount in
+                mount["mountPath"]?.string.map { tokens.hasPrefix($0 + "/") } == true
+            }, "no volume holds \(tokens)")
         let volumes = runtime.value.at("spec", "volumes")?.sequence ?? []
-        #expect(volumes.contains { $0["name"] == mount["name"] && $0["secret"] != nil }, "the token file is not a Secret")
+        #expect(
+            volumes.contains { $0["name"] == mount["name"] && $0["secret"] != nil }, "the token file is not a Secret")
         let containerfile = try Containerfile(ConfideDeployment.containerfilePath)
         let user = try #require(containerfile.finalStage.instructions("USER").last?.arguments)
         #expect(container.at("securityContext", "runAsUser") == .int(Int(user.split(separator: ":").first ?? "") ?? -1))
@@ -162,11 +177,14 @@ struct KServeRuntimeTests {
                 "\(object.file): \(target) is the Deployment of no InferenceService")
             let annotations = service.value.at("metadata", "annotations")?.mapping ?? [:]
             #expect(annotations["serving.kserve.io/deploymentMode"] == .string("RawDeployment"))
-            #expect(annotations["serving.kserve.io/autoscalerClass"] == .string("external"), "KServe's HPA would fight KEDA")
+            #expect(
+                annotations["serving.kserve.io/autoscalerClass"] == .string("external"), "KServe's HPA would fight KEDA"
+            )
             let maximum = try #require(object.value.at("spec", "maxReplicaCount"))
             if maximum != .int(1) {
                 let serve = try Self.serve(for: service)
-                #expect(serve.ohttpKey != nil && serve.keyProvider != nil, "\(object.file): replicas without --ohttp-key")
+                #expect(
+                    serve.ohttpKey != nil && serve.keyProvider != nil, "\(object.file): replicas without --ohttp-key")
             }
             let triggers = object.value.at("spec", "triggers")?.sequence ?? []
             #expect(!triggers.isEmpty)

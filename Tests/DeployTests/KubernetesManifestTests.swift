@@ -34,8 +34,12 @@ struct KubernetesManifestTests {
         let serverPorts = Set(
             [serve.port] + (serve.noMetrics ? [] : [serve.metricsPort]) + (serve.noGrpc ? [] : [serve.grpcPort]))
         // The pod must be reachable: the server binds every address, not loopback.
-        #expect(serve.host == "0.0.0.0" || serve.host == "::", "\(folder): --host \(serve.host) is unreachable from the Service")
-        #expect(deployment.containerPort(.string("http")) == serve.port, "\(folder): the http port is not the inference port \(serve.port)")
+        #expect(
+            serve.host == "0.0.0.0" || serve.host == "::",
+            "\(folder): --host \(serve.host) is unreachable from the Service")
+        #expect(
+            deployment.containerPort(.string("http")) == serve.port,
+            "\(folder): the http port is not the inference port \(serve.port)")
         #expect(
             deployment.containerPort(.string("metrics")) == serve.metricsPort,
             "\(folder): the metrics port is not the metrics port \(serve.metricsPort)")
@@ -48,15 +52,21 @@ struct KubernetesManifestTests {
         #expect(!ports.isEmpty)
         for port in ports {
             let target = deployment.containerPort(port["targetPort"] ?? port["port"])
-            #expect(target.map(serverPorts.contains) == true, "\(folder): Service port \(port) reaches no port the server listens on")
+            #expect(
+                target.map(serverPorts.contains) == true,
+                "\(folder): Service port \(port) reaches no port the server listens on")
         }
         let selector = try #require(service.value.at("spec", "selector")?.mapping)
         let labels = deployment.deployment.value.at("spec", "template", "metadata", "labels")?.mapping ?? [:]
-        #expect(!selector.isEmpty && selector.allSatisfy { labels[$0.key] == $0.value }, "\(folder): the Service selects no pod")
+        #expect(
+            !selector.isEmpty && selector.allSatisfy { labels[$0.key] == $0.value },
+            "\(folder): the Service selects no pod")
 
         for probe in ["startupProbe", "livenessProbe", "readinessProbe"] {
             let get = try #require(deployment.container.at(probe, "httpGet"), "\(folder): no \(probe) with httpGet")
-            #expect(deployment.containerPort(get["port"]) == serve.port, "\(folder): \(probe) does not probe the inference port")
+            #expect(
+                deployment.containerPort(get["port"]) == serve.port,
+                "\(folder): \(probe) does not probe the inference port")
             // Whether the server answers these paths as the probes need is checked on a real server (LiveServerTests).
             #expect(get["path"]?.string?.hasPrefix("/") == true, "\(folder): \(probe) has no path")
         }
@@ -65,7 +75,8 @@ struct KubernetesManifestTests {
     @Test(arguments: ConfideDeployment.kustomizations)
     func prometheusScrapesTheMetricsPort(folder: String) throws {
         let deployment = try ConfideDeployment(folder)
-        let annotations = try #require(deployment.deployment.value.at("spec", "template", "metadata", "annotations")?.mapping)
+        let annotations = try #require(
+            deployment.deployment.value.at("spec", "template", "metadata", "annotations")?.mapping)
         #expect(annotations["prometheus.io/scrape"] == .string("true"))
         #expect(!deployment.serve.noMetrics)
         #expect(annotations["prometheus.io/port"] == .string(String(deployment.serve.metricsPort)))
@@ -86,9 +97,13 @@ struct KubernetesManifestTests {
             let limits = try #require(container.at("resources", "limits"), "\(folder): \(name) has no limits")
             let cpu = try Quantity.millicores(try #require(limits["cpu"], "\(folder): \(name) has no CPU limit"))
             #expect(cpu > 0 && cpu % 1000 == 0, "\(folder): \(name)'s CPU limit is not a whole number of CPUs")
-            #expect(try Quantity.millicores(try #require(requests["cpu"])) == cpu, "\(folder): \(name)'s CPU request is not its limit")
+            #expect(
+                try Quantity.millicores(try #require(requests["cpu"])) == cpu,
+                "\(folder): \(name)'s CPU request is not its limit")
             let memory = try Quantity.bytes(try #require(limits["memory"], "\(folder): \(name) has no memory limit"))
-            #expect(try Quantity.bytes(try #require(requests["memory"])) == memory, "\(folder): \(name)'s memory request is not its limit")
+            #expect(
+                try Quantity.bytes(try #require(requests["memory"])) == memory,
+                "\(folder): \(name)'s memory request is not its limit")
         }
     }
 
@@ -120,32 +135,43 @@ struct KubernetesManifestTests {
         #expect(!deployment.serve.allowUnauthenticated)
         let tokenMount = try #require(mount(containing: tokens), "\(folder): no volume holds \(tokens)")
         let secret = try #require(
-            volumes[tokenMount.mount["name"]?.string ?? ""]?["secret"], "\(folder): \(tokens) is not on a Secret volume")
+            volumes[tokenMount.mount["name"]?.string ?? ""]?["secret"], "\(folder): \(tokens) is not on a Secret volume"
+        )
         let items = secret["items"]?.sequence ?? []
-        let key = items.isEmpty ? tokenMount.relative : items.first { $0["path"]?.string == tokenMount.relative }?["key"]?.string
+        let key =
+            items.isEmpty
+            ? tokenMount.relative : items.first { $0["path"]?.string == tokenMount.relative }?["key"]?.string
         #expect(key != nil, "\(folder): the Secret volume's items do not hold \(tokenMount.relative)")
-        if let secretName = secret["secretName"]?.string, let generated = deployment.rendering.generatedSecrets[secretName] {
-            let file = try #require(generated[key ?? ""], "\(folder): the generated secret \(secretName) has no key \(key ?? "")")
+        if let secretName = secret["secretName"]?.string,
+            let generated = deployment.rendering.generatedSecrets[secretName]
+        {
+            let file = try #require(
+                generated[key ?? ""], "\(folder): the generated secret \(secretName) has no key \(key ?? "")")
             _ = try TokenStore(contentsOf: Repository.path(file))
         }
 
         // The model store is a volume the init container fills from the image's store.
         let models = try #require(
-            mount(containing: deployment.serve.models), "\(folder): no volume holds --models \(deployment.serve.models)")
+            mount(containing: deployment.serve.models), "\(folder): no volume holds --models \(deployment.serve.models)"
+        )
         #expect(models.mount["readOnly"] == .bool(true), "\(folder): the server needs no write access to its models")
         let volumeName = models.mount["name"]?.string ?? ""
-        #expect(volumes[volumeName]?["emptyDir"] != nil, "\(folder): the model volume is not an emptyDir inside the pod")
-        let initContainer = try #require(deployment.pod["initContainers"]?.sequence?.first { container in
-            container["volumeMounts"]?.sequence?.contains { $0["name"]?.string == volumeName } == true
-        }, "\(folder): no init container fills the model volume")
+        #expect(
+            volumes[volumeName]?["emptyDir"] != nil, "\(folder): the model volume is not an emptyDir inside the pod")
+        let initContainer = try #require(
+            deployment.pod["initContainers"]?.sequence?.first { container in
+                container["volumeMounts"]?.sequence?.contains { $0["name"]?.string == volumeName } == true
+            }, "\(folder): no init container fills the model volume")
         let command = try ConfideDeployment.strings(try #require(initContainer["command"]), "command")
         let containerfile = try Containerfile(ConfideDeployment.containerfilePath)
         let imageModels = try Serve.parse(try containerfile.execForm("CMD")).models
         let initMount = initContainer["volumeMounts"]?.sequence?.first { $0["name"]?.string == volumeName }
         let destination = try #require(initMount?["mountPath"]?.string)
-        #expect(command.first == "cp" && command.contains { $0.hasPrefix(imageModels + "/") || $0 == imageModels }
-            && command.last.map { $0.hasPrefix(destination) } == true,
-            "\(folder): the init container (\(command)) does not copy the image's model store \(imageModels) into \(destination)")
+        #expect(
+            command.first == "cp" && command.contains { $0.hasPrefix(imageModels + "/") || $0 == imageModels }
+                && command.last.map { $0.hasPrefix(destination) } == true,
+            "\(folder): the init container (\(command)) does not copy the image's model store \(imageModels) into \(destination)"
+        )
     }
 
     @Test(arguments: ConfideDeployment.kustomizations)
@@ -154,7 +180,8 @@ struct KubernetesManifestTests {
         let containerfile = try Containerfile(ConfideDeployment.containerfilePath)
         let user = try #require(containerfile.finalStage.instructions("USER").last?.arguments)
         let uid = try #require(
-            Int(user.split(separator: ":").first ?? ""), "the image's USER \(user) is not numeric, so runAsNonRoot cannot check it")
+            Int(user.split(separator: ":").first ?? ""),
+            "the image's USER \(user) is not numeric, so runAsNonRoot cannot check it")
         #expect(uid != 0)
         #expect(deployment.pod.at("securityContext", "runAsNonRoot") == .bool(true))
         #expect(deployment.pod.at("securityContext", "runAsUser") == .int(uid))
@@ -187,7 +214,9 @@ struct KubernetesManifestTests {
             "the TDX overlay takes keys from \(provider), not the Confidential Data Hub")
         #expect(deployment.replicas > 1)
         let annotations = deployment.deployment.value.at("spec", "template", "metadata", "annotations")?.mapping ?? [:]
-        for key in ["io.katacontainers.config.hypervisor.default_vcpus", "io.katacontainers.config.hypervisor.default_memory"] {
+        for key in [
+            "io.katacontainers.config.hypervisor.default_vcpus", "io.katacontainers.config.hypervisor.default_memory",
+        ] {
             let value = try #require(annotations[key]?.string, "no \(key)")
             #expect(Int(value).map { $0 > 0 } == true, "\(key) is \(value), not a positive integer")
         }
@@ -207,7 +236,9 @@ struct KubernetesManifestTests {
         for folder in ConfideDeployment.overlays {
             let arguments = try ConfideDeployment.strings(
                 try #require(try ConfideDeployment(folder).container["args"]), "args")
-            #expect(arguments.filter { $0.hasPrefix("--attestation") }.count == 1, "\(folder) must choose --attestation once")
+            #expect(
+                arguments.filter { $0.hasPrefix("--attestation") }.count == 1,
+                "\(folder) must choose --attestation once")
         }
     }
 }

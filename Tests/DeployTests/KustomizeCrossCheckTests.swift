@@ -51,8 +51,11 @@ struct KustomizeCrossCheckTests {
             Set(theirs.map { names($0["kind"]?.string, $0.at("metadata", "name")?.string) })
                 == Set(ours.objects.map { names($0.kind, $0.name) }))
         for object in ours.objects where object.kind != "Secret" {
-            let match = theirs.first { $0["kind"]?.string == object.kind && $0.at("metadata", "name")?.string == object.name }
-            #expect(match == object.value, "\(folder): \(object.kind)/\(object.name) differs from what Kustomize renders")
+            let match = theirs.first {
+                $0["kind"]?.string == object.kind && $0.at("metadata", "name")?.string == object.name
+            }
+            #expect(
+                match == object.value, "\(folder): \(object.kind)/\(object.name) differs from what Kustomize renders")
         }
     }
 }

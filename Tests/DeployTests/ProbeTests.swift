@@ -24,12 +24,14 @@ struct ProbeTests {
         for folder in ConfideDeployment.kustomizations {
             let deployment = try ConfideDeployment(folder)
             func path(_ probe: String) throws -> String {
-                try #require(deployment.container.at(probe, "httpGet", "path")?.string, "\(folder): \(probe) has no path")
+                try #require(
+                    deployment.container.at(probe, "httpGet", "path")?.string, "\(folder): \(probe) has no path")
             }
             probes.startup.insert(try path("startupProbe"))
             probes.liveness.insert(try path("livenessProbe"))
             probes.readiness.insert(try path("readinessProbe"))
-            let annotation = deployment.deployment.value.at("spec", "template", "metadata", "annotations", "prometheus.io/path")
+            let annotation = deployment.deployment.value.at(
+                "spec", "template", "metadata", "annotations", "prometheus.io/path")
             probes.metrics.insert(try #require(annotation?.string, "\(folder): no prometheus.io/path"))
         }
         return probes
@@ -61,7 +63,8 @@ struct ProbeTests {
         let body = #"{"inputs":[{"name":"x","datatype":"INT32","shape":[1],"data":[7]}]}"#
         let refused = try await server.send(port: server.port, .POST, "/v2/models/echo/infer", body: body)
         #expect(refused.status == .unauthorized)
-        let accepted = try await server.send(port: server.port, .POST, "/v2/models/echo/infer", body: body, token: Self.devToken)
+        let accepted = try await server.send(
+            port: server.port, .POST, "/v2/models/echo/infer", body: body, token: Self.devToken)
         #expect(accepted.status == .ok, "\(accepted.text)")
     }
 
@@ -78,7 +81,9 @@ struct ProbeTests {
         }
         for path in probes.liveness.union(probes.startup).sorted() {
             let response = try await server.send(port: server.port, .GET, path)
-            #expect(response.status == .ok, "GET \(path) fails because a model failed to load: the kubelet would restart the pod forever")
+            #expect(
+                response.status == .ok,
+                "GET \(path) fails because a model failed to load: the kubelet would restart the pod forever")
         }
     }
 }

@@ -1,9 +1,9 @@
 public import ConfideMeasurement
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// A register that evidence reports and that measurement events are anchored in, with the name the server's log

@@ -66,7 +66,9 @@ package enum AgentSNPReport {
     }
 
     /// A JSON array of exactly `count` bytes (any number of them when `count` is nil), each an integer 0 to 255.
-    package static func byteArray(_ value: JSONValue, what: String, count: Int? = nil) throws(AttestationError) -> [UInt8] {
+    package static func byteArray(_ value: JSONValue, what: String, count: Int? = nil) throws(AttestationError)
+        -> [UInt8]
+    {
         guard let elements = value.arrayValue else {
             throw AttestationError(.malformed, "\(what) is \(value.kindName), not an array of bytes")
         }

@@ -244,7 +244,8 @@ enum SNPChainVerifier {
     ) throws(AttestationError) {
         guard certificate.isValid(at: time) else {
             let formatter = ISO8601DateFormatter()
-            let state = time < certificate.notBefore
+            let state =
+                time < certificate.notBefore
                 ? "is not valid before \(formatter.string(from: certificate.notBefore))"
                 : "expired on \(formatter.string(from: certificate.notAfter))"
             throw AttestationError(

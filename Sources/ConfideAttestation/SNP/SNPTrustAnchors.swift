@@ -48,12 +48,18 @@ package struct SNPTrustAnchors: Sendable {
     /// AMD's ARKs for Milan, Genoa and Turin, each checked against its pinned SHA-256, with AMD's ASKs and ASVKs.
     package static let amd: SNPTrustAnchors = {
         let published: [(SNPProductLine, ark: String, sha256: String, ask: String, asvk: String)] = [
-            (.milan, AMDRootCertificates.arkMilan, AMDRootCertificates.arkMilanSHA256,
-             AMDRootCertificates.askMilan, AMDRootCertificates.asvkMilan),
-            (.genoa, AMDRootCertificates.arkGenoa, AMDRootCertificates.arkGenoaSHA256,
-             AMDRootCertificates.askGenoa, AMDRootCertificates.asvkGenoa),
-            (.turin, AMDRootCertificates.arkTurin, AMDRootCertificates.arkTurinSHA256,
-             AMDRootCertificates.askTurin, AMDRootCertificates.asvkTurin),
+            (
+                .milan, AMDRootCertificates.arkMilan, AMDRootCertificates.arkMilanSHA256,
+                AMDRootCertificates.askMilan, AMDRootCertificates.asvkMilan
+            ),
+            (
+                .genoa, AMDRootCertificates.arkGenoa, AMDRootCertificates.arkGenoaSHA256,
+                AMDRootCertificates.askGenoa, AMDRootCertificates.asvkGenoa
+            ),
+            (
+                .turin, AMDRootCertificates.arkTurin, AMDRootCertificates.arkTurinSHA256,
+                AMDRootCertificates.askTurin, AMDRootCertificates.asvkTurin
+            ),
         ]
         var anchors = SNPTrustAnchors(roots: [:])
         for (line, ark, sha256, ask, asvk) in published {

@@ -188,7 +188,8 @@ public struct CertificateRevocationList: Sendable {
         }
         guard time < self.nextUpdate else {
             throw AttestationError(
-                .expired, "\(what) expired at its nextUpdate \(UTCClock.format(self.nextUpdate)) (verifying at "
+                .expired,
+                "\(what) expired at its nextUpdate \(UTCClock.format(self.nextUpdate)) (verifying at "
                     + "\(UTCClock.format(time)))")
         }
     }

@@ -62,10 +62,11 @@ public struct QEIdentity: Sendable, Hashable {
         guard report.miscSelect & miscSelectMask == miscSelect & miscSelectMask else {
             throw AttestationError(
                 .qeIdentityMismatch,
-                "the quoting enclave's MISCSELECT \(String(report.miscSelect, radix: 16)) does not match under its mask")
+                "the quoting enclave's MISCSELECT \(String(report.miscSelect, radix: 16)) does not match under its mask"
+            )
         }
         guard report.attributes.count == attributesMask.count, attributes.count == attributesMask.count,
-              zip(zip(report.attributes, attributes), attributesMask).allSatisfy({ ($0.0 & $1) == ($0.1 & $1) })
+            zip(zip(report.attributes, attributes), attributesMask).allSatisfy({ ($0.0 & $1) == ($0.1 & $1) })
         else {
             throw AttestationError(
                 .qeIdentityMismatch,

@@ -98,8 +98,9 @@ public struct TDXTCBEvaluation: Sendable, Hashable {
                 "the TDX module's MRSIGNERSEAM \(Hex.encode(body.mrSignerSeam)) is not the TCB Info's "
                     + Hex.encode(identity.mrSigner))
         }
-        guard zip(zip(body.seamAttributes, identity.attributes), identity.attributesMask)
-            .allSatisfy({ ($0.0 & $1) == ($0.1 & $1) })
+        guard
+            zip(zip(body.seamAttributes, identity.attributes), identity.attributesMask)
+                .allSatisfy({ ($0.0 & $1) == ($0.1 & $1) })
         else {
             throw AttestationError(
                 .collateralMismatch,

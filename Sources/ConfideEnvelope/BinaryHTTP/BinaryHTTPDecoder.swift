@@ -21,7 +21,7 @@ struct BinaryHTTPDecoder {
             }
             var decoder = BinaryHTTPDecoder(reader: reader, limits: limits, framing: framing)
             return try body(&decoder)
-        } catch where error.code == .truncatedInput {
+        } catch  where error.code == .truncatedInput {
             throw .malformedBinaryHTTP(reason: "message ends early: \(error.reason)")
         }
     }

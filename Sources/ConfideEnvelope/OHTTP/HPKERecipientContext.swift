@@ -1,9 +1,9 @@
 import Crypto
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// The receiving end of an HPKE base-mode context (RFC 9180 §5.1) for X25519 and an implemented suite.

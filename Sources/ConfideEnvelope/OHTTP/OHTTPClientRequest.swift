@@ -1,9 +1,9 @@
 import Crypto
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// The client side of Oblivious HTTP (RFC 9458 §4.3): a request encrypted to a gateway's key configuration.

@@ -56,7 +56,7 @@ public struct OHTTPKeyConfiguration: Hashable, Sendable {
                 suites.append(SymmetricSuite(kdf: kdf, aead: aead))
             }
             self.init(keyID: keyID, kem: kem, publicKey: publicKey, symmetricSuites: suites)
-        } catch where error.code == .truncatedInput {
+        } catch  where error.code == .truncatedInput {
             throw .malformedKeyConfiguration(reason: "configuration ends early: \(error.reason)")
         }
     }
@@ -96,7 +96,7 @@ public struct OHTTPKeyConfiguration: Hashable, Sendable {
             }
             do throws(EnvelopeError) {
                 configurations.append(try OHTTPKeyConfiguration(decoding: element))
-            } catch where error.code == .unsupportedSuite {
+            } catch  where error.code == .unsupportedSuite {
                 continue
             }
         }

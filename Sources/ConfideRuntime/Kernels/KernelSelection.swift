@@ -44,27 +44,37 @@ public enum KernelSelection {
     public static func choose(
         from plugins: [LoadedPlugin], features: CPUFeatures, forced: String? = nil
     ) throws(KernelSelectionError) -> KernelChoice {
-        let candidates = plugins
-            .map { KernelChoice.Candidate(plugin: $0, missing: CPUFeatures(rawValue: $0.requiredFeatures).subtracting(features)) }
+        let candidates =
+            plugins
+            .map {
+                KernelChoice.Candidate(
+                    plugin: $0, missing: CPUFeatures(rawValue: $0.requiredFeatures).subtracting(features))
+            }
             .sorted { ($0.plugin.rank, $1.plugin.name) > ($1.plugin.rank, $0.plugin.name) }
         if let forced {
             guard let candidate = candidates.first(where: { $0.plugin.name == forced }) else {
                 let names = candidates.map(\.plugin.name).sorted()
                 throw KernelSelectionError(
-                    message: "no kernel plugin named '\(forced)' is loaded (available: \(names.isEmpty ? "none" : names.joined(separator: ", ")))")
+                    message:
+                        "no kernel plugin named '\(forced)' is loaded (available: \(names.isEmpty ? "none" : names.joined(separator: ", ")))"
+                )
             }
             guard candidate.missing.isEmpty else {
                 throw KernelSelectionError(
-                    message: "kernel plugin '\(forced)' needs \(candidate.missing) which this CPU lacks; refusing to force it")
+                    message:
+                        "kernel plugin '\(forced)' needs \(candidate.missing) which this CPU lacks; refusing to force it"
+                )
             }
             return KernelChoice(plugin: candidate.plugin, reason: "forced by name", candidates: candidates)
         }
         guard let best = candidates.first(where: { $0.missing.isEmpty }) else {
-            let reason = candidates.isEmpty
+            let reason =
+                candidates.isEmpty
                 ? "no kernel plugin is loaded" : "no kernel plugin runs on this CPU (each lacks a required feature)"
             return KernelChoice(plugin: nil, reason: reason, candidates: candidates)
         }
-        let reason = "highest rank (\(best.plugin.rank)) among the \(candidates.filter { $0.missing.isEmpty }.count) plugins this CPU supports"
+        let reason =
+            "highest rank (\(best.plugin.rank)) among the \(candidates.filter { $0.missing.isEmpty }.count) plugins this CPU supports"
         return KernelChoice(plugin: best.plugin, reason: reason, candidates: candidates)
     }
 
@@ -75,7 +85,8 @@ public enum KernelSelection {
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws -> KernelChoice {
         let choice = try choose(
-            from: plugins, features: CPUProbe.detect().features, forced: forcedName(explicit: explicit, environment: environment))
+            from: plugins, features: CPUProbe.detect().features,
+            forced: forcedName(explicit: explicit, environment: environment))
         try HostAPI.useKernels(choice.plugin)
         return choice
     }

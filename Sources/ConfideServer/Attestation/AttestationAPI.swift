@@ -7,9 +7,9 @@ import NIOCore
 import NIOHTTP1
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// `GET /attestation?nonce=<hex>`: evidence that binds the gateway's current key configurations and the server's

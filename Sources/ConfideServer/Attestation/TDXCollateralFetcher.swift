@@ -119,7 +119,8 @@ public actor TDXCollateralFetcher {
         } else {
             let body = try await self.get("\(self.baseURL)/sgx/certification/v4/rootcacrl").body
             // A PCCS answers with the CRL in hex.
-            rootCRL = Hex.decode(String(decoding: body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+            rootCRL =
+                Hex.decode(String(decoding: body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
                 ?? body
         }
         let collateral: [String: String] = [

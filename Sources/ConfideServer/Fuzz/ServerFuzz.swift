@@ -34,7 +34,8 @@ public enum ServerFuzz {
     /// to 2048 documents or texts, and a positive `top_n` if any.
     public static func taskRequest(_ bytes: [UInt8]) {
         if let rerank = try? RerankRequest(parsing: ByteBuffer(bytes: bytes)) {
-            precondition((1...TaskRequests.maximumInputs).contains(rerank.documents.count), "accepted that many documents")
+            precondition(
+                (1...TaskRequests.maximumInputs).contains(rerank.documents.count), "accepted that many documents")
             precondition(rerank.topN.map { $0 >= 1 } ?? true, "accepted top_n below 1")
         }
         if let classify = try? ClassifyRequest(parsing: ByteBuffer(bytes: bytes)) {
@@ -45,7 +46,8 @@ public enum ServerFuzz {
     /// Parses `bytes` as the query string of `GET /attestation`; a nonce it accepts must be 16 to 64 bytes.
     public static func attestationQuery(_ bytes: [UInt8]) {
         let query = String(decoding: bytes, as: UTF8.self)
-        if let parameters = try? QueryParameters(parsing: query[...]), let nonce = try? AttestationAPI.nonce(parameters) {
+        if let parameters = try? QueryParameters(parsing: query[...]), let nonce = try? AttestationAPI.nonce(parameters)
+        {
             precondition((16...64).contains(nonce.count), "accepted a nonce of \(nonce.count) bytes")
         }
     }
@@ -72,7 +74,9 @@ public enum ServerFuzz {
         let request = ServerRequest(
             method: methods[Int(first >> 2) % methods.count], uri: String(decoding: bytes.dropFirst(), as: UTF8.self))
         let router = Router(surface: surfaces[Int(first) % surfaces.count])
-        guard let route = try? router.route(method: request.method, path: request.path, query: request.query) else { return }
+        guard let route = try? router.route(method: request.method, path: request.path, query: request.query) else {
+            return
+        }
         for name in [route.model, route.version].compactMap({ $0 }) {
             precondition(!name.isEmpty && !name.contains("/") && name != "..", "routed a name a store cannot hold")
         }
@@ -83,8 +87,12 @@ public enum ServerFuzz {
     public static func managementQuery(_ bytes: [UInt8]) {
         let text = String(decoding: bytes, as: UTF8.self)
         guard let query = try? QueryParameters(parsing: text[...]) else { return }
-        for (name, range) in [("limit", 1...ManagementAPI.maximumPageSize), ("min_worker", 0...ManagementAPI.maximumWorkers)] {
-            if let value = try? query.integer(name, in: range) { precondition(range.contains(value), "accepted \(value)") }
+        for (name, range) in [
+            ("limit", 1...ManagementAPI.maximumPageSize), ("min_worker", 0...ManagementAPI.maximumWorkers),
+        ] {
+            if let value = try? query.integer(name, in: range) {
+                precondition(range.contains(value), "accepted \(value)")
+            }
         }
     }
 }

@@ -1,5 +1,5 @@
-import NIOExtras
 public import NIOCore
+import NIOExtras
 import NIOHTTP1
 public import NIOPosix
 
@@ -52,7 +52,8 @@ public final class HTTPServer: Sendable {
             .serverChannelOption(.backlog, value: 512)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(quiescing.helper.makeServerChannelHandler(channel: channel))
+                    try channel.pipeline.syncOperations.addHandler(
+                        quiescing.helper.makeServerChannelHandler(channel: channel))
                 }
             }
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)

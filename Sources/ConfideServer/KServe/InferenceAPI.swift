@@ -30,7 +30,8 @@ public final class InferenceAPI: RouteResponder {
             switch route.action {
             case .serverMetadata: reply(.success(serverMetadata()))
             case .live: reply(.success(ServerResponse(status: .ok)))
-            case .ready: reply(.success(ServerResponse(status: repository.failures.isEmpty ? .ok : .serviceUnavailable)))
+            case .ready:
+                reply(.success(ServerResponse(status: repository.failures.isEmpty ? .ok : .serviceUnavailable)))
             case .ping: reply(.success(.json(.ok, Array(#"{"status":"Healthy"}"#.utf8))))
             case .modelMetadata:
                 let (model, version) = try locate(route)
@@ -83,7 +84,8 @@ public final class InferenceAPI: RouteResponder {
         budget.release(reserved - tensors)
         reserved = tensors
         let reply = budget.releasing(reserved, after: reply)
-        let hostRequest = HostRequest(id: decoded.id ?? "", inputs: decoded.inputs, requestedOutputs: decoded.outputs.map(\.name))
+        let hostRequest = HostRequest(
+            id: decoded.id ?? "", inputs: decoded.inputs, requestedOutputs: decoded.outputs.map(\.name))
         let modelName = model.name
         let versionName = version.name
         let received = ContinuousClock.now
@@ -92,9 +94,10 @@ public final class InferenceAPI: RouteResponder {
         version.scheduler.submit(hostRequest, deadline: deadline) { result in
             switch result {
             case .success(let response):
-                reply(Self.encode(
-                    model: modelName, version: versionName, request: decoded, outputs: response.outputs,
-                    budget: budget))
+                reply(
+                    Self.encode(
+                        model: modelName, version: versionName, request: decoded, outputs: response.outputs,
+                        budget: budget))
             case .failure(let failure):
                 reply(.failure(APIError(failure)))
             }
@@ -113,44 +116,51 @@ public final class InferenceAPI: RouteResponder {
         }
         defer { budget.release(size) }
         return Result { () throws(KServeCodecError) in
-            ServerResponse(kserve: try KServeCodec.encodeResponse(model: model, version: version, request: request, outputs: outputs))
+            ServerResponse(
+                kserve: try KServeCodec.encodeResponse(
+                    model: model, version: version, request: request, outputs: outputs))
         }.mapError(APIError.init)
     }
 
     private func serverMetadata() -> ServerResponse {
-        let body = JSONValue.object(JSONObject([
-            "name": .string(Self.serverName),
-            "version": .string(Self.serverVersion),
-            "extensions": .array([.string("binary_tensor_data")]),
-        ]))
+        let body = JSONValue.object(
+            JSONObject([
+                "name": .string(Self.serverName),
+                "version": .string(Self.serverVersion),
+                "extensions": .array([.string("binary_tensor_data")]),
+            ]))
         return .json(.ok, body.serialized)
     }
 
     private func modelMetadata(_ model: ServedModel, _ version: ServedVersion) -> ServerResponse {
         func specs(_ specs: [TensorSpec]) -> JSONValue {
-            .array(specs.map { spec in
-                .object(JSONObject([
-                    "name": .string(spec.name),
-                    "datatype": .string(spec.dataType.name),
-                    "shape": .array(spec.shape.map { .integer($0) }),
-                ]))
-            })
+            .array(
+                specs.map { spec in
+                    .object(
+                        JSONObject([
+                            "name": .string(spec.name),
+                            "datatype": .string(spec.dataType.name),
+                            "shape": .array(spec.shape.map { .integer($0) }),
+                        ]))
+                })
         }
         let workers = version.scheduler.workers.map { worker in
-            JSONValue.object(JSONObject([
-                "index": .integer(Int64(worker.placement.index)),
-                "numa_node": .integer(Int64(worker.placement.node)),
-                "cpus": .array(worker.placement.cpus.map { .integer(Int64($0)) }),
-            ]))
+            JSONValue.object(
+                JSONObject([
+                    "index": .integer(Int64(worker.placement.index)),
+                    "numa_node": .integer(Int64(worker.placement.node)),
+                    "cpus": .array(worker.placement.cpus.map { .integer(Int64($0)) }),
+                ]))
         }
-        let body = JSONValue.object(JSONObject([
-            "name": .string(model.name),
-            "versions": .array(model.versionNames.map { .string($0) }),
-            "platform": .string("confide_\(model.handler)"),
-            "inputs": specs(version.model.inputs),
-            "outputs": specs(version.model.outputs),
-            "workers": .array(workers),
-        ]))
+        let body = JSONValue.object(
+            JSONObject([
+                "name": .string(model.name),
+                "versions": .array(model.versionNames.map { .string($0) }),
+                "platform": .string("confide_\(model.handler)"),
+                "inputs": specs(version.model.inputs),
+                "outputs": specs(version.model.outputs),
+                "workers": .array(workers),
+            ]))
         return .json(.ok, body.serialized)
     }
 

@@ -23,7 +23,9 @@ extension ServerResponse {
         }
         self.init(
             status: .ok,
-            headers: ["Content-Type": "application/octet-stream", "Inference-Header-Content-Length": String(jsonLength)],
+            headers: [
+                "Content-Type": "application/octet-stream", "Inference-Header-Content-Length": String(jsonLength),
+            ],
             body: kserve.body)
     }
 }

@@ -66,7 +66,7 @@ public struct ManagementAPI: RouteResponder {
         let names = repository.models.keys.sorted()
         let page = names.dropFirst(offset).prefix(limit)
         var body = JSONObject([
-            "models": .array(page.map { .object(JSONObject(["modelName": .string($0), "modelUrl": .string($0)])) }),
+            "models": .array(page.map { .object(JSONObject(["modelName": .string($0), "modelUrl": .string($0)])) })
         ])
         let next = offset + limit
         if next < names.count { body["nextPageToken"] = .string(String(next)) }
@@ -78,17 +78,21 @@ public struct ManagementAPI: RouteResponder {
         let workers = try route.query.integer("initial_workers", in: 0...Self.maximumWorkers)
         let model = try repositoryCall { () throws(RepositoryError) in try repository.register(name, workers: workers) }
         let count = model.version(nil)?.scheduler.workers.count ?? 0
-        return status("Model \"\(model.name)\" Version: \(model.defaultVersion) registered with \(count) initial workers")
+        return status(
+            "Model \"\(model.name)\" Version: \(model.defaultVersion) registered with \(count) initial workers")
     }
 
-    private func scale(_ name: String, _ version: String?, _ query: QueryParameters) throws(APIError) -> ServerResponse {
+    private func scale(_ name: String, _ version: String?, _ query: QueryParameters) throws(APIError) -> ServerResponse
+    {
         let range = 0...Self.maximumWorkers
         let minimum = try query.integer("min_worker", in: range)
         let maximum = try query.integer("max_worker", in: range)
         guard let workers = minimum ?? maximum else {
             throw .badRequest("scale a model with ?min_worker=N")
         }
-        try repositoryCall { () throws(RepositoryError) in try repository.scale(name, version: version, workers: workers) }
+        try repositoryCall { () throws(RepositoryError) in
+            try repository.scale(name, version: version, workers: workers)
+        }
         return status("Workers of model \"\(name)\" set to \(workers)")
     }
 
@@ -101,28 +105,32 @@ public struct ManagementAPI: RouteResponder {
                 throw .notFound("model '\(name)' has no version '\(versionName)'")
             }
             let workers = served.scheduler.workers
-            entries.append(.object(JSONObject([
-                "modelName": .string(name),
-                "modelVersion": .string(versionName),
-                "modelUrl": .string(name),
-                "handler": .string(model.handler),
-                "runtime": .string("confide"),
-                "isDefaultVersion": .bool(versionName == model.defaultVersion),
-                "minWorkers": .integer(Int64(workers.count)),
-                "maxWorkers": .integer(Int64(workers.count)),
-                "batchSize": .integer(Int64(served.scheduler.policy.maxBatchSize)),
-                "maxBatchDelayMicroseconds": .integer(Int64(model.config.maxBatchDelayMicroseconds)),
-                "queueDepth": .integer(Int64(served.scheduler.queueDepth)),
-                "busyWorkers": .integer(Int64(served.scheduler.busyWorkers)),
-                "workers": .array(workers.map { worker in
-                    .object(JSONObject([
-                        "id": .string(String(worker.placement.index)),
-                        "status": .string("READY"),
-                        "numaNode": .integer(Int64(worker.placement.node)),
-                        "cpus": .array(worker.placement.cpus.map { .integer(Int64($0)) }),
-                    ]))
-                }),
-            ])))
+            entries.append(
+                .object(
+                    JSONObject([
+                        "modelName": .string(name),
+                        "modelVersion": .string(versionName),
+                        "modelUrl": .string(name),
+                        "handler": .string(model.handler),
+                        "runtime": .string("confide"),
+                        "isDefaultVersion": .bool(versionName == model.defaultVersion),
+                        "minWorkers": .integer(Int64(workers.count)),
+                        "maxWorkers": .integer(Int64(workers.count)),
+                        "batchSize": .integer(Int64(served.scheduler.policy.maxBatchSize)),
+                        "maxBatchDelayMicroseconds": .integer(Int64(model.config.maxBatchDelayMicroseconds)),
+                        "queueDepth": .integer(Int64(served.scheduler.queueDepth)),
+                        "busyWorkers": .integer(Int64(served.scheduler.busyWorkers)),
+                        "workers": .array(
+                            workers.map { worker in
+                                .object(
+                                    JSONObject([
+                                        "id": .string(String(worker.placement.index)),
+                                        "status": .string("READY"),
+                                        "numaNode": .integer(Int64(worker.placement.node)),
+                                        "cpus": .array(worker.placement.cpus.map { .integer(Int64($0)) }),
+                                    ]))
+                            }),
+                    ])))
         }
         return .json(.ok, JSONValue.array(entries).serialized)
     }
@@ -147,18 +155,25 @@ public struct ManagementAPI: RouteResponder {
             throw APIError(.internalServerError, error.message)
         }
         let served = repository.models
-        let failures = Dictionary(repository.failures.map { ($0.model, $0.message) }, uniquingKeysWith: { first, _ in first })
+        let failures = Dictionary(
+            repository.failures.map { ($0.model, $0.message) }, uniquingKeysWith: { first, _ in first })
         var entries: [JSONValue] = []
         for entry in stored {
             let name = (try? entry.get().name) ?? (entry.failureModel ?? "")
             if let model = served[name] {
                 for version in model.versionNames {
-                    entries.append(.object(JSONObject(["name": .string(name), "version": .string(version), "state": .string("READY")])))
+                    entries.append(
+                        .object(
+                            JSONObject(["name": .string(name), "version": .string(version), "state": .string("READY")]))
+                    )
                 }
             } else if !readyOnly {
-                entries.append(.object(JSONObject([
-                    "name": .string(name), "state": .string("UNAVAILABLE"), "reason": .string(failures[name] ?? "unloaded"),
-                ])))
+                entries.append(
+                    .object(
+                        JSONObject([
+                            "name": .string(name), "state": .string("UNAVAILABLE"),
+                            "reason": .string(failures[name] ?? "unloaded"),
+                        ])))
             }
         }
         return entries

@@ -15,9 +15,11 @@ public struct MetricsAPI: RouteResponder {
         guard request.route.action == .metrics else {
             return reply(.failure(.notFound("no route for \(request.route.action) on the metrics listener")))
         }
-        reply(.success(ServerResponse(
-            status: .ok, headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"],
-            body: ByteBuffer(bytes: registry.emitToBuffer()))))
+        reply(
+            .success(
+                ServerResponse(
+                    status: .ok, headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"],
+                    body: ByteBuffer(bytes: registry.emitToBuffer()))))
     }
 
     /// A metrics factory for `registry` with buckets suited to inference: durations from 50 µs to 10 s

@@ -157,7 +157,7 @@ struct EmbeddingsRequest: Sendable {
 
         private mutating func readModel() throws(APIError) -> String {
             guard try scan({ try $0.peekKind() }) == .string,
-                  let name = try scan({ try $0.readString(maximumLength: 255) })
+                let name = try scan({ try $0.readString(maximumLength: 255) })
             else {
                 throw APIError(.badRequest, "'model' must be a model's name", parameter: "model")
             }
@@ -175,7 +175,7 @@ struct EmbeddingsRequest: Sendable {
                 return .float
             }
             guard kind == .string, let name = try scan({ try $0.readString(maximumLength: 16) }),
-                  let format = EncodingFormat(rawValue: name)
+                let format = EncodingFormat(rawValue: name)
             else {
                 throw APIError(
                     .badRequest, "'encoding_format' must be \"float\" or \"base64\"", parameter: "encoding_format")

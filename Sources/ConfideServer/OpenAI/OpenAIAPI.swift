@@ -37,10 +37,11 @@ public final class OpenAIAPI: RouteResponder {
         case .openAIModels:
             reply(.success(.json(.ok, listModels(request.grant))))
         case .openAIModel:
-            reply(Result { () throws(APIError) in
-                let (model, _, _) = try locate(request.route.model ?? "", grant: request.grant)
-                return .json(.ok, Self.modelObject(model.name).serialized)
-            })
+            reply(
+                Result { () throws(APIError) in
+                    let (model, _, _) = try locate(request.route.model ?? "", grant: request.grant)
+                    return .json(.ok, Self.modelObject(model.name).serialized)
+                })
         default:
             next.handle(request, reply: reply)
         }
@@ -50,18 +51,20 @@ public final class OpenAIAPI: RouteResponder {
 
     /// OpenAI's `Model` object.
     private static func modelObject(_ name: String) -> JSONValue {
-        .object(JSONObject([
-            "id": .string(name), "object": .string("model"), "created": .integer(0), "owned_by": .string("confide"),
-        ]))
+        .object(
+            JSONObject([
+                "id": .string(name), "object": .string("model"), "created": .integer(0), "owned_by": .string("confide"),
+            ]))
     }
 
     private func listModels(_ grant: ModelGrant) -> [UInt8] {
         let names = repository.models.values.filter { model in
             grant.allows(model.name) && model.version(nil).flatMap(Self.dimensions) != nil
         }.map(\.name).sorted()
-        let body = JSONValue.object(JSONObject([
-            "object": .string("list"), "data": .array(names.map(Self.modelObject)),
-        ]))
+        let body = JSONValue.object(
+            JSONObject([
+                "object": .string("list"), "data": .array(names.map(Self.modelObject)),
+            ]))
         return body.serialized
     }
 
@@ -146,22 +149,24 @@ public final class OpenAIAPI: RouteResponder {
         /// holds it while it is made; from the reply on, the HTTP layer counts it until it is written.
         func response(_ outputs: [HostTensor], budget: MemoryBudget) -> Result<ServerResponse, APIError> {
             guard let embedding = outputs.first(where: { $0.name == Embeddings.embeddingOutput }),
-                  embedding.dataType == .fp32, embedding.shape == [Int64(count), Int64(width)],
-                  embedding.consistencyProblem() == nil
+                embedding.dataType == .fp32, embedding.shape == [Int64(count), Int64(width)],
+                embedding.consistencyProblem() == nil
             else {
-                return .failure(APIError(
-                    .internalServerError,
-                    "the handler did not answer with an FP32 output 'embedding' of shape [\(count), \(width)]"))
+                return .failure(
+                    APIError(
+                        .internalServerError,
+                        "the handler did not answer with an FP32 output 'embedding' of shape [\(count), \(width)]"))
             }
             var tokens = 0
             if let counts = outputs.first(where: { $0.name == Embeddings.tokenCountOutput }) {
                 guard counts.dataType == .int64, counts.shape == [Int64(count)], counts.consistencyProblem() == nil,
-                      let values = counts.values(as: Int64.self),
-                      let sum = Self.sum(values)
+                    let values = counts.values(as: Int64.self),
+                    let sum = Self.sum(values)
                 else {
-                    return .failure(APIError(
-                        .internalServerError,
-                        "the handler did not answer with an INT64 output 'token_count' of shape [\(count)]"))
+                    return .failure(
+                        APIError(
+                            .internalServerError,
+                            "the handler did not answer with an INT64 output 'token_count' of shape [\(count)]"))
                 }
                 tokens = sum
             }

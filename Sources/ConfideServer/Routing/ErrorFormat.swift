@@ -26,25 +26,29 @@ public enum ErrorFormat: Sendable {
         case .kserve:
             body = .object(JSONObject(["error": .string(error.message)]))
         case .torchServe:
-            body = .object(JSONObject([
-                "code": .integer(Int64(error.status.code)), "type": .string(Self.torchServeType(error.status)),
-                "message": .string(error.message),
-            ]))
+            body = .object(
+                JSONObject([
+                    "code": .integer(Int64(error.status.code)), "type": .string(Self.torchServeType(error.status)),
+                    "message": .string(error.message),
+                ]))
         case .problem:
             headers = ["Content-Type": Self.problemMediaType]
-            body = .object(JSONObject([
-                "type": .string(error.problemType ?? "about:blank"),
-                "title": .string(error.status.reasonPhrase),
-                "status": .integer(Int64(error.status.code)),
-                "detail": .string(error.message),
-            ]))
+            body = .object(
+                JSONObject([
+                    "type": .string(error.problemType ?? "about:blank"),
+                    "title": .string(error.status.reasonPhrase),
+                    "status": .integer(Int64(error.status.code)),
+                    "detail": .string(error.message),
+                ]))
         case .openAI:
-            body = .object(JSONObject([
-                "error": .object(JSONObject([
-                    "message": .string(error.message), "type": .string(Self.openAIType(error.status)),
-                    "param": error.parameter.map(JSONValue.string) ?? .null, "code": .null,
-                ])),
-            ]))
+            body = .object(
+                JSONObject([
+                    "error": .object(
+                        JSONObject([
+                            "message": .string(error.message), "type": .string(Self.openAIType(error.status)),
+                            "param": error.parameter.map(JSONValue.string) ?? .null, "code": .null,
+                        ]))
+                ]))
         }
         for (name, value) in error.headers { headers.add(name: name, value: value) }
         return ServerResponse(status: error.status, headers: headers, body: ByteBuffer(bytes: body.serialized))

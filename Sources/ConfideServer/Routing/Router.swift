@@ -23,7 +23,9 @@ public struct Router: Sendable {
         let segments = path.split(separator: "/")
         let family = family(of: segments)
         do throws(APIError) {
-            guard path.first == "/" else { throw APIError(.badRequest, "the request target must be a path starting with '/'") }
+            guard path.first == "/" else {
+                throw APIError(.badRequest, "the request target must be a path starting with '/'")
+            }
             let query = try QueryParameters(parsing: queryText[...])
             let match: Match? =
                 switch surface {
@@ -31,7 +33,9 @@ public struct Router: Sendable {
                 case .management: try management(segments, query)
                 case .metrics: segments.elementsEqual(["metrics"]) ? Match(.metrics, .kserve, [.GET]) : nil
                 }
-            guard let match else { throw APIError(.notFound, "no route for \(method.rawValue) \(Self.printable(path))") }
+            guard let match else {
+                throw APIError(.notFound, "no route for \(method.rawValue) \(Self.printable(path))")
+            }
             guard let action = match.actions.first(where: { $0.method == method })?.action else {
                 let names = match.actions.map(\.method.rawValue).joined(separator: ", ")
                 throw APIError(
@@ -52,11 +56,17 @@ public struct Router: Sendable {
         var model: String?
         var version: String?
 
-        init(_ action: RouteAction, _ family: APIFamily, _ methods: [HTTPMethod], model: String? = nil, version: String? = nil) {
+        init(
+            _ action: RouteAction, _ family: APIFamily, _ methods: [HTTPMethod], model: String? = nil,
+            version: String? = nil
+        ) {
             self.init(methods.map { ($0, action) }, family, model: model, version: version)
         }
 
-        init(_ actions: [(method: HTTPMethod, action: RouteAction)], _ family: APIFamily, model: String? = nil, version: String? = nil) {
+        init(
+            _ actions: [(method: HTTPMethod, action: RouteAction)], _ family: APIFamily, model: String? = nil,
+            version: String? = nil
+        ) {
             self.actions = actions
             self.family = family
             self.model = model
@@ -121,7 +131,8 @@ public struct Router: Sendable {
             case 1:
                 let model = try query["url"].map { (url: String) throws(APIError) in
                     guard !url.contains("://") else {
-                        throw .badRequest("remote model URLs are refused: register a model of the model store by its name")
+                        throw .badRequest(
+                            "remote model URLs are refused: register a model of the model store by its name")
                     }
                     return try Self.checkName(url, "model")
                 }
@@ -129,7 +140,8 @@ public struct Router: Sendable {
             case 2:
                 let model = try Self.name(path[1], "model")
                 return Match(
-                    [(.GET, .describeModel), (.PUT, .scaleModel), (.DELETE, .unregisterModel)], .torchServe, model: model)
+                    [(.GET, .describeModel), (.PUT, .scaleModel), (.DELETE, .unregisterModel)], .torchServe,
+                    model: model)
             case 3:
                 let model = try Self.name(path[1], "model")
                 let version = try Self.name(path[2], "version")
@@ -181,7 +193,7 @@ public struct Router: Sendable {
     /// Refuses names that no model store holds and that could be read differently elsewhere.
     static func checkName(_ name: String, _ what: String) throws(APIError) -> String {
         guard !name.isEmpty, name != ".", name != "..", name.utf8.count <= 255,
-              !name.unicodeScalars.contains(where: { $0 == "/" || $0.properties.generalCategory == .control })
+            !name.unicodeScalars.contains(where: { $0 == "/" || $0.properties.generalCategory == .control })
         else {
             throw .badRequest("'\(printable(name))' is not a valid \(what) name")
         }
@@ -191,8 +203,10 @@ public struct Router: Sendable {
     /// Text from a request, shortened and with control characters escaped, for error messages.
     static func printable(_ text: some StringProtocol) -> String {
         let shortened = text.count > 200 ? text.prefix(200) + "..." : Substring(text)
-        return shortened.unicodeScalars.map { $0.properties.generalCategory == .control ? "\\u{\(String($0.value, radix: 16))}" : String($0) }
-            .joined()
+        return shortened.unicodeScalars.map {
+            $0.properties.generalCategory == .control ? "\\u{\(String($0.value, radix: 16))}" : String($0)
+        }
+        .joined()
     }
 }
 
@@ -226,7 +240,7 @@ public struct QueryParameters: Sendable, Equatable {
             }
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             guard let name = PercentDecoding.decode(parts[0], plusIsSpace: true),
-                  let value = parts.count > 1 ? PercentDecoding.decode(parts[1], plusIsSpace: true) : ""
+                let value = parts.count > 1 ? PercentDecoding.decode(parts[1], plusIsSpace: true) : ""
             else {
                 throw .badRequest("the query is not valid percent-encoded UTF-8")
             }

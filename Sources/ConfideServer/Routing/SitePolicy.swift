@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import ConfideSDK
 import NIOHTTP1
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Keeps web pages from using a listener through the user's browser.
 ///
@@ -29,7 +30,9 @@ public struct SitePolicy: Sendable {
     public func check(_ request: ServerRequest, _ route: Route) throws(APIError) {
         let host = request.headers.first(name: "Host")
         if loopback, let host, !Self.isLoopback(Self.hostname(ofAuthority: host)) {
-            throw APIError(.forbidden, "this listener is bound to loopback and does not answer for host '\(Router.printable(host))'")
+            throw APIError(
+                .forbidden,
+                "this listener is bound to loopback and does not answer for host '\(Router.printable(host))'")
         }
         if let origin = request.headers.first(name: "Origin") {
             let sameOrigin = host.map { origin == "http://\($0)" || origin == "https://\($0)" } ?? false
@@ -38,7 +41,8 @@ public struct SitePolicy: Sendable {
             }
         }
         if route.changesState, let type = request.headers.first(name: "Content-Type").flatMap(ContentType.init),
-           Self.browserSimpleTypes.contains(type.mediaType) {
+            Self.browserSimpleTypes.contains(type.mediaType)
+        {
             throw APIError(
                 .unsupportedMediaType,
                 "calls that change the server's state are refused with Content-Type \(type.mediaType): "
@@ -47,7 +51,9 @@ public struct SitePolicy: Sendable {
     }
 
     /// The content types a browser sends cross-site without asking first (CORS "simple" requests).
-    static let browserSimpleTypes: Set<String> = ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
+    static let browserSimpleTypes: Set<String> = [
+        "text/plain", "application/x-www-form-urlencoded", "multipart/form-data",
+    ]
 
     /// The host name of an authority (`host[:port]`, `[v6][:port]`), without brackets and port.
     static func hostname(ofAuthority authority: String) -> String {

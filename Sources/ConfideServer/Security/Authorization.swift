@@ -40,10 +40,14 @@ public struct TokenStore: Sendable {
         } catch {
             throw AuthorizationError("token file: \(error)")
         }
-        guard let list = value.arrayValue else { throw AuthorizationError("token file: must hold a JSON list of tokens") }
+        guard let list = value.arrayValue else {
+            throw AuthorizationError("token file: must hold a JSON list of tokens")
+        }
         var entries: [Entry] = []
         for (index, item) in list.enumerated() {
-            guard let object = item.objectValue else { throw AuthorizationError("token file: entry \(index) is not an object") }
+            guard let object = item.objectValue else {
+                throw AuthorizationError("token file: entry \(index) is not an object")
+            }
             let known: Set<String> = ["name", "sha256", "scopes", "models"]
             if let unknown = object.keys.first(where: { !known.contains($0) }) {
                 throw AuthorizationError("token file: entry \(index) has unknown key \"\(unknown)\"")
@@ -52,7 +56,8 @@ public struct TokenStore: Sendable {
                 throw AuthorizationError("token file: entry \(index) needs a \"name\"")
             }
             guard let hex = object["sha256"]?.stringValue, let digest = Hex.decode(hex), digest.count == 32 else {
-                throw AuthorizationError("token file: token '\(name)' needs \"sha256\": 64 hex digits of the token's SHA-256")
+                throw AuthorizationError(
+                    "token file: token '\(name)' needs \"sha256\": 64 hex digits of the token's SHA-256")
             }
             guard let scopeNames = object["scopes"]?.arrayValue, !scopeNames.isEmpty else {
                 throw AuthorizationError("token file: token '\(name)' needs \"scopes\"")
@@ -60,13 +65,15 @@ public struct TokenStore: Sendable {
             var scopes: Set<TokenScope> = []
             for scopeName in scopeNames {
                 guard let scope = scopeName.stringValue.flatMap(TokenScope.init(rawValue:)) else {
-                    throw AuthorizationError("token file: token '\(name)' has an unknown scope (known: inference, management)")
+                    throw AuthorizationError(
+                        "token file: token '\(name)' has an unknown scope (known: inference, management)")
                 }
                 scopes.insert(scope)
             }
             var models: Set<String>?
             if let list = object["models"] {
-                guard let names = list.arrayValue?.compactMap(\.stringValue), names.count == list.arrayValue?.count else {
+                guard let names = list.arrayValue?.compactMap(\.stringValue), names.count == list.arrayValue?.count
+                else {
                     throw AuthorizationError("token file: token '\(name)': \"models\" must be a list of model names")
                 }
                 models = Set(names)
@@ -146,7 +153,7 @@ extension TokenStore {
     func authorize(_ authorization: String?, scope: TokenScope, access: RouteAccess) throws(APIError) -> ModelGrant {
         if access == .public { return .everyModel }
         guard let authorization, authorization.lowercased().hasPrefix("bearer "),
-              let entry = entry(for: String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+            let entry = entry(for: String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces))
         else {
             throw APIError(.unauthorized, "a valid bearer token is required", headers: [("WWW-Authenticate", "Bearer")])
         }

@@ -96,7 +96,8 @@ public struct ConfidentialDataHubProvider: KeyProvider {
             defer { timer.cancel() }
             response = try pending.wait()
         } catch {
-            throw KeyProviderError("the Confidential Data Hub at \(host):\(port) did not answer for '\(name)': \(error)")
+            throw KeyProviderError(
+                "the Confidential Data Hub at \(host):\(port) did not answer for '\(name)': \(error)")
         }
         guard response.status == .ok else {
             throw KeyProviderError("the Confidential Data Hub refused '\(name)': HTTP \(response.status.code)")

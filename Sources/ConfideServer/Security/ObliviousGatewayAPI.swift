@@ -5,9 +5,9 @@ import NIOCore
 import NIOHTTP1
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// The Oblivious HTTP gateway (RFC 9458, RFC 9540) in front of another responder.
@@ -76,9 +76,11 @@ public final class ObliviousGatewayAPI: RouteResponder {
     private func keys() -> Result<ServerResponse, APIError> {
         do {
             let body = try gateway.keyStore.encodedConfigurations()
-            return .success(ServerResponse(
-                status: .ok, headers: ["Content-Type": OHTTPKeyConfiguration.mediaType, "Cache-Control": "no-cache"],
-                body: ByteBuffer(bytes: body)))
+            return .success(
+                ServerResponse(
+                    status: .ok,
+                    headers: ["Content-Type": OHTTPKeyConfiguration.mediaType, "Cache-Control": "no-cache"],
+                    body: ByteBuffer(bytes: body)))
         } catch {
             logger.error("cannot encode the gateway's key configurations", metadata: ["code": "\(error.code)"])
             return .failure(APIError(.internalServerError, "the keys cannot be encoded"))
@@ -124,17 +126,21 @@ public final class ObliviousGatewayAPI: RouteResponder {
         do {
             binary = try BinaryHTTPRequest(decoding: bytes, limits: limits)
         } catch {
-            throw RoutingError(family: .gateway, error: APIError(
-                error.code == .binaryHTTPLimitExceeded ? .payloadTooLarge : .badRequest,
-                "the inner request is not acceptable binary HTTP: \(error.reason)"))
+            throw RoutingError(
+                family: .gateway,
+                error: APIError(
+                    error.code == .binaryHTTPLimitExceeded ? .payloadTooLarge : .badRequest,
+                    "the inner request is not acceptable binary HTTP: \(error.reason)"))
         }
         if configuration.requireDate || binary.headerValue("date") != nil {
             do {
                 try binary.checkDate(now: clock.date, allowedSkew: configuration.allowedDateSkew)
             } catch {
-                throw RoutingError(family: .gateway, error: APIError(
-                    .badRequest, error.reason, problemType: Self.dateProblemType,
-                    headers: [("Date", HTTPDate.format(clock.date))]))
+                throw RoutingError(
+                    family: .gateway,
+                    error: APIError(
+                        .badRequest, error.reason, problemType: Self.dateProblemType,
+                        headers: [("Date", HTTPDate.format(clock.date))]))
             }
         }
         var headers = HTTPHeaders(binary.headerFields.map { ($0.name, $0.value) })
@@ -162,9 +168,11 @@ public final class ObliviousGatewayAPI: RouteResponder {
             content: Array(response.body.readableBytesView))
         do {
             let sealed = try decapsulated.encapsulateResponse(try binary.encoded())
-            reply(.success(ServerResponse(
-                status: .ok, headers: ["Content-Type": Self.responseMediaType, "Cache-Control": "no-store"],
-                body: ByteBuffer(bytes: sealed))))
+            reply(
+                .success(
+                    ServerResponse(
+                        status: .ok, headers: ["Content-Type": Self.responseMediaType, "Cache-Control": "no-store"],
+                        body: ByteBuffer(bytes: sealed))))
         } catch {
             logger.error("cannot encapsulate an inner response", metadata: ["code": "\(error.code)"])
             reply(.failure(APIError(.internalServerError, "the response could not be encapsulated")))

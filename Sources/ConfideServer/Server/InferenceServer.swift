@@ -1,11 +1,11 @@
+import CConfideSystem
 public import ConfideAttestation
 public import ConfideEnvelope
-public import ConfideRuntime
-import CConfideSystem
 import ConfideHost
 import ConfideJSON
 import ConfideKServe
 import ConfideMeasurement
+public import ConfideRuntime
 import Crypto
 public import Logging
 import Prometheus
@@ -140,9 +140,10 @@ public final class InferenceServer: Sendable {
             evidenceProvider = EndorsingEvidenceProvider(
                 evidenceProvider, endorsements: Endorsements(snpCertificates: certificates))
         }
-        let register = CoCoEvidenceProvider.agent(behind: evidenceProvider).map {
-            AnchoringRegister(name: "aael", anchor: AttestationAgentAnchor(agent: $0))
-        } ?? evidenceProvider.anchoringRegister
+        let register =
+            CoCoEvidenceProvider.agent(behind: evidenceProvider).map {
+                AnchoringRegister(name: "aael", anchor: AttestationAgentAnchor(agent: $0))
+            } ?? evidenceProvider.anchoringRegister
         let measurements = MeasurementLog(anchors: register.map { [$0.anchor] } ?? [])
         let endorsed = evidenceProvider
         // Measuring, loading plugins and models and fetching keys read files and wait for agents and key brokers.
@@ -160,9 +161,10 @@ public final class InferenceServer: Sendable {
                 next: InferenceAPI(repository: repository, deadlines: deadlines)))
         // The gateway decrypts, routes the inner request with the same router and hands it to the same chain as
         // plaintext requests, so tokens inside encrypted requests are checked the same way.
-        let authorized: any RouteResponder = configuration.tokens.map {
-            BearerAuthorization(tokens: $0, scope: .inference, guarding: api)
-        } ?? api
+        let authorized: any RouteResponder =
+            configuration.tokens.map {
+                BearerAuthorization(tokens: $0, scope: .inference, guarding: api)
+            } ?? api
         let attestation = AttestationAPI(
             provider: evidenceProvider, keyStore: keyStore, measurements: measurements,
             register: register?.name ?? "none", next: authorized, logger: logger)
@@ -215,9 +217,10 @@ public final class InferenceServer: Sendable {
         var management: HTTPServer?
         if let port = configuration.managementPort {
             let managementAPI = ManagementAPI(repository: repository)
-            let authorized: any RouteResponder = configuration.tokens.map {
-                BearerAuthorization(tokens: $0, scope: .management, guarding: managementAPI)
-            } ?? managementAPI
+            let authorized: any RouteResponder =
+                configuration.tokens.map {
+                    BearerAuthorization(tokens: $0, scope: .management, guarding: managementAPI)
+                } ?? managementAPI
             let listener = Listener(
                 surface: .management, sites: SitePolicy(boundTo: configuration.managementHost), next: authorized)
             let server = try await HTTPServer.start(
@@ -233,7 +236,8 @@ public final class InferenceServer: Sendable {
             let server = try await HTTPServer.start(
                 host: configuration.host, port: port,
                 responder: Listener(
-                    surface: .metrics, sites: SitePolicy(boundTo: configuration.host), next: MetricsAPI(registry: registry)),
+                    surface: .metrics, sites: SitePolicy(boundTo: configuration.host),
+                    next: MetricsAPI(registry: registry)),
                 maxBodySize: 4096, limits: limits.metrics, budget: budget, renderError: ErrorFormat.kserve.response)
             logger.info("metrics listening", metadata: ["address": "\(server.localAddress)"])
             metrics = server
@@ -262,7 +266,9 @@ public final class InferenceServer: Sendable {
         logger.info("measurement log", metadata: ["anchored_in": "\(register ?? "report data only")"])
         let handlers = HandlerRegistry.scan(directory: configuration.handlersDirectory, measurements: measurements)
         for plugin in handlers.plugins.values.sorted(by: { $0.name < $1.name }) {
-            logger.info("handler loaded", metadata: ["handler": "\(plugin.name)", "version": "\(plugin.version)", "path": "\(plugin.origin)"])
+            logger.info(
+                "handler loaded",
+                metadata: ["handler": "\(plugin.name)", "version": "\(plugin.version)", "path": "\(plugin.origin)"])
         }
         for refusal in handlers.refusals {
             logger.error("plugin refused: \(refusal.error.message)")
@@ -317,7 +323,8 @@ public final class InferenceServer: Sendable {
     private static func makeEvidenceProvider(
         _ source: AttestationSource, agent: CoCoAttestationAgent, logger: Logger
     ) async throws -> any EvidenceProvider {
-        let insecure = "INSECURE: serving SIMULATED attestation evidence that proves nothing about this machine; "
+        let insecure =
+            "INSECURE: serving SIMULATED attestation evidence that proves nothing about this machine; "
             + "requests are NOT confidential. Clients refuse it unless they opt in."
         let provider: any EvidenceProvider
         var warning: String?
@@ -393,9 +400,12 @@ public final class InferenceServer: Sendable {
         if configuration.managementPort != nil { exposed.append(configuration.managementHost) }
         if let open = exposed.first(where: { !SitePolicy.isLoopback($0) }), !configuration.allowUnauthenticated {
             throw AuthorizationError(
-                "refusing to serve on \(open) without a token file: give --tokens FILE, or --allow-unauthenticated to accept anyone who can reach it")
+                "refusing to serve on \(open) without a token file: give --tokens FILE, or --allow-unauthenticated to accept anyone who can reach it"
+            )
         }
-        logger.warning("no token file: the inference and management APIs accept every request that reaches \(exposed.joined(separator: ", "))")
+        logger.warning(
+            "no token file: the inference and management APIs accept every request that reaches \(exposed.joined(separator: ", "))"
+        )
     }
 
     /// Stops the workers of every model (joining their threads) on the blocking pool.

@@ -48,7 +48,8 @@ public final class TasksAPI: RouteResponder {
 
         /// Whether `version`'s handler declares this task's contract.
         func isDeclared(by version: ServedVersion) -> Bool {
-            let inputs = version.model.inputs, outputs = version.model.outputs
+            let inputs = version.model.inputs
+            let outputs = version.model.outputs
             switch self {
             case .rerank: return Reranking.isDeclared(inputs: inputs, outputs: outputs)
             case .classify: return Classification.labelCount(inputs: inputs, outputs: outputs) != nil
@@ -57,10 +58,12 @@ public final class TasksAPI: RouteResponder {
     }
 
     /// The model `name` that the caller may use for `task`, and its default version.
-    private func locate(_ name: String, task: Task, grant: ModelGrant) throws(APIError) -> (ServedModel, ServedVersion) {
+    private func locate(_ name: String, task: Task, grant: ModelGrant) throws(APIError) -> (ServedModel, ServedVersion)
+    {
         let (model, version) = try repository.defaultVersion(ofModelNamedInBody: name, grant: grant)
         guard task.isDeclared(by: version) else {
-            let contract = task == .rerank
+            let contract =
+                task == .rerank
                 ? "BYTES inputs 'text' and 'text_pair' and an FP32 output 'score' [-1]"
                 : "a BYTES input 'text', FP32 outputs 'logits' and 'probabilities' [-1, L] and a BYTES output 'label'"
             throw APIError(
@@ -114,7 +117,8 @@ public final class TasksAPI: RouteResponder {
         } catch {
             return reply(.failure(error))
         }
-        var outputs = task == .rerank
+        var outputs =
+            task == .rerank
             ? [Reranking.scoreOutput] : [Classification.probabilitiesOutput, Classification.labelOutput]
         if Embeddings.reportsTokenCounts(outputs: version.model.outputs) { outputs.append(Embeddings.tokenCountOutput) }
         let received = ContinuousClock.now
@@ -159,7 +163,8 @@ public final class TasksAPI: RouteResponder {
         case classify(count: Int)
 
         /// The response for the handler's `outputs`, made only when its largest size fits the memory budget.
-        func response(model: String, _ outputs: [HostTensor], budget: MemoryBudget) -> Result<ServerResponse, APIError> {
+        func response(model: String, _ outputs: [HostTensor], budget: MemoryBudget) -> Result<ServerResponse, APIError>
+        {
             let named = Dictionary(outputs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
             let count: Int
             switch self {
@@ -169,7 +174,7 @@ public final class TasksAPI: RouteResponder {
             var tokens = 0
             if let counts = named[Embeddings.tokenCountOutput] {
                 guard counts.dataType == .int64, counts.shape == [Int64(count)], counts.consistencyProblem() == nil,
-                      let values = counts.values(as: Int64.self), let sum = Self.sum(values)
+                    let values = counts.values(as: Int64.self), let sum = Self.sum(values)
                 else {
                     return .failure(Self.malformed("an INT64 output 'token_count' of shape [\(count)]"))
                 }
@@ -178,38 +183,49 @@ public final class TasksAPI: RouteResponder {
             switch self {
             case .rerank(let request):
                 guard let scores = named[Reranking.scoreOutput], scores.dataType == .fp32,
-                      scores.shape == [Int64(count)], scores.consistencyProblem() == nil,
-                      let values = scores.values(as: Float.self)
+                    scores.shape == [Int64(count)], scores.consistencyProblem() == nil,
+                    let values = scores.values(as: Float.self)
                 else {
                     return .failure(Self.malformed("an FP32 output 'score' of shape [\(count)]"))
                 }
                 let documentBytes = request.returnDocuments ? request.documents.reduce(0) { $0 + $1.count * 6 } : 0
                 let size = 512 + count * 64 + documentBytes
                 guard budget.tryReserve(size) else {
-                    return .failure(.overloaded("a response of \(size) bytes does not fit the server's memory budget now"))
+                    return .failure(
+                        .overloaded("a response of \(size) bytes does not fit the server's memory budget now"))
                 }
                 defer { budget.release(size) }
-                return .success(.json(.ok, TaskResponses.rerank(
-                    model: model, scores: values, request: request, totalTokens: tokens)))
+                return .success(
+                    .json(
+                        .ok,
+                        TaskResponses.rerank(
+                            model: model, scores: values, request: request, totalTokens: tokens)))
             case .classify(let texts):
                 guard let probabilities = named[Classification.probabilitiesOutput],
-                      probabilities.dataType == .fp32, probabilities.shape.count == 2,
-                      probabilities.shape[0] == Int64(texts), probabilities.consistencyProblem() == nil,
-                      let labelCount = Int(exactly: probabilities.shape[1]), labelCount >= 1,
-                      let values = probabilities.values(as: Float.self),
-                      let labels = named[Classification.labelOutput]?.strings(), labels.count == texts
+                    probabilities.dataType == .fp32, probabilities.shape.count == 2,
+                    probabilities.shape[0] == Int64(texts), probabilities.consistencyProblem() == nil,
+                    let labelCount = Int(exactly: probabilities.shape[1]), labelCount >= 1,
+                    let values = probabilities.values(as: Float.self),
+                    let labels = named[Classification.labelOutput]?.strings(), labels.count == texts
                 else {
-                    return .failure(Self.malformed(
-                        "FP32 'probabilities' of shape [\(texts), L] and BYTES 'label' of shape [\(texts)]"))
+                    return .failure(
+                        Self.malformed(
+                            "FP32 'probabilities' of shape [\(texts), L] and BYTES 'label' of shape [\(texts)]"))
                 }
                 let (values16, overflow) = values.count.multipliedReportingOverflow(by: 16)
-                let size = 512 + texts * 96 + labels.reduce(0) { $0 + $1.utf8.count * 6 } + (overflow ? .max / 2 : values16)
+                let size =
+                    512 + texts * 96 + labels.reduce(0) { $0 + $1.utf8.count * 6 } + (overflow ? .max / 2 : values16)
                 guard budget.tryReserve(size) else {
-                    return .failure(.overloaded("a response of \(size) bytes does not fit the server's memory budget now"))
+                    return .failure(
+                        .overloaded("a response of \(size) bytes does not fit the server's memory budget now"))
                 }
                 defer { budget.release(size) }
-                return .success(.json(.ok, TaskResponses.classify(
-                    model: model, labels: labels, probabilities: values, labelCount: labelCount, promptTokens: tokens)))
+                return .success(
+                    .json(
+                        .ok,
+                        TaskResponses.classify(
+                            model: model, labels: labels, probabilities: values, labelCount: labelCount,
+                            promptTokens: tokens)))
             }
         }
 

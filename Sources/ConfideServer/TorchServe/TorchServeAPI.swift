@@ -33,14 +33,17 @@ extension InferenceAPI {
                 reply(.failure(APIError(failure)))
             case .success(let response):
                 if let answer = response.body {
-                    reply(.success(ServerResponse(
-                        status: .ok, headers: ["Content-Type": answer.contentType],
-                        body: ByteBuffer(bytes: answer.bytes.bytes))))
+                    reply(
+                        .success(
+                            ServerResponse(
+                                status: .ok, headers: ["Content-Type": answer.contentType],
+                                body: ByteBuffer(bytes: answer.bytes.bytes))))
                     return
                 }
-                reply(Self.encode(
-                    model: modelName, version: versionName, request: InferRequest(inputs: []),
-                    outputs: response.outputs, budget: request.budget))
+                reply(
+                    Self.encode(
+                        model: modelName, version: versionName, request: InferRequest(inputs: []),
+                        outputs: response.outputs, budget: request.budget))
             }
         }
     }

@@ -38,7 +38,9 @@ struct Containerfile {
         self.path = path
         var pending = ""
         var start = 0
-        for (index, line) in try Repository.text(path).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, line) in try Repository.text(path).split(separator: "\n", omittingEmptySubsequences: false)
+            .enumerated()
+        {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.hasPrefix("#") || (trimmed.isEmpty && pending.isEmpty) { continue }
             if pending.isEmpty { start = index + 1 }
@@ -61,15 +63,20 @@ struct Containerfile {
             let words = arguments.split(separator: " ").map(String.init)
             let base = try substitute(words.first ?? "", line: line)
             let name = words.count == 3 && words[1].uppercased() == "AS" ? words[2] : nil
-            guard words.count == 1 || name != nil else { throw DeployFileError("\(path):\(line): FROM IMAGE [AS NAME]") }
+            guard words.count == 1 || name != nil else {
+                throw DeployFileError("\(path):\(line): FROM IMAGE [AS NAME]")
+            }
             stages.append(Stage(base: base, name: name, line: line))
         } else if stages.isEmpty {
-            guard keyword == "ARG" else { throw DeployFileError("\(path):\(line): only ARG may come before the first FROM") }
+            guard keyword == "ARG" else {
+                throw DeployFileError("\(path):\(line): only ARG may come before the first FROM")
+            }
             let parts = arguments.split(separator: "=", maxSplits: 1).map(String.init)
             guard let name = parts.first else { throw DeployFileError("\(path):\(line): ARG without a name") }
             globalArguments[name] = parts.count == 2 ? parts[1] : ""
         } else {
-            stages[stages.count - 1].instructions.append(Instruction(keyword: keyword, arguments: arguments, line: line))
+            stages[stages.count - 1].instructions.append(
+                Instruction(keyword: keyword, arguments: arguments, line: line))
         }
     }
 
@@ -78,7 +85,8 @@ struct Containerfile {
         var result = text
         for match in text.matches(of: /\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/).reversed() {
             guard let value = globalArguments[String(match.output.1)] else {
-                throw DeployFileError("\(path):\(line): FROM uses $\(match.output.1), which no ARG before the first FROM declares")
+                throw DeployFileError(
+                    "\(path):\(line): FROM uses $\(match.output.1), which no ARG before the first FROM declares")
             }
             result.replaceSubrange(match.range, with: value)
         }
@@ -103,9 +111,13 @@ struct Containerfile {
                 words.removeFirst()
             }
             guard words.count >= 2, !(words.first ?? "").hasPrefix("[") else {
-                throw DeployFileError("\(path):\(instruction.line): \(instruction.keyword) SOURCE... DESTINATION (the exec form is not used here)")
+                throw DeployFileError(
+                    "\(path):\(instruction.line): \(instruction.keyword) SOURCE... DESTINATION (the exec form is not used here)"
+                )
             }
-            return Copy(from: from, sources: Array(words.dropLast()), destination: words[words.count - 1], line: instruction.line)
+            return Copy(
+                from: from, sources: Array(words.dropLast()), destination: words[words.count - 1],
+                line: instruction.line)
         }
     }
 
@@ -116,7 +128,8 @@ struct Containerfile {
         }
         guard let list = try? JSONSerialization.jsonObject(with: Data(instruction.arguments.utf8)) as? [String] else {
             throw DeployFileError(
-                "\(path):\(instruction.line): \(keyword) must be in exec form (a JSON list of strings), so that SIGTERM reaches the server rather than a shell")
+                "\(path):\(instruction.line): \(keyword) must be in exec form (a JSON list of strings), so that SIGTERM reaches the server rather than a shell"
+            )
         }
         return list
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+
 @testable import ConfideCLI
 
 /// The Confide Deployment of a rendering, with the `confide serve` command line its container runs.
@@ -32,7 +33,8 @@ struct ConfideDeployment {
     /// image's own when they are absent. The result must be `confide serve ...`, parsed (and validated) the way
     /// the server's command line parses it.
     static func serve(for container: YAMLValue?, containerfile: Containerfile) throws -> Serve {
-        let command = try container?["command"].map { try strings($0, "command") } ?? containerfile.execForm("ENTRYPOINT")
+        let command =
+            try container?["command"].map { try strings($0, "command") } ?? containerfile.execForm("ENTRYPOINT")
         let arguments = try container?["args"].map { try strings($0, "args") } ?? containerfile.execForm("CMD")
         let line = command + arguments
         guard line.count >= 2, line[0].hasSuffix("/confide") || line[0] == "confide", line[1] == "serve" else {
@@ -59,7 +61,9 @@ struct ConfideDeployment {
         let ports = container["ports"]?.sequence ?? []
         switch reference {
         case .string(let name)?:
-            guard case .int(let number)? = ports.first(where: { $0["name"]?.string == name })?["containerPort"] else { return nil }
+            guard case .int(let number)? = ports.first(where: { $0["name"]?.string == name })?["containerPort"] else {
+                return nil
+            }
             return number
         case .int(let number)?:
             return ports.contains { $0["containerPort"] == .int(number) } ? number : nil

@@ -55,7 +55,8 @@ struct Rendering {
             throw DeployFileError("\(file) must be apiVersion kustomize.config.k8s.io/v1beta1, kind Kustomization")
         }
         if let unknown = kustomization.keys.sorted().first(where: { !Self.supportedFields.contains($0) }) {
-            throw DeployFileError("\(file): '\(unknown)' is not rendered by these tests (they render \(Self.supportedFields.sorted()))")
+            throw DeployFileError(
+                "\(file): '\(unknown)' is not rendered by these tests (they render \(Self.supportedFields.sorted()))")
         }
         for resource in try strings(documents[0]["resources"], "resources", file) {
             guard let path = Repository.resolve(resource, in: folder), Repository.exists(path) else {
@@ -112,19 +113,23 @@ struct Rendering {
             guard document["apiVersion"]?.string?.isEmpty == false, document["kind"]?.string?.isEmpty == false,
                 document.at("metadata", "name")?.string?.isEmpty == false
             else {
-                throw DeployFileError("\(file): every document must be a Kubernetes object with apiVersion, kind and metadata.name")
+                throw DeployFileError(
+                    "\(file): every document must be a Kubernetes object with apiVersion, kind and metadata.name")
             }
             objects.append(KubernetesObject(value: document, file: file))
         }
     }
 
     private mutating func generateSecret(_ generator: YAMLValue, folder: String, file: String) throws {
-        guard let name = generator["name"]?.string else { throw DeployFileError("\(file): a secretGenerator needs a name") }
+        guard let name = generator["name"]?.string else {
+            throw DeployFileError("\(file): a secretGenerator needs a name")
+        }
         if let unknown = generator.mapping?.keys.sorted().first(where: { !["name", "files", "options"].contains($0) }) {
             throw DeployFileError("\(file): secretGenerator '\(unknown)' is not rendered by these tests")
         }
         guard generator.at("options", "disableNameSuffixHash") == .bool(true) else {
-            throw DeployFileError("\(file): secret \(name) needs options.disableNameSuffixHash (these tests do not rewrite hashed names)")
+            throw DeployFileError(
+                "\(file): secret \(name) needs options.disableNameSuffixHash (these tests do not rewrite hashed names)")
         }
         var keys: [String: String] = [:]
         for entry in try strings(generator["files"], "secretGenerator.files", file) {
@@ -138,11 +143,13 @@ struct Rendering {
             keys[key] = path
         }
         generatedSecrets[name] = keys
-        objects.append(KubernetesObject(
-            value: .mapping([
-                "apiVersion": .string("v1"), "kind": .string("Secret"), "metadata": .mapping(["name": .string(name)]),
-            ]),
-            file: file))
+        objects.append(
+            KubernetesObject(
+                value: .mapping([
+                    "apiVersion": .string("v1"), "kind": .string("Secret"),
+                    "metadata": .mapping(["name": .string(name)]),
+                ]),
+                file: file))
     }
 
     private mutating func setImage(_ image: YAMLValue, file: String) throws {
@@ -151,7 +158,9 @@ struct Rendering {
         let suffix = image["digest"]?.string.map { "@" + $0 } ?? image["newTag"]?.scalarText.map { ":" + $0 } ?? ""
         for index in objects.indices {
             for list in ["containers", "initContainers"] {
-                guard let containers = objects[index].value.at("spec", "template", "spec", list)?.sequence else { continue }
+                guard let containers = objects[index].value.at("spec", "template", "spec", list)?.sequence else {
+                    continue
+                }
                 for (position, container) in containers.enumerated() {
                     guard let current = container["image"]?.string, Self.imageName(current) == name else { continue }
                     let operation = PatchOperation(
@@ -166,7 +175,9 @@ struct Rendering {
     /// An image reference without its tag or digest.
     static func imageName(_ reference: String) -> String {
         let withoutDigest = reference.split(separator: "@").first.map(String.init) ?? reference
-        guard let colon = withoutDigest.lastIndex(of: ":"), !withoutDigest[colon...].contains("/") else { return withoutDigest }
+        guard let colon = withoutDigest.lastIndex(of: ":"), !withoutDigest[colon...].contains("/") else {
+            return withoutDigest
+        }
         return String(withoutDigest[..<colon])
     }
 
@@ -178,7 +189,9 @@ struct Rendering {
     ) throws {
         let indices = objects.indices.filter { kinds.contains(objects[$0].kind) && objects[$0].name == name }
         guard !indices.isEmpty else {
-            throw DeployFileError("\(file) targets \(kinds.sorted().joined(separator: " or ")) named \(name), which the resources do not define")
+            throw DeployFileError(
+                "\(file) targets \(kinds.sorted().joined(separator: " or ")) named \(name), which the resources do not define"
+            )
         }
         for index in indices {
             try body(&objects[index].value)

@@ -13,14 +13,16 @@ struct LiveServer {
     private let root: URL
 
     /// Where the build put its products: the folder holding this test binary.
-    static let buildProducts = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+    static let buildProducts = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        .deletingLastPathComponent()
 
     /// Starts a server with a model store of `models` (name → model.json); `tokens` guards its APIs as
     /// `--tokens` does.
     static func start(
         tokens: TokenStore?, models: [String: String] = ["echo": #"{"handler": "echo"}"#]
     ) async throws -> LiveServer {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("confide-deploy-test-\(UUID().uuidString)")
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "confide-deploy-test-\(UUID().uuidString)")
         let handlers = root.appendingPathComponent("handlers")
         try FileManager.default.createDirectory(at: handlers, withIntermediateDirectories: true)
         for (name, configuration) in models {
@@ -66,8 +68,9 @@ struct LiveServer {
         let connection = try await HTTPConnection.connect(host: "127.0.0.1", port: port)
         var headers = HTTPHeaders()
         if let token { headers.add(name: "Authorization", value: "Bearer \(token)") }
-        let response = try await connection.send(ClientRequest(
-            method: method, uri: uri, headers: headers, body: ByteBuffer(string: body)))
+        let response = try await connection.send(
+            ClientRequest(
+                method: method, uri: uri, headers: headers, body: ByteBuffer(string: body)))
         await connection.close()
         return response
     }

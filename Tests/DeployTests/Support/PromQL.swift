@@ -26,9 +26,13 @@ struct PromQLNames {
             while index < text.count, text[index].isWhitespace { index += 1 }
         }
         func identifier() -> String? {
-            guard index < text.count, text[index].isLetter || text[index] == "_" || text[index] == ":" else { return nil }
+            guard index < text.count, text[index].isLetter || text[index] == "_" || text[index] == ":" else {
+                return nil
+            }
             let start = index
-            while index < text.count, text[index].isLetter || text[index].isNumber || text[index] == "_" || text[index] == ":" {
+            while index < text.count,
+                text[index].isLetter || text[index].isNumber || text[index] == "_" || text[index] == ":"
+            {
                 index += 1
             }
             return String(text[start..<index])
@@ -75,7 +79,9 @@ struct PromQLNames {
             } else if character == "{" {
                 try labelList(closing: "}")
             } else if character.isNumber || character == "." {
-                while index < text.count, text[index].isNumber || text[index] == "." || text[index].isLetter { index += 1 }
+                while index < text.count, text[index].isNumber || text[index] == "." || text[index].isLetter {
+                    index += 1
+                }
             } else if let name = identifier() {
                 skipSpaces()
                 let next = index < text.count ? text[index] : " "

@@ -113,7 +113,9 @@ struct PatchOperation {
     /// Reads the operations of a patch file: a list of `{op, path, value}`.
     static func list(_ document: YAMLValue, file: String) throws -> [PatchOperation] {
         guard let items = document.sequence else {
-            throw DeployFileError("\(file): a JSON 6902 patch is a list of operations; strategic merge patches are not rendered by these tests")
+            throw DeployFileError(
+                "\(file): a JSON 6902 patch is a list of operations; strategic merge patches are not rendered by these tests"
+            )
         }
         return try items.enumerated().map { index, item in
             guard let name = item["op"]?.string, let kind = Kind(rawValue: name) else {
@@ -137,7 +139,9 @@ struct PatchOperation {
         try Self.apply(self, at: path[...], to: &document)
     }
 
-    private static func apply(_ operation: PatchOperation, at path: ArraySlice<String>, to value: inout YAMLValue) throws {
+    private static func apply(_ operation: PatchOperation, at path: ArraySlice<String>, to value: inout YAMLValue)
+        throws
+    {
         guard let token = path.first else {
             switch operation.kind {
             case .test:
@@ -155,7 +159,9 @@ struct PatchOperation {
             if rest.isEmpty, operation.kind == .add {
                 values[token] = operation.value
             } else if rest.isEmpty, operation.kind == .remove {
-                guard values.removeValue(forKey: token) != nil else { throw failure(operation, "names no key '\(token)'") }
+                guard values.removeValue(forKey: token) != nil else {
+                    throw failure(operation, "names no key '\(token)'")
+                }
             } else {
                 guard var child = values[token] else { throw failure(operation, "names no key '\(token)'") }
                 try apply(operation, at: rest, to: &child)

@@ -33,7 +33,8 @@ struct FakeEmbeddings: Handler, HandlerInstance {
                 values += row.map { $0 / norm }
             }
             try request.respond(
-                Embeddings.embeddingOutput, dataType: .fp32, shape: [Int64(texts.count), Int64(width)], elements: values)
+                Embeddings.embeddingOutput, dataType: .fp32, shape: [Int64(texts.count), Int64(width)], elements: values
+            )
             if tokenCounts, request.names(output: Embeddings.tokenCountOutput) {
                 try request.respond(
                     Embeddings.tokenCountOutput, dataType: .int64, shape: [Int64(texts.count)],

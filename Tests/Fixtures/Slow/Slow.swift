@@ -3,7 +3,7 @@ import ConfideSDK
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A handler for the runtime's tests: sleeps `delay_ms` (a model parameter) per batch, echoes its

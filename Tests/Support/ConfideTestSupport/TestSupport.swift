@@ -71,4 +71,3 @@ public func makeModelStore(in root: TemporaryDirectory, models: [String: String]
     }
     return folder.path
 }
-

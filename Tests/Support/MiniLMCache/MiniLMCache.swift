@@ -7,7 +7,8 @@ public enum MiniLMCache {
     public static let folder: String = {
         let environment = ProcessInfo.processInfo.environment
         if let folder = environment["CONFIDE_MINILM_CACHE"], !folder.isEmpty { return folder }
-        let cache = environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+        let cache =
+            environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
             ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache")
         return (cache as NSString).appendingPathComponent("confide/all-MiniLM-L6-v2")
     }()
@@ -35,7 +36,8 @@ public enum MiniLMCache {
     public static func path(_ file: String) -> String { (folder as NSString).appendingPathComponent(file) }
 
     /// The package root, found from this file's path (Tests/Support/MiniLMCache/).
-    public static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    public static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().path
 
     /// `../shared/testdata/reference/minilm-public.jsonl`: 198 texts with Hugging Face's token ids and embeddings.

@@ -118,7 +118,8 @@ public struct BertTaskConfig: Sendable, Equatable {
         }
         if result.task == .tokenClassification { result.function = .softmax }
         if result.task != .embedding, result.labels.isEmpty {
-            throw .malformedConfig("model.json: the task \(result.task.rawValue) needs labels, and the checkpoint has none")
+            throw .malformedConfig(
+                "model.json: the task \(result.task.rawValue) needs labels, and the checkpoint has none")
         }
         if result.task == .embedding { result.labels = [] }
         return result

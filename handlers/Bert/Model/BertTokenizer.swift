@@ -300,7 +300,8 @@ public struct BertTokenizer: Sendable {
         return pieces.ids.count + 2
     }
 
-    private static func validated(_ bytes: UnsafeRawBufferPointer) throws(BertModelError) -> UnsafeBufferPointer<UInt8> {
+    private static func validated(_ bytes: UnsafeRawBufferPointer) throws(BertModelError) -> UnsafeBufferPointer<UInt8>
+    {
         let bytes = bytes.assumingMemoryBound(to: UInt8.self)
         var iterator = bytes.makeIterator()
         var decoder = UTF8()
@@ -619,7 +620,9 @@ private struct WordPieceEncoder {
             wordByteCount = 0
         }
         guard wordChars > 0, !isFull else { return }
-        guard wordChars <= maxChars else { return emit(tokenizer.unknownID, from: wordFirstSource, to: wordLastSource + 1) }
+        guard wordChars <= maxChars else {
+            return emit(tokenizer.unknownID, from: wordFirstSource, to: wordLastSource + 1)
+        }
         let limit = tokenizer.maximumPieceLength
         let bytes = UnsafeBufferPointer(wordBytes)
         var pieceCount = 0

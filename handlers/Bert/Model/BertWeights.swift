@@ -56,7 +56,8 @@ public struct BertWeights: Sendable {
         let intermediate = config.intermediateSize
         wordEmbeddings = try tensor("embeddings.word_embeddings.weight", [config.vocabularySize, hidden])
         positionEmbeddings = try tensor("embeddings.position_embeddings.weight", [config.maxPositions, hidden])
-        tokenTypeEmbeddings = config.typeVocabularySize == 0
+        tokenTypeEmbeddings =
+            config.typeVocabularySize == 0
             ? nil : try tensor("embeddings.token_type_embeddings.weight", [config.typeVocabularySize, hidden])
         embeddingNormWeight = try tensor("embeddings.LayerNorm.weight", [hidden])
         embeddingNormBias = try tensor("embeddings.LayerNorm.bias", [hidden])
@@ -68,7 +69,8 @@ public struct BertWeights: Sendable {
                 guard let rows = shape.first else { throw .malformedConfig("\(name): no shape") }
                 return (try tensor(layer + name + ".weight", shape), try tensor(layer + name + ".bias", [rows]))
             }
-            let query = try pair(names.query, [hidden, hidden]), key = try pair(names.key, [hidden, hidden])
+            let query = try pair(names.query, [hidden, hidden])
+            let key = try pair(names.key, [hidden, hidden])
             let value = try pair(names.value, [hidden, hidden])
             let attentionOutput = try pair(names.attentionOutput, [hidden, hidden])
             let attentionNorm = try pair(names.attentionNorm, [hidden])

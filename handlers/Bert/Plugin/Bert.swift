@@ -51,7 +51,8 @@ struct Bert: Handler {
         } else {
             // A model from an encrypted archive arrives as in-memory files, which the host keeps until the model
             // is unloaded; otherwise the files are in the model's folder.
-            let files: BertModelFiles = model.artifacts.isEmpty
+            let files: BertModelFiles =
+                model.artifacts.isEmpty
                 ? .folder(model.path) : .memory(model.artifacts, origin: "model '\(model.name)' (archive)")
             let checkpoint: BertCheckpoint
             let task: BertTaskConfig
@@ -68,7 +69,8 @@ struct Bert: Handler {
                 try TaskHead(weights, task: task, config: checkpoint.config)
             }
             tokenizer = checkpoint.tokenizer
-            encoder = try BertEncoder(checkpoint: checkpoint, kernels: kernels, precision: precision, attention: attention)
+            encoder = try BertEncoder(
+                checkpoint: checkpoint, kernels: kernels, precision: precision, attention: attention)
             // Packing read every weight through the mapping; only the embeddings are read from it again, a
             // row per token, so the rest need not stay resident.
             checkpoint.safeTensors.releaseResidentPages()
@@ -142,7 +144,8 @@ struct Bert: Handler {
                 }
             }
             return pair.withUnsafeBytes { second in
-                Result { () throws(BertModelError) in try tokenizer.encode(utf8: bytes, pair: second, offsets: offsets) }
+                Result { () throws(BertModelError) in try tokenizer.encode(utf8: bytes, pair: second, offsets: offsets)
+                }
             }
         }
         return try result.mapError { HandlerError.invalidArgument($0.message) }.get()
@@ -171,7 +174,9 @@ struct Bert: Handler {
             ]
             return (labels == 1 ? outputs + [Reranking.score] : outputs) + [Embeddings.tokenCount]
         case .tokenClassification:
-            return [TokenClassification.logits(labels: labels), TokenClassification.tokens, TokenClassification.entities]
+            return [
+                TokenClassification.logits(labels: labels), TokenClassification.tokens, TokenClassification.entities,
+            ]
         }
     }
 

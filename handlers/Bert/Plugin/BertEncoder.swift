@@ -35,7 +35,8 @@ struct BertEncoder: Sendable {
         let config = checkpoint.config
         try Self.check(config)
         let weights = checkpoint.weights
-        let hidden = config.hiddenSize, inner = config.intermediateSize
+        let hidden = config.hiddenSize
+        let inner = config.intermediateSize
         func pack(_ tensor: TensorView, k: Int, n: Int) throws(HandlerError) -> PackedWeights {
             try FloatTensor(tensor).withValues { values throws(HandlerError) in
                 try kernels.pack(values, k: k, n: n, layout: .nk, precision: precision)
@@ -120,13 +121,16 @@ struct BertEncoder: Sendable {
     ) throws(HandlerError) {
         let hidden = config.hiddenSize
         let rows = readout == .tokens ? ids.count : lengths.count
-        guard output.count >= rows * hidden, lengths.reduce(0, +) == ids.count, types.map({ $0.count == ids.count }) ?? true
+        guard output.count >= rows * hidden, lengths.reduce(0, +) == ids.count,
+            types.map({ $0.count == ids.count }) ?? true
         else {
             throw .internal("encode: \(lengths.count) sequences of \(ids.count) tokens do not fit the buffers")
         }
-        var first = 0, token = 0
+        var first = 0
+        var token = 0
         while first < lengths.count {
-            var end = first + 1, tokens = lengths[first]
+            var end = first + 1
+            var tokens = lengths[first]
             while end < lengths.count, tokens + lengths[end] <= Self.tokensPerPass {
                 tokens += lengths[end]
                 end += 1
@@ -146,11 +150,16 @@ struct BertEncoder: Sendable {
         _ ids: ArraySlice<Int32>, types: ArraySlice<Int32>?, lengths: ArraySlice<Int>, readout: Readout,
         into output: UnsafeMutableBufferPointer<Float>, scratch: Scratch
     ) throws(HandlerError) {
-        let hidden = config.hiddenSize, heads = config.headCount, headSize = config.headSize
+        let hidden = config.hiddenSize
+        let heads = config.headCount
+        let headSize = config.headSize
         let tokens = ids.count
         guard tokens > 0 else { return }
         scratch.reserve(tokens: tokens, hidden: hidden, intermediate: config.intermediateSize)
-        let x = scratch.hidden, qkv = scratch.qkv, context = scratch.context, up = scratch.intermediate
+        let x = scratch.hidden
+        let qkv = scratch.qkv
+        let context = scratch.context
+        let up = scratch.intermediate
         let sequences = Array(lengths)
         let eps = Float(config.layerNormEpsilon)
         try embed(ids, types: types, lengths: lengths, into: x)
@@ -163,7 +172,8 @@ struct BertEncoder: Sendable {
                 UnsafeBufferPointer(x), rows: tokens, weights: layer.qkv, into: qkv, bias: layer.qkvBias.values)
             try kernels.attention(
                 q: UnsafeBufferPointer(qkv), k: UnsafeBufferPointer(rebasing: qkv[hidden...]),
-                v: UnsafeBufferPointer(rebasing: qkv[(2 * hidden)...]), ld: 3 * hidden, lengths: sequences, heads: heads,
+                v: UnsafeBufferPointer(rebasing: qkv[(2 * hidden)...]), ld: 3 * hidden, lengths: sequences,
+                heads: heads,
                 headSize: headSize, scale: scale, precision: attentionPrecision, into: context, ldOut: hidden)
             // The attention projection adds the residual into `mid` (the QKV buffer, free again) and the FFN's
             // into `x`, and each layer norm runs in place on rows its GEMM has just written, still in the cache:
@@ -205,8 +215,10 @@ struct BertEncoder: Sendable {
         _ ids: ArraySlice<Int32>, types: ArraySlice<Int32>?, lengths: ArraySlice<Int>,
         into x: UnsafeMutableBufferPointer<Float>
     ) throws(HandlerError) {
-        let hidden = config.hiddenSize, vocabulary = config.vocabularySize
-        let words = wordEmbeddings.values, positions = positionEmbeddings.values
+        let hidden = config.hiddenSize
+        let vocabulary = config.vocabularySize
+        let words = wordEmbeddings.values
+        let positions = positionEmbeddings.values
         let typeRows = tokenTypeEmbeddings.map { $0.values.count / hidden } ?? 0
         var token = 0
         var next = ids.startIndex
@@ -218,7 +230,9 @@ struct BertEncoder: Sendable {
                 let id = Int(ids[next])
                 next += 1
                 guard id >= 0, id < vocabulary else { throw .internal("token id \(id) is outside the vocabulary") }
-                let row = token * hidden, word = id * hidden, place = position * hidden
+                let row = token * hidden
+                let word = id * hidden
+                let place = position * hidden
                 if let typeEmbeddings = tokenTypeEmbeddings?.values {
                     let type = types.map { Int($0[$0.startIndex + token]) } ?? 0
                     guard type >= 0, type < typeRows else {

@@ -121,8 +121,9 @@ struct BertInstance: HandlerInstance {
         let inputs = try request.inputs()
         let pairInput = inputs.first { $0.name == Classification.textPairInput }
         let candidates = inputs.filter { $0.dataType == .bytes && $0.name != Classification.textPairInput }
-        guard let input = inputs.first(where: { $0.name == Classification.textInput })
-            ?? (candidates.count == 1 ? candidates.first : nil)
+        guard
+            let input = inputs.first(where: { $0.name == Classification.textInput })
+                ?? (candidates.count == 1 ? candidates.first : nil)
         else {
             throw .invalidArgument("expected a BYTES input 'text' holding the texts")
         }
@@ -200,10 +201,12 @@ enum Reply {
         case .kserve:
             let shape = [Int64(count), Int64(labels)]
             try request.respond(Classification.logitsOutput, dataType: .fp32, shape: shape, elements: Array(logits))
-            try request.respond(Classification.probabilitiesOutput, dataType: .fp32, shape: shape, elements: probabilities)
+            try request.respond(
+                Classification.probabilitiesOutput, dataType: .fp32, shape: shape, elements: probabilities)
             try request.respond(Classification.labelOutput, strings: names)
             if labels == 1 {
-                try request.respond(Reranking.scoreOutput, dataType: .fp32, shape: [Int64(count)], elements: probabilities)
+                try request.respond(
+                    Reranking.scoreOutput, dataType: .fp32, shape: [Int64(count)], elements: probabilities)
             }
         case .torchServe(let single):
             var writer = JSONWriter(capacity: count * labels * 24 + 16)
@@ -229,7 +232,8 @@ enum Reply {
     func tokens(_ request: Request, _ found: TokenLabels) throws(HandlerError) {
         switch self {
         case .kserve:
-            let count = found.encodings.count, labels = found.labels.count
+            let count = found.encodings.count
+            let labels = found.labels.count
             let longest = found.encodings.map(\.ids.count).max() ?? 0
             var logits = [Float](repeating: 0, count: count * longest * labels)
             var source = found.logits.startIndex

@@ -25,8 +25,7 @@ extension BertEncoder {
     init(
         randomWeights config: BertConfig, seed: UInt64, kernels: Kernels, precision: Kernels.Precision,
         attention: Kernels.Precision
-    ) throws(HandlerError)
-    {
+    ) throws(HandlerError) {
         try Self.check(config)
         var random = SeededRandom(seed: seed)
         // A uniform distribution on [-a, a] has standard deviation a / √3.
@@ -38,7 +37,8 @@ extension BertEncoder {
                 try kernels.pack(weights, k: k, n: n, layout: .nk, precision: precision)
             }
         }
-        let hidden = config.hiddenSize, inner = config.intermediateSize
+        let hidden = config.hiddenSize
+        let inner = config.intermediateSize
         var layers: [EncoderLayer] = []
         for _ in 0..<config.layerCount {
             layers.append(

@@ -47,7 +47,8 @@ struct TaskHead: Sendable {
                     pooled[j] = pooler.activation == .tanh ? Self.tanh(pooled[j]) : max(pooled[j], 0)
                 }
                 pooled.withUnsafeBufferPointer { pooled in
-                    Self.linear(pooled, classifierWeight.values, classifierBias.values, into: &logits, offset: row * labels)
+                    Self.linear(
+                        pooled, classifierWeight.values, classifierBias.values, into: &logits, offset: row * labels)
                 }
             } else {
                 Self.linear(state, classifierWeight.values, classifierBias.values, into: &logits, offset: row * labels)
@@ -73,7 +74,8 @@ struct TaskHead: Sendable {
 
     /// The index of the largest value (the first of equal ones, as `argmax` picks).
     static func argmax(_ values: some Collection<Float>) -> Int {
-        var best = 0, bestValue = -Float.infinity
+        var best = 0
+        var bestValue = -Float.infinity
         for (index, value) in values.enumerated() where value > bestValue {
             best = index
             bestValue = value

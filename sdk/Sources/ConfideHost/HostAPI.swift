@@ -3,11 +3,11 @@ public import ConfideSDK
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The host's side of the ABI: the function table every plugin receives.
@@ -27,8 +27,10 @@ public enum HostAPI {
                 abi_minor: UInt32(CONFIDE_ABI_MINOR),
                 reserved: 0,
                 error_new: { code, message in
-                    ErrorBox.make(HandlerError(HandlerError.Code(rawValue: code) ?? .unknown,
-                                               message.map { String(cString: $0) } ?? ""))
+                    ErrorBox.make(
+                        HandlerError(
+                            HandlerError.Code(rawValue: code) ?? .unknown,
+                            message.map { String(cString: $0) } ?? ""))
                 },
                 error_code: { error in error.map { ErrorBox.peek($0).code.rawValue } ?? 0 },
                 error_message: { error in error.map { UnsafePointer(ErrorBox.box($0).cMessage) } },
@@ -42,7 +44,7 @@ public enum HostAPI {
                     var pointer: UnsafeMutableRawPointer?
                     let alignment = max(Int(alignment), MemoryLayout<UnsafeRawPointer>.size)
                     guard alignment.nonzeroBitCount == 1,
-                          posix_memalign(&pointer, alignment, max(Int(size), 1)) == 0
+                        posix_memalign(&pointer, alignment, max(Int(size), 1)) == 0
                     else { return nil }
                     return pointer
                 },
@@ -51,7 +53,7 @@ public enum HostAPI {
                     outData?.pointee = nil
                     outSize?.pointee = 0
                     guard let request, let name, let response = request.pointee.response,
-                          let value = ResponseCollector.from(response).attribute(name)
+                        let value = ResponseCollector.from(response).attribute(name)
                     else { return 0 }
                     outData?.pointee = value.baseAddress
                     outSize?.pointee = UInt64(value.count)
@@ -108,7 +110,8 @@ public enum HostAPI {
 
     /// Initialises a kernel plugin's table with this host (its `init`), so it can be called directly,
     /// e.g. by tests and benchmarks. Safe to call more than once.
-    public static func initialize(kernels plugin: LoadedPlugin) throws(HandlerError) -> UnsafePointer<ConfideKernelApi> {
+    public static func initialize(kernels plugin: LoadedPlugin) throws(HandlerError) -> UnsafePointer<ConfideKernelApi>
+    {
         guard let api = plugin.kernelAPI, let initialize = api.pointee.`init` else {
             throw HandlerError(.invalidArgument, "'\(plugin.name)' is not a kernel plugin")
         }

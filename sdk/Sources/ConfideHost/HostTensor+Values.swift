@@ -5,7 +5,7 @@ extension HostTensor {
     /// `dataType`, the count does not match the shape, or memory is not available.
     public init?<T: BitwiseCopyable>(name: String, dataType: DataType, shape: [Int64], values: [T]) {
         guard dataType.elementSize == MemoryLayout<T>.size, Shape.elementCount(shape) == values.count,
-              let buffer = values.withUnsafeBytes({ TensorBuffer(copying: $0) })
+            let buffer = values.withUnsafeBytes({ TensorBuffer(copying: $0) })
         else { return nil }
         self.init(name: name, dataType: dataType, shape: shape, buffer: buffer)
     }
@@ -19,7 +19,7 @@ extension HostTensor {
     public init?(name: String, byteElements: [[UInt8]], shape: [Int64]? = nil) {
         let shape = shape ?? [Int64(byteElements.count)]
         guard Shape.elementCount(shape) == byteElements.count,
-              let encoded = try? BytesElements.encode(byteElements), let buffer = TensorBuffer(copying: encoded)
+            let encoded = try? BytesElements.encode(byteElements), let buffer = TensorBuffer(copying: encoded)
         else { return nil }
         self.init(name: name, dataType: .bytes, shape: shape, buffer: buffer)
     }

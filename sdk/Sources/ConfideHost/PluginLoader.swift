@@ -1,11 +1,11 @@
 public import CConfide
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Why a plugin was refused. Equality compares the code only; the message is for people.
@@ -103,7 +103,8 @@ public enum PluginLoader {
             throw PluginLoadError(.notALibrary, "cannot load a plugin from \(origin): \(reason)")
         }
         guard let symbol = dlsym(image, CONFIDE_PLUGIN_ENTRY) else {
-            throw PluginLoadError(.missingEntry, "\(origin) does not export \(CONFIDE_PLUGIN_ENTRY): not a Confide plugin")
+            throw PluginLoadError(
+                .missingEntry, "\(origin) does not export \(CONFIDE_PLUGIN_ENTRY): not a Confide plugin")
         }
         let entry = unsafeBitCast(symbol, to: ConfidePluginEntryFn.self)
         return try negotiate(entry: entry, origin: origin)
@@ -115,7 +116,8 @@ public enum PluginLoader {
     }
 
     /// Checks a descriptor that an entry point returned for this host's version.
-    public static func accept(descriptor raw: UnsafeRawPointer?, origin: String) throws(PluginLoadError) -> LoadedPlugin {
+    public static func accept(descriptor raw: UnsafeRawPointer?, origin: String) throws(PluginLoadError) -> LoadedPlugin
+    {
         guard let descriptor = raw?.assumingMemoryBound(to: ConfidePluginDescriptor.self) else {
             throw PluginLoadError(
                 .invalidDescriptor,
@@ -183,9 +185,10 @@ public enum PluginLoader {
             }
             let table = api.pointee
             guard table.model_load != nil, table.model_signature != nil, table.model_unload != nil,
-                  table.instance_create != nil, table.instance_execute != nil, table.instance_destroy != nil
+                table.instance_create != nil, table.instance_execute != nil, table.instance_destroy != nil
             else {
-                throw PluginLoadError(.invalidDescriptor, "\(origin): handler '\(name)' leaves a required function empty")
+                throw PluginLoadError(
+                    .invalidDescriptor, "\(origin): handler '\(name)' leaves a required function empty")
             }
             handlerAPI = api
         case CONFIDE_PLUGIN_KERNELS:
@@ -237,7 +240,7 @@ public enum PluginLoader {
         }
         let table = api.pointee
         guard table.`init` != nil, table.pack_weights != nil, table.packed_free != nil, table.gemm != nil,
-              table.batched_matmul != nil, table.softmax != nil, table.layer_norm != nil, table.attention != nil
+            table.batched_matmul != nil, table.softmax != nil, table.layer_norm != nil, table.attention != nil
         else {
             throw PluginLoadError(
                 .invalidDescriptor, "\(origin): kernel plugin '\(name)' leaves a required function empty")

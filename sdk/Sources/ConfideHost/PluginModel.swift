@@ -2,11 +2,11 @@ import CConfide
 public import ConfideSDK
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// What the host tells a handler about the model it loads.
@@ -26,8 +26,10 @@ public struct ModelLoadConfig: Sendable {
     public var artifacts: [String: TensorBuffer]
 
     /// Creates a configuration.
-    public init(name: String, version: String = "1", path: String = "", configJSON: String = "{}",
-                parametersJSON: String = "{}", artifacts: [String: TensorBuffer] = [:]) {
+    public init(
+        name: String, version: String = "1", path: String = "", configJSON: String = "{}",
+        parametersJSON: String = "{}", artifacts: [String: TensorBuffer] = [:]
+    ) {
         self.name = name
         self.version = version
         self.path = path
@@ -118,7 +120,8 @@ public final class PluginModel: @unchecked Sendable {
         return PluginInstance(model: self, state: instance)
     }
 
-    private static func specs(_ array: UnsafePointer<UnsafePointer<ConfideTensorSpec>?>?, _ count: Int) -> [TensorSpec] {
+    private static func specs(_ array: UnsafePointer<UnsafePointer<ConfideTensorSpec>?>?, _ count: Int) -> [TensorSpec]
+    {
         guard let array else { return [] }
         return (0..<count).compactMap { index in
             guard let spec = array[index]?.pointee, let dataType = DataType(rawValue: spec.datatype) else { return nil }
@@ -162,7 +165,9 @@ public final class PluginInstance {
                 inputs[inputIndex] = UnsafePointer(cTensor)
             }
             let outputNames = arena.allocate(UnsafePointer<CChar>?.self, count: request.requestedOutputs.count)
-            for (nameIndex, name) in request.requestedOutputs.enumerated() { outputNames[nameIndex] = arena.string(name) }
+            for (nameIndex, name) in request.requestedOutputs.enumerated() {
+                outputNames[nameIndex] = arena.string(name)
+            }
             let cRequest = arena.allocate(ConfideRequest.self, count: 1)
             cRequest.initialize(
                 to: ConfideRequest(

@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Memory for tensor data: 64-byte aligned, owned by this object, freed with it.
@@ -27,14 +27,18 @@ public final class TensorBuffer: @unchecked Sendable {
     /// Allocates a buffer holding a copy of `bytes`.
     public convenience init?(copying bytes: UnsafeRawBufferPointer) {
         self.init(count: bytes.count)
-        if let source = bytes.baseAddress, !bytes.isEmpty { baseAddress.copyMemory(from: source, byteCount: bytes.count) }
+        if let source = bytes.baseAddress, !bytes.isEmpty {
+            baseAddress.copyMemory(from: source, byteCount: bytes.count)
+        }
     }
 
     /// Allocates a buffer holding a copy of `bytes`.
     public convenience init?(copying bytes: [UInt8]) {
         self.init(count: bytes.count)
         bytes.withUnsafeBytes { source in
-            if let start = source.baseAddress, !source.isEmpty { baseAddress.copyMemory(from: start, byteCount: source.count) }
+            if let start = source.baseAddress, !source.isEmpty {
+                baseAddress.copyMemory(from: start, byteCount: source.count)
+            }
         }
     }
 
@@ -43,5 +47,7 @@ public final class TensorBuffer: @unchecked Sendable {
     /// The bytes, for reading.
     public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: baseAddress, count: count) }
     /// The bytes, for the one writer that fills the buffer before sharing it.
-    public var mutableBytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: baseAddress, count: count) }
+    public var mutableBytes: UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(start: baseAddress, count: count)
+    }
 }

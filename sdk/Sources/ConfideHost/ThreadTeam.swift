@@ -2,9 +2,9 @@ public import CConfide
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// A worker's intra-op thread team: the worker's own thread plus `size - 1` helper threads, which
@@ -56,12 +56,14 @@ public final class ThreadTeam: @unchecked Sendable {
             let start = HelperStart(team: self, index: index, onStart: onStart)
             var thread = pthread_t()
             let box = Unmanaged.passRetained(start).toOpaque()
-            let created = pthread_create(&thread, nil, { raw in
-                guard let raw else { return nil }
-                let start = Unmanaged<HelperStart>.fromOpaque(raw).takeRetainedValue()
-                start.run()
-                return nil
-            }, box)
+            let created = pthread_create(
+                &thread, nil,
+                { raw in
+                    guard let raw else { return nil }
+                    let start = Unmanaged<HelperStart>.fromOpaque(raw).takeRetainedValue()
+                    start.run()
+                    return nil
+                }, box)
             if created == 0 {
                 helpers.append(thread)
             } else {
@@ -100,7 +102,8 @@ public final class ThreadTeam: @unchecked Sendable {
         // Generations are 32 bits and wrap to 0 (after about 15 hours of a busy worker's loops).
         let generation = (self.generation.load(ordering: .relaxed) &+ 1) & 0xFFFF_FFFF
         for index in 0..<threads {
-            let start = index * count / threads, end = (index + 1) * count / threads
+            let start = index * count / threads
+            let end = (index + 1) * count / threads
             shares[index].claim.store(
                 WordPair(first: UInt(generation << 32) | UInt(start), second: UInt(chunk) << 32 | UInt(end)),
                 ordering: .relaxed)

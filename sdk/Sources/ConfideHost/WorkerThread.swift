@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// A worker: one OS thread that owns an intra-op ``ThreadTeam`` and runs blocking jobs on it, one at a time,
@@ -36,11 +36,13 @@ public final class WorkerThread: @unchecked Sendable {
         let start = WorkerStart(name: name, threads: self.threads, affinity: affinity, jobs: jobs)
         let box = Unmanaged.passRetained(start).toOpaque()
         var thread = pthread_t()
-        let created = pthread_create(&thread, nil, { raw in
-            guard let raw else { return nil }
-            Unmanaged<WorkerStart>.fromOpaque(raw).takeRetainedValue().run()
-            return nil
-        }, box)
+        let created = pthread_create(
+            &thread, nil,
+            { raw in
+                guard let raw else { return nil }
+                Unmanaged<WorkerStart>.fromOpaque(raw).takeRetainedValue().run()
+                return nil
+            }, box)
         guard created == 0 else {
             Unmanaged<WorkerStart>.fromOpaque(box).release()
             let reason = String(cString: strerror(created))

@@ -52,10 +52,10 @@ public enum Classification {
     /// The number of labels when `inputs` and `outputs` declare the contract, else `nil`.
     public static func labelCount(inputs: [TensorSpec], outputs: [TensorSpec]) -> Int? {
         guard inputs.contains(text), outputs.contains(label),
-              let probabilities = outputs.first(where: { $0.name == probabilitiesOutput }),
-              probabilities.dataType == .fp32, probabilities.shape.count == 2, probabilities.shape[0] == -1,
-              let count = Int(exactly: probabilities.shape[1]), count >= 1,
-              outputs.contains(logits(labels: count))
+            let probabilities = outputs.first(where: { $0.name == probabilitiesOutput }),
+            probabilities.dataType == .fp32, probabilities.shape.count == 2, probabilities.shape[0] == -1,
+            let count = Int(exactly: probabilities.shape[1]), count >= 1,
+            outputs.contains(logits(labels: count))
         else { return nil }
         return count
     }

@@ -34,8 +34,8 @@ public enum Embeddings {
     /// The embedding's size when `inputs` and `outputs` declare the contract, else `nil`.
     public static func dimensions(inputs: [TensorSpec], outputs: [TensorSpec]) -> Int? {
         guard inputs.contains(text), let output = outputs.first(where: { $0.name == embeddingOutput }),
-              output.dataType == .fp32, output.shape.count == 2, output.shape[0] == -1,
-              let size = Int(exactly: output.shape[1]), size >= 1
+            output.dataType == .fp32, output.shape.count == 2, output.shape[0] == -1,
+            let size = Int(exactly: output.shape[1]), size >= 1
         else { return nil }
         return size
     }

@@ -88,7 +88,7 @@ public struct ModelContext: @unchecked Sendable {
         let raw = UnsafeRawPointer(config)
         func field<T>(_ path: KeyPath<ConfideModelConfig, T>, _ type: T.Type) -> T? {
             guard let offset = MemoryLayout<ConfideModelConfig>.offset(of: path),
-                  offset + MemoryLayout<T>.size <= Int(raw.load(as: UInt32.self))
+                offset + MemoryLayout<T>.size <= Int(raw.load(as: UInt32.self))
             else { return nil }
             return raw.load(fromByteOffset: offset, as: T.self)
         }
@@ -101,10 +101,12 @@ public struct ModelContext: @unchecked Sendable {
         self.parametersJSON = parameters.isEmpty ? "{}" : parameters
         var artifacts: [String: UnsafeRawBufferPointer] = [:]
         if let count = field(\.artifact_count, UInt32.self),
-           let list = field(\.artifacts, UnsafePointer<UnsafePointer<ConfideArtifact>?>?.self) ?? nil {
+            let list = field(\.artifacts, UnsafePointer<UnsafePointer<ConfideArtifact>?>?.self) ?? nil
+        {
             for index in 0..<Int(count) {
                 guard let artifact = list[index]?.pointee, let artifactName = artifact.name else { continue }
-                artifacts[String(cString: artifactName)] = UnsafeRawBufferPointer(start: artifact.data, count: Int(artifact.size))
+                artifacts[String(cString: artifactName)] = UnsafeRawBufferPointer(
+                    start: artifact.data, count: Int(artifact.size))
             }
         }
         self.artifacts = artifacts

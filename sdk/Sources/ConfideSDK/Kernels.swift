@@ -88,7 +88,8 @@ public struct Kernels: @unchecked Sendable {
     public func pack(
         _ weights: UnsafeBufferPointer<Float>, k: Int, n: Int, layout: WeightLayout = .nk, precision: Precision
     ) throws(HandlerError) -> PackedWeights {
-        guard k > 0, n > 0, let base = weights.baseAddress, let count = Self.product(k, n), weights.count >= count else {
+        guard k > 0, n > 0, let base = weights.baseAddress, let count = Self.product(k, n), weights.count >= count
+        else {
             throw .invalidArgument("pack: \(weights.count) weights cannot hold \(k) × \(n)")
         }
         var desc = ConfideWeightsDesc(
@@ -108,18 +109,24 @@ public struct Kernels: @unchecked Sendable {
         _ a: UnsafeBufferPointer<Float>, rows: Int, weights: PackedWeights, into c: UnsafeMutableBufferPointer<Float>,
         bias: UnsafeBufferPointer<Float>? = nil, gelu: Bool = false, residual: UnsafeBufferPointer<Float>? = nil
     ) throws(HandlerError) {
-        guard weights.kernels.table == table else { throw .invalidArgument("gemm: weights were packed by another kernel table") }
+        guard weights.kernels.table == table else {
+            throw .invalidArgument("gemm: weights were packed by another kernel table")
+        }
         guard rows >= 0, let inputs = Self.product(rows, weights.k), let outputs = Self.product(rows, weights.n),
-              a.count >= inputs, c.count >= outputs
+            a.count >= inputs, c.count >= outputs
         else { throw .invalidArgument("gemm: buffers too small for \(rows) × \(weights.k) → \(weights.n)") }
         guard rows > 0 else { return }
         var flags: UInt32 = gelu ? CONFIDE_EPILOGUE_GELU.rawValue : 0
         if let bias {
-            guard bias.count >= weights.n else { throw .invalidArgument("gemm: bias of \(bias.count) for \(weights.n) columns") }
+            guard bias.count >= weights.n else {
+                throw .invalidArgument("gemm: bias of \(bias.count) for \(weights.n) columns")
+            }
             flags |= CONFIDE_EPILOGUE_BIAS.rawValue
         }
         if let residual {
-            guard residual.count >= outputs else { throw .invalidArgument("gemm: residual of \(residual.count) for \(outputs)") }
+            guard residual.count >= outputs else {
+                throw .invalidArgument("gemm: residual of \(residual.count) for \(outputs)")
+            }
             guard UnsafeRawPointer(residual.baseAddress) != UnsafeRawPointer(c.baseAddress) else {
                 throw .invalidArgument("gemm: the residual must not be the output buffer")
             }
@@ -144,11 +151,15 @@ public struct Kernels: @unchecked Sendable {
     ) throws(HandlerError) {
         guard outer > 0, inner > 0, m > 0, n > 0 else { return }
         guard k > 0,
-              let aExtent = aLayout.extent(outer: outer, inner: inner, rows: m, cols: k), a.count >= aExtent,
-              let bExtent = bLayout.extent(outer: outer, inner: inner, rows: transposeB ? n : k, cols: transposeB ? k : n),
-              b.count >= bExtent,
-              let cExtent = cLayout.extent(outer: outer, inner: inner, rows: m, cols: n), c.count >= cExtent
-        else { throw .invalidArgument("batchedMatmul: buffers or layouts do not fit \(outer) × \(inner) × (\(m) × \(k) · \(k) × \(n))") }
+            let aExtent = aLayout.extent(outer: outer, inner: inner, rows: m, cols: k), a.count >= aExtent,
+            let bExtent = bLayout.extent(
+                outer: outer, inner: inner, rows: transposeB ? n : k, cols: transposeB ? k : n),
+            b.count >= bExtent,
+            let cExtent = cLayout.extent(outer: outer, inner: inner, rows: m, cols: n), c.count >= cExtent
+        else {
+            throw .invalidArgument(
+                "batchedMatmul: buffers or layouts do not fit \(outer) × \(inner) × (\(m) × \(k) · \(k) × \(n))")
+        }
         var desc = ConfideBatchedMatmul(
             struct_size: UInt32(MemoryLayout<ConfideBatchedMatmul>.size), trans_b: transposeB ? 1 : 0,
             outer_count: UInt64(outer), inner_count: UInt64(inner), m: UInt64(m), n: UInt64(n), k: UInt64(k),
@@ -173,14 +184,16 @@ public struct Kernels: @unchecked Sendable {
         }
         if let mask {
             let maskLayout = BatchLayout(ld: cols, outerStride: maskStride)
-            guard let needed = maskLayout.extent(outer: outer, inner: 1, rows: 1, cols: cols), mask.count >= needed else {
+            guard let needed = maskLayout.extent(outer: outer, inner: 1, rows: 1, cols: cols), mask.count >= needed
+            else {
                 throw .invalidArgument("softmax: mask of \(mask.count) does not fit \(outer) rows of \(cols)")
             }
         }
         var desc = ConfideSoftmax(
             struct_size: UInt32(MemoryLayout<ConfideSoftmax>.size), reserved: 0, outer_count: UInt64(outer),
             inner_count: UInt64(inner), rows: UInt64(rows), cols: UInt64(cols), x: x.baseAddress,
-            ldx: UInt64(layout.ld), x_outer_stride: UInt64(layout.outerStride), x_inner_stride: UInt64(layout.innerStride),
+            ldx: UInt64(layout.ld), x_outer_stride: UInt64(layout.outerStride),
+            x_inner_stride: UInt64(layout.innerStride),
             mask: mask?.baseAddress, mask_outer_stride: UInt64(maskStride))
         try check(table.pointee.softmax(&desc))
     }
@@ -198,18 +211,23 @@ public struct Kernels: @unchecked Sendable {
     ) throws(HandlerError) {
         guard precision != .int8 else { throw .invalidArgument("attention: runs in FP32 or BF16, not INT8") }
         guard heads > 0, headSize > 0, let width = Self.product(heads, headSize), ld >= width, ldOut >= width,
-              lengths.allSatisfy({ $0 >= 0 })
-        else { throw .invalidArgument("attention: \(heads) heads of \(headSize) do not fit rows of \(ld) and \(ldOut)") }
+            lengths.allSatisfy({ $0 >= 0 })
+        else {
+            throw .invalidArgument("attention: \(heads) heads of \(headSize) do not fit rows of \(ld) and \(ldOut)")
+        }
         let (tokens, overflow) = lengths.reduce((0, false)) { sum, length in
             let (total, carry) = sum.0.addingReportingOverflow(length)
             return (total, sum.1 || carry)
         }
         guard tokens > 0 else { return }
-        let layout = BatchLayout(ld: ld), outLayout = BatchLayout(ld: ldOut)
+        let layout = BatchLayout(ld: ld)
+        let outLayout = BatchLayout(ld: ldOut)
         guard !overflow, let extent = layout.extent(outer: 1, inner: 1, rows: tokens, cols: width),
-              q.count >= extent, k.count >= extent, v.count >= extent,
-              let outExtent = outLayout.extent(outer: 1, inner: 1, rows: tokens, cols: width), out.count >= outExtent
-        else { throw .invalidArgument("attention: buffers too small for \(tokens) rows of \(heads) heads of \(headSize)") }
+            q.count >= extent, k.count >= extent, v.count >= extent,
+            let outExtent = outLayout.extent(outer: 1, inner: 1, rows: tokens, cols: width), out.count >= outExtent
+        else {
+            throw .invalidArgument("attention: buffers too small for \(tokens) rows of \(heads) heads of \(headSize)")
+        }
         let counts = lengths.map { UInt64($0) }
         try counts.withUnsafeBufferPointer { (counts) throws(HandlerError) in
             var desc = ConfideAttention(
@@ -229,7 +247,7 @@ public struct Kernels: @unchecked Sendable {
     ) throws(HandlerError) {
         guard rows > 0, cols > 0 else { return }
         guard let count = Self.product(rows, cols), x.count >= count, y.count >= count, gamma.count >= cols,
-              beta.count >= cols
+            beta.count >= cols
         else { throw .invalidArgument("layerNorm: buffers too small for \(rows) × \(cols)") }
         try check(
             table.pointee.layer_norm(

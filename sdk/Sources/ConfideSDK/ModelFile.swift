@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The bytes of one of a model's files: in memory for a model loaded from an archive, or mapped
@@ -35,7 +35,9 @@ extension ModelContext {
     /// the file in ``path``, memory-mapped read-only.
     public func file(_ name: String) throws(HandlerError) -> ModelFile {
         if let bytes = artifacts[name] { return ModelFile(bytes: bytes, mapping: nil) }
-        guard !name.split(separator: "/").contains("..") else { throw .invalidArgument("file name '\(name)' leaves the model folder") }
+        guard !name.split(separator: "/").contains("..") else {
+            throw .invalidArgument("file name '\(name)' leaves the model folder")
+        }
         let filePath = path.hasSuffix("/") ? path + name : path + "/" + name
         let descriptor = open(filePath, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw .notFound("cannot open \(filePath)") }

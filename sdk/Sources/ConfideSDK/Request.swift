@@ -86,7 +86,8 @@ public struct Request {
 
     /// Adds an output holding a copy of `tensor`.
     public func respond(_ name: String, copying tensor: Tensor) throws(HandlerError) {
-        let out = try addOutput(name: name, dataType: tensor.dataType, shape: tensor.shape, byteCount: tensor.bytes.count)
+        let out = try addOutput(
+            name: name, dataType: tensor.dataType, shape: tensor.shape, byteCount: tensor.bytes.count)
         if !tensor.bytes.isEmpty { out.copyMemory(from: tensor.bytes) }
     }
 
@@ -97,7 +98,8 @@ public struct Request {
         guard dataType.elementSize == MemoryLayout<T>.size else {
             throw .internal("output '\(name)': \(T.self) does not match \(dataType)")
         }
-        let out = try addOutput(name: name, dataType: dataType, shape: shape, byteCount: elements.count * MemoryLayout<T>.stride)
+        let out = try addOutput(
+            name: name, dataType: dataType, shape: shape, byteCount: elements.count * MemoryLayout<T>.stride)
         elements.withUnsafeBytes { if !$0.isEmpty { out.copyMemory(from: $0) } }
     }
 

@@ -35,8 +35,8 @@ public enum TokenClassification {
     /// The number of labels when `inputs` and `outputs` declare the contract, else `nil`.
     public static func labelCount(inputs: [TensorSpec], outputs: [TensorSpec]) -> Int? {
         guard inputs.contains(Classification.text), outputs.contains(tokens), outputs.contains(entities),
-              let logits = outputs.first(where: { $0.name == logitsOutput }), logits.dataType == .fp32,
-              logits.shape.count == 3, let count = Int(exactly: logits.shape[2]), count >= 1
+            let logits = outputs.first(where: { $0.name == logitsOutput }), logits.dataType == .fp32,
+            logits.shape.count == 3, let count = Int(exactly: logits.shape[2]), count >= 1
         else { return nil }
         return count
     }

@@ -54,7 +54,9 @@ public final class HandlerTester {
     deinit { worker.stop() }
 
     /// Executes one request and returns its outputs by name; throws the request's error.
-    public func infer(_ inputs: [HostTensor], requestedOutputs: [String] = []) throws(HandlerError) -> [String: HostTensor] {
+    public func infer(_ inputs: [HostTensor], requestedOutputs: [String] = []) throws(HandlerError) -> [String:
+        HostTensor]
+    {
         let response = try execute(HostRequest(inputs: inputs, requestedOutputs: requestedOutputs))
         return Dictionary(response.outputs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
     }

@@ -33,8 +33,10 @@ struct ContentTypeTests {
         #expect(ContentType("application/jsonl")?.isJSON == false)
     }
 
-    @Test(arguments: ["", "json", "/json", "application/", "text /plain", "text/ plain", "text/plain x", "tëxt/plain",
-                      "text/plain/extra"])
+    @Test(arguments: [
+        "", "json", "/json", "application/", "text /plain", "text/ plain", "text/plain x", "tëxt/plain",
+        "text/plain/extra",
+    ])
     func notAMediaType(value: String) {
         #expect(ContentType(value) == nil)
     }

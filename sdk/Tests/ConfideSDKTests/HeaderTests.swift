@@ -23,13 +23,15 @@ struct HeaderTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         let source = folder.appendingPathComponent("plugin.\(suffix)")
         // The compiler's name, as a plugin reports it, must name the compiler that built it.
-        try Data("""
+        try Data(
+            """
             #include "confide.h"
             #include "confide_kernels.h"
             #include <string.h>
             int main(void) { return strlen(confide_compiler_id()) > 4 ? 0 : 1; }
 
-            """.utf8).write(to: source)
+            """.utf8
+        ).write(to: source)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         let program = folder.appendingPathComponent("a.out")

@@ -25,7 +25,8 @@ struct ModelFileTests {
     @Test func aHandlerReadsInMemoryArtifacts() throws {
         let bytes: [UInt8] = [1, 2, 3, 250]
         let buffer = try #require(TensorBuffer(copying: bytes))
-        let tester = try HandlerTester(WeightsReader.self, model: ModelLoadConfig(name: "m", artifacts: ["weights.bin": buffer]))
+        let tester = try HandlerTester(
+            WeightsReader.self, model: ModelLoadConfig(name: "m", artifacts: ["weights.bin": buffer]))
         #expect(try tester.infer([])["weights"]?.values(as: UInt8.self) == bytes)
     }
 

@@ -5,7 +5,7 @@ import Synchronization
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Squares every element with the worker's parallel-for and reports how many threads took part.
@@ -33,8 +33,9 @@ struct Squarer: Handler {
                     }
                 }
                 try request.respond("y", dataType: .int64, shape: [Int64(y.count)], elements: y)
-                try request.respond("threads", dataType: .int64, shape: [2],
-                                    elements: [Int64(threads.withLock { $0.count }), Int64(worker.threadCount)])
+                try request.respond(
+                    "threads", dataType: .int64, shape: [2],
+                    elements: [Int64(threads.withLock { $0.count }), Int64(worker.threadCount)])
             }
         }
     }
@@ -95,7 +96,8 @@ struct ThreadTeamTests {
             outOfRange.pointee = 0
             var tally = Tally(runs: runs, count: UInt64(count), outOfRange: outOfRange)
             withUnsafeMutablePointer(to: &tally) { pointer in
-                team.parallelFor(count: count, grain: 1, context: UnsafeMutableRawPointer(pointer)) { context, begin, end in
+                team.parallelFor(count: count, grain: 1, context: UnsafeMutableRawPointer(pointer)) {
+                    context, begin, end in
                     guard let tally = context?.assumingMemoryBound(to: Tally.self).pointee else { return }
                     if end > tally.count { tally.outOfRange.pointee = 1 }
                     for index in Int(begin)..<Int(min(end, tally.count)) {

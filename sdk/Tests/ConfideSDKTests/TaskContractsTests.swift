@@ -10,7 +10,9 @@ struct TaskContractsTests {
         #expect(Classification.takesPairs(inputs: inputs))
         #expect(!Classification.takesPairs(inputs: [Classification.text]))
         #expect(Classification.labelCount(inputs: inputs, outputs: Array(outputs.dropLast())) == nil)
-        let mismatched = [Classification.logits(labels: 2), Classification.probabilities(labels: 3), Classification.label]
+        let mismatched = [
+            Classification.logits(labels: 2), Classification.probabilities(labels: 3), Classification.label,
+        ]
         #expect(Classification.labelCount(inputs: inputs, outputs: mismatched) == nil)
         #expect(Classification.labelCount(inputs: [Embeddings.text], outputs: outputs) == 3, "the same 'text' input")
     }

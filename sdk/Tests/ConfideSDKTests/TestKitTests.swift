@@ -75,7 +75,9 @@ struct TestKitTests {
         let tester = try HandlerTester(Doubler.self, model: config)
         let good = try #require(HostTensor(name: "x", dataType: .fp32, shape: [1], values: [Float(1)]))
         let negative = try #require(HostTensor(name: "x", dataType: .fp32, shape: [1], values: [Float(-1)]))
-        let results = tester.execute([HostRequest(inputs: [good]), HostRequest(inputs: [negative]), HostRequest(inputs: [])])
+        let results = tester.execute([
+            HostRequest(inputs: [good]), HostRequest(inputs: [negative]), HostRequest(inputs: []),
+        ])
         #expect(try results[0].get().outputs.first?.values(as: Float.self) == [2])
         #expect(throws: HandlerError.invalidArgument("negative input")) { try results[1].get() }
         #expect(throws: HandlerError.invalidArgument("missing input 'x'")) { try results[2].get() }

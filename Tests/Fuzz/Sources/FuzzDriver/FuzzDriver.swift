@@ -1,10 +1,10 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// libFuzzer's driver, linked in by `-sanitize=fuzzer`.
 @_silgen_name("LLVMFuzzerRunDriver")
-private func LLVMFuzzerRunDriver(
+private func llvmFuzzerRunDriver(
     _ argc: UnsafeMutablePointer<CInt>,
     _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
     _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
@@ -17,7 +17,7 @@ public func runFuzzer(_ body: @escaping ([UInt8]) -> Void) -> Never {
     target = body
     var argc = CommandLine.argc
     var argv = CommandLine.unsafeArgv
-    let status = LLVMFuzzerRunDriver(&argc, &argv) { data, size in
+    let status = llvmFuzzerRunDriver(&argc, &argv) { data, size in
         target?(data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [])
         return 0
     }
