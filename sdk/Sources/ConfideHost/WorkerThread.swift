@@ -77,7 +77,7 @@ public final class WorkerThread: @unchecked Sendable {
             if first { pthread_detach(thread) }
             return
         }
-        if first { pthread_join(thread, nil) } else { jobs.waitUntilFinished() }
+        if first { pthread_join(thread, nil) } else { jobs.ended.wait() }
     }
 }
 
@@ -113,7 +113,7 @@ private final class WorkerStart {
         while let job = jobs.next() { job() }
         ThreadTeam.setCurrent(nil)
         team.stop()
-        jobs.finished()
+        jobs.ended.fire()
     }
 
     /// Names the calling thread as the kernel shows it (`/proc/<pid>/task/<tid>/comm`), which keeps 15 bytes;
@@ -169,7 +169,8 @@ private final class JobQueue: @unchecked Sendable {
     private var jobs: [@Sendable () -> Void] = []
     private var head = 0
     private var closed = false
-    private var done = false
+    /// Fired when the thread has ended.
+    let ended = Signal()
 
     init() {
         pthread_mutex_init(&mutex, nil)
@@ -217,21 +218,6 @@ private final class JobQueue: @unchecked Sendable {
         closed = true
         pthread_cond_broadcast(&condition)
         return true
-    }
-
-    /// Marks the thread as ended.
-    func finished() {
-        pthread_mutex_lock(&mutex)
-        done = true
-        pthread_cond_broadcast(&condition)
-        pthread_mutex_unlock(&mutex)
-    }
-
-    /// Waits until the thread has ended.
-    func waitUntilFinished() {
-        pthread_mutex_lock(&mutex)
-        while !done { pthread_cond_wait(&condition, &mutex) }
-        pthread_mutex_unlock(&mutex)
     }
 }
 
