@@ -23,31 +23,25 @@ struct CHandlerTests {
     static let gcc = ["/usr/bin/gcc", "/usr/local/bin/gcc"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
     /// Compiles the example with GCC's strictest everyday flags into `folder` and returns the library's path.
-    static func compile(into folder: URL) throws -> String {
+    static func compile(into folder: URL) async throws -> String {
         let gcc = try #require(gcc)
         let library = folder.appendingPathComponent("libc-echo.so").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: gcc)
-        process.arguments = [
-            "-std=c11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-I", include.path, source.path, "-o",
-            library,
-        ]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "gcc refuses the C handler:\n\(text)")
+        let (status, text) = try await runProcess(
+            gcc,
+            [
+                "-std=c11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-I", include.path, source.path, "-o",
+                library,
+            ])
+        #expect(status == 0, "gcc refuses the C handler:\n\(text)")
         #expect(text.isEmpty, "gcc warns about the C handler:\n\(text)")
         return library
     }
 
     @Test(.enabled(if: gcc != nil, "gcc is not installed (scripts/bootstrap installs it)"))
-    func theLoaderAcceptsItThoughItsCompilerIsNotTheServers() throws {
+    func theLoaderAcceptsItThoughItsCompilerIsNotTheServers() async throws {
         let root = try TemporaryDirectory()
         defer { root.remove() }
-        let plugin = try PluginLoader.open(path: try Self.compile(into: root.url))
+        let plugin = try PluginLoader.open(path: try await Self.compile(into: root.url))
         #expect(plugin.name == "c-echo")
         #expect(plugin.language == CONFIDE_LANGUAGE_C)
         #expect(plugin.compiler.hasPrefix("gcc "))
@@ -56,10 +50,10 @@ struct CHandlerTests {
     }
 
     @Test(.enabled(if: gcc != nil, "gcc is not installed (scripts/bootstrap installs it)"))
-    func theTestKitRunsItThroughTheABI() throws {
+    func theTestKitRunsItThroughTheABI() async throws {
         let root = try TemporaryDirectory()
         defer { root.remove() }
-        let tester = try HandlerTester(library: try Self.compile(into: root.url))
+        let tester = try HandlerTester(library: try await Self.compile(into: root.url))
         let floats = try #require(HostTensor(name: "x", dataType: .fp32, shape: [2], values: [Float(1.5), -2]))
         let texts = try #require(HostTensor(name: "t", strings: ["a", "", "ü"]))
         let outputs = try tester.infer([floats, texts])
@@ -77,7 +71,7 @@ struct CHandlerTests {
     func aServerServesItOverKServeAndTorchServe() async throws {
         let build = try TemporaryDirectory()
         defer { build.remove() }
-        let library = try Self.compile(into: build.url)
+        let library = try await Self.compile(into: build.url)
         let server = try await TestServer.start(plugins: [], models: ["cecho": #"{"handler": "c-echo"}"#]) {
             configuration in
             let folder = configuration.handlersDirectory as NSString
