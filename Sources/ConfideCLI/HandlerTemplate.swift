@@ -231,7 +231,7 @@ struct HandlerTemplate {
             let text = try #require(HostTensor(name: "text", strings: ["a"]))
             let results = tester.execute([HostRequest(inputs: []), HostRequest(inputs: [text])])
             #expect(throws: HandlerError.self) { try results[0].get() }
-            #expect(try results[1].get().first?.strings() == ["A"])
+            #expect(try results[1].get().outputs.first?.strings() == ["A"])
         }
 
         """#

@@ -84,12 +84,15 @@ struct NewHandlerTests {
                 "--mirror", repository.absoluteString,
             ])
         try #require(mirror.status == 0, "\(mirror.output)")
-        // Not in the shared dependency cache: the mirror is gone after the test.
+        // Not in the shared dependency cache: the mirror is gone after the test. At the lowest priority: a nested build
+        // takes both cores for minutes, and the server tests running beside it have time limits of their own.
         let build = try await runProcess(
-            "/usr/bin/env", ["swift", "build", "--disable-dependency-cache", "--package-path", package.path])
+            "/usr/bin/env",
+            ["nice", "-n", "19", "swift", "build", "--disable-dependency-cache", "--package-path", package.path])
         try #require(build.status == 0, "\(build.output)")
         let test = try await runProcess(
-            "/usr/bin/env", ["swift", "test", "--disable-dependency-cache", "--package-path", package.path])
+            "/usr/bin/env",
+            ["nice", "-n", "19", "swift", "test", "--disable-dependency-cache", "--package-path", package.path])
         #expect(test.status == 0, "\(test.output)")
         #expect(test.output.contains("Test run with 2 tests"), "\(test.output)")
 
