@@ -78,11 +78,11 @@ struct BatchingTests {
     @Test func theBatchDelayHoldsABatchOpenOnceRequestsQueue() async throws {
         let server = try await TestServer.start(
             plugins: ["FixtureSlow"],
-            models: ["slow": slowModel(delayMs: 3000, #""max_batch_size": 3, "max_batch_delay_us": 5000000"#)])
+            models: ["slow": slowModel(delayMs: 3000, #""max_batch_size": 3, "max_batch_delay_us": 10000000"#)])
         defer { Task { await server.stop() } }
         // The first request occupies the worker for 3 s; the next three queue behind it (sending them can take over
-        // a second when other suites saturate the machine). When the worker is free, the waiting requests are held
-        // open until the batch is full.
+        // several seconds when other suites saturate the machine). When the worker is free, the waiting requests are
+        // held open until the batch is full, for up to the longest delay a model may set (10 s).
         let first = Task { try await send(server.port, .POST, "/v2/models/slow/infer", body: int32Request(0)) }
         try await waitFor(server, "slow") { $0.busyWorkers == 1 }
         let rest = try await withThrowingTaskGroup(of: ClientResponse.self) { group in

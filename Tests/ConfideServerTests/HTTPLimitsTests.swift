@@ -60,7 +60,7 @@ struct HTTPLimitsTests {
         let budget = server.server.http.budget
         // More than the three bodies could ever hold (3 × 4 MiB): the unwritten responses are charged.
         #expect(try await eventually { budget.inUse >= 3 * 5 * size }, "responses not charged: \(budget.inUse)")
-        #expect(try await eventually(within: .seconds(20)) { budget.inUse == 0 }, "\(budget.inUse) bytes still held")
+        #expect(try await eventually(within: .seconds(60)) { budget.inUse == 0 }, "\(budget.inUse) bytes still held")
         #expect(try await eventually { server.server.http.connectionCount == 0 })
         let answers = await onOwnThread { sockets.map { $0.readUntilClosed(timeout: .seconds(20)) } }
         for answer in answers {
