@@ -4,6 +4,7 @@ public import ConfideSDK
 import CoreMetrics
 import DequeModule
 import Foundation
+import Synchronization
 
 /// Why a request got no outputs.
 public enum InferenceFailure: Error, Sendable, Equatable {
@@ -19,6 +20,10 @@ public enum InferenceFailure: Error, Sendable, Equatable {
 
 /// A completion called once per request with the handler's answer (outputs, or a body) or why it has none.
 public typealias InferenceCompletion = @Sendable (Result<HostResponse, InferenceFailure>) -> Void
+
+/// A completion called once per split request with every part's answer, in the parts' order, or why one part has
+/// none.
+public typealias SplitCompletion = @Sendable (Result<[HostResponse], InferenceFailure>) -> Void
 
 /// How a model's scheduler forms batches.
 public struct BatchingPolicy: Sendable, Equatable {
@@ -69,13 +74,16 @@ public struct WorkerState: Sendable {
 /// batch size (or the largest preferred size), so a lone request runs immediately and batches form
 /// under load; with `maxBatchDelay`, a worker that finds two or more requests holds the batch open
 /// until it is full or the oldest has waited that long. A request whose deadline passes while it waits
-/// is answered `deadlineExceeded` and never reaches the handler.
+/// is answered `deadlineExceeded` and never reaches the handler. The parts of a split request (see
+/// ``submit(parts:deadline:completion:)``) never share a batch, so idle workers run them side by side.
 public final class Scheduler: @unchecked Sendable {
     private struct Pending {
         let request: HostRequest
         let enqueued: ContinuousClock.Instant
         let deadline: ContinuousClock.Instant
         let completion: InferenceCompletion
+        /// The split request it is a part of, if any.
+        var split: Int? = nil
     }
 
     /// The batching policy.
@@ -90,6 +98,9 @@ public final class Scheduler: @unchecked Sendable {
     private var stopping = false
     private var busy = 0
     private var submitted = 0
+    /// The split requests queued so far (their ids), and how many of their parts wait.
+    private var splits = 0
+    private var queuedParts = 0
     private var states: [WorkerState] = []
     private var retiring: Set<Int> = []
     /// The threads of the workers started and not yet removed, by worker index.
@@ -177,6 +188,13 @@ public final class Scheduler: @unchecked Sendable {
         for worker in leaving { worker.stop() }
     }
 
+    /// The number of running workers.
+    public var workerCount: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return states.count
+    }
+
     /// The running workers, by index.
     public var workers: [WorkerState] {
         condition.lock()
@@ -203,6 +221,45 @@ public final class Scheduler: @unchecked Sendable {
             queue.append(Pending(request: request, enqueued: now, deadline: deadline, completion: completion))
             metrics.queueDepth.set(queue.count)
             condition.signal()
+        }
+        condition.unlock()
+        answerExpired(expired)
+        if !accepted {
+            metrics.queueFull.increment()
+            completion(.failure(.queueFull(limit: policy.maxQueueSize)))
+        }
+    }
+
+    /// Queues the parts of one request, split by the caller along its rows, to be answered by `deadline`. No two
+    /// parts share a batch, so idle workers run them at the same time; a busy model runs them one after another.
+    /// Every part is queued, or none when the queue cannot take them all. `completion` is called exactly once, with
+    /// the parts' answers in order, or with the first failure.
+    public func submit(
+        parts: [HostRequest], deadline: ContinuousClock.Instant, completion: @escaping SplitCompletion
+    ) {
+        guard !parts.isEmpty else { return completion(.success([])) }
+        let now = clock.now
+        let answers = SplitAnswers(count: parts.count, completion: completion)
+        condition.lock()
+        if stopping {
+            condition.unlock()
+            metrics.shuttingDown.increment()
+            return completion(.failure(.shuttingDown))
+        }
+        let expired = queue.count + parts.count > policy.maxQueueSize ? expireLocked(now: now) : []
+        let accepted = queue.count + parts.count <= policy.maxQueueSize
+        submitted += parts.count
+        if accepted {
+            splits &+= 1
+            for (index, part) in parts.enumerated() {
+                queue.append(
+                    Pending(
+                        request: part, enqueued: now, deadline: deadline,
+                        completion: { answers.record($0, at: index) }, split: splits))
+            }
+            queuedParts += parts.count
+            metrics.queueDepth.set(queue.count)
+            condition.broadcast()
         }
         condition.unlock()
         answerExpired(expired)
@@ -299,9 +356,8 @@ public final class Scheduler: @unchecked Sendable {
                 condition.wait()
                 continue
             }
-            if queue.count >= 2, !policy.isFull(queue.count), !stopping, policy.maxBatchDelay > .zero,
-                let oldest = queue.first
-            {
+            let ready = readyLocked()
+            if ready >= 2, !policy.isFull(ready), !stopping, policy.maxBatchDelay > .zero, let oldest = queue.first {
                 let release = oldest.enqueued + policy.maxBatchDelay
                 let remaining = release - clock.now
                 if remaining > .zero {
@@ -309,9 +365,10 @@ public final class Scheduler: @unchecked Sendable {
                     continue
                 }
             }
-            let count = policy.take(from: queue.count)
+            let count = policy.take(from: ready)
             let batch = Array(queue.prefix(count))
             queue.removeFirst(count)
+            queuedParts -= batch.count { $0.split != nil }
             busy += 1
             metrics.busyWorkers.set(busy)
             metrics.queueDepth.set(queue.count)
@@ -319,11 +376,23 @@ public final class Scheduler: @unchecked Sendable {
         }
     }
 
+    /// How many requests from the front of the queue may form one batch: all of them, up to the first that is a
+    /// second part of a split request already among them. Call with the lock held.
+    private func readyLocked() -> Int {
+        guard queuedParts > 0 else { return queue.count }
+        var seen: Set<Int> = []
+        for (index, pending) in queue.prefix(policy.maxBatchSize).enumerated() {
+            if let split = pending.split, !seen.insert(split).inserted { return index }
+        }
+        return queue.count
+    }
+
     /// Removes every queued request whose deadline has passed. Call with the lock held.
     private func expireLocked(now: ContinuousClock.Instant) -> [Pending] {
         guard queue.contains(where: { $0.deadline <= now }) else { return [] }
         let expired = Array(queue.filter { $0.deadline <= now })
         queue.removeAll { $0.deadline <= now }
+        queuedParts -= expired.count { $0.split != nil }
         metrics.queueDepth.set(queue.count)
         return expired
     }
@@ -397,5 +466,42 @@ private final class Failures: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return errors.first
+    }
+}
+
+/// The answers of a split request's parts, collected until the last one arrives or one fails.
+private final class SplitAnswers: Sendable {
+    private struct State {
+        var responses: [HostResponse?]
+        var remaining: Int
+        var finished = false
+    }
+
+    private let state: Mutex<State>
+    private let completion: SplitCompletion
+
+    init(count: Int, completion: @escaping SplitCompletion) {
+        state = Mutex(State(responses: Array(repeating: nil, count: count), remaining: count))
+        self.completion = completion
+    }
+
+    /// Records part `index`'s answer; calls the completion on the first failure or once every part has answered.
+    func record(_ result: Result<HostResponse, InferenceFailure>, at index: Int) {
+        let outcome: Result<[HostResponse], InferenceFailure>? = state.withLock { state in
+            guard !state.finished else { return nil }
+            switch result {
+            case .failure(let failure):
+                state.finished = true
+                state.responses = []
+                return .failure(failure)
+            case .success(let response):
+                state.responses[index] = response
+                state.remaining -= 1
+                guard state.remaining == 0 else { return nil }
+                state.finished = true
+                return .success(state.responses.compactMap { $0 })
+            }
+        }
+        if let outcome { completion(outcome) }
     }
 }

@@ -1,10 +1,13 @@
 import ConfideClient
 import ConfideHTTPClient
+import ConfideHost
 import ConfideJSON
+import ConfideSDK
 import ConfideServer
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 import Testing
 
 @testable import ConfideRuntime
@@ -149,6 +152,59 @@ struct BatchingTests {
         #expect(failed.text.contains("failed on purpose"))
         let next = try await send(server.port, .POST, "/v2/models/slow/infer", body: int32Request(2))
         #expect(next.status == .ok)
+    }
+
+    /// Four parts of one request on two workers of a model that batches up to 8: no two parts share a batch, the two
+    /// workers run parts at the same time, and the answers come back in the parts' order.
+    @Test func thePartsOfASplitRequestRunSideBySideInBatchesOfTheirOwn() async throws {
+        let server = try await TestServer.start(
+            plugins: ["FixtureSlow"],
+            models: ["slow": slowModel(delayMs: 1500, #""max_batch_size": 8, "workers": 2"#)])
+        defer { Task { await server.stop() } }
+        let scheduler = try #require(server.server.repository.model("slow")?.version(nil)?.scheduler)
+        let parts = try (Int32(0)..<4).map { value in
+            HostRequest(
+                inputs: [try #require(HostTensor(name: "x", dataType: .int32, shape: [1], values: [value]))],
+                requestedOutputs: ["x", "batch_size"])
+        }
+        let answers = Task {
+            await withCheckedContinuation { continuation in
+                scheduler.submit(parts: parts, deadline: .now + .seconds(120)) { continuation.resume(returning: $0) }
+            }
+        }
+        try await waitFor(server, "slow") { $0.busyWorkers == 2 }
+        let responses = try await answers.value.get()
+        #expect(responses.count == 4)
+        for (index, response) in responses.enumerated() {
+            let outputs = Dictionary(response.outputs.map { ($0.name, $0.values(as: Int64.self) ?? []) }) { a, _ in a }
+            #expect(response.outputs.first { $0.name == "x" }?.values(as: Int32.self) == [Int32(index)])
+            #expect(outputs["batch_size"] == [1], "part \(index) shared a batch")
+        }
+    }
+
+    @Test func aFailingPartFailsTheWholeSplitRequestOnce() async throws {
+        let server = try await TestServer.start(
+            plugins: ["FixtureSlow"], models: ["slow": slowModel(delayMs: 0, #""max_batch_size": 8, "workers": 2"#)])
+        defer { Task { await server.stop() } }
+        let scheduler = try #require(server.server.repository.model("slow")?.version(nil)?.scheduler)
+        let parts = try ["ok", "fail-batch", "ok"].map { id in
+            HostRequest(
+                id: id, inputs: [try #require(HostTensor(name: "x", dataType: .int32, shape: [1], values: [Int32(1)]))])
+        }
+        let calls = Mutex(0)
+        let result = await withCheckedContinuation { continuation in
+            scheduler.submit(parts: parts, deadline: .now + .seconds(120)) { result in
+                calls.withLock { $0 += 1 }
+                continuation.resume(returning: result)
+            }
+        }
+        guard case .failure(.handler(let error)) = result else {
+            Issue.record("a split request with a failing part answered \(result)")
+            return
+        }
+        #expect(error.message.contains("failed on purpose"))
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(calls.withLock { $0 } == 1)
     }
 
     @Test func preferredBatchSizesChooseTheLargestThatFits() {

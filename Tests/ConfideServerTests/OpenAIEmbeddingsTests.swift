@@ -245,7 +245,7 @@ struct OpenAIUnitTests {
 @Suite("The OpenAI embeddings API served over HTTP")
 struct OpenAIServerTests {
     static let models = [
-        "emb": #"{"handler": "fake-embeddings"}"#,
+        "emb": #"{"handler": "fake-embeddings", "workers": 2}"#,
         "short": #"{"handler": "fake-embeddings", "embedding_dimensions": [2]}"#,
         "raw": #"{"handler": "fake-embeddings", "embedding_dimensions": true, "parameters": {"unit": false}}"#,
         "uncounted": #"{"handler": "fake-embeddings", "parameters": {"token_counts": false}}"#,

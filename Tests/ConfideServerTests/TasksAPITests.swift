@@ -107,8 +107,11 @@ struct TasksAPITests {
         """#
 
     static func start(tokens: TokenStore? = nil) async throws -> TestServer {
+        // Two workers for the task models: the routes split a request's items between them, and the tests compare
+        // with the same items answered whole (KServe) or one by one.
         let models = [
-            "ce": #"{"handler": "bert"}"#, "classifier": #"{"handler": "bert"}"#, "embedder": #"{"handler": "bert"}"#,
+            "ce": #"{"handler": "bert", "workers": 2}"#, "classifier": #"{"handler": "bert", "workers": 2}"#,
+            "embedder": #"{"handler": "bert"}"#,
         ]
         let folders = [
             "ce": "bert-cross-encoder", "classifier": "bert-classification", "embedder": "bert-embedding-mean",
@@ -187,8 +190,14 @@ struct TasksAPITests {
             #expect(item["label"]?.stringValue == labels[best])
         }
         #expect(object["model"]?.stringValue == "classifier")
-        let single = try await Self.post(server.port, "/v1/classify", #"{"model": "classifier", "input": "good"}"#)
+        // Alone, a text gets the probabilities it got among the others (split between the two workers).
+        let single = try await Self.post(server.port, "/v1/classify", #"{"model": "classifier", "input": "so-so"}"#)
         #expect(single.status == .ok && single.text.contains(#""num_classes":3"#))
+        let alone = try #require(try JSONParser.parse(Array(single.text.utf8)).objectValue?["data"]?.arrayValue)
+        let aloneProbabilities = (alone.first?.objectValue?["probs"]?.arrayValue ?? []).compactMap(\.doubleValue)
+        let together = (data[2]["probs"]?.arrayValue ?? []).compactMap(\.doubleValue)
+        #expect(aloneProbabilities.count == 3 && together.count == 3)
+        #expect(zip(aloneProbabilities, together).allSatisfy { abs($0 - $1) < 1e-6 })
     }
 
     @Test func modelsWithoutTheTaskAndBadBodiesAreRefusedInOpenAIsShape() async throws {

@@ -128,7 +128,10 @@ public final class OpenAIAPI: RouteResponder {
         let deadline = received + deadlines.timeout(model: model.config, requested: nil)
         let metrics = version.metrics
         let hostRequest = HostRequest(inputs: [texts], requestedOutputs: outputs)
-        version.scheduler.submit(hostRequest, deadline: deadline) { result in
+        RowSplit.submit(
+            hostRequest, rows: parsed.count, to: version.scheduler, budget: budget,
+            deadline: deadline
+        ) { result in
             switch result {
             case .success(let response): reply(answer.response(response.outputs, budget: budget))
             case .failure(let failure): reply(.failure(APIError(failure)))

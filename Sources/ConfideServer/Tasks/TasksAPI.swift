@@ -125,7 +125,10 @@ public final class TasksAPI: RouteResponder {
         let deadline = received + deadlines.timeout(model: model.config, requested: nil)
         let metrics = version.metrics
         let respond = reply
-        version.scheduler.submit(HostRequest(inputs: inputs, requestedOutputs: outputs), deadline: deadline) { result in
+        RowSplit.submit(
+            HostRequest(inputs: inputs, requestedOutputs: outputs), rows: answer.count, to: version.scheduler,
+            budget: budget, deadline: deadline
+        ) { result in
             switch result {
             case .success(let response): respond(answer.response(model: modelName, response.outputs, budget: budget))
             case .failure(let failure): respond(.failure(APIError(failure)))
@@ -162,15 +165,18 @@ public final class TasksAPI: RouteResponder {
         case rerank(RerankRequest)
         case classify(count: Int)
 
+        /// The number of items: documents to score, or texts to classify.
+        var count: Int {
+            switch self {
+            case .rerank(let request): request.documents.count
+            case .classify(let texts): texts
+            }
+        }
+
         /// The response for the handler's `outputs`, made only when its largest size fits the memory budget.
         func response(model: String, _ outputs: [HostTensor], budget: MemoryBudget) -> Result<ServerResponse, APIError>
         {
             let named = Dictionary(outputs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-            let count: Int
-            switch self {
-            case .rerank(let request): count = request.documents.count
-            case .classify(let texts): count = texts
-            }
             var tokens = 0
             if let counts = named[Embeddings.tokenCountOutput] {
                 guard counts.dataType == .int64, counts.shape == [Int64(count)], counts.consistencyProblem() == nil,
