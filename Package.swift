@@ -82,6 +82,7 @@ let package = Package(
             dependencies: [
                 "ConfideJSON", "ConfideMeasurement", "CConfideSystem", "CCPUFeatures", cABI,
                 .product(name: "ConfideHost", package: "sdk"),
+                .product(name: "ConfideTensors", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -94,7 +95,7 @@ let package = Package(
             name: "ConfideKServe",
             dependencies: [
                 "ConfideJSON",
-                .product(name: "ConfideHost", package: "sdk"),
+                .product(name: "ConfideTensors", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -105,7 +106,7 @@ let package = Package(
             name: "ConfideKServeGRPC",
             dependencies: [
                 "ConfideKServe",
-                .product(name: "ConfideHost", package: "sdk"),
+                .product(name: "ConfideTensors", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
@@ -122,6 +123,7 @@ let package = Package(
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "ConfideHost", package: "sdk"),
+                .product(name: "ConfideTensors", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -150,7 +152,7 @@ let package = Package(
             dependencies: [
                 "ConfideJSON", "ConfideKServe", "ConfideEnvelope", "ConfideAttestation", "ConfideHTTPClient",
                 .product(name: "ConfideSDK", package: "sdk"),
-                .product(name: "ConfideHost", package: "sdk"),
+                .product(name: "ConfideTensors", package: "sdk"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -166,6 +168,7 @@ let package = Package(
                 "ConfideAttestation",
                 "ConfideKServeGRPC",
                 .product(name: "ConfideHost", package: "sdk"),
+                .product(name: "ConfideTensors", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -282,6 +285,7 @@ let package = Package(
             dependencies: [
                 "ConfideRuntime", "ConfideJSON", "ConfideTestSupport", cABI,
                 .product(name: "ConfideHost", package: "sdk"),
+                .product(name: "ConfideTensors", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
             ],
             swiftSettings: swiftSettings
@@ -297,6 +301,7 @@ let package = Package(
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "ConfideHost", package: "sdk"),
+                .product(name: "ConfideTensors", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "ConfideTestKit", package: "sdk"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -336,6 +341,7 @@ let package = Package(
             dependencies: [
                 "BertModel", "ConfideRuntime", "ConfideJSON", "MiniLMCache",
                 .product(name: "ConfideHost", package: "sdk"),
+                .product(name: "ConfideTensors", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "ConfideTestKit", package: "sdk"),
             ],

@@ -1,10 +1,10 @@
 import ConfideClient
 import ConfideHTTPClient
-import ConfideHost
 import ConfideJSON
 import ConfideKServe
 import ConfideSDK
 import ConfideServer
+import ConfideTensors
 import NIOCore
 import NIOHTTP1
 import Testing

@@ -1,10 +1,10 @@
 import ConfideClient
 import ConfideHTTPClient
-import ConfideHost
 import ConfideJSON
 import ConfideRuntime
 import ConfideSDK
 import ConfideServer
+import ConfideTensors
 import Foundation
 import NIOCore
 import NIOHTTP1
