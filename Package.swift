@@ -277,8 +277,30 @@ let package = Package(
             path: "Tests/Fixtures/Embeddings",
             swiftSettings: swiftSettings
         ),
-        // Temporary folders, built plugin products, handler folders and model stores, for every test target.
-        .target(name: "ConfideTestSupport", path: "Tests/Support/ConfideTestSupport", swiftSettings: swiftSettings),
+        // Temporary folders, built plugin products, handler folders, model stores and sample tensors, for every test
+        // target.
+        .target(
+            name: "ConfideTestSupport",
+            dependencies: [
+                .product(name: "ConfideTensors", package: "sdk"), .product(name: "ConfideSDK", package: "sdk"),
+            ],
+            path: "Tests/Support/ConfideTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        // A real server on loopback (`TestServer`), the built `confide` executable and the attestation samples, for the
+        // test targets that run them: the server's, the client library's and the command line's.
+        .target(
+            name: "ConfideServerTestSupport",
+            dependencies: [
+                "ConfideServer", "ConfideClient", "ConfideHTTPClient", "ConfideAttestation", "ConfideTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/Support/ConfideServerTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "ConfideJSONTests", dependencies: ["ConfideJSON"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ConfideRuntimeTests",
@@ -290,13 +312,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The server end to end, on loopback: its APIs, the client library and the command line against it.
+        // The server end to end, on loopback: its APIs, driven by raw HTTP, gRPC, the client library, the command line
+        // and clients nobody here wrote.
         .testTarget(
             name: "ConfideServerTests",
             dependencies: [
                 "ConfideRuntime", "ConfideServer", "ConfideClient", "ConfideJSON", "ConfideKServe", "ConfideEnvelope",
                 "ConfideAttestation", "ConfideMeasurement", "MiniLMCache", "ConfideKServeGRPC", "ConfideHTTPClient",
-                "ConfideTestSupport",
+                "ConfideTestSupport", "ConfideServerTestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -307,6 +330,42 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The KServe v2 codec alone: requests and responses, JSON and binary tensors, limits; no server.
+        .testTarget(
+            name: "ConfideKServeTests",
+            dependencies: [
+                "ConfideKServe", "ConfideJSON", "ConfideTestSupport",
+                .product(name: "ConfideTensors", package: "sdk"),
+                .product(name: "ConfideSDK", package: "sdk"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The client library (`KServeClient`, `ObliviousClient`, `LoadGenerator`) and its HTTP connection, against a
+        // real server on loopback.
+        .testTarget(
+            name: "ConfideClientTests",
+            dependencies: [
+                "ConfideClient", "ConfideHTTPClient", "ConfideServer", "ConfideAttestation", "ConfideEnvelope",
+                "ConfideMeasurement", "ConfideServerTestSupport",
+                .product(name: "ConfideSDK", package: "sdk"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The `confide` command line, run as the executable the build produces, against a real server where a command
+        // needs one.
+        .testTarget(
+            name: "ConfideCLITests",
+            dependencies: [
+                "ConfideRuntime", "ConfideServer", "ConfideClient", "ConfideHTTPClient", "ConfideEnvelope",
+                "ConfideTestSupport", "ConfideServerTestSupport",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

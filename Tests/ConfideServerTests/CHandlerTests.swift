@@ -5,6 +5,7 @@ import ConfideHost
 import ConfideJSON
 import ConfideSDK
 import ConfideServer
+import ConfideServerTestSupport
 import ConfideTensors
 import ConfideTestKit
 import ConfideTestSupport

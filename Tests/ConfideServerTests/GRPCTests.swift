@@ -4,6 +4,7 @@ import ConfideJSON
 import ConfideKServeGRPC
 import ConfideRuntime
 import ConfideSDK
+import ConfideServerTestSupport
 import ConfideTensors
 import Foundation
 import GRPCCore

@@ -4,6 +4,7 @@ import ConfideJSON
 import ConfideRuntime
 import ConfideSDK
 import ConfideServer
+import ConfideServerTestSupport
 import ConfideTensors
 import Foundation
 import NIOCore
