@@ -82,6 +82,7 @@ let package = Package(
             dependencies: [
                 "ConfideJSON", "ConfideMeasurement", "CConfideSystem", "CCPUFeatures", cABI,
                 .product(name: "ConfideHost", package: "sdk"),
+                .product(name: "ConfideTensors", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -94,7 +95,7 @@ let package = Package(
             name: "ConfideKServe",
             dependencies: [
                 "ConfideJSON",
-                .product(name: "ConfideHost", package: "sdk"),
+                .product(name: "ConfideTensors", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -105,7 +106,7 @@ let package = Package(
             name: "ConfideKServeGRPC",
             dependencies: [
                 "ConfideKServe",
-                .product(name: "ConfideHost", package: "sdk"),
+                .product(name: "ConfideTensors", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
@@ -122,6 +123,7 @@ let package = Package(
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "ConfideHost", package: "sdk"),
+                .product(name: "ConfideTensors", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -150,7 +152,7 @@ let package = Package(
             dependencies: [
                 "ConfideJSON", "ConfideKServe", "ConfideEnvelope", "ConfideAttestation", "ConfideHTTPClient",
                 .product(name: "ConfideSDK", package: "sdk"),
-                .product(name: "ConfideHost", package: "sdk"),
+                .product(name: "ConfideTensors", package: "sdk"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -166,6 +168,7 @@ let package = Package(
                 "ConfideAttestation",
                 "ConfideKServeGRPC",
                 .product(name: "ConfideHost", package: "sdk"),
+                .product(name: "ConfideTensors", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -274,34 +277,95 @@ let package = Package(
             path: "Tests/Fixtures/Embeddings",
             swiftSettings: swiftSettings
         ),
-        // Temporary folders, built plugin products, handler folders and model stores, for every test target.
-        .target(name: "ConfideTestSupport", path: "Tests/Support/ConfideTestSupport", swiftSettings: swiftSettings),
+        // Temporary folders, built plugin products, handler folders, model stores and sample tensors, for every test
+        // target.
+        .target(
+            name: "ConfideTestSupport",
+            dependencies: [
+                .product(name: "ConfideTensors", package: "sdk"), .product(name: "ConfideSDK", package: "sdk"),
+            ],
+            path: "Tests/Support/ConfideTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        // A real server on loopback (`TestServer`), the built `confide` executable and the attestation samples, for the
+        // test targets that run them: the server's, the client library's and the command line's.
+        .target(
+            name: "ConfideServerTestSupport",
+            dependencies: [
+                "ConfideServer", "ConfideClient", "ConfideHTTPClient", "ConfideAttestation", "ConfideTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/Support/ConfideServerTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "ConfideJSONTests", dependencies: ["ConfideJSON"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ConfideRuntimeTests",
             dependencies: [
                 "ConfideRuntime", "ConfideJSON", "ConfideTestSupport", cABI,
                 .product(name: "ConfideHost", package: "sdk"),
+                .product(name: "ConfideTensors", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
             ],
             swiftSettings: swiftSettings
         ),
-        // The server end to end, on loopback: its APIs, the client library and the command line against it.
+        // The server end to end, on loopback: its APIs, driven by raw HTTP, gRPC, the client library, the command line
+        // and clients nobody here wrote.
         .testTarget(
             name: "ConfideServerTests",
             dependencies: [
                 "ConfideRuntime", "ConfideServer", "ConfideClient", "ConfideJSON", "ConfideKServe", "ConfideEnvelope",
                 "ConfideAttestation", "ConfideMeasurement", "MiniLMCache", "ConfideKServeGRPC", "ConfideHTTPClient",
-                "ConfideTestSupport",
+                "ConfideTestSupport", "ConfideServerTestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "ConfideHost", package: "sdk"),
+                .product(name: "ConfideTensors", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "ConfideTestKit", package: "sdk"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The KServe v2 codec alone: requests and responses, JSON and binary tensors, limits; no server.
+        .testTarget(
+            name: "ConfideKServeTests",
+            dependencies: [
+                "ConfideKServe", "ConfideJSON", "ConfideTestSupport",
+                .product(name: "ConfideTensors", package: "sdk"),
+                .product(name: "ConfideSDK", package: "sdk"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The client library (`KServeClient`, `ObliviousClient`, `LoadGenerator`) and its HTTP connection, against a
+        // real server on loopback.
+        .testTarget(
+            name: "ConfideClientTests",
+            dependencies: [
+                "ConfideClient", "ConfideHTTPClient", "ConfideServer", "ConfideAttestation", "ConfideEnvelope",
+                "ConfideMeasurement", "ConfideServerTestSupport",
+                .product(name: "ConfideSDK", package: "sdk"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The `confide` command line, run as the executable the build produces, against a real server where a command
+        // needs one.
+        .testTarget(
+            name: "ConfideCLITests",
+            dependencies: [
+                "ConfideRuntime", "ConfideServer", "ConfideClient", "ConfideHTTPClient", "ConfideEnvelope",
+                "ConfideTestSupport", "ConfideServerTestSupport",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -336,6 +400,7 @@ let package = Package(
             dependencies: [
                 "BertModel", "ConfideRuntime", "ConfideJSON", "MiniLMCache",
                 .product(name: "ConfideHost", package: "sdk"),
+                .product(name: "ConfideTensors", package: "sdk"),
                 .product(name: "ConfideSDK", package: "sdk"),
                 .product(name: "ConfideTestKit", package: "sdk"),
             ],

@@ -1,8 +1,8 @@
 import ArgumentParser
-import ConfideHost
 import ConfideJSON
 import ConfideKServe
 import ConfideSDK
+import ConfideTensors
 import Foundation
 import NIOCore
 

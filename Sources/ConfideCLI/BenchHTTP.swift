@@ -2,11 +2,11 @@ import ArgumentParser
 import ConfideAttestation
 import ConfideClient
 import ConfideHTTPClient
-import ConfideHost
 import ConfideJSON
 import ConfideKServe
 import ConfideKServeGRPC
 import ConfideSDK
+import ConfideTensors
 import Foundation
 import NIOCore
 import NIOHTTP1

@@ -3,6 +3,7 @@ import ConfideHost
 import ConfideJSON
 import ConfideRuntime
 import ConfideSDK
+import ConfideTensors
 import Foundation
 
 /// `confide bench model`: engine-level throughput of a text model, without HTTP: the model's handler runs batches

@@ -81,9 +81,9 @@ struct HandlerTemplate {
     /// Names the package cannot take: Swift's own words, the modules it imports and the SDK types its code names.
     static let reservedNames: Set<String> = [
         "Any", "Self", "Type", "Protocol", "Swift", "Foundation", "Glibc", "Musl", "Dispatch", "Testing", "XCTest",
-        "PackageDescription", "CConfide", "ConfideSDK", "ConfideHost", "ConfideTestKit", "Handler", "HandlerInstance",
-        "HandlerError", "HandlerTester", "Batch", "Request", "Tensor", "TensorSpec", "ModelContext", "HostTensor",
-        "HostRequest", "String", "UInt32", "UnsafeRawPointer", "Test",
+        "PackageDescription", "CConfide", "ConfideSDK", "ConfideHost", "ConfideTensors", "ConfideTestKit", "Handler",
+        "HandlerInstance", "HandlerError", "HandlerTester", "Batch", "Request", "Tensor", "TensorSpec", "ModelContext",
+        "HostTensor", "HostRequest", "String", "UInt32", "UnsafeRawPointer", "Test",
     ]
 
     private static let upper = UInt8(ascii: "A")...UInt8(ascii: "Z")
@@ -159,6 +159,7 @@ struct HandlerTemplate {
                         "\#(name)",
                         .product(name: "ConfideSDK", package: "\#(sdkPackage)"),
                         .product(name: "ConfideHost", package: "\#(sdkPackage)"),
+                        .product(name: "ConfideTensors", package: "\#(sdkPackage)"),
                         .product(name: "ConfideTestKit", package: "\#(sdkPackage)"),
                     ]
                 ),
@@ -213,6 +214,7 @@ struct HandlerTemplate {
         #"""
         import ConfideHost
         import ConfideSDK
+        import ConfideTensors
         import ConfideTestKit
         import Testing
 

@@ -1,5 +1,5 @@
-import ConfideHost
 public import ConfideSDK
+import ConfideTensors
 
 /// A tensor of an inference call: an input the client sends or an output it receives. The data is little-endian
 /// and row-major; a BYTES tensor's elements each carry a 4-byte little-endian length prefix.

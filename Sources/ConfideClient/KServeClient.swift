@@ -1,7 +1,7 @@
 public import ConfideHTTPClient
-import ConfideHost
 import ConfideJSON
 import ConfideKServe
+import ConfideTensors
 import NIOCore
 import NIOHTTP1
 

@@ -1,4 +1,4 @@
-public import ConfideHost
+public import ConfideTensors
 
 /// An output a client asks for.
 public struct RequestedOutput: Sendable, Equatable {

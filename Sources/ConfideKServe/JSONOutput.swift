@@ -1,6 +1,6 @@
-import ConfideHost
 import ConfideJSON
 import ConfideSDK
+import ConfideTensors
 import NIOCore
 
 /// Writes JSON text straight into a `ByteBuffer`, with the same text as `JSONWriter`.

@@ -1,6 +1,6 @@
-public import ConfideHost
 import ConfideJSON
 import ConfideSDK
+public import ConfideTensors
 public import NIOCore
 
 /// A KServe v2 message body as written: JSON, or a JSON header followed by binary tensor data.

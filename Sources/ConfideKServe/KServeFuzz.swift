@@ -1,4 +1,4 @@
-import ConfideHost
+import ConfideTensors
 package import NIOCore
 
 /// Entry points for fuzzing the codec's decoders (see `Tests/Fuzz`). Each must return normally on any input,

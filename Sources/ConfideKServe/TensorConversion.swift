@@ -1,6 +1,6 @@
-import ConfideHost
 import ConfideJSON
 import ConfideSDK
+import ConfideTensors
 
 /// The binary section of a message (after its JSON header) and how much of it the tensors read so far took.
 struct BinarySection {

@@ -1,6 +1,6 @@
-import ConfideHost
 import ConfideJSON
 import ConfideSDK
+import ConfideTensors
 
 /// A ``JSONScanner`` whose errors are ``KServeCodecError``s.
 struct Reader {

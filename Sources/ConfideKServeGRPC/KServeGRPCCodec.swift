@@ -1,6 +1,6 @@
-public import ConfideHost
 public import ConfideKServe
 import ConfideSDK
+public import ConfideTensors
 import Foundation
 
 /// Conversions between the KServe v2 gRPC messages and host tensors, shared by the server and the client.

@@ -1,5 +1,5 @@
-import ConfideHost
 import ConfideKServe
+import ConfideTensors
 import Foundation
 import SwiftProtobuf
 

@@ -1,6 +1,7 @@
 public import ConfideHost
 public import ConfideMeasurement
 import ConfideSDK
+import ConfideTensors
 public import CoreMetrics
 import Foundation
 public import Logging

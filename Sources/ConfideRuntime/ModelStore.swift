@@ -1,6 +1,7 @@
 public import ConfideHost
 public import ConfideJSON
 public import ConfideMeasurement
+public import ConfideTensors
 public import Crypto
 import Foundation
 

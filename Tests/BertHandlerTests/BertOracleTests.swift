@@ -3,6 +3,7 @@ import ConfideHost
 import ConfideJSON
 import ConfideRuntime
 import ConfideSDK
+import ConfideTensors
 import ConfideTestKit
 import Foundation
 import MiniLMCache

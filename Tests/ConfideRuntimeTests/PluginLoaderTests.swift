@@ -2,6 +2,7 @@ import CConfide
 import ConfideHost
 import ConfideRuntime
 import ConfideSDK
+import ConfideTensors
 import ConfideTestSupport
 import Foundation
 import Testing

@@ -5,6 +5,7 @@ import ConfideHost
 import ConfideJSON
 import ConfideRuntime
 import ConfideServer
+import ConfideServerTestSupport
 import ConfideTestSupport
 import Crypto
 import Foundation
@@ -12,11 +13,6 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import Testing
-
-let archiveFiles: [String: [UInt8]] = [
-    "model.json": Array(#"{"handler": "slow", "parameters": {"file": "weights/w.bin"}}"#.utf8),
-    "weights/w.bin": [0, 1, 2, 3, 254, 255],
-]
 
 /// Stands in for the Confidential Data Hub: serves fixed resources at /cdh/resource/...
 struct KeyBrokerStandIn: RequestResponder {

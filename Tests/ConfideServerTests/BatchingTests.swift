@@ -3,7 +3,9 @@ import ConfideHTTPClient
 import ConfideHost
 import ConfideJSON
 import ConfideSDK
+import ConfideTensors
 import ConfideServer
+import ConfideServerTestSupport
 import Foundation
 import NIOCore
 import NIOHTTP1

@@ -2,6 +2,7 @@ import ConfideClient
 import ConfideHTTPClient
 import ConfideJSON
 import ConfideServer
+import ConfideServerTestSupport
 import Foundation
 import MiniLMCache
 import NIOHTTP1

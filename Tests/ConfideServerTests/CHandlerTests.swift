@@ -5,6 +5,8 @@ import ConfideHost
 import ConfideJSON
 import ConfideSDK
 import ConfideServer
+import ConfideServerTestSupport
+import ConfideTensors
 import ConfideTestKit
 import ConfideTestSupport
 import Foundation

@@ -3,6 +3,7 @@ import ConfideClient
 import ConfideHTTPClient
 import ConfideMeasurement
 import ConfideServer
+import ConfideServerTestSupport
 import Foundation
 import Glibc
 import NIOCore

@@ -1,10 +1,11 @@
 import ConfideClient
 import ConfideHTTPClient
-import ConfideHost
 import ConfideJSON
 import ConfideKServeGRPC
 import ConfideRuntime
 import ConfideSDK
+import ConfideServerTestSupport
+import ConfideTensors
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2

@@ -1,5 +1,6 @@
 import ConfideClient
 import ConfideHTTPClient
+import ConfideServerTestSupport
 import Foundation
 import Glibc
 import NIOCore

@@ -2,6 +2,7 @@ import ConfideClient
 import ConfideHTTPClient
 import ConfideRuntime
 import ConfideServer
+import ConfideServerTestSupport
 import Foundation
 import NIOHTTP1
 import Testing

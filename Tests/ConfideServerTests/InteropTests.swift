@@ -1,5 +1,6 @@
 import ConfideJSON
 import ConfideMeasurement
+import ConfideServerTestSupport
 import ConfideTestSupport
 import Foundation
 import Testing
@@ -111,31 +112,5 @@ struct InteropTests {
         #expect(
             setting.output.contains("the setting 'management' is '127.0.0.1:0'; the policy requires 'on'"),
             "\(setting.output)")
-    }
-}
-
-/// Runs a Python script and returns its exit status and combined output.
-/// Runs a Python script; the example client's HTTP calls may wait up to 5 minutes, since the suites running alongside
-/// can keep a 2-core CI machine saturated for longer than its default minute.
-func runPython(_ arguments: String...) async throws -> (status: Int32, output: String) {
-    try await runProcess("/usr/bin/env", ["CONFIDE_CLIENT_TIMEOUT=300", "python3"] + arguments)
-}
-
-/// Runs a program and returns its exit status and combined output.
-///
-/// The program is waited for on a thread of its own, never on one of the concurrency pool's threads: the server
-/// under test needs those to answer the program.
-func runProcess(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    return await onOwnThread {
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }

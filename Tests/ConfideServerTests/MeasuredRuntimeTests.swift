@@ -4,6 +4,7 @@ import ConfideHTTPClient
 import ConfideMeasurement
 import ConfideRuntime
 import ConfideServer
+import ConfideServerTestSupport
 import ConfideTestSupport
 import Foundation
 import NIOCore

@@ -3,6 +3,7 @@ import ConfideEnvelope
 import ConfideHTTPClient
 import ConfideJSON
 import ConfideServer
+import ConfideServerTestSupport
 import Foundation
 import NIOCore
 import NIOHTTP1

@@ -2,6 +2,7 @@ import ConfideClient
 import ConfideHTTPClient
 import ConfideJSON
 import ConfideRuntime
+import ConfideServerTestSupport
 import Foundation
 import MiniLMCache
 import NIOCore

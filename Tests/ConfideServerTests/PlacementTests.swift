@@ -3,6 +3,7 @@ import ConfideHTTPClient
 import ConfideJSON
 import ConfideRuntime
 import ConfideServer
+import ConfideServerTestSupport
 import ConfideTestSupport
 import Foundation
 import NIOCore

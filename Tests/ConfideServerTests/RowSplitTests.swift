@@ -1,6 +1,7 @@
 import ConfideHost
 import ConfideRuntime
 import ConfideSDK
+import ConfideTensors
 import Foundation
 import Testing
 

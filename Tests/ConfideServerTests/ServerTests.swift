@@ -1,10 +1,11 @@
 import ConfideClient
 import ConfideHTTPClient
-import ConfideHost
 import ConfideJSON
 import ConfideRuntime
 import ConfideSDK
 import ConfideServer
+import ConfideServerTestSupport
+import ConfideTensors
 import Foundation
 import NIOCore
 import NIOHTTP1

@@ -1,6 +1,7 @@
 import ConfideAttestation
 import ConfideClient
 import ConfideServer
+import ConfideServerTestSupport
 import Foundation
 import Logging
 import Synchronization

@@ -1,6 +1,7 @@
 import ConfideClient
 import ConfideHTTPClient
 import ConfideJSON
+import ConfideServerTestSupport
 import Foundation
 import MiniLMCache
 import NIOCore

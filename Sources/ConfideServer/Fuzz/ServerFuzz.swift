@@ -1,7 +1,7 @@
 import ConfideAttestation
-import ConfideHost
 import ConfideKServe
 import ConfideSDK
+import ConfideTensors
 import NIOCore
 import NIOHTTP1
 

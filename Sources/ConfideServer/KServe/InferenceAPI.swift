@@ -3,6 +3,7 @@ import ConfideJSON
 import ConfideKServe
 public import ConfideRuntime
 import ConfideSDK
+import ConfideTensors
 import NIOCore
 import NIOHTTP1
 

@@ -1,6 +1,7 @@
 import ConfideHost
 import ConfideRuntime
 import ConfideSDK
+import ConfideTensors
 
 /// One request over many items (texts to embed, pairs to score), split along its rows into a part per worker of the
 /// model, so that one request uses every worker as the same items sent one by one would; the parts' outputs are

@@ -2,6 +2,7 @@ import ConfideHost
 import ConfideJSON
 public import ConfideRuntime
 import ConfideSDK
+import ConfideTensors
 import NIOCore
 import NIOHTTP1
 

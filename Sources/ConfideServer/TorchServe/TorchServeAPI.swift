@@ -1,6 +1,7 @@
 import ConfideHost
 import ConfideKServe
 import ConfideRuntime
+import ConfideTensors
 import NIOCore
 import NIOHTTP1
 

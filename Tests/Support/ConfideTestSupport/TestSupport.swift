@@ -1,5 +1,5 @@
-// Test helpers shared by the runtime's test targets: temporary folders, built plugin products, handler folders
-// and model stores.
+// Test helpers shared by the runtime's test targets: temporary folders, built plugin products, handler folders,
+// model stores and sample tensors.
 public import Foundation
 
 /// Where the package's build put its products (the folder holding this test binary).
@@ -71,3 +71,9 @@ public func makeModelStore(in root: TemporaryDirectory, models: [String: String]
     }
     return folder.path
 }
+
+/// The files of a model served by the `slow` fixture handler, for model archives.
+public let archiveFiles: [String: [UInt8]] = [
+    "model.json": Array(#"{"handler": "slow", "parameters": {"file": "weights/w.bin"}}"#.utf8),
+    "weights/w.bin": [0, 1, 2, 3, 254, 255],
+]

@@ -1,5 +1,6 @@
 public import CConfide
 public import ConfideSDK
+import ConfideTensors
 import Synchronization
 
 #if canImport(Glibc)

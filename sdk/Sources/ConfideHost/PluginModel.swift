@@ -1,5 +1,6 @@
 import CConfide
 public import ConfideSDK
+public import ConfideTensors
 
 #if canImport(Glibc)
     import Glibc

@@ -1,5 +1,6 @@
 public import ConfideHost
 public import ConfideSDK
+public import ConfideTensors
 
 /// Runs a handler through the real plugin ABI, without a server: load a model, create a worker's
 /// instance, execute batches.

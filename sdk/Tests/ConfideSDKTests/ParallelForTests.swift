@@ -1,5 +1,6 @@
 import ConfideHost
 import ConfideSDK
+import ConfideTensors
 import ConfideTestKit
 import Synchronization
 import Testing

@@ -1,6 +1,7 @@
 import CConfide
 import ConfideHost
 import ConfideSDK
+import ConfideTensors
 import ConfideTestKit
 import Testing
 

@@ -1,6 +1,6 @@
 import ConfideClient
-import ConfideHost
 import ConfideSDK
+import ConfideServerTestSupport
 import Testing
 
 @Suite("The closed-loop load generator")

@@ -1,6 +1,7 @@
 import ConfideClient
 import ConfideHTTPClient
 import ConfideServer
+import ConfideServerTestSupport
 import ConfideTestSupport
 import Foundation
 import NIOHTTP1

@@ -1,6 +1,6 @@
 import ConfideRuntime
+import ConfideServerTestSupport
 import ConfideTestSupport
-import Crypto
 import Foundation
 import Testing
 

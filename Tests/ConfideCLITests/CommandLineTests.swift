@@ -1,28 +1,9 @@
 import ConfideEnvelope
 import ConfideServer
+import ConfideServerTestSupport
 import ConfideTestSupport
 import Foundation
 import Testing
-
-/// The `confide` executable that the test build produces next to the test bundle.
-enum ConfideCommand {
-    static let path = BuildProducts.directory.appendingPathComponent("confide").path
-
-    static func run(_ arguments: String...) async throws -> (status: Int32, output: String) {
-        try #require(FileManager.default.isExecutableFile(atPath: path), "build the confide product first: \(path)")
-        return try await runProcess(path, arguments)
-    }
-}
-
-/// The shared test data folder, `../shared/testdata/attestation/` from the package root.
-enum AttestationSamples {
-    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/testdata/attestation")
-
-    static var available: Bool { FileManager.default.fileExists(atPath: folder.path) }
-
-    static func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
-}
 
 @Suite("The confide command: encrypted inference and attestation")
 struct CommandLineTests {
