@@ -3,9 +3,9 @@ import ConfideHTTPClient
 import ConfideHost
 import ConfideJSON
 import ConfideSDK
-import ConfideTensors
 import ConfideServer
 import ConfideServerTestSupport
+import ConfideTensors
 import Foundation
 import NIOCore
 import NIOHTTP1
