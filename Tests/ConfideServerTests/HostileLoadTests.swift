@@ -112,7 +112,9 @@ struct HostileLoadTests {
         func number(_ key: String) -> Double { report[key]?.doubleValue ?? -1 }
         #expect(number("failed_probes") == 0, "\(line)")
         #expect(number("probes") > 50, "\(line)")
-        #expect(number("probe_p50_ms") < 100, "\(line)")
+        // The median probe on a CI machine whose two cores the other suites saturate took 102 ms once: a server
+        // that the attack stalls takes seconds (the timeouts are 2–5 s), so 500 ms still tells them apart.
+        #expect(number("probe_p50_ms") < 500, "\(line)")
         // The worst probe, not the typical one: on a CI machine whose two cores other suites saturate, one probe
         // waited 1.6 s for a core; a server that stopped answering would fail the probes and the median instead.
         #expect(number("probe_max_ms") < 3_000, "\(line)")
