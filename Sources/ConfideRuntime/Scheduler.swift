@@ -207,27 +207,7 @@ public final class Scheduler: @unchecked Sendable {
     public func submit(
         _ request: HostRequest, deadline: ContinuousClock.Instant, completion: @escaping InferenceCompletion
     ) {
-        let now = clock.now
-        condition.lock()
-        if stopping {
-            condition.unlock()
-            metrics.shuttingDown.increment()
-            return completion(.failure(.shuttingDown))
-        }
-        let expired = queue.count >= policy.maxQueueSize ? expireLocked(now: now) : []
-        let accepted = queue.count < policy.maxQueueSize
-        submitted += 1
-        if accepted {
-            queue.append(Pending(request: request, enqueued: now, deadline: deadline, completion: completion))
-            metrics.queueDepth.set(queue.count)
-            condition.signal()
-        }
-        condition.unlock()
-        answerExpired(expired)
-        if !accepted {
-            metrics.queueFull.increment()
-            completion(.failure(.queueFull(limit: policy.maxQueueSize)))
-        }
+        enqueue([(request, completion)], deadline: deadline, split: false) { completion(.failure($0)) }
     }
 
     /// Queues the parts of one request, split by the caller along its rows, to be answered by `deadline`. No two
@@ -238,34 +218,49 @@ public final class Scheduler: @unchecked Sendable {
         parts: [HostRequest], deadline: ContinuousClock.Instant, completion: @escaping SplitCompletion
     ) {
         guard !parts.isEmpty else { return completion(.success([])) }
-        let now = clock.now
         let answers = SplitAnswers(count: parts.count, completion: completion)
+        let requests = parts.enumerated().map { index, part -> (HostRequest, InferenceCompletion) in
+            (part, { answers.record($0, at: index) })
+        }
+        enqueue(requests, deadline: deadline, split: true) { completion(.failure($0)) }
+    }
+
+    /// Queues `requests` together, or none of them when the queue cannot take them all or the model is shutting
+    /// down, and then calls `refuse` once, at once; with `split`, as the parts of one request.
+    private func enqueue(
+        _ requests: [(HostRequest, InferenceCompletion)], deadline: ContinuousClock.Instant, split: Bool,
+        refuse: (InferenceFailure) -> Void
+    ) {
+        let now = clock.now
         condition.lock()
         if stopping {
             condition.unlock()
             metrics.shuttingDown.increment()
-            return completion(.failure(.shuttingDown))
+            return refuse(.shuttingDown)
         }
-        let expired = queue.count + parts.count > policy.maxQueueSize ? expireLocked(now: now) : []
-        let accepted = queue.count + parts.count <= policy.maxQueueSize
-        submitted += parts.count
+        let room = policy.maxQueueSize - requests.count
+        let expired = queue.count > room ? expireLocked(now: now) : []
+        let accepted = queue.count <= room
+        submitted += requests.count
         if accepted {
-            splits &+= 1
-            for (index, part) in parts.enumerated() {
-                queue.append(
-                    Pending(
-                        request: part, enqueued: now, deadline: deadline,
-                        completion: { answers.record($0, at: index) }, split: splits))
+            var id: Int?
+            if split {
+                splits &+= 1
+                id = splits
+                queuedParts += requests.count
             }
-            queuedParts += parts.count
+            for (request, completion) in requests {
+                queue.append(
+                    Pending(request: request, enqueued: now, deadline: deadline, completion: completion, split: id))
+            }
             metrics.queueDepth.set(queue.count)
-            condition.broadcast()
+            if requests.count == 1 { condition.signal() } else { condition.broadcast() }
         }
         condition.unlock()
         answerExpired(expired)
         if !accepted {
             metrics.queueFull.increment()
-            completion(.failure(.queueFull(limit: policy.maxQueueSize)))
+            refuse(.queueFull(limit: policy.maxQueueSize))
         }
     }
 
