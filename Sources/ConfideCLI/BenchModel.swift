@@ -9,6 +9,8 @@ import Foundation
 /// `confide bench model`: engine-level throughput of a text model, without HTTP: the model's handler runs batches
 /// of equal-length texts on one worker with an intra-op team of `--threads` cores, as a server's worker would.
 /// This is the measurement to set next to PyTorch, ONNX Runtime or OpenVINO running the same model in-process.
+/// With `--profile`, each configuration's measured calls are split by ``KernelProfiler`` into GEMM, attention, layer
+/// norm, the handler's own code and the waiting inside parallel regions.
 struct BenchModel: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
@@ -19,6 +21,11 @@ struct BenchModel: ParsableCommand {
             exactly `--sequence` tokens. With `--sentences`, batches hold the file's texts instead, in turn (the \
             load `confide bench` sends, without HTTP). Tokenization is included in the time (a few microseconds \
             per sequence).
+
+            With --profile, the handler gets a kernel table that times every kernel call and the threads' waits \
+            inside parallel regions, and each configuration is followed by a table: per category, milliseconds per \
+            batch, share of the forward pass and, for GEMMs, the achieved GFLOP/s (2·M·N·K per call over the calls' \
+            whole time). Profiling adds two clock reads per kernel call and per parallel chunk.
             """)
 
     @Option(help: "A model-store entry: a folder holding model.json (and the model's files).")
@@ -55,6 +62,10 @@ struct BenchModel: ParsableCommand {
     @Flag(help: "Print one JSON object per line instead of a table.")
     var json = false
 
+    @Flag(
+        help: "Split each configuration's forward pass by kernel category (GEMM, attention, layer norm, waiting, ...).")
+    var profile = false
+
     func validate() throws {
         guard sequence >= 2 else { throw ValidationError("--sequence must be at least 2 ([CLS] and [SEP])") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
@@ -68,6 +79,13 @@ struct BenchModel: ParsableCommand {
     func run() throws {
         let registry = HandlerRegistry.scan(directory: handlers)
         let choice = try KernelSelection.activate(from: Array(registry.kernelPlugins.values), explicit: kernels)
+        if profile {
+            guard let chosen = choice.plugin else {
+                throw ValidationError(
+                    "--profile times kernel calls, but no kernel plugin is available (\(choice.reason))")
+            }
+            try KernelProfiler.serve(chosen)
+        }
         let folder = URL(fileURLWithPath: modelDir).standardizedFileURL
         let stored = try ModelStore(path: folder.deletingLastPathComponent().path).load(name: folder.lastPathComponent)
         guard let plugin = registry.plugins[stored.config.handler] else {
@@ -91,11 +109,13 @@ struct BenchModel: ParsableCommand {
             var parameters = stored.config.parameters
             if let precision { parameters["precision"] = .string(precision) }
             let config = stored.withParameters(parameters).loadConfig(version: version)
+            if profile { KernelProfiler.reset() }
             let model = try PluginModel(plugin: plugin, config: config)
+            let packing = profile ? KernelProfiler.read()[.weightPacking] : KernelProfile.Entry()
             let label = precision ?? parameters["precision"]?.stringValue ?? "default"
             for size in try batchSizes() {
                 let result = try measure(model, texts: texts, batch: size)
-                report(model: stored.name, precision: label, batch: size, result)
+                report(model: stored.name, precision: label, batch: size, result, weightPacking: packing)
             }
         }
     }
@@ -114,6 +134,10 @@ struct BenchModel: ParsableCommand {
         var sequencesPerSecond: Double
         var batchMillisecondsP50: Double
         var calls: Int
+        /// The measured calls' summed wall time.
+        var nanoseconds: UInt64
+        /// The kernel calls of the measured calls, with `--profile`.
+        var profile: KernelProfile?
     }
 
     /// Makes a worker instance on a worker thread with an intra-op team of `threads` cores, as a server's worker
@@ -132,7 +156,7 @@ struct BenchModel: ParsableCommand {
         defer { worker.stop() }
         return try worker.run { () throws -> Measurement in
             let instance = try model.makeInstance(worker: WorkerInfo(coreCount: threads))
-            return try Self.time(instance, batches, seconds: seconds)
+            return try Self.time(instance, batches, seconds: seconds, profile: profile)
         }
     }
 
@@ -147,9 +171,10 @@ struct BenchModel: ParsableCommand {
         return lines
     }
 
-    /// Calls the instance with each batch in turn, once unmeasured, then for `seconds`.
-    private static func time(_ instance: PluginInstance, _ batches: [[HostRequest]], seconds: Double) throws
-        -> Measurement
+    /// Calls the instance with each batch in turn, once unmeasured, then for `seconds`; with `profile`, reads the
+    /// kernel profile of the measured calls.
+    private static func time(_ instance: PluginInstance, _ batches: [[HostRequest]], seconds: Double, profile: Bool)
+        throws -> Measurement
     {
         var next = 0
         func call() throws -> Int {
@@ -161,6 +186,7 @@ struct BenchModel: ParsableCommand {
             return requests.count
         }
         _ = try call()
+        if profile { KernelProfiler.reset() }
         var durations: [Double] = []
         var sequences = 0
         let start = BenchKernels.now()
@@ -171,21 +197,30 @@ struct BenchModel: ParsableCommand {
             now = BenchKernels.now()
             durations.append(now - begin)
         }
+        let profiled = profile ? KernelProfiler.read() : nil
+        let busy = durations.reduce(0, +)
         durations.sort()
         return Measurement(
             sequencesPerSecond: Double(sequences) / (now - start),
-            batchMillisecondsP50: durations[durations.count / 2] * 1000, calls: durations.count)
+            batchMillisecondsP50: durations[durations.count / 2] * 1000, calls: durations.count,
+            nanoseconds: UInt64(busy * 1e9), profile: profiled)
     }
 
-    private func report(model: String, precision: String, batch: Int, _ result: Measurement) {
+    private func report(
+        model: String, precision: String, batch: Int, _ result: Measurement, weightPacking: KernelProfile.Entry
+    ) {
         if json {
-            let object = JSONObject([
+            var object = JSONObject([
                 "model": .string(model), "precision": .string(precision), "batch": .integer(Int64(batch)),
                 "sequence": sentences == nil ? .integer(Int64(sequence)) : .string("sentences"),
                 "threads": .integer(Int64(threads)),
                 "sequences_per_second": .double(result.sequencesPerSecond),
                 "batch_ms_p50": .double(result.batchMillisecondsP50), "calls": .integer(Int64(result.calls)),
             ])
+            if let profile = result.profile {
+                object["profile"] = .object(
+                    Self.profileJSON(profile, result, weightPacking: weightPacking))
+            }
             print(String(decoding: JSONValue.object(object).serialized, as: UTF8.self))
         } else {
             print(
@@ -193,6 +228,72 @@ struct BenchModel: ParsableCommand {
                     + String(
                         format: "%6d | %11.1f | %14.2f", batch, result.sequencesPerSecond,
                         result.batchMillisecondsP50))
+            if let profile = result.profile {
+                Self.printProfile(profile, result, weightPacking: weightPacking)
+            }
         }
+    }
+
+    /// The profile's rows per batch, for a table and JSON: the row, its milliseconds per batch, its share of the
+    /// forward pass and its kernel calls per batch.
+    private static func profileRows(_ profile: KernelProfile, _ result: Measurement)
+        -> [(row: KernelProfile.Row, milliseconds: Double, share: Double, calls: Double)]
+    {
+        let batches = Double(max(1, result.calls))
+        let rows = profile.breakdown(forwardNanoseconds: result.nanoseconds)
+        let total = Double(max(1, rows.reduce(UInt64(0)) { $0 &+ $1.nanoseconds }))
+        return rows.map { row in
+            (row, Double(row.nanoseconds) / 1e6 / batches, Double(row.nanoseconds) / total, Double(row.calls) / batches)
+        }
+    }
+
+    /// Prints the profile of one configuration under its result line; kernel categories that were not called are
+    /// left out.
+    private static func printProfile(
+        _ profile: KernelProfile, _ result: Measurement, weightPacking: KernelProfile.Entry
+    ) {
+        print("    category                    | ms/batch |  share | calls/batch | GFLOP/s")
+        var milliseconds = 0.0
+        for (row, rowMilliseconds, share, calls) in profileRows(profile, result) {
+            milliseconds += rowMilliseconds
+            let kernelRow = !["outside_kernels", "waiting", "gemm_activation_packing"].contains(row.key)
+            if kernelRow, row.calls == 0 { continue }
+            let name = row.name.padding(toLength: 27, withPad: " ", startingAt: 0)
+            let perBatch = kernelRow ? String(format: "%11.1f", calls) : String(repeating: " ", count: 11)
+            let rate = row.gigaflopsPerSecond.map { String(format: " %7.1f", $0) } ?? ""
+            let figures = String(format: " | %8.3f | %5.1f%% | ", rowMilliseconds, share * 100)
+            print("    " + name + figures + perBatch + " |" + rate)
+        }
+        let name = "forward pass".padding(toLength: 27, withPad: " ", startingAt: 0)
+        print("    " + name + String(format: " | %8.3f | 100.0%% |", milliseconds))
+        if weightPacking.calls > 0 {
+            print(
+                String(
+                    format: "    weights packed at load: %.1f ms in %d calls (not in the forward pass)",
+                    Double(weightPacking.nanoseconds) / 1e6, weightPacking.calls))
+        }
+    }
+
+    /// The profile of one configuration as JSON: every row (also those without calls), the forward pass per batch,
+    /// the thread time spent waiting per batch, and the weight packing at load.
+    private static func profileJSON(
+        _ profile: KernelProfile, _ result: Measurement, weightPacking: KernelProfile.Entry
+    ) -> JSONObject {
+        let batches = Double(max(1, result.calls))
+        let rows = profileRows(profile, result).map { row, milliseconds, share, calls in
+            var object = JSONObject([
+                "key": .string(row.key), "name": .string(row.name), "ms_per_batch": .double(milliseconds),
+                "share": .double(share), "calls_per_batch": .double(calls),
+            ])
+            if let rate = row.gigaflopsPerSecond { object["gflops_per_second"] = .double(rate) }
+            return JSONValue.object(object)
+        }
+        let waiting = KernelProfile.Category.allCases.reduce(UInt64(0)) { $0 &+ profile[$1].waitingThreadNanoseconds }
+        return JSONObject([
+            "rows": .array(rows), "forward_ms_per_batch": .double(Double(result.nanoseconds) / 1e6 / batches),
+            "waiting_thread_ms_per_batch": .double(Double(waiting) / 1e6 / batches),
+            "weight_packing_ms": .double(Double(weightPacking.nanoseconds) / 1e6),
+            "weight_packing_calls": .integer(Int64(weightPacking.calls)),
+        ])
     }
 }

@@ -133,6 +133,13 @@ public enum HostAPI {
         chosenKernels.store(UInt(bitPattern: api), ordering: .releasing)
     }
 
+    /// Makes `table` the kernel table `ConfideHostApi.kernels` hands to every handler: a table whose functions
+    /// are ready to call, e.g. a profiler's that forwards to an initialised plugin's. `nil` withdraws it. The
+    /// table must stay valid for the life of the process.
+    public static func useKernels(table: UnsafePointer<ConfideKernelApi>?) {
+        chosenKernels.store(table.map { UInt(bitPattern: $0) } ?? 0, ordering: .releasing)
+    }
+
     /// The kernel table handlers get, if one was chosen.
     public static var kernels: UnsafePointer<ConfideKernelApi>? {
         UnsafePointer(bitPattern: chosenKernels.load(ordering: .acquiring))
