@@ -380,7 +380,9 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "ConfideEnvelopeTests", dependencies: ["ConfideEnvelope"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ConfideEnvelopeTests", dependencies: ["ConfideEnvelope", "ConfideTestSupport"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "ConfideKernelTests",
             dependencies: [

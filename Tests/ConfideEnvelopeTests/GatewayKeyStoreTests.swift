@@ -1,4 +1,5 @@
 import ConfideEnvelope
+import ConfideTestSupport
 import Testing
 
 struct GatewayKeyStoreTests {

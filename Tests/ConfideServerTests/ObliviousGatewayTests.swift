@@ -4,6 +4,7 @@ import ConfideHTTPClient
 import ConfideJSON
 import ConfideServer
 import ConfideServerTestSupport
+import ConfideTestSupport
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -259,7 +260,11 @@ struct ObliviousGatewayTests {
     }
 
     @Test func aRotatedKeyIsAcceptedForTheGracePeriodOnly() async throws {
-        let server = try await TestServer.start { $0.oblivious.gracePeriod = .seconds(5) }
+        let clock = ManualClock()
+        let server = try await TestServer.start {
+            $0.oblivious.gracePeriod = .seconds(5)
+            $0.oblivious.clock = GatewayClock(monotonic: clock.now)
+        }
         defer { Task { await server.stop() } }
         let probe = GatewayProbe(port: server.port)
         let old = try #require(try await probe.keys().first)
@@ -268,7 +273,7 @@ struct ObliviousGatewayTests {
         #expect(new.keyID != old.keyID)
         #expect(try await probe.exchange(echoInfer("old"), to: old).status == 200)
         #expect(try await probe.exchange(echoInfer("new"), to: new).status == 200)
-        try await Task.sleep(for: .milliseconds(5_500))
+        clock.advance(by: .milliseconds(5_001))
         let sealed = try OHTTPClientRequest(sealing: try echoInfer("late").encoded(), for: old)
         let refused = try await probe.post(sealed.encapsulatedRequest)
         #expect(refused.status == .badRequest)

@@ -19,8 +19,8 @@ public struct ObliviousGatewayConfiguration: Sendable {
     /// The name of a shared X25519 private key (32 bytes) to fetch from the server's key provider instead of
     /// generating one, so that every replica serves the same key configuration; rotation is then off.
     public var sharedKeyName: String?
-    /// The clock that both the replay window and the `Date` check read; `nil` makes one when the gateway starts, from
-    /// the wall-clock time then. Inject one in tests.
+    /// The clock that the replay window, the `Date` check and the expiry of retired keys read; `nil` makes one when
+    /// the gateway starts, from the wall-clock time then. Inject one in tests.
     public var clock: GatewayClock?
 
     /// How long an encapsulated key (`enc`) is remembered: twice the allowed skew and a second, so that a request

@@ -301,8 +301,12 @@ public final class InferenceServer: Sendable {
     /// key id is derived from the key so that every replica agrees on it.
     private static func makeKeyStore(_ configuration: ServerConfiguration, logger: Logger) throws -> GatewayKeyStore {
         let oblivious = configuration.oblivious
+        var now: @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
+        if let clock = oblivious.clock {
+            now = { clock.instant }
+        }
         guard let text = oblivious.sharedKeyName else {
-            return try GatewayKeyStore(suites: oblivious.suites, gracePeriod: oblivious.gracePeriod)
+            return try GatewayKeyStore(suites: oblivious.suites, gracePeriod: oblivious.gracePeriod, now: now)
         }
         let name: KeyName
         do throws(KeyNameError) {
@@ -317,7 +321,7 @@ public final class InferenceServer: Sendable {
         let keyID = SHA256.hash(data: raw).withUnsafeBytes { $0[0] }
         let key = try GatewayKey(rawPrivateKey: raw, keyID: keyID, suites: oblivious.suites)
         logger.info("gateway key shared by replicas", metadata: ["key_name": "\(name)", "key_id": "\(keyID)"])
-        return try GatewayKeyStore(currentKey: key, gracePeriod: oblivious.gracePeriod)
+        return try GatewayKeyStore(currentKey: key, gracePeriod: oblivious.gracePeriod, now: now)
     }
 
     private static func makeEvidenceProvider(
