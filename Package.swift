@@ -33,6 +33,7 @@ let package = Package(
         .library(name: "Bert", type: .dynamic, targets: ["Bert"]),
         // Kernel plugins shipped with Confide: the runtime picks the best one the CPU supports.
         .library(name: "KernelsPortable", type: .dynamic, targets: ["KernelsPortable"]),
+        .library(name: "KernelsAVX2", type: .dynamic, targets: ["KernelsAVX2"]),
         .library(name: "KernelsAVX512", type: .dynamic, targets: ["KernelsAVX512"]),
         .library(name: "KernelsAMX", type: .dynamic, targets: ["KernelsAMX"]),
         // Plugins that misbehave on purpose, for the loader's tests.
@@ -216,6 +217,8 @@ let package = Package(
         .target(
             name: "KernelsPortable", dependencies: ["KernelsCore"], path: "handlers/KernelsPortable",
             cSettings: kernelCSettings),
+        .target(
+            name: "KernelsAVX2", dependencies: ["KernelsCore"], path: "handlers/KernelsAVX2", cSettings: kernelCSettings),
         .target(
             name: "KernelsAVX512", dependencies: ["KernelsX86"], path: "handlers/KernelsAVX512",
             cSettings: kernelCSettings),

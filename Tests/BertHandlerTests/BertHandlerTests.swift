@@ -184,17 +184,20 @@ enum BertFixtures {
 
     static func library(_ product: String) -> String { products.appendingPathComponent("lib\(product).so").path }
 
-    /// The kernels `CONFIDE_KERNELS` names (`portable`, `avx512`, `amx`, as for `confide serve`), else the AVX-512
-    /// ones where the CPU has them, else the portable ones.
+    /// The kernels `CONFIDE_KERNELS` names (`portable`, `avx2`, `avx512`, `amx`, as for `confide serve`), else the
+    /// AVX-512 ones where the CPU has them, else the AVX2 ones, else the portable ones.
     static let kernelsProduct: String = {
-        let products = ["portable": "KernelsPortable", "avx512": "KernelsAVX512", "amx": "KernelsAMX"]
+        let products = [
+            "portable": "KernelsPortable", "avx2": "KernelsAVX2", "avx512": "KernelsAVX512", "amx": "KernelsAMX",
+        ]
         if let name = ProcessInfo.processInfo.environment["CONFIDE_KERNELS"], let product = products[name] {
             return product
         }
-        guard let plugin = try? PluginLoader.open(path: library("KernelsAVX512")),
-            CPUFeatures(rawValue: plugin.requiredFeatures).isSubset(of: CPUProbe.detect().features)
-        else { return "KernelsPortable" }
-        return "KernelsAVX512"
+        let features = CPUProbe.detect().features
+        return ["KernelsAVX512", "KernelsAVX2"].first { product in
+            guard let plugin = try? PluginLoader.open(path: library(product)) else { return false }
+            return CPUFeatures(rawValue: plugin.requiredFeatures).isSubset(of: features)
+        } ?? "KernelsPortable"
     }()
 
     /// Makes the kernel plugin the table every handler gets (once per process).

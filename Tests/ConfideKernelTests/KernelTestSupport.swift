@@ -18,7 +18,7 @@ enum BuildProducts {
 
 /// The kernel plugins that ship with Confide, loaded through the runtime's loader.
 enum KernelPlugins {
-    static let products = ["KernelsPortable", "KernelsAVX512", "KernelsAMX"]
+    static let products = ["KernelsPortable", "KernelsAVX2", "KernelsAVX512", "KernelsAMX"]
 
     /// This machine's usable features.
     static let cpu = CPUProbe.detect().features

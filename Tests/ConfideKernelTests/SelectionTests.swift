@@ -9,11 +9,12 @@ struct SelectionTests {
     static let plugins: [LoadedPlugin] = KernelPlugins.products.compactMap {
         try? PluginLoader.open(path: BuildProducts.library($0))
     }
+    static let avx2: CPUFeatures = [.fma, .avx2]
     static let avx512: CPUFeatures = [.fma, .avx2, .avx512f, .avx512bw, .avx512vl, .avx512dq, .avx512bf16, .avx512vnni]
     static let sapphireRapids: CPUFeatures = avx512.union([.amxTile, .amxBF16, .amxInt8])
 
     @Test func theShippedKernelPluginsLoad() throws {
-        #expect(Self.plugins.map(\.name).sorted() == ["amx", "avx512", "portable"])
+        #expect(Self.plugins.map(\.name).sorted() == ["amx", "avx2", "avx512", "portable"])
         for plugin in Self.plugins {
             #expect(plugin.kind == CONFIDE_PLUGIN_KERNELS)
             #expect(plugin.kernelAPI != nil)
@@ -36,18 +37,18 @@ struct SelectionTests {
         }
         let registry = HandlerRegistry.scan(directory: folder.path)
         #expect(registry.plugins.isEmpty)
-        #expect(registry.kernelPlugins.keys.sorted() == ["amx", "avx512", "portable"])
+        #expect(registry.kernelPlugins.keys.sorted() == ["amx", "avx2", "avx512", "portable"])
         #expect(registry.refusals.isEmpty)
     }
 
     @Test(arguments: [
-        (CPUFeatures(), "portable"), (avx512, "avx512"), (sapphireRapids, "amx"),
-        (avx512.subtracting(.avx512bf16), "portable"),
+        (CPUFeatures(), "portable"), (avx2, "avx2"), (avx2.subtracting(.fma), "portable"), (avx512, "avx512"),
+        (sapphireRapids, "amx"), (avx512.subtracting(.avx512bf16), "avx2"),
     ])
     func theBestSupportedPluginIsChosen(features: CPUFeatures, expected: String) throws {
         let choice = try KernelSelection.choose(from: Self.plugins, features: features)
         #expect(choice.plugin?.name == expected)
-        #expect(choice.candidates.count == 3)
+        #expect(choice.candidates.count == 4)
     }
 
     @Test func forcingAPluginWhoseFeaturesAreMissingIsRefused() {
@@ -62,7 +63,7 @@ struct SelectionTests {
         let error = #expect(throws: KernelSelectionError.self) {
             try KernelSelection.choose(from: Self.plugins, features: Self.avx512, forced: "sse")
         }
-        #expect(error?.message.contains("amx, avx512, portable") == true)
+        #expect(error?.message.contains("amx, avx2, avx512, portable") == true)
     }
 
     @Test func forcingASupportedPluginWins() throws {

@@ -32,7 +32,7 @@ struct LiveServer {
         }
         // The kernel table is one per process: every server the tests start carries the kernel plugins, so
         // that none withdraws it from models that other tests run alongside.
-        for product in ["Echo", "KernelsPortable", "KernelsAVX512"] {
+        for product in ["Echo", "KernelsPortable", "KernelsAVX2", "KernelsAVX512"] {
             let library = buildProducts.appendingPathComponent("lib\(product).so")
             guard FileManager.default.fileExists(atPath: library.path) else {
                 throw DeployFileError("build the \(product) product first (swift build): \(library.path) is missing")

@@ -57,7 +57,7 @@ public func makeHandlersDirectory(in root: TemporaryDirectory, plugins: [String]
 /// is one per process: a server whose folder held no kernel plugin would withdraw it while tests running
 /// alongside load models that compute with it, so every test server has them.
 public func makeServerHandlersDirectory(in root: TemporaryDirectory, plugins: [String]) throws -> String {
-    let kernelPlugins = ["KernelsPortable", "KernelsAVX512"].filter { !plugins.contains($0) }
+    let kernelPlugins = ["KernelsPortable", "KernelsAVX2", "KernelsAVX512"].filter { !plugins.contains($0) }
     return try makeHandlersDirectory(in: root, plugins: plugins + kernelPlugins)
 }
 

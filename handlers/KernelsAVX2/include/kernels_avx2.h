@@ -1,0 +1,1 @@
+/* KernelsAVX2 exports only confide_plugin_entry (see confide.h). */
