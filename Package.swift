@@ -218,7 +218,8 @@ let package = Package(
             name: "KernelsPortable", dependencies: ["KernelsCore"], path: "handlers/KernelsPortable",
             cSettings: kernelCSettings),
         .target(
-            name: "KernelsAVX2", dependencies: ["KernelsCore"], path: "handlers/KernelsAVX2", cSettings: kernelCSettings),
+            name: "KernelsAVX2", dependencies: ["KernelsCore"], path: "handlers/KernelsAVX2", cSettings: kernelCSettings
+        ),
         .target(
             name: "KernelsAVX512", dependencies: ["KernelsX86"], path: "handlers/KernelsAVX512",
             cSettings: kernelCSettings),
