@@ -106,10 +106,26 @@ __attribute__((target("avx512f,avx512vnni"))) static __m512i vnni_op(__m512i acc
     return _mm512_dpbusd_epi32(acc, a, b);
 }
 
+__attribute__((target("avx2,fma"))) static __m256 fma256_op(__m256 acc, __m256 a, __m256 b) {
+    return _mm256_fmadd_ps(a, b, acc);
+}
+
+/* What AVX2 has for vpdpbusd: unsigned × signed byte pairs into int16, pairs of those into int32, accumulated. The
+   accumulator is the signed operand, so that the compiler cannot hoist the products out of the loop. */
+__attribute__((target("avx2"))) static __m256i maddubs_op(__m256i acc, __m256i a, __m256i b) {
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(a, acc), b));
+}
+
 __attribute__((target("avx512f"))) double confide_peak_fp32(uint64_t iterations) {
     __m512 x = _mm512_set1_ps(1.0f), y = _mm512_set1_ps(1e-7f);
     PEAK_LOOP(__m512, _mm512_setzero_ps(), fma_op, x, y)
     return (double)iterations * 12 * 16 * 2;
+}
+
+__attribute__((target("avx2,fma"))) double confide_peak_fp32_avx2(uint64_t iterations) {
+    __m256 x = _mm256_set1_ps(1.0f), y = _mm256_set1_ps(1e-7f);
+    PEAK_LOOP(__m256, _mm256_setzero_ps(), fma256_op, x, y)
+    return (double)iterations * 12 * 8 * 2;
 }
 
 __attribute__((target("avx512f,avx512bf16"))) double confide_peak_bf16(uint64_t iterations) {
@@ -122,6 +138,12 @@ __attribute__((target("avx512f,avx512vnni"))) double confide_peak_int8(uint64_t 
     __m512i x = _mm512_set1_epi8(1), y = _mm512_set1_epi8(1);
     PEAK_LOOP(__m512i, _mm512_setzero_si512(), vnni_op, x, y)
     return (double)iterations * 12 * 64 * 2;
+}
+
+__attribute__((target("avx2"))) double confide_peak_int8_avx2(uint64_t iterations) {
+    __m256i x = _mm256_set1_epi8(1), y = _mm256_set1_epi16(1);
+    PEAK_LOOP(__m256i, _mm256_setzero_si256(), maddubs_op, x, y)
+    return (double)iterations * 12 * 32 * 2;
 }
 
 /* AMX: four independent 16 × 16 accumulator tiles (0-3) fed by the same two operand tiles (4, 5). The caller's
@@ -178,6 +200,8 @@ void confide_cpu_probe(ConfideCPUProbe *probe) {
 }
 
 double confide_peak_fp32(uint64_t iterations) { (void)iterations; return 0; }
+double confide_peak_fp32_avx2(uint64_t iterations) { (void)iterations; return 0; }
+double confide_peak_int8_avx2(uint64_t iterations) { (void)iterations; return 0; }
 double confide_peak_bf16(uint64_t iterations) { (void)iterations; return 0; }
 double confide_peak_int8(uint64_t iterations) { (void)iterations; return 0; }
 double confide_peak_amx_bf16(uint64_t iterations) { (void)iterations; return 0; }

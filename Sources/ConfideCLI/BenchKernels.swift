@@ -179,12 +179,15 @@ extension Kernels.Precision {
     }
 }
 
-/// The peak of the fastest instruction this CPU has for a precision: 512-bit FMA; AMX's tdpbf16ps / tdpbusd
-/// where the CPU has AMX, else vdpbf16ps / vpdpbusd; on independent accumulators.
+/// The peak of the fastest instruction this CPU has for a precision, on independent accumulators: 512-bit FMA, else
+/// 256-bit FMA; AMX's tdpbf16ps / tdpbusd where the CPU has AMX, else vdpbf16ps / vpdpbusd, else (AVX2 without
+/// AVX-512) the 256-bit FMA that BF16 widened to FP32 runs on and the vpmaddubsw sequence of INT8.
 enum Peak {
     /// A peak loop: the instruction it runs.
     enum Instruction: UInt32 {
         case fma = 1
+        case fma256
+        case vpmaddubsw
         case vdpbf16ps
         case vpdpbusd
         case tdpbf16ps
@@ -194,9 +197,14 @@ enum Peak {
         init?(_ precision: Kernels.Precision, features: CPUFeatures) {
             let candidates: [(Instruction, CPUFeatures)] =
                 switch precision {
-                case .fp32: [(.fma, .avx512f)]
-                case .bf16: [(.tdpbf16ps, [.amxTile, .amxBF16]), (.vdpbf16ps, [.avx512f, .avx512bf16])]
-                case .int8: [(.tdpbusd, [.amxTile, .amxInt8]), (.vpdpbusd, [.avx512f, .avx512vnni])]
+                case .fp32: [(.fma, .avx512f), (.fma256, [.avx2, .fma])]
+                case .bf16:
+                    [
+                        (.tdpbf16ps, [.amxTile, .amxBF16]), (.vdpbf16ps, [.avx512f, .avx512bf16]),
+                        (.fma256, [.avx2, .fma]),
+                    ]
+                case .int8:
+                    [(.tdpbusd, [.amxTile, .amxInt8]), (.vpdpbusd, [.avx512f, .avx512vnni]), (.vpmaddubsw, .avx2)]
                 }
             guard let found = candidates.first(where: { features.isSuperset(of: $0.1) }) else { return nil }
             self = found.0
@@ -206,13 +214,15 @@ enum Peak {
         var iterations: UInt64 {
             switch self {
             case .tdpbf16ps, .tdpbusd: 500_000
-            case .fma, .vdpbf16ps, .vpdpbusd: 1_000_000
+            case .fma, .fma256, .vpmaddubsw, .vdpbf16ps, .vpdpbusd: 1_000_000
             }
         }
 
         var name: String {
             switch self {
             case .fma: "vfmadd"
+            case .fma256: "vfmadd ymm"
+            case .vpmaddubsw: "vpmaddubsw, vpmaddwd, vpaddd"
             case .vdpbf16ps: "vdpbf16ps"
             case .vpdpbusd: "vpdpbusd"
             case .tdpbf16ps: "tdpbf16ps"
@@ -243,6 +253,8 @@ enum Peak {
                         loop.pointee.operations[index] =
                             switch instruction {
                             case .fma: confide_peak_fp32(iterations)
+                            case .fma256: confide_peak_fp32_avx2(iterations)
+                            case .vpmaddubsw: confide_peak_int8_avx2(iterations)
                             case .vdpbf16ps: confide_peak_bf16(iterations)
                             case .vpdpbusd: confide_peak_int8(iterations)
                             case .tdpbf16ps: confide_peak_amx_bf16(iterations)

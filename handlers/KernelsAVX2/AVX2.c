@@ -203,22 +203,67 @@ KA_INLINE void ka_micro_int8_rows(const kc_tile *t, const uint32_t mr) {
 
 KA_FUNCTION void ka_micro_int8(const kc_tile *t) { KA_MICRO_DISPATCH(ka_micro_int8_rows, t, KA_MR); }
 
+/* Writes `count` (≤ 8) units at dst[u·step], ... */
+KA_INLINE void ka_put_units(uint32_t *dst, uint64_t step, uint64_t u, uint64_t count, __m256i units) {
+    if (step == 1 && count == 8) {
+        _mm256_storeu_si256((__m256i *)(dst + u), units);
+        return;
+    }
+    uint32_t values[8];
+    _mm256_storeu_si256((__m256i *)values, units);
+    for (uint64_t i = 0; i < count; i++) dst[(u + i) * step] = values[i];
+}
+
+/* Eight values rounded to BF16 (nearest, ties to even; NaN stays NaN), in the low halves of their lanes. */
+KA_INLINE __m256i ka_bf16(__m256 v) {
+    __m256i bits = _mm256_castps_si256(v);
+    __m256i odd = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
+    __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(bits, _mm256_add_epi32(odd, _mm256_set1_epi32(0x7fff))), 16);
+    __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(bits, _mm256_set1_epi32(0x7fffffff)),
+                                     _mm256_set1_epi32(0x7f800000));
+    __m256i quiet = _mm256_or_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(0x40));
+    return _mm256_blendv_epi8(rounded, quiet, nan);
+}
+
+/* One row of A as BF16 pairs: unit u holds values 2u (low half) and 2u + 1, zero past k. */
+KA_FUNCTION void ka_pack_row_bf16(const float *src, uint64_t k, uint32_t *dst, uint64_t step, uint64_t units,
+                                  float *row_scale) {
+    (void)row_scale;
+    for (uint64_t u = 0; u < units; u += 8) {
+        uint64_t base = 2 * u;
+        __m256i low = ka_bf16(ka_load(src + base, k > base ? k - base : 0));
+        __m256i high = ka_bf16(ka_load(src + base + 8, k > base + 8 ? k - base - 8 : 0));
+        /* packus interleaves the two by 128-bit lane; the permutation puts the four quarters back in order. */
+        __m256i pairs = _mm256_permute4x64_epi64(_mm256_packus_epi32(low, high), 0xd8);
+        ka_put_units(dst, step, u, units - u < 8 ? units - u : 8, pairs);
+    }
+}
+
 /* One row of A quantized to signed bytes (the portable scale: 127 / the row's largest magnitude, rounded to
    nearest even), four to a unit, zero past k. */
 KA_FUNCTION void ka_pack_row_int8(const float *src, uint64_t k, uint32_t *dst, uint64_t step, uint64_t units,
                                   float *row_scale) {
-    float largest = 0.0f;
-    for (uint64_t kk = 0; kk < k; kk++) largest = fmaxf(largest, fabsf(src[kk]));
-    *row_scale = largest / 127.0f;
-    float inverse = largest > 0.0f ? 127.0f / largest : 0.0f;
-    for (uint64_t u = 0; u < units; u++) {
-        uint32_t unit = 0;
+    __m256 largest = _mm256_setzero_ps();
+    for (uint64_t j = 0; j < k; j += 8) {
+        largest = _mm256_max_ps(largest, _mm256_andnot_ps(_mm256_set1_ps(-0.0f), ka_load(src + j, k - j)));
+    }
+    float top = ka_max8(largest);
+    *row_scale = top / 127.0f;
+    __m256 inverse = _mm256_set1_ps(top > 0.0f ? 127.0f / top : 0.0f);
+    __m256 bound = _mm256_set1_ps(127.0f);
+    for (uint64_t u = 0; u < units; u += 8) {
+        __m256i q[4];
         for (uint64_t part = 0; part < 4; part++) {
-            uint64_t kk = 4 * u + part;
-            float q = kk < k ? fminf(fmaxf(rintf(src[kk] * inverse), -127.0f), 127.0f) : 0.0f;
-            unit |= (uint32_t)(uint8_t)(int8_t)q << (8 * part);
+            uint64_t base = 4 * u + 8 * part;
+            __m256 v = _mm256_mul_ps(ka_load(src + base, k > base ? k - base : 0), inverse);
+            v = _mm256_min_ps(_mm256_max_ps(v, _mm256_sub_ps(_mm256_setzero_ps(), bound)), bound);
+            q[part] = _mm256_cvtps_epi32(v);
         }
-        dst[u * step] = unit;
+        /* The saturating packs narrow by 128-bit lane: unit i of the result holds units 0, 2, 4, 6, 1, 3, 5, 7 of
+           the row's eight, which the permutation puts in order. */
+        __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+        __m256i units8 = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        ka_put_units(dst, step, u, units - u < 8 ? units - u : 8, units8);
     }
 }
 
@@ -289,7 +334,8 @@ KA_FUNCTION void ka_layer_norm_row(const float *x, float *y, const float *gamma,
 static const kc_impl avx2 = {
     .path = {
         [CONFIDE_PRECISION_FP32] = {.mr = KA_MR_FP32, .a_layout = KC_A_ROWS, .micro = ka_micro_fp32},
-        [CONFIDE_PRECISION_BF16] = {.mr = KA_MR, .a_layout = KC_A_ROWS, .micro = ka_micro_bf16},
+        [CONFIDE_PRECISION_BF16] = {.mr = KA_MR, .a_layout = KC_A_ROWS, .micro = ka_micro_bf16,
+                                    .pack_row = ka_pack_row_bf16},
         [CONFIDE_PRECISION_INT8] = {.mr = KA_MR, .a_layout = KC_A_ROWS, .micro = ka_micro_int8,
                                     .pack_row = ka_pack_row_int8},
     },

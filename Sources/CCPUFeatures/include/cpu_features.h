@@ -27,10 +27,15 @@ void confide_cpu_probe(ConfideCPUProbe *probe);
 
 /** Runs `iterations` rounds of independent 512-bit FMAs (needs AVX512F) and returns the FLOPs done. */
 double confide_peak_fp32(uint64_t iterations);
+/** Runs `iterations` rounds of independent 256-bit FMAs (needs AVX2 and FMA) and returns the FLOPs done. */
+double confide_peak_fp32_avx2(uint64_t iterations);
 /** Runs `iterations` rounds of independent vdpbf16ps (needs AVX512_BF16) and returns the FLOPs done. */
 double confide_peak_bf16(uint64_t iterations);
 /** Runs `iterations` rounds of independent vpdpbusd (needs AVX512_VNNI) and returns the ops done. */
 double confide_peak_int8(uint64_t iterations);
+/** Runs `iterations` rounds of independent vpmaddubsw, vpmaddwd and vpaddd (AVX2's sequence for vpdpbusd; needs
+    AVX2) and returns the ops done. */
+double confide_peak_int8_avx2(uint64_t iterations);
 /** Runs `iterations` rounds of four independent 16 × 16 tdpbf16ps (needs AMX_BF16 and the tile permission)
     and returns the FLOPs done. */
 double confide_peak_amx_bf16(uint64_t iterations);
