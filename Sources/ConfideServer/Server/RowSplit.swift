@@ -16,8 +16,11 @@ enum RowSplit {
         deadline: ContinuousClock.Instant, completion: @escaping InferenceCompletion
     ) {
         let count = min(scheduler.workerCount, rows)
+        guard count > 1 else {
+            return scheduler.submit(request, deadline: deadline, completion: completion)
+        }
         let copy = request.inputs.reduce(0) { $0 + $1.buffer.count }
-        guard count > 1, budget.tryReserve(copy) else {
+        guard budget.tryReserve(copy) else {
             return scheduler.submit(request, deadline: deadline, completion: completion)
         }
         guard let parts = split(request, rows: rows, into: count) else {
