@@ -35,7 +35,8 @@ struct Bert: Handler {
         }
         let parameters = try Self.parameters(model.parametersJSON)
         let precision = try Self.precision(parameters)
-        let attention = try Self.attentionPrecision(parameters, precision: precision)
+        let attention = try Self.attentionPrecision(
+            parameters, precision: precision, bf16Instructions: kernels.hasBF16Instructions)
         if let seed = try Self.randomSeed(parameters) {
             let config: BertConfig
             do {
@@ -93,13 +94,20 @@ struct Bert: Handler {
     }
 
     /// The precision of attention's two products (`"parameters": {"attention_precision": "fp32"}` or `"bf16"`; the
-    /// softmax is FP32 always). By default FP32 models keep FP32 and BF16 and INT8 models use BF16: for INT8 it is
-    /// about 5% faster at batch 8 and lowers the worst cosine to the reference texts from 0.9857 to 0.9807 (the bar
-    /// is 0.98; see docs/BERT.md).
-    static func attentionPrecision(_ parameters: JSONObject?, precision: Kernels.Precision) throws(HandlerError)
-        -> Kernels.Precision
-    {
-        guard let value = parameters?["attention_precision"] else { return precision == .fp32 ? .fp32 : .bf16 }
+    /// softmax is FP32 always). By default FP32 models keep FP32 and BF16 models use BF16; INT8 models use BF16 where
+    /// the kernels have BF16 instructions (`bf16Instructions`) and FP32 elsewhere. With BF16 instructions BF16
+    /// attention makes an INT8 batch of 8 about 5% faster and lowers the worst cosine to the reference texts from
+    /// 0.9857 to 0.9807 (the bar is 0.98; see docs/BERT.md); without them it is slower than FP32 attention.
+    static func attentionPrecision(
+        _ parameters: JSONObject?, precision: Kernels.Precision, bf16Instructions: Bool
+    ) throws(HandlerError) -> Kernels.Precision {
+        guard let value = parameters?["attention_precision"] else {
+            switch precision {
+            case .fp32: return .fp32
+            case .bf16: return .bf16
+            case .int8: return bf16Instructions ? .bf16 : .fp32
+            }
+        }
         switch value.stringValue {
         case "fp32": return .fp32
         case "bf16": return .bf16

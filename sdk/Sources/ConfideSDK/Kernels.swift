@@ -76,6 +76,14 @@ public struct Kernels: @unchecked Sendable {
         self.host = host
     }
 
+    /// Whether the plugin computes BF16 products with BF16 instructions (AVX-512 BF16 or AMX BF16 among its
+    /// required CPU features). Without them a plugin still computes BF16 exactly, but by widening to FP32, so
+    /// BF16 saves memory and no time: a handler choosing BF16 for speed alone keeps FP32 then.
+    public var hasBF16Instructions: Bool {
+        let bf16 = UInt64(CONFIDE_CPU_AVX512_BF16.rawValue) | UInt64(CONFIDE_CPU_AMX_BF16.rawValue)
+        return table.pointee.required_features & bf16 != 0
+    }
+
     /// The table a host serves, if it has one of the kernel ABI major this SDK was built against.
     init?(host: UnsafePointer<ConfideHostApi>) {
         guard let table = host.pointee.kernels?(), table.pointee.abi_major == UInt32(CONFIDE_KERNELS_ABI_MAJOR) else {
