@@ -7,7 +7,8 @@ import ConfideSDK
 import Foundation
 
 /// `confide bench kernels`: GFLOP/s of BERT-shaped GEMMs with the
-/// chosen kernel plugin, on one core and on all cores, next to the peak measured in the same run.
+/// chosen kernel plugin, on one core and on all cores, next to the peak measured in the same run; with `--against`,
+/// the chosen plugin's speed over another build's, their calls interleaved.
 struct BenchKernels: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kernels",
@@ -37,6 +38,17 @@ struct BenchKernels: ParsableCommand {
     @Flag(help: "Measure on one core only.")
     var singleCore = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Compare with the kernel plugin of the same name in this folder (e.g. another build of it).",
+            discussion: """
+                Each shape's GEMMs then run on both builds call by call (A then B, then B then A, and so on) for \
+                --seconds per build, and each row gives this build's speed over the other's as the median of the pairs' \
+                time ratios, with their quartiles: on a shared machine, load that comes and goes then slows both \
+                sides of a pair alike. The medians of both builds' GFLOP/s are printed too.
+                """))
+    var against: String?
+
     func run() throws {
         let registry = HandlerRegistry.scan(directory: handlers)
         let probe = CPUProbe.detect()
@@ -45,6 +57,13 @@ struct BenchKernels: ParsableCommand {
             forced: KernelSelection.forcedName(explicit: kernels, environment: ProcessInfo.processInfo.environment))
         guard let plugin = choice.plugin else { throw ValidationError("no kernel plugin: \(choice.reason)") }
         let kernels = Kernels(table: try HostAPI.initialize(kernels: plugin), host: HostAPI.table)
+        var other: Kernels?
+        if let against {
+            guard let otherPlugin = HandlerRegistry.scan(directory: against).kernelPlugins[plugin.name] else {
+                throw ValidationError("no kernel plugin '\(plugin.name)' in \(against) to compare with")
+            }
+            other = Kernels(table: try HostAPI.initialize(kernels: otherPlugin), host: HostAPI.table)
+        }
         let selected = try precisions.map { name throws(ValidationError) -> Kernels.Precision in
             guard let precision = Kernels.Precision(name: name) else {
                 throw ValidationError("unknown precision \(name)")
@@ -55,6 +74,13 @@ struct BenchKernels: ParsableCommand {
         // All-core measurements run on a worker whose team has a thread per core, as a server's worker does.
         let worker = try WorkerThread(name: "bench-kernels", threads: cores)
         defer { worker.stop() }
+        if let other, let against {
+            print(
+                "CPU \(probe.brand), \(cores) cores; kernels '\(plugin.name)' from \(handlers) (A) against \(against) "
+                    + "(B), calls interleaved")
+            try compare(kernels, other, precisions: selected, on: worker)
+            return
+        }
         print("CPU \(probe.brand), \(cores) cores; kernels '\(plugin.name)' (\(choice.reason))")
         var peaks: [Kernels.Precision: (one: Double, all: Double)] = [:]
         for precision in selected {
@@ -107,6 +133,52 @@ struct BenchKernels: ParsableCommand {
         print("")
         for precision in selected {
             print("\(precision.name): worst one-core ratio to measured peak \(percent(worst[precision] ?? 0))")
+        }
+    }
+
+    /// `--against`: every shape on both tables, call by call, on the worker's team.
+    private func compare(
+        _ kernels: Kernels, _ other: Kernels, precisions: [Kernels.Precision], on worker: WorkerThread
+    ) throws {
+        print("")
+        print("prec  tokens     k     n | A GFLOP/s  B GFLOP/s | A/B speed: median (quartiles)  pairs")
+        var medians: [Kernels.Precision: [Double]] = [:]
+        for precision in precisions {
+            for k in k {
+                for n in n {
+                    let weights = Self.random(count: k * n, seed: UInt64(k * 31 + n))
+                    let packed = try [kernels, other].map { table in
+                        try weights.withUnsafeBufferPointer { buffer in
+                            try table.pack(buffer, k: k, n: n, layout: .kn, precision: precision)
+                        }
+                    }
+                    for tokens in tokens {
+                        let a = Self.random(count: tokens * k, seed: UInt64(tokens))
+                        var c = [Float](repeating: 0, count: tokens * n)
+                        let times = try worker.run {
+                            try PairedTimes.measure(seconds: seconds) { side in
+                                try run([kernels, other][side], a, tokens, packed[side], &c)
+                            }
+                        }
+                        let flops = 2.0 * Double(tokens) * Double(k) * Double(n)
+                        let ratio = times.ratios
+                        medians[precision, default: []].append(ratio.median)
+                        print(
+                            "\(precision.name.padding(5)) \(pad(tokens, 6)) \(pad(k, 5)) \(pad(n, 5)) | "
+                                + "\(pad(format(flops / times.a.median / 1e9), 9)) "
+                                + "\(pad(format(flops / times.b.median / 1e9), 10)) | "
+                                + "\(pad(String(format: "%.3f (%.3f–%.3f)", ratio.median, ratio.lower, ratio.upper), 30)) "
+                                + "\(pad(times.a.values.count, 6))")
+                    }
+                }
+            }
+        }
+        print("")
+        for precision in precisions {
+            let shapes = Quartiles(medians[precision] ?? [])
+            print(
+                "\(precision.name): A/B speed over the shapes: median \(String(format: "%.3f", shapes.median)), "
+                    + "range \(String(format: "%.3f–%.3f", shapes.minimum, shapes.maximum))")
         }
     }
 
@@ -273,4 +345,65 @@ enum Peak {
         }
         return best
     }
+}
+
+/// The times of a body run on two sides (A = 0, B = 1), one call each per pair, A first in every other pair (so
+/// neither side always runs first).
+struct PairedTimes {
+    /// Side A's call times in seconds, sorted, and their quartiles.
+    let a: Quartiles
+    /// Side B's.
+    let b: Quartiles
+    /// A's speed over B's per pair (B's time over A's), sorted, and their quartiles.
+    let ratios: Quartiles
+
+    /// Pairs `aTimes[i]`, `bTimes[i]`.
+    init(aTimes: [Double], bTimes: [Double]) {
+        a = Quartiles(aTimes)
+        b = Quartiles(bTimes)
+        ratios = Quartiles(zip(aTimes, bTimes).map { $1 / $0 })
+    }
+
+    /// Runs `body(side)` for both sides in turn, after one unmeasured call each, until each side has run for about
+    /// `seconds` and at least nine pairs are measured.
+    static func measure(seconds: Double, _ body: (Int) throws -> Void) throws -> PairedTimes {
+        try body(0)
+        try body(1)
+        var times: [[Double]] = [[], []]
+        var spent = 0.0
+        while spent < 2 * seconds || times[0].count < 9 {
+            let first = times[0].count % 2
+            for side in [first, 1 - first] {
+                let begin = BenchKernels.now()
+                try body(side)
+                let elapsed = BenchKernels.now() - begin
+                times[side].append(elapsed)
+                spent += elapsed
+            }
+        }
+        return PairedTimes(aTimes: times[0], bTimes: times[1])
+    }
+}
+
+/// The order statistics of a sample: its values sorted, their median, quartiles and extremes (0 when empty).
+struct Quartiles {
+    /// The values, ascending.
+    let values: [Double]
+
+    init(_ values: [Double]) { self.values = values.sorted() }
+
+    /// The value at fraction `p` of the sorted sample, interpolating between neighbours.
+    func quantile(_ p: Double) -> Double {
+        guard let last = values.indices.last else { return 0 }
+        let position = p * Double(last)
+        let below = Int(position.rounded(.down))
+        let above = min(below + 1, last)
+        return values[below] + (values[above] - values[below]) * (position - Double(below))
+    }
+
+    var median: Double { quantile(0.5) }
+    var lower: Double { quantile(0.25) }
+    var upper: Double { quantile(0.75) }
+    var minimum: Double { values.first ?? 0 }
+    var maximum: Double { values.last ?? 0 }
 }
