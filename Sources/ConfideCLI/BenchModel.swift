@@ -26,6 +26,13 @@ struct BenchModel: ParsableCommand {
             inside parallel regions, and each configuration is followed by a table: per category, milliseconds per \
             batch, share of the forward pass and, for GEMMs, the achieved GFLOP/s (2·M·N·K per call over the calls' \
             whole time). Profiling adds two clock reads per kernel call and per parallel chunk.
+
+            With --against-model-dir or --against-kernels, a second side B (another model folder, e.g. other \
+            parameters; and/or the same-named kernel plugin from another folder, e.g. another build) is loaded \
+            beside A, both run every configuration's batches call by call (A then B, then B then A) for --seconds \
+            each, and each line gives both sides' sequences per second (from their median batch times) and A's \
+            speed over B's as the median of the pairs' ratios with its quartiles: load that comes and goes slows \
+            both calls of a pair alike.
             """)
 
     @Option(help: "A model-store entry: a folder holding model.json (and the model's files).")
@@ -66,6 +73,12 @@ struct BenchModel: ParsableCommand {
         help: "Split each configuration's forward pass by kernel category (GEMM, attention, layer norm, waiting, ...).")
     var profile = false
 
+    @Option(help: "Compare with this model folder (side B), call by call (see below).")
+    var againstModelDir: String?
+
+    @Option(help: "Compare with the same-named kernel plugin in this folder (side B), call by call (see below).")
+    var againstKernels: String?
+
     func validate() throws {
         guard sequence >= 2 else { throw ValidationError("--sequence must be at least 2 ([CLS] and [SEP])") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
@@ -74,11 +87,19 @@ struct BenchModel: ParsableCommand {
             throw ValidationError("--word must be one word")
         }
         _ = try batchSizes()
+        if profile, againstModelDir != nil || againstKernels != nil {
+            throw ValidationError(
+                "--profile times one side; it cannot be combined with --against-model-dir or --against-kernels")
+        }
     }
 
     func run() throws {
         let registry = HandlerRegistry.scan(directory: handlers)
         let choice = try KernelSelection.activate(from: Array(registry.kernelPlugins.values), explicit: kernels)
+        if againstModelDir != nil || againstKernels != nil {
+            try runAgainst(registry: registry, kernels: choice)
+            return
+        }
         if profile {
             guard let chosen = choice.plugin else {
                 throw ValidationError(
@@ -86,17 +107,8 @@ struct BenchModel: ParsableCommand {
             }
             try KernelProfiler.serve(chosen)
         }
-        let folder = URL(fileURLWithPath: modelDir).standardizedFileURL
-        let stored = try ModelStore(path: folder.deletingLastPathComponent().path).load(name: folder.lastPathComponent)
-        guard let plugin = registry.plugins[stored.config.handler] else {
-            throw ValidationError("no handler named '\(stored.config.handler)' in \(handlers)")
-        }
-        guard let version = stored.versions.first(where: { $0.name == stored.defaultVersion }) ?? stored.versions.first
-        else { throw ValidationError("\(modelDir) has no version to load") }
-        for warning in stored.config.warnings {
-            FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
-        }
-        let selected: [String?] = precisions.map { $0.split(separator: ",").map { String($0) } } ?? [nil]
+        let (stored, plugin, version) = try load(modelDir, registry: registry)
+        let selected = selectedPrecisions()
         let texts = try corpus()
         if !json {
             print(
@@ -106,13 +118,10 @@ struct BenchModel: ParsableCommand {
             print("precision  batch | sequences/s | batch p50 (ms)")
         }
         for precision in selected {
-            var parameters = stored.config.parameters
-            if let precision { parameters["precision"] = .string(precision) }
-            let config = stored.withParameters(parameters).loadConfig(version: version)
+            let (config, label) = Self.loadConfig(stored, version, precision: precision)
             if profile { KernelProfiler.reset() }
             let model = try PluginModel(plugin: plugin, config: config)
             let packing = profile ? KernelProfiler.read()[.weightPacking] : KernelProfile.Entry()
-            let label = precision ?? parameters["precision"]?.stringValue ?? "default"
             for size in try batchSizes() {
                 let result = try measure(model, texts: texts, batch: size)
                 report(model: stored.name, precision: label, batch: size, result, weightPacking: packing)
@@ -120,8 +129,41 @@ struct BenchModel: ParsableCommand {
         }
     }
 
+    /// A model folder's stored model, its handler in `registry` and the version to load; warnings go to stderr.
+    func load(_ directory: String, registry: HandlerRegistry) throws -> (
+        StoredModel, LoadedPlugin, (name: String, path: String)
+    ) {
+        let folder = URL(fileURLWithPath: directory).standardizedFileURL
+        let stored = try ModelStore(path: folder.deletingLastPathComponent().path).load(name: folder.lastPathComponent)
+        guard let plugin = registry.plugins[stored.config.handler] else {
+            throw ValidationError("no handler named '\(stored.config.handler)' in \(handlers)")
+        }
+        guard let version = stored.versions.first(where: { $0.name == stored.defaultVersion }) ?? stored.versions.first
+        else { throw ValidationError("\(directory) has no version to load") }
+        for warning in stored.config.warnings {
+            FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+        }
+        return (stored, plugin, version)
+    }
+
+    /// The `--precisions` list; one nil (model.json's own) without it.
+    func selectedPrecisions() -> [String?] {
+        precisions.map { $0.split(separator: ",").map { String($0) } } ?? [nil]
+    }
+
+    /// The load configuration of `stored` with `precision` (nil: model.json's) as its "precision" parameter, and the
+    /// precision's name for reports.
+    static func loadConfig(_ stored: StoredModel, _ version: (name: String, path: String), precision: String?) -> (
+        ModelLoadConfig, String
+    ) {
+        var parameters = stored.config.parameters
+        if let precision { parameters["precision"] = .string(precision) }
+        let label = precision ?? parameters["precision"]?.stringValue ?? "default"
+        return (stored.withParameters(parameters).loadConfig(version: version), label)
+    }
+
     /// The parsed `--batch` list.
-    private func batchSizes() throws -> [Int] {
+    func batchSizes() throws -> [Int] {
         let sizes = batch.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !sizes.isEmpty, sizes.allSatisfy({ $0 >= 1 }),
             sizes.count == batch.split(separator: ",").count
@@ -143,15 +185,7 @@ struct BenchModel: ParsableCommand {
     /// Makes a worker instance on a worker thread with an intra-op team of `threads` cores, as a server's worker
     /// does, and measures calls of `batch` of `texts` (taken in turn) on it.
     private func measure(_ model: PluginModel, texts: [String], batch: Int) throws -> Measurement {
-        let name = model.inputs.first?.name ?? "text"
-        let batches = try stride(from: 0, to: texts.count, by: batch).map { first in
-            try (first..<(first + batch)).map { index in
-                guard let input = HostTensor(name: name, strings: [texts[index % texts.count]], shape: [1]) else {
-                    throw ValidationError("out of memory for the input texts")
-                }
-                return HostRequest(inputs: [input])
-            }
-        }
+        let batches = try requests(for: model, texts: texts, batch: batch)
         let worker = try WorkerThread(name: "bench-model", threads: threads)
         defer { worker.stop() }
         return try worker.run { () throws -> Measurement in
@@ -160,8 +194,21 @@ struct BenchModel: ParsableCommand {
         }
     }
 
+    /// Batches of `batch` requests of one text each, the texts taken in turn, for `model`'s first input.
+    func requests(for model: PluginModel, texts: [String], batch: Int) throws -> [[HostRequest]] {
+        let name = model.inputs.first?.name ?? "text"
+        return try stride(from: 0, to: texts.count, by: batch).map { first in
+            try (first..<(first + batch)).map { index in
+                guard let input = HostTensor(name: name, strings: [texts[index % texts.count]], shape: [1]) else {
+                    throw ValidationError("out of memory for the input texts")
+                }
+                return HostRequest(inputs: [input])
+            }
+        }
+    }
+
     /// The texts batches are made of: the `--sentences` file's lines, or one text of `--sequence` tokens.
-    private func corpus() throws -> [String] {
+    func corpus() throws -> [String] {
         guard let sentences else { return [Array(repeating: word, count: sequence - 2).joined(separator: " ")] }
         guard let data = FileManager.default.contents(atPath: sentences) else {
             throw ValidationError("cannot read \(sentences)")
