@@ -111,10 +111,7 @@ struct BenchModel: ParsableCommand {
         let selected = selectedPrecisions()
         let texts = try corpus()
         if !json {
-            print(
-                "model '\(stored.name)' (handler '\(plugin.name)'), kernels '\(choice.plugin?.name ?? "none")', "
-                    + "\(threads) threads, \(sentences.map { "texts of \($0)" } ?? "sequence \(sequence)"), "
-                    + "\(seconds) s per configuration")
+            print(headline(model: stored.name, handler: plugin.name, kernels: choice) + " s per configuration")
             print("precision  batch | sequences/s | batch p50 (ms)")
         }
         for precision in selected {
@@ -144,6 +141,13 @@ struct BenchModel: ParsableCommand {
             FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
         }
         return (stored, plugin, version)
+    }
+
+    /// The first line of a table: the model, its handler, the kernels, threads, texts and the seconds (their unit
+    /// left to the caller).
+    func headline(model: String, handler: String, kernels choice: KernelChoice) -> String {
+        "model '\(model)' (handler '\(handler)'), kernels '\(choice.plugin?.name ?? "none")', \(threads) threads, "
+            + "\(sentences.map { "texts of \($0)" } ?? "sequence \(sequence)"), \(seconds)"
     }
 
     /// The `--precisions` list; one nil (model.json's own) without it.

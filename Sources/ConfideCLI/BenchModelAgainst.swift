@@ -27,9 +27,8 @@ extension BenchModel {
         let texts = try corpus()
         if !json {
             print(
-                "model '\(storedA.name)' (handler '\(pluginA.name)'), kernels '\(choice.plugin?.name ?? "none")', "
-                    + "\(threads) threads, \(sentences.map { "texts of \($0)" } ?? "sequence \(sequence)"), "
-                    + "\(seconds) s per configuration and side, calls interleaved")
+                headline(model: storedA.name, handler: pluginA.name, kernels: choice)
+                    + " s per configuration and side, calls interleaved")
             print("A: \(modelDir) with the kernels of \(handlers)")
             print("B: \(againstModelDir ?? modelDir) with the kernels of \(againstKernels ?? handlers)")
             print("precision  batch | A seq/s  B seq/s | A/B speed: median (quartiles)  pairs")
