@@ -111,7 +111,10 @@ struct HostileLoadTests {
         let report = try #require(try JSONParser.parse(String(line)).objectValue, "\(attack.output)")
         func number(_ key: String) -> Double { report[key]?.doubleValue ?? -1 }
         #expect(number("failed_probes") == 0, "\(line)")
-        #expect(number("probes") > 50, "\(line)")
+        // A probe starts every 50 ms, or when the last one ends if that is later: at the 500 ms median allowed below
+        // that is about 16 in 8 s, while a server the attack stalls (its timeouts are 2–5 s, a probe gives up after 2)
+        // gets at most 4. (A CI machine whose two cores the other suites saturate once counted 48.)
+        #expect(number("probes") >= 8_000 / 500, "\(line)")
         // The median probe on a CI machine whose two cores the other suites saturate took 102 ms once: a server
         // that the attack stalls takes seconds (the timeouts are 2–5 s), so 500 ms still tells them apart.
         #expect(number("probe_p50_ms") < 500, "\(line)")
