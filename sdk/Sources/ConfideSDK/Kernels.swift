@@ -77,8 +77,8 @@ public struct Kernels: @unchecked Sendable {
     }
 
     /// Whether the plugin computes BF16 products with BF16 instructions (AVX-512 BF16 or AMX BF16 among its
-    /// required CPU features). Without them a plugin still computes BF16 exactly, but by widening to FP32, so
-    /// BF16 saves memory and no time: a handler choosing BF16 for speed alone keeps FP32 then.
+    /// required CPU features). Without them a plugin still computes BF16 exactly, but widens it to FP32 in software,
+    /// so BF16 mainly saves memory there: a handler that chooses BF16 for speed alone may keep FP32.
     public var hasBF16Instructions: Bool {
         let bf16 = UInt64(CONFIDE_CPU_AVX512_BF16.rawValue) | UInt64(CONFIDE_CPU_AMX_BF16.rawValue)
         return table.pointee.required_features & bf16 != 0
