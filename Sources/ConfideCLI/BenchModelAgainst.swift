@@ -12,7 +12,8 @@ extension BenchModel {
     /// precision, and reports per batch size both sides' speed and A's over B's from interleaved calls.
     func runAgainst(registry: HandlerRegistry, kernels choice: KernelChoice) throws {
         let (storedA, pluginA, versionA) = try load(modelDir, registry: registry)
-        let (storedB, pluginB, versionB) = try load(againstModelDir ?? modelDir, registry: registry)
+        let (storedB, pluginB, versionB) =
+            try againstModelDir.map { try load($0, registry: registry) } ?? (storedA, pluginA, versionA)
         var otherKernels: LoadedPlugin?
         if let againstKernels {
             guard let chosen = choice.plugin else {
